@@ -1,0 +1,82 @@
+"""The application object every interface calls: `Assistant.search` (and, later, `ask`, `chat`)."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from .embedding import Embedder
+from .errors import QueryError
+from .index import Index
+from .ingest import ingest
+from .retrieval import HybridRetriever
+from .settings import Settings
+from .types import Document, DocumentMeta, IngestReport, Passage, SearchFilters
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 2_000
+
+
+class Assistant:
+    """Loads the model and index once; answers many queries."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.load()
+        self.embedder = Embedder(self.settings.embedding_model, self.settings.embed_batch_size)
+        self._index: Index | None = None
+
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            index = Index.open(self.settings.index_dir)
+            index.check_model(self.embedder.model_id)
+            self._index = index
+        return self._index
+
+    def ingest(self, paths: list[Path], rebuild: bool = False) -> IngestReport:
+        report = ingest(paths, self.settings, self.embedder, rebuild=rebuild)
+        if report.changed and self._index is not None:
+            self._index.close()
+            self._index = None
+        return report
+
+    def search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,
+               doc_types: tuple[str, ...] | list[str] = ()) -> list[Passage]:
+        """Ranked passages for `query`, filtered by date (inclusive ISO dates) and document type."""
+        query = clean_query(query)
+        filters = SearchFilters(since=_iso(since, "since"), until=_iso(until, "until"),
+                                doc_types=tuple(doc_types))
+        if filters.since and filters.until and filters.since > filters.until:
+            raise QueryError(f"--since {filters.since} is after --until {filters.until}")
+        k = self.settings.top_k if k is None else k
+        if k < 1:
+            raise QueryError(f"-k must be at least 1, got {k}")
+        retriever = HybridRetriever(self.index, self.embedder, self.settings.candidates, self.settings.rrf_k)
+        return retriever.search(query, k, filters)
+
+    def document(self, doc_id: str) -> Document | None:
+        return self.index.store.document(doc_id)
+
+    def documents(self) -> list[tuple[DocumentMeta, int]]:
+        return self.index.store.documents()
+
+
+def clean_query(query: str) -> str:
+    """The query with control characters removed; empty or oversized queries are refused."""
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in query or "")
+    text = " ".join(text.split())
+    if not text:
+        raise QueryError("the question is empty; type a question about the council papers")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"the question is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+    return text
+
+
+def _iso(value: str | None, field: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError as exc:
+        raise QueryError(f"--{field} {value!r} is not a date (YYYY-MM-DD)") from exc

@@ -1,0 +1,86 @@
+"""Sentence-aware chunking with overlap; every chunk keeps exact character offsets into its document.
+
+Sentences come from NLTK's Punkt model (the copy bundled with llama-index, so no download), run
+on each line separately so that headings and table rows never merge into the next sentence.
+"""
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+
+from .types import Chunk, Document
+
+_ABBREVIATIONS = {"cllr", "dr", "mr", "mrs", "ms", "st", "no", "nos", "cllrs", "prof", "rev", "hon",
+                  "approx", "etc", "e.g", "i.e", "vs", "ref", "jan", "feb", "mar", "apr", "jun", "jul",
+                  "aug", "sep", "sept", "oct", "nov", "dec"}
+_WORD = re.compile(r"\S+")
+
+
+@lru_cache(maxsize=1)
+def _punkt():
+    import llama_index.core
+    import nltk
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    cache = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
+    if cache not in nltk.data.path:
+        nltk.data.path.insert(0, cache)
+    tokenizer = PunktTokenizer("english")
+    tokenizer._params.abbrev_types.update(_ABBREVIATIONS)
+    return tokenizer
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every sentence in `text`, in order, trimmed of surrounding white space."""
+    tokenizer = _punkt()
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        for start, end in tokenizer.span_tokenize(line.group()):
+            piece = line.group()[start:end]
+            lead = len(piece) - len(piece.lstrip())
+            trail = len(piece) - len(piece.rstrip())
+            if end - trail > start + lead:
+                spans.append((line.start() + start + lead, line.start() + end - trail))
+    return spans
+
+
+def _word_count(text: str, start: int, end: int) -> int:
+    return len(_WORD.findall(text, start, end))
+
+
+def _split_long(text: str, span: tuple[int, int], limit: int) -> list[tuple[int, int]]:
+    """Cut a sentence longer than `limit` words at word boundaries."""
+    words = list(_WORD.finditer(text, span[0], span[1]))
+    if len(words) <= limit:
+        return [span]
+    return [(words[i].start(), words[min(i + limit, len(words)) - 1].end()) for i in range(0, len(words), limit)]
+
+
+def chunk_spans(text: str, chunk_words: int, overlap_sentences: int) -> list[tuple[int, int]]:
+    """Greedy windows of whole sentences of about `chunk_words` words, overlapping by whole sentences."""
+    if chunk_words < 1:
+        raise ValueError("chunk_words must be at least 1")
+    sentences = [piece for span in sentence_spans(text) for piece in _split_long(text, span, chunk_words)]
+    counts = [_word_count(text, s, e) for s, e in sentences]
+    spans: list[tuple[int, int]] = []
+    first = 0
+    while first < len(sentences):
+        last, words = first, counts[first]
+        while last + 1 < len(sentences) and words + counts[last + 1] <= chunk_words:
+            last += 1
+            words += counts[last]
+        spans.append((sentences[first][0], sentences[last][1]))
+        if last + 1 >= len(sentences):
+            break
+        first = max(first + 1, last + 1 - overlap_sentences)
+    return spans
+
+
+def chunk_document(document: Document, chunk_words: int, overlap_sentences: int) -> list[Chunk]:
+    """The document's chunks; `chunk.text == document.text[chunk.start:chunk.end]` always holds."""
+    return [
+        Chunk(doc_id=document.doc_id, ord=i, text=document.text[start:end], start=start, end=end,
+              page=document.page_at(start))
+        for i, (start, end) in enumerate(chunk_spans(document.text, chunk_words, overlap_sentences))
+    ]

@@ -1,0 +1,152 @@
+"""The chunk store: documents and chunks in SQLite, read row by row, never loaded whole.
+
+Chunk row ids are the ids of their vectors in the vector store and are never reused.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .types import Chunk, Document, DocumentMeta, SearchFilters
+
+FILE_NAME = "chunks.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, key TEXT UNIQUE NOT NULL, title TEXT NOT NULL, date TEXT,
+    doc_type TEXT NOT NULL, council TEXT, committee TEXT, source TEXT, date_note TEXT,
+    text TEXT NOT NULL, page_starts TEXT NOT NULL, content_hash TEXT NOT NULL,
+    meta_hash TEXT NOT NULL, warnings TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, page INTEGER,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
+CREATE INDEX IF NOT EXISTS documents_type ON documents(doc_type);
+"""
+_META = "doc_id, title, date, doc_type, council, committee, source, date_note"
+
+
+class ChunkStore:
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+        self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            self.db.executescript(SCHEMA)
+
+    @classmethod
+    def open(cls, folder: Path, readonly: bool = False) -> "ChunkStore":
+        return cls(folder / FILE_NAME, readonly)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing -------------------------------------------------------------------------------
+    def put_document(self, document: Document, key: str, content_hash: str, meta_hash: str) -> None:
+        m = document.meta
+        self.db.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (m.doc_id, key, m.title, m.date, m.doc_type, m.council, m.committee, m.source, m.date_note,
+             document.text, json.dumps(list(document.page_starts)), content_hash, meta_hash,
+             json.dumps(list(document.warnings))),
+        )
+
+    def update_meta(self, key: str, meta: DocumentMeta, meta_hash: str) -> None:
+        self.db.execute(
+            "UPDATE documents SET title=?, date=?, doc_type=?, council=?, committee=?, source=?, "
+            "date_note=?, meta_hash=? WHERE key=?",
+            (meta.title, meta.date, meta.doc_type, meta.council, meta.committee, meta.source,
+             meta.date_note, meta_hash, key),
+        )
+
+    def put_chunks(self, chunks: list[Chunk]) -> np.ndarray:
+        """Insert chunks and return their new row ids, in order."""
+        ids = []
+        for c in chunks:
+            cursor = self.db.execute(
+                "INSERT INTO chunks (doc_id, ord, start, end, page, text) VALUES (?,?,?,?,?,?)",
+                (c.doc_id, c.ord, c.start, c.end, c.page, c.text))
+            ids.append(cursor.lastrowid)
+        return np.asarray(ids, dtype=np.int64)
+
+    def delete_document(self, key: str) -> np.ndarray:
+        """Remove a document and its chunks; return the removed chunk ids."""
+        ids = np.asarray([r[0] for r in self.db.execute(
+            "SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE d.key=?", (key,))], dtype=np.int64)
+        self.db.execute("DELETE FROM documents WHERE key=?", (key,))
+        return ids
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    # -- reading -------------------------------------------------------------------------------
+    def fingerprints(self) -> dict[str, tuple[str, str, str]]:
+        """key -> (doc_id, content hash, metadata hash) for every indexed document."""
+        return {k: (d, c, m) for k, d, c, m in self.db.execute(
+            "SELECT key, doc_id, content_hash, meta_hash FROM documents")}
+
+    def doc_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT doc_id FROM documents")}
+
+    def chunk_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def iter_index_texts(self, batch: int = 10_000) -> Iterator[list[tuple[int, str]]]:
+        """(chunk id, text to index) in batches, ordered by id; the text is the title plus the chunk."""
+        cursor = self.db.execute(
+            "SELECT c.id, d.title || char(10) || c.text FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.id")
+        while rows := cursor.fetchmany(batch):
+            yield rows
+
+    def matching_ids(self, filters: SearchFilters) -> np.ndarray:
+        """Ids of the chunks whose document passes the filters (dates inclusive, ISO strings)."""
+        clauses, args = [], []
+        if filters.since:
+            clauses.append("d.date >= ?")
+            args.append(filters.since)
+        if filters.until:
+            clauses.append("d.date <= ?")
+            args.append(filters.until)
+        if filters.doc_types:
+            clauses.append(f"d.doc_type IN ({','.join('?' * len(filters.doc_types))})")
+            args.extend(filters.doc_types)
+        where = " AND ".join(clauses) or "1"
+        rows = self.db.execute(f"SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE {where}", args)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def chunks(self, ids: list[int]) -> dict[int, tuple[Chunk, DocumentMeta]]:
+        if not ids:
+            return {}
+        rows = self.db.execute(
+            f"SELECT c.id, c.ord, c.start, c.end, c.page, c.text, {', '.join('d.' + f.strip() for f in _META.split(','))} "
+            f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({','.join('?' * len(ids))})", ids)
+        out = {}
+        for row in rows:
+            meta = DocumentMeta(*row[6:])
+            out[row[0]] = (Chunk(doc_id=meta.doc_id, ord=row[1], start=row[2], end=row[3], page=row[4],
+                                 text=row[5]), meta)
+        return out
+
+    def document(self, doc_id: str) -> Document | None:
+        row = self.db.execute(f"SELECT {_META}, text, key, page_starts, warnings FROM documents WHERE doc_id=?",
+                              (doc_id,)).fetchone()
+        if row is None:
+            return None
+        return Document(meta=DocumentMeta(*row[:8]), text=row[8], path=row[9],
+                        page_starts=tuple(json.loads(row[10])), warnings=tuple(json.loads(row[11])))
+
+    def documents(self) -> list[tuple[DocumentMeta, int]]:
+        """Every document's metadata with its chunk count, newest first."""
+        rows = self.db.execute(
+            f"SELECT {', '.join('d.' + f.strip() for f in _META.split(','))}, count(c.id) FROM documents d "
+            "LEFT JOIN chunks c USING (doc_id) GROUP BY d.doc_id ORDER BY d.date DESC, d.title")
+        return [(DocumentMeta(*row[:8]), row[8]) for row in rows]

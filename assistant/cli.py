@@ -1,0 +1,104 @@
+"""`council-assistant`: ingest papers and search them from the command line.
+
+Errors go to standard error as one line, with exit code 1 (2 for bad usage); JSON output is
+printed only when complete.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from .errors import AssistantError
+from .settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="council-assistant",
+                                     description="Cited answers and passage search over council papers.")
+    parser.add_argument("--settings", type=Path, help="settings file (default: ./council-assistant.toml)")
+    parser.add_argument("--index", type=Path, help="index folder (default: ./index)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="add, update and remove papers in the index")
+    ingest.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the corpus folder)")
+    ingest.add_argument("--rebuild", action="store_true", help="build a new index from scratch")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    search = commands.add_parser("search", help="ranked passages for a query")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=None, help="number of passages (default 5)")
+    search.add_argument("--since", help="only papers dated on or after (YYYY-MM-DD)")
+    search.add_argument("--until", help="only papers dated on or before (YYYY-MM-DD)")
+    search.add_argument("--type", action="append", default=[], dest="types",
+                        help="only this document type (repeatable), e.g. press-release")
+    search.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        settings = Settings.load(args.settings, index_dir=args.index,
+                                 progress=sys.stderr.isatty() and not getattr(args, "json", False))
+        from .app import Assistant
+
+        assistant = Assistant(settings)
+        if args.command == "ingest":
+            return _ingest(assistant, args)
+        return _search(assistant, args)
+    except AssistantError as exc:
+        print(f"council-assistant: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("council-assistant: interrupted", file=sys.stderr)
+        return 130
+
+
+def _ingest(assistant, args) -> int:
+    paths = args.paths or [assistant.settings.corpus_dir]
+    report = assistant.ingest(paths, rebuild=args.rebuild)
+    if args.json:
+        print(json.dumps({
+            "added": report.added, "updated": report.updated, "removed": report.removed,
+            "unchanged": len(report.unchanged), "chunks_embedded": report.chunks_embedded,
+            "failed": [{"file": f, "error": e} for f, e in report.failed],
+            "warnings": [{"file": f, "warning": w} for f, w in report.warnings],
+            "seconds": round(report.seconds, 3), "embed_seconds": round(report.embed_seconds, 3),
+        }))
+    else:
+        for file, problem in report.warnings:
+            print(f"warning: {file}: {problem}", file=sys.stderr)
+        for file, problem in report.failed:
+            print(f"failed: {file}: {problem}", file=sys.stderr)
+        print(f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
+              f"{len(report.unchanged)} unchanged, {len(report.failed)} failed; "
+              f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f} s")
+    return 1 if report.failed else 0
+
+
+def _search(assistant, args) -> int:
+    passages = assistant.search(args.query, k=args.k, since=args.since, until=args.until, doc_types=args.types)
+    if args.json:
+        print(json.dumps({"query": args.query, "results": [p.to_json() for p in passages]}, ensure_ascii=False))
+        return 0
+    if not passages:
+        print("No passages match.")
+    for p in passages:
+        where = f", page {p.chunk.page}" if p.chunk.page else ""
+        print(f"{p.rank}. {p.meta.title} ({p.meta.date or 'undated'}, {p.meta.doc_type}{where})  score {p.score:.3f}")
+        print(textwrap.indent(textwrap.fill(" ".join(p.chunk.text.split()), 100), "   "))
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

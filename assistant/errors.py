@@ -1,0 +1,30 @@
+"""Typed errors. Each message names the file or field at fault and says what to do."""
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base class for every error the assistant reports to a user."""
+
+
+class SettingsError(AssistantError):
+    """A setting is missing or malformed."""
+
+
+class CorpusError(AssistantError):
+    """A source file or its metadata cannot be read; the message starts with the file name."""
+
+
+class IndexNotFoundError(AssistantError):
+    """No index has been built yet in the configured folder."""
+
+
+class IndexMismatchError(AssistantError):
+    """The index on disk was built with other settings (e.g. another embedding model)."""
+
+
+class IngestLockedError(AssistantError):
+    """Another ingest holds the index lock."""
+
+
+class QueryError(AssistantError):
+    """A question or query that cannot be searched as given."""

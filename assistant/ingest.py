@@ -1,0 +1,227 @@
+"""Incremental ingest: find files, load what changed, embed it, and publish a new index build.
+
+Unchanged files (same bytes, same manifest entry) are skipped; changed ones are re-chunked and
+re-embedded; files gone from a scanned folder are removed. A file that fails to load is reported
+and, if an older version of it is indexed, that version is kept. Nothing is written over the
+current build: the new one is made beside it and swapped in (see index.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import index as index_layout
+from .chunking import chunk_document
+from .chunkstore import ChunkStore
+from .embedding import Embedder
+from .errors import CorpusError, IndexMismatchError
+from .loading import (MANIFEST_NAME, SUPPORTED, SourceFile, content_hash, file_key, load_document,
+                      metadata_hash, read_manifest)
+from .settings import Settings
+from .sparse import SparseIndex
+from .types import Document, IngestReport
+from .vectors import FaissVectors
+
+log = logging.getLogger(__name__)
+
+CHUNKER_VERSION = 1
+
+
+@dataclass
+class Discovery:
+    sources: list[SourceFile] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+
+
+def discover(paths: list[Path]) -> Discovery:
+    """Files to ingest under `paths`. Hidden files and folders and manifest files are passed over."""
+    found = Discovery()
+    manifests: dict[Path, dict] = {}
+    seen: set[Path] = set()
+
+    def manifest_for(folder: Path) -> dict:
+        if folder not in manifests:
+            manifests[folder] = read_manifest(folder)
+        return manifests[folder]
+
+    def add(path: Path, explicit: bool) -> None:
+        real = path.resolve()
+        if real in seen:
+            return
+        seen.add(real)
+        if path.suffix.lower() not in SUPPORTED:
+            reason = f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}"
+            (found.failed if explicit else found.skipped).append((str(path), reason))
+            return
+        try:
+            entries = manifest_for(path.parent)
+        except CorpusError as exc:
+            found.failed.append((str(path), str(exc)))
+            return
+        meta = entries.get(path.name, entries.get("*", {}))
+        found.sources.append(SourceFile(path=path, key=file_key(path), meta=dict(meta)))
+
+    for path in paths:
+        if path.is_symlink() and not path.exists():
+            found.failed.append((str(path), "broken symbolic link"))
+        elif not path.exists():
+            found.failed.append((str(path), "no such file or folder"))
+        elif path.is_dir():
+            found.folders.append(file_key(path))
+            files = _walk(path, found)
+            if not files:
+                found.failed.append((str(path), "folder holds no files to ingest"))
+            for file in files:
+                add(file, explicit=False)
+        else:
+            add(path, explicit=True)
+    return found
+
+
+def _walk(root: Path, found: Discovery) -> list[Path]:
+    """Files below root in a stable order, following no folder twice (symlink loops are cut)."""
+    files: list[Path] = []
+    visited: set[Path] = set()
+    def on_error(exc: OSError) -> None:
+        found.failed.append((str(exc.filename), f"cannot read folder ({exc.strerror})"))
+
+    for name, subfolders, names in os.walk(root, followlinks=True, onerror=on_error):
+        folder = Path(name)
+        real = folder.resolve()
+        if real in visited:
+            subfolders.clear()
+            continue
+        visited.add(real)
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        files.extend(folder / n for n in sorted(names) if not n.startswith(".") and n != MANIFEST_NAME)
+    return files
+
+
+def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: bool = False) -> IngestReport:
+    """Bring the index in `settings.index_dir` up to date with `paths`; see the module docstring."""
+    started = time.perf_counter()
+    index_dir = settings.index_dir
+    chunking = {"chunk_words": settings.chunk_words, "overlap_sentences": settings.chunk_overlap_sentences,
+                "version": CHUNKER_VERSION}
+    with index_layout.ingest_lock(index_dir):
+        current = None if rebuild else index_layout.current_build(index_dir)
+        old_files: dict = {}
+        if current is not None:
+            manifest = index_layout.read_manifest(current)
+            index_layout.check_model(current, manifest, embedder.model_id)
+            if manifest.get("chunking") != chunking:
+                raise IndexMismatchError(
+                    f"{current}: index was chunked with {manifest.get('chunking')} but the settings say "
+                    f"{chunking}; rebuild with `council-assistant ingest --rebuild`")
+            old_files = manifest.get("files", {})
+
+        found = discover(paths)
+        failed = list(found.failed)
+        warnings: list[tuple[str, str]] = list(found.skipped)
+        loaded: list[tuple[SourceFile, Document, str, str]] = []
+        unchanged: list[str] = []
+        seen_keys: set[str] = set()
+        for source in found.sources:
+            seen_keys.add(source.key)
+            try:
+                data = source.path.read_bytes()
+            except OSError as exc:
+                failed.append((str(source.path), f"cannot read ({exc.strerror or exc})"))
+                continue
+            chash, mhash = content_hash(data), metadata_hash(source.meta)
+            old = old_files.get(source.key)
+            if old and old["content_hash"] == chash and old["meta_hash"] == mhash:
+                unchanged.append(source.key)
+                continue
+            try:
+                document = load_document(source, data, settings.pdf_password, settings.default_council)
+            except CorpusError as exc:
+                failed.append((str(source.path), str(exc).removeprefix(f"{source.path}: ")))
+                continue
+            except Exception as exc:  # a loader bug must not abort the whole ingest
+                log.exception("%s: unexpected error while loading", source.path)
+                failed.append((str(source.path), f"could not be read ({type(exc).__name__}: {exc})"))
+                continue
+            warnings.extend((str(source.path), w) for w in document.warnings)
+            loaded.append((source, document, chash, mhash))
+
+        removed = [key for key in old_files if key not in seen_keys
+                   and any(key == folder or key.startswith(folder.rstrip("/") + "/") for folder in found.folders)]
+        updated = [s.key for s, *_ in loaded if s.key in old_files]
+        added = [s.key for s, *_ in loaded if s.key not in old_files]
+        report = dict(added=tuple(added), updated=tuple(updated), removed=tuple(removed),
+                      unchanged=tuple(unchanged), failed=tuple(failed), warnings=tuple(warnings))
+        if not (added or updated or removed):
+            return IngestReport(**report, seconds=time.perf_counter() - started)
+
+        tmp = index_layout.new_build_dir(index_dir)
+        if current is not None:
+            index_layout.copy_build(current, tmp)
+            vectors = FaissVectors.load(tmp)
+        else:
+            vectors = FaissVectors.create(embedder.dimension)
+        store = ChunkStore.open(tmp)
+        try:
+            files = {k: v for k, v in old_files.items()}
+            for key in removed + updated:
+                vectors.remove(store.delete_document(key))
+                files.pop(key, None)
+            taken = store.doc_ids()
+            texts: list[str] = []
+            ids: list[np.ndarray] = []
+            for source, document, chash, mhash in loaded:
+                document = _unique_id(document, source.key, taken)
+                chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences)
+                store.put_document(document, source.key, chash, mhash)
+                ids.append(store.put_chunks(chunks))
+                texts.extend(f"{document.meta.title}\n{c.text}" for c in chunks)
+                files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
+                                     "chunks": len(chunks)}
+            embed_started = time.perf_counter()
+            vectors_new = embedder.embed_passages(texts, progress=settings.progress and len(texts) > 64)
+            embed_seconds = time.perf_counter() - embed_started
+            vectors.add(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64), vectors_new)
+            if len(vectors) != store.chunk_count():
+                raise RuntimeError(f"index out of step: {len(vectors)} vectors for {store.chunk_count()} chunks")
+            store.commit()
+            vectors.save(tmp)
+            all_ids, all_texts = [], []
+            for rows in store.iter_index_texts():
+                all_ids.extend(r[0] for r in rows)
+                all_texts.extend(r[1] for r in rows)
+            SparseIndex.build(np.asarray(all_ids, dtype=np.int64), all_texts).save(tmp)
+        finally:
+            store.close()
+        index_layout.publish(index_dir, tmp, {
+            "format": index_layout.FORMAT_VERSION,
+            "embedding_model": embedder.model_id,
+            "dimension": vectors.dimension,
+            "vector_store": "faiss-flat-ip",
+            "chunking": chunking,
+            "files": files,
+            "documents": len(files),
+            "chunks": len(all_ids),
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        })
+        return IngestReport(**report, chunks_embedded=len(texts), seconds=time.perf_counter() - started,
+                            embed_seconds=embed_seconds)
+
+
+def _unique_id(document: Document, key: str, taken: set[str]) -> Document:
+    """Give the document an id no other indexed document has (same file name in two folders)."""
+    doc_id = document.doc_id
+    if doc_id in taken:
+        doc_id = f"{doc_id}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
+    taken.add(doc_id)
+    if doc_id == document.doc_id:
+        return document
+    return replace(document, meta=replace(document.meta, doc_id=doc_id))

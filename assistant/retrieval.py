@@ -1,0 +1,53 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 candidates, filtered first, fused by reciprocal rank.
+
+Fused score = sum over the two rankings of 1/(rrf_k + rank), divided by its maximum 2/(rrf_k + 1),
+so a passage ranked first by both retrievers scores 1.0.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+
+from .embedding import Embedder
+from .index import Index
+from .types import Passage, SearchFilters
+
+
+def rrf_fuse(rankings: list[list[int]], rrf_k: int = 60) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of several best-first id lists; (id, normalised score), best first.
+
+    Ties are broken by the best rank any list gave the id, then by id, so the order is deterministic.
+    """
+    scores: dict[int, float] = defaultdict(float)
+    best: dict[int, int] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] += 1.0 / (rrf_k + rank)
+            best[item] = min(best.get(item, rank), rank)
+    top = len(rankings) / (rrf_k + 1) if rankings else 1.0
+    ordered = sorted(scores, key=lambda i: (-scores[i], best[i], i))
+    return [(i, scores[i] / top) for i in ordered]
+
+
+class HybridRetriever:
+    def __init__(self, index: Index, embedder: Embedder, candidates: int = 50, rrf_k: int = 60) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+
+    def search(self, query: str, k: int, filters: SearchFilters = SearchFilters()) -> list[Passage]:
+        allowed = self.index.store.matching_ids(filters) if filters.active else None
+        if allowed is not None and len(allowed) == 0:
+            return []
+        pool = max(self.candidates, k)
+        dense = self.index.vectors.search(self.embedder.embed_query(query), pool, allowed)
+        sparse = self.index.sparse.search(query, pool, allowed)
+        fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k)[:k]
+        dense_scores, sparse_scores = dict(dense), dict(sparse)
+        rows = self.index.store.chunks([i for i, _ in fused])
+        return [
+            Passage(chunk=rows[i][0], meta=rows[i][1], score=score, rank=rank,
+                    dense_score=dense_scores.get(i), sparse_score=sparse_scores.get(i))
+            for rank, (i, score) in enumerate(fused, start=1) if i in rows
+        ]

@@ -1,0 +1,87 @@
+"""One settings object, read once from `council-assistant.toml` and `COUNCIL_ASSISTANT_*` variables.
+
+Precedence: explicit overrides > environment > settings file > defaults.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import SettingsError
+
+ENV_PREFIX = "COUNCIL_ASSISTANT_"
+SETTINGS_FILE = "council-assistant.toml"
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    embedding_model: str = DEFAULT_MODEL
+    embed_batch_size: int = 64
+    chunk_words: int = 120
+    chunk_overlap_sentences: int = 1
+    top_k: int = 5
+    candidates: int = 50
+    rrf_k: int = 60
+    pdf_password: str | None = None
+    default_council: str | None = None
+    progress: bool = True
+
+    @classmethod
+    def load(
+        cls,
+        file: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = file or Path(env.get(ENV_PREFIX + "SETTINGS", SETTINGS_FILE))
+        if path.is_file():
+            try:
+                values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
+            source = str(path)
+        elif file is not None:
+            raise SettingsError(f"{file}: settings file not found")
+        else:
+            source = "settings"
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise SettingsError(f"{source}: unknown setting(s) {', '.join(sorted(unknown))}")
+        for name in fields:
+            key = ENV_PREFIX + name.upper()
+            if key in env:
+                values[name] = env[key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{name: _coerce(name, fields[name].type, value) for name, value in values.items()})
+
+
+def _coerce(name: str, type_name: str, value: Any) -> Any:
+    try:
+        if type_name == "Path":
+            return Path(value)
+        if type_name == "int":
+            number = int(value)
+            if number < 0:
+                raise ValueError("must not be negative")
+            return number
+        if type_name == "bool":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in {"1", "true", "yes", "on"}:
+                return True
+            if str(value).lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError("expected true or false")
+        return None if value in (None, "") else str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}={value!r}: {exc}") from exc

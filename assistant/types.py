@@ -1,0 +1,119 @@
+"""The domain objects that flow through the pipeline (see DESIGN.md, "Core types")."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """What a citation says about its source: title, date (ISO), type, council, committee, source."""
+
+    doc_id: str
+    title: str
+    date: str | None = None
+    doc_type: str = "document"
+    council: str | None = None
+    committee: str | None = None
+    source: str | None = None
+    date_note: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned document. `page_starts[i]` is the offset in `text` where page i+1 begins (PDFs only)."""
+
+    meta: DocumentMeta
+    text: str
+    path: str
+    page_starts: tuple[int, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def doc_id(self) -> str:
+        return self.meta.doc_id
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page holding character `offset`, or None for documents without pages."""
+        if not self.page_starts:
+            return None
+        page = 1
+        for i, start in enumerate(self.page_starts):
+            if start <= offset:
+                page = i + 1
+            else:
+                break
+        return page
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document: `text == document.text[start:end]`."""
+
+    doc_id: str
+    ord: int
+    text: str
+    start: int
+    end: int
+    page: int | None = None
+
+    @property
+    def chunk_id(self) -> str:
+        return f"{self.doc_id}#{self.ord}"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its document's metadata, fused score (0..1) and rank (1-based)."""
+
+    chunk: Chunk
+    meta: DocumentMeta
+    score: float
+    rank: int
+    dense_score: float | None = None
+    sparse_score: float | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "rank": self.rank,
+            "doc_id": self.meta.doc_id,
+            "title": self.meta.title,
+            "date": self.meta.date,
+            "doc_type": self.meta.doc_type,
+            "source": self.meta.source,
+            "page": self.chunk.page,
+            "text": self.chunk.text,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Date range (ISO dates, inclusive) and document types; empty means no filter."""
+
+    since: str | None = None
+    until: str | None = None
+    doc_types: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.doc_types)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest run did, file by file."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[tuple[str, str], ...] = ()
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
