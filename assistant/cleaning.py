@@ -79,6 +79,8 @@ def _reflow(lines: list[str], width: int | None) -> str:
     for prev, line in zip(lines, lines[1:]):
         if re.search(r"[^\W\d_]-$", prev) and line[:1].islower():
             out = out[:-1] + line
+        elif re.search(r"[^\W\d_]-$", prev) and width and len(prev) >= _WRAP_FRACTION * width:
+            out += line
         elif width and len(prev) >= _WRAP_FRACTION * width:
             out += " " + line
         else:
@@ -87,12 +89,20 @@ def _reflow(lines: list[str], width: int | None) -> str:
 
 
 def _edge_key(line: str) -> str:
-    return re.sub(r"\d+", "#", _SPACES.sub(" ", line).strip().lower())
+    """Lines compare as equal across pages; short ones (page numbers) also when only numbers differ."""
+    key = _SPACES.sub(" ", line).strip().lower()
+    return re.sub(r"\d+", "#", key) if len(key) <= 30 else key
+
+
+def _edge_indexes(lines: list[str]) -> list[int]:
+    """Indexes of the lines that may be a header or footer: the first two and the last two."""
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    return filled[:2] + filled[-2:]
 
 
 def _edge_lines(page: str) -> list[str]:
-    filled = [line for line in page.split("\n") if line.strip()]
-    return filled[:2] + filled[-2:]
+    lines = page.split("\n")
+    return [lines[i] for i in _edge_indexes(lines)]
 
 
 def _repeated_edges(pages: list[str]) -> set[str]:
@@ -107,6 +117,5 @@ def _drop_edges(page: str, repeated: set[str]) -> str:
     if not repeated:
         return page
     lines = page.split("\n")
-    filled = [i for i, line in enumerate(lines) if line.strip()]
-    edges = set(filled[:2] + filled[-2:])
+    edges = set(_edge_indexes(lines))
     return "\n".join(line for i, line in enumerate(lines) if not (i in edges and _edge_key(line) in repeated))

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from assistant.chunking import chunk_document, chunk_spans, sentence_spans
+from assistant.loading import SourceFile, load_document
+from conftest import CORPUS
+
+
+def corpus_documents():
+    from assistant.loading import read_manifest
+
+    manifest = read_manifest(CORPUS)
+    for path in sorted(CORPUS.glob("*.txt")):
+        yield load_document(SourceFile(path, path.name, manifest[path.name]), path.read_bytes())
+
+
+def test_sentences_respect_council_abbreviations():
+    text = "Cllr. Mhairi Doyle chaired it. Dr. Smith left on 4th March 2022. The board meets monthly."
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "Cllr. Mhairi Doyle chaired it.", "Dr. Smith left on 4th March 2022.", "The board meets monthly."]
+
+
+def test_lines_are_sentence_boundaries():
+    text = "Recruitment\nLisa Lyons left post. Martin Birch starts in April."
+    assert [text[s:e] for s, e in sentence_spans(text)][0] == "Recruitment"
+
+
+@pytest.mark.parametrize("words,overlap", [(40, 0), (80, 1), (120, 1), (200, 2)])
+def test_every_chunk_maps_back_to_its_document(words, overlap):
+    for document in corpus_documents():
+        chunks = chunk_document(document, words, overlap)
+        assert chunks, document.doc_id
+        for chunk in chunks:
+            assert document.text[chunk.start:chunk.end] == chunk.text
+            assert chunk.doc_id == document.doc_id
+
+
+@pytest.mark.parametrize("overlap", [0, 1])
+def test_chunks_cover_every_sentence(overlap):
+    for document in corpus_documents():
+        spans = chunk_spans(document.text, 80, overlap)
+        for start, end in sentence_spans(document.text):
+            assert any(s <= start and end <= e for s, e in spans), document.text[start:end]
+
+
+def test_chunks_respect_the_size_except_single_long_sentences():
+    text = " ".join(f"Sentence number {i} is about the improvement board." for i in range(100))
+    for start, end in chunk_spans(text, 50, 1):
+        assert len(text[start:end].split()) <= 50
+
+
+def test_overlap_repeats_the_last_sentence():
+    text = " ".join(f"Sentence {i} has five words." for i in range(20))
+    spans = chunk_spans(text, 20, 1)
+    for (s1, e1), (s2, e2) in zip(spans, spans[1:]):
+        assert s2 < e1, "consecutive chunks must overlap"
+        assert text[s2:e1].endswith(".")
+
+
+def test_a_very_long_sentence_is_split_at_word_boundaries():
+    text = "word " * 500
+    spans = chunk_spans(text.strip(), 100, 0)
+    assert len(spans) == 5
+    assert all(text[s:e].split() == ["word"] * 100 for s, e in spans)
+
+
+def test_pages_are_assigned_from_offsets():
+    from assistant.types import Document, DocumentMeta
+
+    text = "Page one text is here.\n\nPage two text is here.\n\nPage three."
+    document = Document(DocumentMeta("d", "t"), text, "d.pdf", page_starts=(0, 24, 48))
+    chunks = chunk_document(document, 5, 0)
+    assert [c.page for c in chunks] == [1, 2, 3]

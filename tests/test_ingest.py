@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from assistant.app import Assistant
+from assistant.errors import IndexMismatchError
+from assistant.index import Index, current_build
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def assistant(make_settings, embedder):
+    assistant = Assistant(make_settings())
+    assistant.embedder = embedder
+    return assistant
+
+
+def index_state(index_dir):
+    """(doc_id, ord, text) of every chunk and the vector count, read from the published build."""
+    index = Index.open(index_dir)
+    try:
+        rows = index.store.db.execute("SELECT doc_id, ord, text, id FROM chunks ORDER BY doc_id, ord").fetchall()
+        ids = np.array([r[3] for r in rows], dtype=np.int64)
+        assert len(index.vectors) == len(rows)
+        assert sorted(index.sparse.ids.tolist()) == sorted(ids.tolist())
+        return [r[:3] for r in rows], index.manifest
+    finally:
+        index.close()
+
+
+def test_incremental_add_modify_delete_and_rerun(assistant, corpus_copy):
+    index_dir = assistant.settings.index_dir
+    first = assistant.ingest([corpus_copy])
+    assert len(first.added) == 5 and not first.failed and first.chunks_embedded > 0
+    chunks, manifest = index_state(index_dir)
+    assert manifest["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest["dimension"] == 384 and manifest["chunks"] == len(chunks)
+    assert all(len(v["content_hash"]) == 64 for v in manifest["files"].values())
+
+    again = assistant.ingest([corpus_copy])
+    assert not again.changed and len(again.unchanged) == 5 and again.chunks_embedded == 0
+    assert index_state(index_dir)[0] == chunks
+
+    new = corpus_copy / "2022-06-fostering.txt"
+    new.write_text("Sefton recruited twelve new foster carers in June 2022.", encoding="utf-8")
+    added = assistant.ingest([corpus_copy])
+    assert [os.path.basename(k) for k in added.added] == ["2022-06-fostering.txt"]
+    assert added.chunks_embedded == 1
+    assert assistant.search("foster carers recruited in June", k=1)[0].meta.doc_id == "2022-06-fostering"
+
+    new.write_text("Sefton recruited twenty new foster carers in July 2022.", encoding="utf-8")
+    changed = assistant.ingest([corpus_copy])
+    assert len(changed.updated) == 1 and changed.chunks_embedded == 1
+    top = assistant.search("foster carers recruited", k=1)[0]
+    assert "twenty" in top.chunk.text
+
+    new.unlink()
+    removed = assistant.ingest([corpus_copy])
+    assert len(removed.removed) == 1
+    assert index_state(index_dir)[0] == chunks
+    assert all(p.meta.doc_id != "2022-06-fostering" for p in assistant.search("foster carers", k=20))
+
+
+def test_metadata_change_is_picked_up(assistant, corpus_copy):
+    assistant.ingest([corpus_copy])
+    manifest = corpus_copy / "manifest.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        'date = "2022-03-15"', 'date = "2022-03-16"'), encoding="utf-8")
+    report = assistant.ingest([corpus_copy])
+    assert len(report.updated) == 1
+    assert assistant.document("cmu-2022-03-15-childrens-social-care").meta.date == "2022-03-16"
+
+
+def test_bad_files_are_reported_and_the_rest_ingested(assistant, corpus_copy, tmp_path):
+    (corpus_copy / "empty.txt").write_bytes(b"")
+    (corpus_copy / "binary.txt").write_bytes(bytes(range(256)))
+    (corpus_copy / "sheet.xlsx").write_bytes(b"PK\x03\x04")
+    report = assistant.ingest([corpus_copy, tmp_path / "missing.pdf"])
+    failed = dict((os.path.basename(f), e) for f, e in report.failed)
+    assert set(failed) == {"empty.txt", "binary.txt", "missing.pdf"}
+    assert "no such file" in failed["missing.pdf"]
+    assert any("sheet.xlsx" in f and "unsupported" in w for f, w in report.warnings)
+    assert len(report.added) == 5
+
+
+def test_a_failed_run_keeps_the_indexed_version(assistant, corpus_copy):
+    assistant.ingest([corpus_copy])
+    before = index_state(assistant.settings.index_dir)[0]
+    target = corpus_copy / "2022-03-15-cabinet-member-update-childrens-social-care.txt"
+    target.write_bytes(b"\x00\x01binary now")
+    report = assistant.ingest([corpus_copy])
+    assert len(report.failed) == 1 and not report.changed
+    assert index_state(assistant.settings.index_dir)[0] == before
+
+
+def test_empty_folder_is_an_error_and_leaves_the_index(assistant, corpus_copy, tmp_path):
+    assistant.ingest([corpus_copy])
+    build = current_build(assistant.settings.index_dir)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    report = assistant.ingest([empty])
+    assert report.failed and "holds no files" in report.failed[0][1]
+    assert current_build(assistant.settings.index_dir) == build
+
+
+def test_crash_before_publish_leaves_the_last_good_index(assistant, corpus_copy, monkeypatch):
+    assistant.ingest([corpus_copy])
+    before = index_state(assistant.settings.index_dir)
+    (corpus_copy / "extra.txt").write_text("A new paper on kinship care.", encoding="utf-8")
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("assistant.index.publish", explode)
+    with pytest.raises(OSError):
+        assistant.ingest([corpus_copy])
+    assert index_state(assistant.settings.index_dir) == before
+    monkeypatch.undo()
+    assert assistant.ingest([corpus_copy]).added
+    assert len(list((assistant.settings.index_dir / "builds").iterdir())) == 1
+
+
+def test_same_file_name_in_two_folders_gets_distinct_ids(assistant, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "update.txt").write_text(f"Update from folder {folder}.", encoding="utf-8")
+    assistant.ingest([tmp_path / "a", tmp_path / "b"])
+    ids = {meta.doc_id for meta, _ in assistant.documents()}
+    assert len(ids) == 2 and "update" in ids
+
+
+def test_index_built_with_another_model_is_a_clear_error(assistant, corpus_copy):
+    assistant.ingest([corpus_copy])
+    build = current_build(assistant.settings.index_dir)
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["embedding_model"] = "intfloat/e5-small-v2"
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    fresh = Assistant(assistant.settings)
+    fresh.embedder = assistant.embedder
+    with pytest.raises(IndexMismatchError, match="e5-small-v2"):
+        fresh.search("board")
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        fresh.ingest([corpus_copy])
+    assert fresh.ingest([corpus_copy], rebuild=True).added
+    assert fresh.search("Improvement Board", k=1)
+
+
+def test_changed_chunk_settings_ask_for_a_rebuild(assistant, corpus_copy, make_settings):
+    assistant.ingest([corpus_copy])
+    other = Assistant(make_settings(chunk_words=60))
+    other.embedder = assistant.embedder
+    with pytest.raises(IndexMismatchError, match="chunk"):
+        other.ingest([corpus_copy])

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from assistant.errors import IndexNotFoundError, QueryError
+from assistant.retrieval import rrf_fuse
+from conftest import CORPUS, ROOT
+
+SEPT_UPDATE = "cmu-2021-09-28-childrens-social-care"
+
+
+def test_rrf_rewards_agreement():
+    fused = rrf_fuse([[1, 2, 3], [3, 1, 4]], rrf_k=60)
+    assert [i for i, _ in fused] == [1, 3, 2, 4]
+    assert fused[0][1] == pytest.approx((1 / 61 + 1 / 62) / (2 / 61))
+
+
+def test_rrf_top_in_both_scores_one_and_is_deterministic():
+    assert rrf_fuse([[7, 8], [7, 9]])[0] == (7, 1.0)
+    assert rrf_fuse([[1], [2]]) == rrf_fuse([[1], [2]])
+    assert [i for i, _ in rrf_fuse([[2], [1]])] == [1, 2]
+    assert rrf_fuse([]) == []
+
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query,doc_id", [
+    ("Who attends the Improvement Board?", SEPT_UPDATE),
+    ("What happened to the Cherry Road children's home?", SEPT_UPDATE),
+    ("When did Lisa Lyons leave?", "cmu-2022-03-15-childrens-social-care"),
+])
+def test_real_corpus_ranks_the_right_paper_first(corpus_assistant, query, doc_id):
+    assert corpus_assistant.search(query, k=3)[0].meta.doc_id == doc_id
+
+
+@pytest.mark.slow
+def test_filters_apply_before_the_cut(corpus_assistant):
+    releases = corpus_assistant.search("Improvement Board", k=3, doc_types=["press-release"])
+    assert len(releases) == 3 and all(p.meta.doc_type == "press-release" for p in releases)
+    since = corpus_assistant.search("Ofsted inspection", k=10, since="2022-03-01")
+    assert since and all(p.meta.date >= "2022-03-01" for p in since)
+    window = corpus_assistant.search("social workers", k=10, since="2021-09-01", until="2021-12-31")
+    assert {p.meta.doc_id for p in window} == {SEPT_UPDATE}
+    assert corpus_assistant.search("anything", k=5, doc_types=["minutes"]) == []
+
+
+@pytest.mark.slow
+def test_passages_quote_their_documents(corpus_assistant):
+    for passage in corpus_assistant.search("recruitment of social workers", k=10):
+        document = corpus_assistant.document(passage.meta.doc_id)
+        assert document.text[passage.chunk.start:passage.chunk.end] == passage.chunk.text
+        assert 0 < passage.score <= 1.0
+    ranks = [p.rank for p in corpus_assistant.search("recruitment of social workers", k=10)]
+    assert ranks == list(range(1, len(ranks) + 1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(query=""), "empty"),
+    (dict(query="\x00\x07 \u200b"), "empty"),
+    (dict(query="x" * 100_000), "limit"),
+    (dict(query="board", since="March 2022"), "not a date"),
+    (dict(query="board", since="2022-05-01", until="2021-01-01"), "after"),
+    (dict(query="board", k=0), "at least 1"),
+])
+def test_bad_queries_get_clear_errors(corpus_assistant, kwargs, message):
+    with pytest.raises(QueryError, match=message):
+        corpus_assistant.search(**kwargs)
+
+
+def test_search_before_any_index_is_a_clear_error(make_settings):
+    from assistant.app import Assistant
+
+    with pytest.raises(IndexNotFoundError, match="council-assistant ingest"):
+        Assistant(make_settings()).search("board")
+
+
+def run_cli(*args, cwd=ROOT, stdin=None):
+    return subprocess.run([sys.executable, "-m", "assistant", *args], cwd=cwd, capture_output=True, text=True,
+                          input=stdin, timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+
+
+@pytest.mark.slow
+def test_cli_ingest_then_search_json(tmp_path):
+    index = tmp_path / "index"
+    ingest = run_cli("--index", str(index), "ingest", str(CORPUS))
+    assert ingest.returncode == 0, ingest.stderr
+    assert "5 added" in ingest.stdout
+    result = run_cli("--index", str(index), "search", "--json", "Who attends the Improvement Board?")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["query"] == "Who attends the Improvement Board?"
+    first = payload["results"][0]
+    assert set(first) == {"rank", "doc_id", "title", "date", "doc_type", "source", "page", "text", "score"}
+    assert first["doc_id"] == SEPT_UPDATE and first["date"] == "2021-09-28" and first["rank"] == 1
+
+    bad = run_cli("--index", str(index), "search", "--json", "board", "--since", "yesterday")
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.startswith("council-assistant: ") and "Traceback" not in bad.stderr
+
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    failed = run_cli("--index", str(index), "ingest", str(empty), str(CORPUS))
+    assert failed.returncode == 1
+    assert f"failed: {empty}: empty file" in failed.stderr
+    assert "5 unchanged, 1 failed" in failed.stdout
+
+
+def test_cli_without_index_fails_cleanly(tmp_path):
+    result = run_cli("--index", str(tmp_path / "none"), "search", "board")
+    assert result.returncode == 1 and "no index yet" in result.stderr and "Traceback" not in result.stderr
