@@ -24,11 +24,18 @@ class Settings:
     index_dir: Path = Path("index")
     embedding_model: str = DEFAULT_MODEL
     embed_batch_size: int = 64
-    chunk_words: int = 120
+    chunk_words: int = 90
     chunk_overlap_sentences: int = 1
     top_k: int = 5
     candidates: int = 50
     rrf_k: int = 60
+    answer_passages: int = 8
+    answer_sentences: int = 3
+    min_evidence: float = 0.45
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key_env: str | None = None
+    llm_timeout: float = 60.0
     pdf_password: str | None = None
     default_council: str | None = None
     progress: bool = True
@@ -71,6 +78,11 @@ def _coerce(name: str, type_name: str, value: Any) -> Any:
             return Path(value)
         if type_name == "int":
             number = int(value)
+            if number < 0:
+                raise ValueError("must not be negative")
+            return number
+        if type_name == "float":
+            number = float(value)
             if number < 0:
                 raise ValueError("must not be negative")
             return number

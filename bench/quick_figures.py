@@ -1,0 +1,56 @@
+"""Foundation figures on the corpus: ingest time, embedding throughput, search latency.
+
+Run: `.venv/bin/python bench/quick_figures.py`. Throughput is measured on the corpus's own chunks
+repeated to about 2,000 passages, at batch size 10 (llama-index's default) and at our setting, in the
+same run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant.app import Assistant  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        assistant = Assistant(Settings.load(env={}, index_dir=Path(tmp), progress=False))
+        started = time.perf_counter()
+        _ = assistant.embedder.model
+        load_s = time.perf_counter() - started
+        report = assistant.ingest([ROOT / "corpus"])
+        print(f"model load {load_s:.2f} s; corpus ingest {report.seconds:.2f} s for {report.chunks_embedded} chunks "
+              f"(embedding {report.embed_seconds:.2f} s)")
+        texts = [row[1] for rows in assistant.index.store.iter_index_texts() for row in rows]
+        texts = (texts * (2000 // len(texts) + 1))[:2000]
+        for batch in (10, assistant.settings.embed_batch_size):
+            assistant.embedder.batch_size = batch
+            started = time.perf_counter()
+            assistant.embedder.embed_passages(texts)
+            seconds = time.perf_counter() - started
+            print(f"embedding throughput, batch {batch}: {len(texts) / seconds:.0f} chunks/s")
+        questions = [json.loads(line)["question"] for line in (ROOT / "bench" / "retrieval_questions.jsonl").open()]
+        assistant.search(questions[0])
+        times = []
+        for _ in range(10):
+            for q in questions:
+                started = time.perf_counter()
+                assistant.search(q, k=5)
+                times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        print(f"search latency over {len(times)} queries: p50 {statistics.median(times):.1f} ms, "
+              f"p95 {times[int(0.95 * len(times))]:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
