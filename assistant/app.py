@@ -1,17 +1,22 @@
-"""The application object every interface calls: `Assistant.search` (and, later, `ask`, `chat`)."""
+"""The application object every interface calls: `Assistant.search`, `ask` and `chat`."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Iterable
 
+from .answering import Answerer, ExtractiveAnswerer
+from .conversation import resolve_followup
 from .embedding import Embedder
 from .errors import QueryError
 from .index import Index
 from .ingest import ingest
 from .retrieval import HybridRetriever
 from .settings import Settings
-from .types import Document, DocumentMeta, IngestReport, Passage, SearchFilters
+from .types import Answer, Document, DocumentMeta, IngestReport, Passage, SearchFilters
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +30,7 @@ class Assistant:
         self.settings = settings or Settings.load()
         self.embedder = Embedder(self.settings.embedding_model, self.settings.embed_batch_size)
         self._index: Index | None = None
+        self._answerer: Answerer | None = None
 
     @property
     def index(self) -> Index:
@@ -33,6 +39,10 @@ class Assistant:
             index.check_model(self.embedder.model_id)
             self._index = index
         return self._index
+
+    def load(self) -> None:
+        """Load the model and open the index now, so that no answer's latency includes them."""
+        _ = self.index, self.embedder.model
 
     def ingest(self, paths: list[Path], rebuild: bool = False) -> IngestReport:
         report = ingest(paths, self.settings, self.embedder, rebuild=rebuild)
@@ -54,6 +64,41 @@ class Assistant:
             raise QueryError(f"-k must be at least 1, got {k}")
         retriever = HybridRetriever(self.index, self.embedder, self.settings.candidates, self.settings.rrf_k)
         return retriever.search(query, k, filters)
+
+    @property
+    def answerer(self) -> Answerer:
+        """The extractive answerer, or the LLM one (falling back to extractive) when one is configured."""
+        if self._answerer is None:
+            extractive = ExtractiveAnswerer(self.embedder.embed_passages, self.settings.min_evidence,
+                                            self.settings.answer_sentences)
+            self._answerer = extractive
+            if self.settings.llm_base_url:
+                from .llm import LLMAnswerer
+
+                self._answerer = LLMAnswerer(self.settings, extractive)
+        return self._answerer
+
+    def ask(self, question: str, since: str | None = None, until: str | None = None,
+            doc_types: tuple[str, ...] | list[str] = (), history: Iterable = ()) -> Answer:
+        """A short cited answer to `question`; with `history`, a follow-up is resolved against it first."""
+        self.load()
+        started = time.perf_counter()
+        question = clean_query(question)
+        query = self.condense(history, question) if history else question
+        passages = self.search(query, k=self.settings.answer_passages, since=since, until=until,
+                               doc_types=doc_types)
+        answer = self.answerer.answer(query, passages)
+        return replace(answer, question=question, query=query,
+                       latency_ms=(time.perf_counter() - started) * 1000)
+
+    def chat(self, history: Iterable, message: str, **filters) -> Answer:
+        """The next answer in a conversation (`history`: earlier turns, oldest first)."""
+        return self.ask(message, history=list(history or ()), **filters)
+
+    def condense(self, history: Iterable, message: str) -> str:
+        """The stand-alone query for a follow-up message (the LLM's rewrite when one is configured)."""
+        condense = getattr(self.answerer, "condense", None)
+        return condense(history, message) if condense else resolve_followup(history, message)
 
     def document(self, doc_id: str) -> Document | None:
         return self.index.store.document(doc_id)

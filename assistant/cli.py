@@ -1,4 +1,4 @@
-"""`council-assistant`: ingest papers and search them from the command line.
+"""`council-assistant`: ingest papers, search them and ask cited questions from the command line.
 
 Errors go to standard error as one line, with exit code 1 (2 for bad usage); JSON output is
 printed only when complete.
@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .errors import AssistantError
+from .errors import AssistantError, QueryError
 from .settings import Settings
 
 
@@ -33,12 +33,37 @@ def _parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="ranked passages for a query")
     search.add_argument("query")
     search.add_argument("-k", type=int, default=None, help="number of passages (default 5)")
-    search.add_argument("--since", help="only papers dated on or after (YYYY-MM-DD)")
-    search.add_argument("--until", help="only papers dated on or before (YYYY-MM-DD)")
-    search.add_argument("--type", action="append", default=[], dest="types",
-                        help="only this document type (repeatable), e.g. press-release")
+    _add_filters(search)
     search.add_argument("--json", action="store_true", help="print JSON")
+
+    ask = commands.add_parser("ask", help="a short answer with citations")
+    ask.add_argument("question", help="the question, or - to read one question per line from standard input")
+    _add_filters(ask)
+    ask.add_argument("--json", action="store_true", help="print JSON (JSON Lines with -)")
+
+    evaluate = commands.add_parser("eval", help="score answers and retrieval on the evaluation questions")
+    evaluate.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"),
+                          help="question file (default: eval/questions.jsonl)")
+    evaluate.add_argument("--split", choices=("dev", "test", "all"), default="all", help="default: all")
+    evaluate.add_argument("--out", type=Path, default=Path("eval/results"),
+                          help="folder for report.md, results.json and charts (default: eval/results)")
+    evaluate.add_argument("--corpus", type=Path,
+                          help="evaluate a fresh index of this folder, built in a temporary folder")
+    evaluate.add_argument("--no-baselines", action="store_true", help="skip the BM25, dense and llama-index runs")
+    evaluate.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    chat = commands.add_parser("chat", help="serve the chat, search and library app in a browser")
+    chat.add_argument("--host", default="127.0.0.1",
+                      help="address to listen on (default 127.0.0.1: this machine only)")
+    chat.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     return parser
+
+
+def _add_filters(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--since", help="only papers dated on or after (YYYY-MM-DD)")
+    command.add_argument("--until", help="only papers dated on or before (YYYY-MM-DD)")
+    command.add_argument("--type", action="append", default=[], dest="types",
+                         help="only this document type (repeatable), e.g. press-release")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
         assistant = Assistant(settings)
         if args.command == "ingest":
             return _ingest(assistant, args)
+        if args.command == "ask":
+            return _ask(assistant, args)
+        if args.command == "chat":
+            return _chat(assistant, args)
+        if args.command == "eval":
+            from .evaluation import command
+
+            return command(assistant, args.questions, args.split, args.out, args.json,
+                           not args.no_baselines, args.corpus)
         return _search(assistant, args)
     except AssistantError as exc:
         print(f"council-assistant: {exc}", file=sys.stderr)
@@ -85,6 +119,17 @@ def _ingest(assistant, args) -> int:
     return 1 if report.failed else 0
 
 
+def _chat(assistant, args) -> int:
+    from .ui import serve
+
+    try:
+        serve(assistant, host=args.host, port=args.port)
+    except OSError as exc:
+        print(f"council-assistant: cannot serve on {args.host}:{args.port} ({exc}); try --port", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _search(assistant, args) -> int:
     passages = assistant.search(args.query, k=args.k, since=args.since, until=args.until, doc_types=args.types)
     if args.json:
@@ -98,6 +143,46 @@ def _search(assistant, args) -> int:
         print(textwrap.indent(textwrap.fill(" ".join(p.chunk.text.split()), 100), "   "))
         print()
     return 0
+
+
+def _ask(assistant, args) -> int:
+    filters = dict(since=args.since, until=args.until, doc_types=args.types)
+    if args.question != "-":
+        _print_answer(assistant.ask(args.question, **filters), args.json)
+        return 0
+    failures = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            answer = assistant.ask(line.rstrip("\n"), **filters)
+        except AssistantError as exc:
+            if not isinstance(exc, QueryError):
+                raise
+            failures += 1
+            print(f"council-assistant: line {line.strip()[:60]!r}: {exc}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"question": line.rstrip("\n"), "error": str(exc)}, ensure_ascii=False),
+                      flush=True)
+            continue
+        _print_answer(answer, args.json)
+    return 1 if failures else 0
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        return
+    print(textwrap.fill(answer.text, 100))
+    if answer.citations:
+        print("\nSources:" if answer.answered else "\nPossibly related:")
+    for c in answer.citations:
+        where = f", page {c.page}" if c.page else ""
+        print(f"[{c.n}] {c.meta.title} ({c.meta.date or 'undated'}, {c.meta.doc_type}{where})")
+        print(textwrap.indent(textwrap.fill(f"\u201c{' '.join(c.quote.split())}\u201d", 96), "    "))
+    for note in answer.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(flush=True)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,22 @@ from pathlib import Path
 
 import numpy as np
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
 FOLDER = "bm25"
 IDS_FILE = "chunk_ids.npy"
 
 
-def _tokenize(texts: list[str]):
+def _bm25s():
+    """bm25s, imported on first use; its import sets its logger to DEBUG, so quiet it afterwards."""
     import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+def _tokenize(texts: list[str]):
     import Stemmer
+
+    bm25s = _bm25s()
 
     return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"),
                           return_ids=False, show_progress=False)
@@ -32,7 +39,7 @@ class SparseIndex:
 
     @classmethod
     def build(cls, ids: np.ndarray, texts: list[str]) -> "SparseIndex":
-        import bm25s
+        bm25s = _bm25s()
 
         retriever = bm25s.BM25()
         if texts:
@@ -49,7 +56,7 @@ class SparseIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "SparseIndex":
-        import bm25s
+        bm25s = _bm25s()
 
         target = folder / FOLDER
         ids = np.load(target / IDS_FILE)

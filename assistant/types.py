@@ -87,6 +87,67 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """A `[n]` marker's source: the quote is `document.text[start:end]`, exactly as it stands."""
+
+    n: int
+    meta: DocumentMeta
+    page: int | None
+    quote: str
+    start: int
+    end: int
+    score: float
+    passage: str = ""
+    passage_start: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "n": self.n,
+            "doc_id": self.meta.doc_id,
+            "title": self.meta.title,
+            "date": self.meta.date,
+            "doc_type": self.meta.doc_type,
+            "source": self.meta.source,
+            "page": self.page,
+            "quote": self.quote,
+            "score": round(self.score, 4),
+        }
+
+
+NOT_IN_PAPERS = "The indexed papers do not say."
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with `[n]` markers; when `answered` is false the citations are only possibly related.
+
+    `query` is the question actually searched (a follow-up resolved against the conversation).
+    """
+
+    question: str
+    text: str
+    answered: bool
+    citations: tuple[Citation, ...] = ()
+    latency_ms: float = 0.0
+    query: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        out = {
+            "question": self.question,
+            "answer": self.text,
+            "answered": self.answered,
+            "latency_ms": round(self.latency_ms, 1),
+            "citations": [c.to_json() for c in self.citations],
+        }
+        if self.query and self.query != self.question:
+            out["query"] = self.query
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+@dataclass(frozen=True)
 class SearchFilters:
     """Date range (ISO dates, inclusive) and document types; empty means no filter."""
 

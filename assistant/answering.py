@@ -1,0 +1,282 @@
+"""Extractive answers: the sentences of the retrieved passages that best answer the question, cited.
+
+No LLM and no network. Each sentence of the retrieved passages is scored by
+    semantic similarity to the question (the retrieval embedding model),
+    the share of the question's content words it holds (stemmed, idf-weighted; partly counting the
+    sentence before it, which often names its subject),
+    the rank of its passage,
+    whether it holds the kind of fact the question asks for (a date for "when", a name for "who",
+    a figure for "how much").
+The best sentence leads; up to two more follow when they score close to it and add something new.
+The weights live in `Weights`.
+When the best sentence's evidence (semantic similarity and word overlap) is below `min_evidence`,
+the answer is that the papers do not say, with the closest passages as "possibly related".
+Every quote is `document.text[start:end]`: chunks are exact slices of their cleaned document.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from .chunking import sentence_spans
+from .types import NOT_IN_PAPERS, Answer, Citation, Passage
+
+NEAR_DUPLICATE = 0.6
+MIN_SENTENCE_WORDS = 4
+RELATED_SHOWN = 3
+
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+DATE = re.compile(rf"\b(\d{{1,2}}(st|nd|rd|th)?\s+({_MONTHS})\b|\b({_MONTHS})\s+\d{{4}}\b|\b(19|20)\d\d\b"
+                  rf"|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b|\b(spring|summer|autumn|winter)\b)", re.IGNORECASE)
+YEAR = re.compile(r"(19|20)\d\d")
+FIGURE = re.compile(r"£\s?\d|\b\d[\d,.]*\s*(%|per ?cent|million|m\b|k\b|bn|billion)|\b\d+\b", re.IGNORECASE)
+NAME = re.compile(r"\b(Cllr\.?|Councillor|Mr|Mrs|Ms|Dr)\s+[A-Z][a-z]+|\b[A-Z][a-z]+\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\b")
+ASKS_WHEN = re.compile(r"\bwhen\b|\bwhat (date|day|month|year|time)\b|\bwhich (date|day|month|year)\b|\bhow long\b",
+                       re.IGNORECASE)
+ASKS_WHO = re.compile(r"^\W*(and\s+)?who\b|\bwho (is|was|were|are|will|has|had|did|does|leads|chairs|attends)\b"
+                      r"|\bwhose\b|\bwhich (person|officer|councillor|advisor|adviser|director)\b|\bname of\b"
+                      r"|\bnamed?\b", re.IGNORECASE)
+ASKS_FIGURE = re.compile(r"\bhow (much|many)\b|\bwhat (amount|sum|figure|budget|cost)\b|\bhow big\b"
+                         r"|\bnumber of\b|\bcost\b", re.IGNORECASE)
+_TOKEN = re.compile(r"[a-z0-9£]+")
+CONTEXT_MARK = " (about: "
+CONTEXT_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How sentences are scored and chosen. Tuned on the eval suite's dev split only
+    (bench/tune_answerer.py); the held-out test split is reported, never tuned on."""
+
+    semantic: float = 0.3
+    lexical: float = 0.2
+    rank: float = 0.1
+    kind: float = 0.3
+    before: float = 0.5
+    evidence_lexical: float = 0.5
+    evidence_kind: float = 0.0
+    follow_ratio: float = 0.8
+
+
+class Answerer(Protocol):
+    """What turns a question and its retrieved passages into an `Answer`."""
+
+    def answer(self, question: str, passages: list[Passage]) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate sentence: `text == document.text[start:end]` of the passage's document.
+
+    `before` is the sentence before it in the passage (or ""): it often names what this one is about.
+    """
+
+    text: str
+    start: int
+    end: int
+    passage: Passage
+    before: str = ""
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    extra = {"did", "does", "do", "what", "which", "who", "whom", "when", "where", "why", "how", "much",
+             "many", "tell", "say", "said", "papers", "paper", "council", "sefton"}
+    return frozenset(STOPWORDS_EN) | extra
+
+
+def content_words(text: str) -> list[str]:
+    """Stemmed words of `text` other than stop words, in order."""
+    stop = _stop_words()
+    words = [w for w in _TOKEN.findall(text.lower().replace("’", "'")) if w not in stop and len(w) > 1]
+    return _stemmer().stemWords(words)
+
+
+def candidate_sentences(passages: list[Passage]) -> list[Sentence]:
+    """The sentences of the passages, each once (passages overlap), in passage order."""
+    seen: set[tuple[str, int]] = set()
+    out: list[Sentence] = []
+    for passage in passages:
+        chunk = passage.chunk
+        before = ""
+        for start, end in sentence_spans(chunk.text):
+            key = (chunk.doc_id, chunk.start + start)
+            text = chunk.text[start:end]
+            if key not in seen and len(text.split()) >= MIN_SENTENCE_WORDS:
+                seen.add(key)
+                out.append(Sentence(text=text, start=chunk.start + start, end=chunk.start + end,
+                                    passage=passage, before=before))
+            before = text
+    return out
+
+
+def split_context(query: str) -> tuple[str, str]:
+    """(the question asked, the conversation context a follow-up was resolved with, or "")."""
+    asked, mark, context = query.partition(CONTEXT_MARK)
+    return (asked, context.removesuffix(")")) if mark else (query, "")
+
+
+def lexical_overlap(question_words: list[str], sentence: str, idf: dict[str, float],
+                    context_words: list[str] = ()) -> float:
+    """Idf-weighted share of the question's content words found in the sentence (0..1); words that
+    come only from the conversation context count CONTEXT_WEIGHT as much."""
+    weights = {w: CONTEXT_WEIGHT * idf.get(w, 1.0) for w in context_words}
+    weights.update({w: idf.get(w, 1.0) for w in question_words})
+    if not weights:
+        return 0.0
+    have = set(content_words(sentence))
+    return sum(v for w, v in weights.items() if w in have) / sum(weights.values())
+
+
+def kind_match(question: str, sentence: str) -> float:
+    """1 when the sentence holds the kind of fact the question asks for (or it asks for none), else 0.
+
+    The fact must be new: a name, figure or date already in the question does not answer it, and a
+    year alone is not a figure.
+    """
+    wants = [(ASKS_WHEN, DATE), (ASKS_WHO, NAME), (ASKS_FIGURE, FIGURE)]
+    asked = [fact for ask, fact in wants if ask.search(question)]
+    if not asked:
+        return 1.0
+    known = question.lower()
+    for fact in asked:
+        for match in fact.finditer(sentence):
+            found = match.group(0)
+            if found.lower() in known or (fact is FIGURE and YEAR.fullmatch(found.strip())):
+                continue
+            return 1.0
+    return 0.0
+
+
+def _idf(sentences: list[Sentence]) -> dict[str, float]:
+    """Inverse document frequency of words over the candidate sentences (rarer words weigh more)."""
+    counts: dict[str, int] = {}
+    for s in sentences:
+        for w in set(content_words(s.text)):
+            counts[w] = counts.get(w, 0) + 1
+    n = len(sentences) or 1
+    return {w: 1.0 + math.log((n + 1) / (c + 0.5)) for w, c in counts.items()}
+
+
+@dataclass(frozen=True)
+class Features:
+    """Per-sentence measures that do not depend on the weights (arrays aligned with the sentences)."""
+
+    semantic: np.ndarray
+    lexical_own: np.ndarray
+    lexical_before: np.ndarray
+    rank: np.ndarray
+    kind: np.ndarray
+
+
+def sentence_features(question: str, sentences: list[Sentence], similarity: np.ndarray) -> Features:
+    """Measures of each sentence against `question`; `similarity` is its cosine to the question."""
+    asked, context = split_context(question)
+    question_words, context_words = content_words(asked), content_words(context)
+    idf = _idf(sentences)
+    return Features(
+        semantic=np.clip(similarity, 0.0, 1.0),
+        lexical_own=np.array([lexical_overlap(question_words, s.text, idf, context_words) for s in sentences]),
+        lexical_before=np.array([lexical_overlap(question_words, f"{s.before} {s.text}", idf, context_words)
+                                 for s in sentences]),
+        rank=np.array([1.0 / s.passage.rank for s in sentences]),
+        kind=np.array([kind_match(asked, s.text) for s in sentences]),
+    )
+
+
+def combine(f: Features, w: Weights) -> tuple[np.ndarray, np.ndarray]:
+    """(ranking score, evidence) of each sentence under the weights."""
+    lexical = (1 - w.before) * f.lexical_own + w.before * f.lexical_before
+    score = w.semantic * f.semantic + w.lexical * lexical + w.rank * f.rank + w.kind * f.kind
+    evidence = (f.semantic + w.evidence_lexical * lexical) / (1 + w.evidence_lexical) - w.evidence_kind * (1 - f.kind)
+    return score, evidence
+
+
+@lru_cache(maxsize=65_536)
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(content_words(text))
+
+
+def _jaccard(a: str, b: str) -> float:
+    x, y = _word_set(a), _word_set(b)
+    return len(x & y) / len(x | y) if x and y else 0.0
+
+
+def select(sentences: list[Sentence], score: np.ndarray, limit: int, follow_ratio: float = 0.8) -> list[int]:
+    """Indexes of the sentences that make the answer: the best, then close runners-up that add words."""
+    order = [int(i) for i in np.argsort(-score, kind="stable")]
+    if not order:
+        return []
+    chosen = [order[0]]
+    for i in order[1:]:
+        if len(chosen) >= limit or score[i] < follow_ratio * score[order[0]]:
+            break
+        if any(_jaccard(sentences[i].text, sentences[j].text) >= NEAR_DUPLICATE for j in chosen):
+            continue
+        chosen.append(i)
+    return chosen
+
+
+def _citation(n: int, sentence: Sentence, score: float) -> Citation:
+    passage = sentence.passage
+    page = passage.chunk.page
+    return Citation(n=n, meta=passage.meta, page=page, quote=sentence.text, start=sentence.start,
+                    end=sentence.end, score=float(score), passage=passage.chunk.text,
+                    passage_start=passage.chunk.start)
+
+
+def related_citations(passages: list[Passage], limit: int = RELATED_SHOWN) -> tuple[Citation, ...]:
+    """The first sentence-sized span of each of the closest passages, as "possibly related" citations."""
+    out = []
+    for passage in passages[:limit]:
+        spans = sentence_spans(passage.chunk.text) or [(0, len(passage.chunk.text))]
+        start, end = max(spans, key=lambda s: s[1] - s[0]) if len(spans) > 1 else spans[0]
+        sentence = Sentence(passage.chunk.text[start:end], passage.chunk.start + start,
+                            passage.chunk.start + end, passage)
+        out.append(_citation(len(out) + 1, sentence, passage.score))
+    return tuple(out)
+
+
+class ExtractiveAnswerer:
+    """Answers from the passages' own sentences. `embed` maps texts to L2-normalised vectors."""
+
+    def __init__(self, embed, min_evidence: float = 0.38, max_sentences: int = 3,
+                 weights: Weights = Weights()) -> None:
+        self.embed = embed
+        self.min_evidence = min_evidence
+        self.max_sentences = max_sentences
+        self.weights = weights
+
+    def scored(self, question: str, passages: list[Passage]) -> tuple[list[Sentence], np.ndarray, np.ndarray]:
+        """The candidate sentences with their ranking scores and evidence."""
+        sentences = candidate_sentences(passages)
+        if not sentences:
+            return [], np.zeros(0), np.zeros(0)
+        vectors = self.embed([question] + [s.text for s in sentences])
+        score, evidence = combine(sentence_features(question, sentences, vectors[1:] @ vectors[0]), self.weights)
+        return sentences, score, evidence
+
+    def answer(self, question: str, passages: list[Passage]) -> Answer:
+        sentences, score, evidence = self.scored(question, passages)
+        if not sentences or evidence[int(np.argmax(score))] < self.min_evidence:
+            return Answer(question=question, text=NOT_IN_PAPERS, answered=False,
+                          citations=related_citations(passages))
+        chosen = select(sentences, score, self.max_sentences, self.weights.follow_ratio)
+        citations = tuple(_citation(n, sentences[i], score[i]) for n, i in enumerate(chosen, start=1))
+        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        return Answer(question=question, text=text, answered=True, citations=citations)

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from assistant.answering import (candidate_sentences, content_words, kind_match, lexical_overlap, select,
+                                 Sentence)
+from assistant.errors import QueryError
+from assistant.types import Chunk, DocumentMeta, Passage
+from conftest import ROOT
+
+OFSTED_RELEASE = "press-2022-05-ofsted-inadequate-rating"
+MARCH_UPDATE = "cmu-2022-03-15-childrens-social-care"
+
+
+def _passage(doc_text: str, start: int, end: int, rank: int, doc_id: str = "d") -> Passage:
+    chunk = Chunk(doc_id=doc_id, ord=rank, text=doc_text[start:end], start=start, end=end)
+    return Passage(chunk=chunk, meta=DocumentMeta(doc_id=doc_id, title="T"), score=1 / rank, rank=rank)
+
+
+def test_overlapping_passages_give_each_sentence_once_with_document_offsets():
+    text = ("The board meets every month in the town hall. Ofsted visited the service in March 2021. "
+            "A new director starts work in April 2022.")
+    second = text.index("Ofsted")
+    passages = [_passage(text, 0, text.index("A new"), 1), _passage(text, second, len(text), 2)]
+    sentences = candidate_sentences(passages)
+    assert [s.text for s in sentences] == [
+        "The board meets every month in the town hall.", "Ofsted visited the service in March 2021.",
+        "A new director starts work in April 2022."]
+    assert all(text[s.start:s.end] == s.text for s in sentences)
+
+
+def test_short_fragments_are_not_candidates():
+    text = "Ofsted update\n\nThe report will be published in May 2022."
+    assert [s.text for s in candidate_sentences([_passage(text, 0, len(text), 1)])] == [
+        "The report will be published in May 2022."]
+
+
+@pytest.mark.parametrize("question,sentence,expected", [
+    ("When did she leave?", "She left post on 4th March 2022.", 1.0),
+    ("When did she leave?", "She left the post suddenly.", 0.0),
+    ("Who advises the board?", "An adviser, Clive Jones, attends the board.", 1.0),
+    ("Who advises the board?", "an adviser attends the board.", 0.0),
+    ("How much was invested?", "The council put in £10 million.", 1.0),
+    ("How much was invested?", "The council invested heavily.", 0.0),
+    ("Why was the home closed?", "Anything at all.", 1.0),
+    ("Who took over from Martin Birch?", "Martin Birch joined the council in April.", 0.0),
+    ("Who took over from Martin Birch?", "Hilary Brooks followed Martin Birch.", 1.0),
+    ("How many children are in care?", "In 2021 the council invested in care.", 0.0),
+    ("When did the 2022 inspection start?", "The 2022 inspection was thorough.", 0.0),
+])
+def test_kind_match_wants_the_fact_the_question_asks_for(question, sentence, expected):
+    assert kind_match(question, sentence) == expected
+
+
+def test_lexical_overlap_weighs_rare_words_and_ignores_stop_words():
+    words = content_words("What did the inspection of the children's home find?")
+    assert "the" not in words and "inspect" in words
+    idf = {"inspect": 3.0, "home": 1.0, "children": 1.0, "find": 1.0}
+    full = lexical_overlap(words, "The inspection of the children's home found problems.", idf)
+    partial = lexical_overlap(words, "The home was closed.", idf)
+    assert full > partial > 0
+    assert lexical_overlap(words, "Nothing related here.", idf) == 0.0
+    assert lexical_overlap([], "anything", idf) == 0.0
+
+
+def test_select_skips_near_duplicates_and_weak_runners_up():
+    p = _passage("x" * 10, 0, 10, 1)
+    sentences = [Sentence("The council invested ten million pounds in social care.", 0, 1, p),
+                 Sentence("The council invested ten million pounds into social care.", 0, 1, p),
+                 Sentence("Recruitment events take place every month.", 0, 1, p),
+                 Sentence("Unrelated sentence about parking charges.", 0, 1, p)]
+    assert select(sentences, np.array([0.9, 0.89, 0.8, 0.2]), limit=3) == [0, 2]
+    assert select(sentences, np.array([0.9, 0.1, 0.1, 0.1]), limit=3) == [0]
+    assert select(sentences, np.array([0.9, 0.89, 0.88, 0.87]), limit=1) == [0]
+
+
+def _assert_quotes_exact(assistant, answer):
+    for citation in answer.citations:
+        document = assistant.document(citation.meta.doc_id)
+        assert document.text[citation.start:citation.end] == citation.quote
+        assert citation.quote in document.text
+        assert citation.passage[citation.start - citation.passage_start:][:len(citation.quote)] == citation.quote
+
+
+@pytest.mark.slow
+def test_funding_question_answers_with_the_figure_and_cites_its_release(corpus_assistant):
+    answer = corpus_assistant.ask("How much extra funding went into children's services in 2021/22?")
+    assert answer.answered
+    assert "£10 million" in answer.text
+    assert answer.citations[0].meta.doc_id == OFSTED_RELEASE
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert markers == {c.n for c in answer.citations}
+    _assert_quotes_exact(corpus_assistant, answer)
+    assert 1 <= len(answer.citations) <= 3
+    assert len({c.quote for c in answer.citations}) == len(answer.citations)
+    assert answer.latency_ms > 0
+
+
+@pytest.mark.slow
+def test_off_topic_question_abstains_with_possibly_related_passages(corpus_assistant):
+    answer = corpus_assistant.ask("When will the council resurface the roads in Bootle?")
+    assert not answer.answered
+    assert answer.text.startswith("The indexed papers do not say")
+    assert answer.citations and "[" not in answer.text
+    _assert_quotes_exact(corpus_assistant, answer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question,fact", [
+    ("When did the interim director Lisa Lyons leave her post?", "4th March 2022"),
+    ("Who will be acting DCS until the permanent director arrives?", "Hilary Brooks"),
+    ("Who is the DfE adviser attending the improvement board?", "Clive Jones"),
+])
+def test_dates_and_names_survive_into_the_answer(corpus_assistant, question, fact):
+    answer = corpus_assistant.ask(question)
+    assert answer.answered and fact in answer.text
+    _assert_quotes_exact(corpus_assistant, answer)
+
+
+@pytest.mark.slow
+def test_filters_limit_the_answer_to_matching_papers(corpus_assistant):
+    answer = corpus_assistant.ask("What did Ofsted find?", doc_types=["cabinet-member-update"])
+    assert all(c.meta.doc_type == "cabinet-member-update" for c in answer.citations)
+    answer = corpus_assistant.ask("What did Ofsted find?", until="2021-12-31")
+    assert all(c.meta.date <= "2021-12-31" for c in answer.citations)
+
+
+@pytest.mark.slow
+def test_follow_up_is_resolved_against_the_conversation(corpus_assistant):
+    first = corpus_assistant.ask("Who was appointed permanently as Director of Children's Services?")
+    assert "Martin Birch" in first.text
+    alone = corpus_assistant.ask("and when does he start?")
+    followed = corpus_assistant.chat([(first.question, first.text)], "and when does he start?")
+    assert "Martin Birch" in followed.query and followed.query != alone.query
+    assert followed.answered and "April 2022" in followed.text
+    assert followed.citations[0].meta.doc_id == MARCH_UPDATE
+    messages = [{"role": "user", "content": first.question}, {"role": "assistant", "content": first.text}]
+    assert corpus_assistant.chat(messages, "and when does he start?").text == followed.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question,message", [
+    ("", "empty"),
+    ("   \x00\x07  ", "empty"),
+    ("x" * 100_000, "100,000 characters"),
+])
+def test_bad_questions_are_refused_clearly(corpus_assistant, question, message):
+    with pytest.raises(QueryError, match=message):
+        corpus_assistant.ask(question)
+
+
+@pytest.mark.slow
+def test_other_languages_and_control_characters_still_get_an_answer_object(corpus_assistant):
+    for question in ("¿Cuánto dinero se invirtió en servicios infantiles?", "Who\u200b attends\x1b the board?",
+                     "مجلس التحسين"):
+        answer = corpus_assistant.ask(question)
+        assert isinstance(answer.answered, bool)
+        _assert_quotes_exact(corpus_assistant, answer)
+
+
+def _cli(*args, stdin=None, index=None):
+    command = [sys.executable, "-m", "assistant", *(["--index", str(index)] if index else []), *args]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.slow
+def test_cli_ask_json_single_and_streamed(corpus_assistant):
+    index = corpus_assistant.settings.index_dir
+    one = _cli("ask", "--json", "How much extra funding went into children's services in 2021/22?", index=index)
+    assert one.returncode == 0, one.stderr
+    data = json.loads(one.stdout)
+    assert set(data) >= {"question", "answer", "answered", "latency_ms", "citations"}
+    assert set(data["citations"][0]) == {"n", "doc_id", "title", "date", "doc_type", "source", "page",
+                                         "quote", "score"}
+    questions = ["Who attends the Improvement Board?", "", "What happened to Cherry Road?",
+                 "When will the roads be resurfaced?"]
+    many = _cli("ask", "--json", "-", stdin="\n".join(questions) + "\n", index=index)
+    lines = [json.loads(line) for line in many.stdout.splitlines()]
+    assert [line["question"] for line in lines] == [q for q in questions if q]
+    assert lines[0]["answered"] and lines[-1]["answered"] is False
+    assert many.returncode == 0, many.stderr
+
+
+@pytest.mark.slow
+def test_cli_ask_errors_are_one_line_with_exit_code(tmp_path, corpus_assistant):
+    empty = _cli("ask", "   ", index=corpus_assistant.settings.index_dir)
+    assert empty.returncode == 1 and "empty" in empty.stderr and "Traceback" not in empty.stderr
+    assert empty.stdout == ""
+    missing = _cli("ask", "--json", "anything", index=tmp_path / "none")
+    assert missing.returncode == 1 and "no index yet" in missing.stderr and missing.stdout == ""
