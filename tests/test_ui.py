@@ -1,0 +1,396 @@
+"""The browser app: pure HTML builders, the JSON API through gradio_client, and a real Chromium.
+
+Browser tests drive Debian's Chromium (/usr/bin/chromium, installed by `make browser`) with
+Playwright and save screenshots to tests/artifacts/.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import re
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from assistant import ui
+from assistant.errors import SettingsError
+from assistant.types import Answer, Chunk, Citation, Document, DocumentMeta, Passage
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+FUNDING = "How much extra funding went into children's services in 2021/22?"
+ANSWER_TIMEOUT = 120_000  # ms: the first answer loads the model, and the test machine is shared
+SCRIPT = "<script>alert('x')</script>"
+
+META = DocumentMeta(doc_id="doc-1", title=f"Minutes {SCRIPT}", date="2022-03-15", doc_type="minutes",
+                    council="Sefton Council", source="https://example.org/a?b=1&c=<2>")
+
+
+def citation(n: int = 1, quote: str = "the quote", passage: str = "before the quote after",
+             passage_start: int = 100, meta: DocumentMeta = META) -> Citation:
+    offset = passage.find(quote)
+    start = passage_start + max(offset, 0)
+    return Citation(n=n, meta=meta, page=None, quote=quote, start=start, end=start + len(quote), score=0.7,
+                    passage=passage, passage_start=passage_start)
+
+
+# --- pure builders --------------------------------------------------------------------------------
+
+def test_highlight_marks_the_span_and_escapes_every_part():
+    assert ui.highlight("a<b>cdef", 1, 4) == 'a<mark class="ca-mark">&lt;b&gt;</mark>cdef'
+    assert ui.highlight("abc", -5, 99) == '<mark class="ca-mark">abc</mark>'
+    assert ui.highlight("abc", 2, 1) == 'ab<mark class="ca-mark"></mark>c'
+
+
+def test_passage_highlight_uses_the_citation_offsets():
+    c = citation(quote="grew by £10 million", passage="Funding grew by £10 million in 2021/22.", passage_start=500)
+    assert c.start - c.passage_start == 8
+    assert ui.passage_html(c) == 'Funding <mark class="ca-mark">grew by £10 million</mark> in 2021/22.'
+    shifted = dataclasses.replace(c, start=c.start + 3, end=c.end + 3)  # offsets off: found by the quote
+    assert ui.passage_html(shifted) == ui.passage_html(c)
+    bare = dataclasses.replace(c, passage="")
+    assert ui.passage_html(bare) == '<mark class="ca-mark">grew by £10 million</mark>'
+
+
+def test_question_quote_passage_and_titles_are_escaped():
+    c = citation(quote=f"quoted {SCRIPT}", passage=f"Context <img src=x onerror=alert(1)> quoted {SCRIPT} end")
+    answer = Answer(question=f"What about {SCRIPT}?", text=f"It says {SCRIPT} [1]", answered=True, citations=(c,))
+    for page in (ui.conversation_html([answer]), ui.conversation_html([answer], shown_last="It says <scr"),
+                 ui.sources_html(answer), ui.conversation_html([], pending=SCRIPT, notice=SCRIPT)):
+        assert "<script" not in page and "<img" not in page
+        assert "&lt;script&gt;" in page or "&lt;scr" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in ui.sources_html(answer)
+    assert 'data-doc="doc-1"' in ui.conversation_html([answer])
+
+
+def test_document_view_escapes_text_and_highlights_across_pages():
+    text = "Page one <b>text</b>.Page two text.Page three."
+    document = Document(meta=META, text=text, path="ignored.pdf", page_starts=(0, 21, 35))
+    start, end = text.index("text</b>"), text.index("two") + 3
+    view = ui.document_html(document, start, end)
+    assert "<b>" not in view and "<script" not in view
+    assert "&lt;b&gt;" in view and "&lt;script&gt;" in view
+    assert [int(n) for n in re.findall(r'class="ca-page">Page (\d+)', view)] == [1, 2, 3]
+    marks = re.findall(r"<mark[^>]*>(.*?)</mark>", view)
+    assert "".join(marks) == "text&lt;/b&gt;.Page two"
+    assert view.count('id="ca-hit"') == 1 and "on page 1" in view
+    assert 'href="https://example.org/a?b=1&amp;c=&lt;2&gt;"' in view
+    assert "ca-page" not in ui.document_html(dataclasses.replace(document, page_starts=()), start, end)
+
+
+def test_answer_markers_become_buttons_to_their_sources():
+    answer = Answer(question="q", text="First [1] second [2] stray [9]", answered=True,
+                    citations=(citation(1), citation(2, quote="after")))
+    html = ui.answer_text_html(answer)
+    assert html.count('class="ca-cite"') == 2 and "stray [9]" in html
+    assert 'data-doc="doc-1" data-start="107" data-end="116"' in html
+
+
+def test_unanswered_turn_is_plain_with_possibly_related_sources():
+    answer = Answer(question="Bins?", text="The indexed papers do not say.", answered=False,
+                    citations=(citation(1),))
+    turn = ui.turn_html(answer)
+    assert "ca-unanswered" in turn and "Possibly related" in turn and "do not say" in turn
+    assert "Possibly related" in ui.sources_html(answer) and "ca-related-card" in ui.sources_html(answer)
+
+
+def test_stream_prefixes_grow_to_the_whole_text():
+    text = "One two three four five six seven [1] eight."
+    prefixes = list(ui.stream_prefixes(text, words=3))
+    assert prefixes[-1] == text and len(prefixes) == 3
+    assert all(text.startswith(p) for p in prefixes)
+    assert all(len(a) < len(b) for a, b in zip(prefixes, prefixes[1:]))
+
+
+def test_csv_export_guards_against_formulas(tmp_path):
+    chunk = Chunk(doc_id="doc-1", ord=0, text="=HYPERLINK(\"http://x\")\n and more", start=5, end=40)
+    path = ui.write_search_csv([Passage(chunk=chunk, meta=META, score=0.5, rank=1)], tmp_path / "out.csv")
+    rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
+    assert rows[0]["text"].startswith("'=HYPERLINK") and rows[0]["title"] == META.title
+    assert ui.csv_cell("-1") == "'-1" and ui.csv_cell("plain") == "plain" and ui.csv_cell(None) == ""
+
+
+def test_login_is_on_only_when_both_settings_are_set():
+    assert ui.login_check(None, None) is None
+    check = ui.login_check("clerk", "s3cret")
+    assert check("clerk", "s3cret") and not check("clerk", "wrong") and not check("other", "s3cret")
+    with pytest.raises(SettingsError):
+        ui.login_check("clerk", None)
+
+
+def test_unexpected_errors_are_not_shown_to_users():
+    from assistant.errors import QueryError
+
+    assert ui.friendly(QueryError("the question is empty")) == "The question is empty"
+    assert ui.friendly(RuntimeError("/srv/index/chunks.sqlite3: disk I/O error")) == ui.UNEXPECTED
+
+
+def test_cli_chat_serves_on_loopback_by_default():
+    from assistant.cli import _parser
+
+    args = _parser().parse_args(["chat"])
+    assert (args.host, args.port) == ("127.0.0.1", 7860)
+
+
+# --- the running app ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(assistant):
+    app = ui.serve(assistant, port=free_port(), prevent_thread_lock=True, warm_up=False)
+    return app, app.local_url
+
+
+@pytest.fixture(scope="module")
+def app_url(corpus_assistant):
+    app, url = start(corpus_assistant)
+    yield url
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.mark.slow
+def test_api_ask_returns_an_answer_with_citations(client):
+    result = client.predict(FUNDING, api_name="/ask")
+    assert result["answered"] is True and "£10 million" in result["answer"]
+    assert result["citations"] and re.search(r"\[1\]", result["answer"])
+    first = result["citations"][0]
+    assert {"n", "doc_id", "title", "date", "doc_type", "page", "quote", "score", "start", "end"} <= set(first)
+    document = client.predict(first["doc_id"], api_name="/document")
+    assert document["text"][first["start"]:first["end"]] == first["quote"]
+
+
+@pytest.mark.slow
+def test_api_search_returns_ranked_passages(client):
+    result = client.predict("recruitment of social workers", 4, api_name="/search")
+    ranks = [r["rank"] for r in result["results"]]
+    scores = [r["score"] for r in result["results"]]
+    assert ranks == [1, 2, 3, 4] and scores == sorted(scores, reverse=True)
+    assert all(r["text"] and r["doc_id"] for r in result["results"])
+
+
+@pytest.mark.slow
+def test_api_errors_are_friendly_not_tracebacks(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as empty:
+        client.predict("   ", api_name="/ask")
+    assert "question is empty" in str(empty.value) and "Traceback" not in str(empty.value)
+    with pytest.raises(AppError) as unknown:
+        client.predict("../../etc/passwd", api_name="/document")
+    assert "no indexed document" in str(unknown.value)
+    assert len(client.predict(api_name="/documents")) == 5
+
+
+@pytest.mark.slow
+def test_no_url_reaches_the_papers_or_the_index_on_disk(app_url, corpus_assistant):
+    from urllib.error import HTTPError
+    from urllib.request import urlopen
+
+    index = Path(corpus_assistant.settings.index_dir).resolve()
+    files = [ROOT / "corpus" / "manifest.toml", next(f for f in index.rglob("*") if f.is_file()), Path("/etc/passwd")]
+    for file in files:
+        for route in ("gradio_api/file=", "file="):
+            with pytest.raises(HTTPError) as refused:
+                urlopen(f"{app_url}{route}{file}")
+            assert refused.value.code in (403, 404), (route, file)
+
+
+# --- a real browser -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium: run `make browser` "
+                    "(apt-get install chromium) to run the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app_url)
+    page.wait_for_selector("#ca-question textarea")
+    yield page
+    context.close()
+
+
+def ask(page, question: str, turns: int = 1) -> None:
+    """Ask in the chat box and wait until the answer (the `turns`-th) has finished streaming."""
+    page.fill("#ca-question textarea", question)
+    page.press("#ca-question textarea", "Enter")
+    page.wait_for_function(f"() => document.querySelectorAll('#ca-conversation .ca-turn').length == {turns} && "
+                           "document.querySelector('#ca-conversation [aria-busy=false]')", timeout=ANSWER_TIMEOUT)
+
+
+def shot(page, name: str, full_page: bool = True) -> Path:
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_chat_answer_sources_document_view_and_follow_up(page):
+    page.evaluate("""() => {
+        window.__shown = [];
+        new MutationObserver(() => {
+            const text = document.querySelector('#ca-conversation .ca-answer-text');
+            if (text) window.__shown.push(text.textContent.length);
+        }).observe(document.querySelector('#ca-conversation'),
+                   {childList: true, subtree: true, characterData: true});
+    }""")
+    ask(page, FUNDING)
+    answer = page.inner_text("#ca-conversation .ca-answer-text")
+    assert "£10 million" in answer and "[1]" in answer
+    assert len(set(page.evaluate("window.__shown"))) > 2, "the answer should stream in"
+    card = page.locator("#ca-sources .ca-card").first
+    assert "press-release" in card.inner_text() and "2022-05-01" in card.inner_text()
+    quoted = card.locator("mark").inner_text()
+    assert "£10 million" in quoted
+    page.wait_for_timeout(300)
+    shot(page, "chat")
+
+    page.locator("#ca-conversation .ca-answer-text button.ca-cite").first.click()
+    hit = page.locator("#ca-document #ca-hit")
+    hit.wait_for(state="visible")
+    assert "£10 million" in hit.inner_text()
+    page.wait_for_function("""() => {
+        const hit = document.querySelector('#ca-document #ca-hit').getBoundingClientRect();
+        const box = document.querySelector('#ca-document .ca-doc-text').getBoundingClientRect();
+        return hit.top >= box.top - 1 && hit.top < box.bottom && hit.top < window.innerHeight;
+    }""")
+    shot(page, "document", full_page=False)
+
+    page.click("#ca-back")
+    page.wait_for_selector("#ca-question textarea", state="visible")
+    ask(page, "and what about fostering?", turns=2)
+    second = page.locator("#ca-conversation .ca-turn").nth(1).inner_text()
+    assert "Searched for" in second and "funding" in second.lower()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    shot(page, "chat-phone")
+
+    page.click("#ca-new-chat")
+    page.wait_for_selector("#ca-conversation [data-example]")
+    assert page.locator("#ca-conversation .ca-turn").count() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_unanswered_question_and_empty_question(page):
+    page.click("#ca-ask")
+    notice = page.locator("#ca-conversation .ca-notice")
+    notice.wait_for()
+    assert "question is empty" in notice.inner_text()
+    assert "Traceback" not in page.content()
+
+    shot(page, "chat-empty-question", full_page=False)
+    page.locator("#ca-conversation [data-example]").first.wait_for()
+    ask(page, "What is the bin collection schedule for Bootle?")
+    turn = page.inner_text("#ca-conversation .ca-unanswered")
+    assert "do not say" in turn and "Possibly related" in turn
+    assert "Possibly related" in page.inner_text("#ca-sources")
+    shot(page, "chat-unanswered")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_search_exports_csv_and_opens_results(page):
+    page.get_by_role("tab", name="Search").click()
+    page.fill("#ca-query textarea", "Improvement Board")
+    page.click("#ca-search")
+    page.wait_for_selector("#ca-download", state="visible", timeout=ANSWER_TIMEOUT)
+    rows = page.locator("#ca-results [role=row].virtual-row")
+    assert rows.count() == 5
+    shown_titles = [page.inner_text(f"#ca-results [data-testid=cell-{i}-1]").strip() for i in range(5)]
+    with page.expect_download() as download_info:
+        page.click("#ca-download")
+    download = download_info.value
+    assert download.suggested_filename == "search-improvement-board.csv"
+    saved = ARTIFACTS / download.suggested_filename
+    download.save_as(saved)
+    exported = list(csv.DictReader(saved.open(encoding="utf-8-sig")))
+    assert [r["rank"] for r in exported] == ["1", "2", "3", "4", "5"]
+    assert [r["title"] for r in exported] == shown_titles
+    assert all(r["text"] for r in exported)
+    shot(page, "search")
+
+    page.click("#ca-results [data-testid=cell-0-6]")
+    page.locator("#ca-document #ca-hit").wait_for(state="visible")
+    assert "Improvement Board" in page.inner_text("#ca-document .ca-doc-text")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_library_lists_the_indexed_papers(page, corpus_assistant):
+    page.get_by_role("tab", name="Library").click()
+    rows = page.locator("#ca-library [role=row].virtual-row")
+    rows.first.wait_for()
+    documents = corpus_assistant.documents()
+    assert rows.count() == len(documents)
+    shot(page, "library")
+    page.click("#ca-library [data-testid=cell-0-0]")
+    page.locator("#ca-document .ca-doc-text").wait_for(state="visible")
+    assert documents[0][0].title in page.inner_text("#ca-document h2")
+
+
+@pytest.fixture(scope="module")
+def auth_url(corpus_assistant):
+    guarded = copy.copy(corpus_assistant)
+    guarded.settings = dataclasses.replace(corpus_assistant.settings, ui_username="clerk",
+                                           ui_password="correct horse")
+    app, url = start(guarded)
+    yield url
+    app.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_login_refuses_a_wrong_password_and_admits_the_right_one(browser, auth_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(auth_url)
+        password = page.locator("input[type=password]")
+        password.wait_for()
+        assert page.locator("#ca-question").count() == 0
+        shot(page, "login")
+        page.locator("input[type=text]").first.fill("clerk")
+        password.fill("wrong")
+        page.get_by_role("button", name=re.compile("login", re.IGNORECASE)).click()
+        page.get_by_text(re.compile("incorrect", re.IGNORECASE)).wait_for()
+        assert page.locator("#ca-question").count() == 0
+
+        page.locator("input[type=text]").first.fill("clerk")
+        password.fill("correct horse")
+        page.get_by_role("button", name=re.compile("login", re.IGNORECASE)).click()
+        page.wait_for_selector("#ca-question textarea")
+        assert "Council papers assistant" in page.inner_text("body")
+    finally:
+        context.close()
