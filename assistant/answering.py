@@ -9,7 +9,8 @@ No LLM and no network. Each sentence of the retrieved passages is scored by
     a figure for "how much").
 The best sentence leads; up to two more follow when they score close to it and add something new.
 The weights live in `Weights`.
-When the best sentence's evidence (semantic similarity and word overlap) is below `min_evidence`,
+When the best sentence's evidence (semantic similarity and word overlap; a question word found in no
+candidate sentence weighs as much as the rarest word) is below `min_evidence`,
 the answer is that the papers do not say, with the closest passages as "possibly related".
 Every quote is `document.text[start:end]`: chunks are exact slices of their cleaned document.
 """
@@ -107,6 +108,11 @@ def content_words(text: str) -> list[str]:
     return _stemmer().stemWords(words)
 
 
+@lru_cache(maxsize=65_536)
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(content_words(text))
+
+
 def candidate_sentences(passages: list[Passage]) -> list[Sentence]:
     """The sentences of the passages, each once (passages overlap), in passage order."""
     seen: set[tuple[str, int]] = set()
@@ -134,12 +140,14 @@ def split_context(query: str) -> tuple[str, str]:
 def lexical_overlap(question_words: list[str], sentence: str, idf: dict[str, float],
                     context_words: list[str] = ()) -> float:
     """Idf-weighted share of the question's content words found in the sentence (0..1); words that
-    come only from the conversation context count CONTEXT_WEIGHT as much."""
-    weights = {w: CONTEXT_WEIGHT * idf.get(w, 1.0) for w in context_words}
-    weights.update({w: idf.get(w, 1.0) for w in question_words})
+    come only from the conversation context count CONTEXT_WEIGHT as much. A word missing from `idf`
+    occurs in no candidate sentence and weighs as much as the rarest word can."""
+    unseen = max(idf.values(), default=1.0)
+    weights = {w: CONTEXT_WEIGHT * idf.get(w, unseen) for w in context_words}
+    weights.update({w: idf.get(w, unseen) for w in question_words})
     if not weights:
         return 0.0
-    have = set(content_words(sentence))
+    have = _word_set(sentence)
     return sum(v for w, v in weights.items() if w in have) / sum(weights.values())
 
 
@@ -164,13 +172,16 @@ def kind_match(question: str, sentence: str) -> float:
 
 
 def _idf(sentences: list[Sentence]) -> dict[str, float]:
-    """Inverse document frequency of words over the candidate sentences (rarer words weigh more)."""
+    """Inverse document frequency of words over the candidate sentences (rarer words weigh more);
+    the "" entry is the weight of a word that occurs in none of them."""
     counts: dict[str, int] = {}
     for s in sentences:
-        for w in set(content_words(s.text)):
+        for w in _word_set(s.text):
             counts[w] = counts.get(w, 0) + 1
     n = len(sentences) or 1
-    return {w: 1.0 + math.log((n + 1) / (c + 0.5)) for w, c in counts.items()}
+    idf = {w: 1.0 + math.log((n + 1) / (c + 0.5)) for w, c in counts.items()}
+    idf[""] = 1.0 + math.log((n + 1) / 0.5)
+    return idf
 
 
 @dataclass(frozen=True)
@@ -203,13 +214,9 @@ def combine(f: Features, w: Weights) -> tuple[np.ndarray, np.ndarray]:
     """(ranking score, evidence) of each sentence under the weights."""
     lexical = (1 - w.before) * f.lexical_own + w.before * f.lexical_before
     score = w.semantic * f.semantic + w.lexical * lexical + w.rank * f.rank + w.kind * f.kind
-    evidence = (f.semantic + w.evidence_lexical * lexical) / (1 + w.evidence_lexical) - w.evidence_kind * (1 - f.kind)
+    evidence = ((f.semantic + w.evidence_lexical * lexical) / (1 + w.evidence_lexical)
+                - w.evidence_kind * (1 - f.kind))
     return score, evidence
-
-
-@lru_cache(maxsize=65_536)
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(content_words(text))
 
 
 def _jaccard(a: str, b: str) -> float:
@@ -255,7 +262,7 @@ def related_citations(passages: list[Passage], limit: int = RELATED_SHOWN) -> tu
 class ExtractiveAnswerer:
     """Answers from the passages' own sentences. `embed` maps texts to L2-normalised vectors."""
 
-    def __init__(self, embed, min_evidence: float = 0.38, max_sentences: int = 3,
+    def __init__(self, embed, min_evidence: float = 0.34, max_sentences: int = 3,
                  weights: Weights = Weights()) -> None:
         self.embed = embed
         self.min_evidence = min_evidence
@@ -268,7 +275,8 @@ class ExtractiveAnswerer:
         if not sentences:
             return [], np.zeros(0), np.zeros(0)
         vectors = self.embed([question] + [s.text for s in sentences])
-        score, evidence = combine(sentence_features(question, sentences, vectors[1:] @ vectors[0]), self.weights)
+        features = sentence_features(question, sentences, vectors[1:] @ vectors[0])
+        score, evidence = combine(features, self.weights)
         return sentences, score, evidence
 
     def answer(self, question: str, passages: list[Passage]) -> Answer:

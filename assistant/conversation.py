@@ -3,7 +3,7 @@
 "and when did she start?" or "what about fostering?" says little on its own. When a message looks
 like a follow-up (it opens with "and", "what about", ..., leans on a pronoun, or is very short), the
 search query becomes the message plus, marked as context, the previous question and the names in
-the first sentence of the previous answer. A message that stands on its own is searched as it is. An LLM, when configured, condenses
+the previous answer. A message that stands on its own is searched as it is. An LLM, when configured, condenses
 instead (see llm.py).
 """
 from __future__ import annotations
@@ -75,7 +75,7 @@ def resolve_followup(history: Iterable, message: str) -> str:
     if not previous or not is_followup(message):
         return message
     last = previous[-1]
-    lead = re.split(r"\[\d+\]", last.answer, maxsplit=1)[0]
-    names = [n for n in dict.fromkeys(m.group(0) for m in NAME.finditer(lead)) if n not in last.question][:3]
+    answer = re.sub(r"\[\d+\]", " ", last.answer)
+    names = [n for n in dict.fromkeys(m.group(0) for m in NAME.finditer(answer)) if n not in last.question][:4]
     context = " ".join([last.question, *names])
     return f"{message}{CONTEXT_MARK}{context})"

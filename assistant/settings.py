@@ -31,7 +31,7 @@ class Settings:
     rrf_k: int = 60
     answer_passages: int = 8
     answer_sentences: int = 3
-    min_evidence: float = 0.38
+    min_evidence: float = 0.34
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key_env: str | None = None

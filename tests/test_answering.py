@@ -58,6 +58,12 @@ def test_kind_match_wants_the_fact_the_question_asks_for(question, sentence, exp
     assert kind_match(question, sentence) == expected
 
 
+def test_question_words_missing_from_every_candidate_weigh_most():
+    words = content_words("When will the roads in Bootle be resurfaced?")
+    idf = {"road": 2.0, "inspect": 1.5, "": 3.0}
+    assert lexical_overlap(words, "An inspection of Cherry Road found problems.", idf) == pytest.approx(2 / 8)
+
+
 def test_lexical_overlap_weighs_rare_words_and_ignores_stop_words():
     words = content_words("What did the inspection of the children's home find?")
     assert "the" not in words and "inspect" in words
@@ -180,7 +186,7 @@ def test_cli_ask_json_single_and_streamed(corpus_assistant):
     assert set(data["citations"][0]) == {"n", "doc_id", "title", "date", "doc_type", "source", "page",
                                          "quote", "score"}
     questions = ["Who attends the Improvement Board?", "", "What happened to Cherry Road?",
-                 "When will the roads be resurfaced?"]
+                 "When are the bins collected in Formby?"]
     many = _cli("ask", "--json", "-", stdin="\n".join(questions) + "\n", index=index)
     lines = [json.loads(line) for line in many.stdout.splitlines()]
     assert [line["question"] for line in lines] == [q for q in questions if q]
