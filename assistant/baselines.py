@@ -1,0 +1,108 @@
+"""The baselines the eval suite compares the product with, on the same questions and embedding model.
+
+- `bm25`: BM25 alone over the product's own index and chunks (no dense search, no fusion).
+- `dense`: the product's FAISS vectors alone (no BM25, no fusion).
+- `llama-index`: llama-index's default pipeline, `VectorStoreIndex.from_documents` over the papers'
+  cleaned text with default chunking and `HuggingFaceEmbedding` of the same model; retrieval only,
+  no LLM (its default query engine reads `similarity_top_k=2` passages).
+None has an answerer: the eval suite takes the text of the top `ANSWER_PASSAGES` passages as the answer.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .app import Assistant
+    from .embedding import Embedder
+    from .index import Index
+    from .types import Document
+
+log = logging.getLogger(__name__)
+
+ANSWER_PASSAGES = 2
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved passage: its document and text."""
+
+    doc_id: str
+    text: str
+
+
+class Baseline(Protocol):
+    """A retriever without an answerer."""
+
+    name: str
+
+    def retrieve(self, query: str, k: int) -> list[Hit]: ...
+
+
+def _hits(index: Index, ranked: list[tuple[int, float]]) -> list[Hit]:
+    rows = index.store.chunks([i for i, _ in ranked])
+    return [Hit(doc_id=rows[i][1].doc_id, text=rows[i][0].text) for i, _ in ranked if i in rows]
+
+
+class SparseBaseline:
+    """BM25 over the product's chunks (title plus chunk text, as the product indexes them)."""
+
+    name = "bm25"
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def retrieve(self, query: str, k: int) -> list[Hit]:
+        return _hits(self.index, self.index.sparse.search(query, k))
+
+
+class DenseBaseline:
+    """Cosine similarity over the product's chunk vectors."""
+
+    name = "dense"
+
+    def __init__(self, index: Index, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+
+    def retrieve(self, query: str, k: int) -> list[Hit]:
+        return _hits(self.index, self.index.vectors.search(self.embedder.embed_query(query), k))
+
+
+class LlamaIndexBaseline:
+    """llama-index's defaults: SentenceSplitter(1024 tokens, overlap 200), in-memory vector store.
+
+    Built in memory at construction (embeds the corpus again; seconds for a small corpus).
+    """
+
+    name = "llama-index"
+
+    def __init__(self, documents: list[Document], model_path: str) -> None:
+        from llama_index.core import Document as LlamaDocument
+        from llama_index.core import Settings, VectorStoreIndex
+        from llama_index.core.llms import MockLLM
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+        Settings.llm = MockLLM()  # what `Settings.llm = None` sets, without its message on stdout
+        embed_model = HuggingFaceEmbedding(model_name=model_path, device="cpu")
+        self.index = VectorStoreIndex.from_documents(
+            [LlamaDocument(text=d.text, id_=d.doc_id, metadata={"doc_id": d.doc_id, "title": d.meta.title})
+             for d in documents],
+            embed_model=embed_model)
+        log.info("llama-index baseline: %d documents, %d nodes", len(documents), len(self.index.docstore.docs))
+
+    def retrieve(self, query: str, k: int) -> list[Hit]:
+        nodes = self.index.as_retriever(similarity_top_k=k).retrieve(query)
+        return [Hit(doc_id=n.node.metadata["doc_id"], text=n.node.get_content()) for n in nodes]
+
+
+def build_baselines(assistant: Assistant) -> list[Baseline]:
+    """The three baselines over the assistant's index and its documents, with the packaged model."""
+    from .embedding import resolve_model
+
+    index = assistant.index
+    documents = [d for meta, _ in assistant.documents() if (d := assistant.document(meta.doc_id)) is not None]
+    model_path = resolve_model("all-MiniLM-L6-v2")[1]
+    return [SparseBaseline(index), DenseBaseline(index, assistant.embedder),
+            LlamaIndexBaseline(documents, model_path)]

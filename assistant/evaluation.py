@@ -1,0 +1,793 @@
+"""The evaluation suite: asks the assistant every question of eval/questions.jsonl and scores it.
+
+Metrics are pure functions of the answers and retrieved documents (see eval/README.md for the
+question format and how key facts are matched); the runner calls `Assistant.search` and
+`Assistant.ask` once per question, and the baselines (`baselines.py`) on the same questions.
+Retrieval is scored by source document: the distinct doc_ids of the top `depth` passages, in rank
+order. With a corpus of five papers, hit@5 by document is close to trivially 1; hit@1 and MRR are
+the informative retrieval figures.
+
+Reuse for tuning (dev split only): `summarise(evaluate(assistant, load_questions(path, "dev")))`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import math
+import re
+import tempfile
+import time
+import tomllib
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import AssistantError
+
+if TYPE_CHECKING:
+    from .app import Assistant
+    from .baselines import Baseline
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUESTIONS = Path("eval/questions.jsonl")
+DEFAULT_OUT = Path("eval/results")
+SPLITS = ("dev", "test")
+PRODUCT = "product"
+REQUIRED_FIELDS = ("id", "question", "answerable", "key_facts", "sources", "category", "split")
+FLOOR_METRICS = ("answer_accuracy", "citation_precision", "abstention_accuracy", "hit_at_5")
+FLOOR_MARGIN = 0.03
+CATEGORY_CHART = "accuracy_by_category.png"
+BASELINE_CHART = "product_vs_baselines.png"
+
+
+class EvalError(AssistantError):
+    """The question file, floors file or index cannot be used for evaluation."""
+
+
+# -- questions ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    """One line of questions.jsonl; `key_facts` holds one tuple of alternative wordings per fact."""
+
+    id: str
+    question: str
+    answerable: bool
+    key_facts: tuple[tuple[str, ...], ...]
+    sources: tuple[str, ...]
+    category: str
+    split: str
+    note: str | None = None
+
+
+def parse_question(record: Any, where: str) -> EvalQuestion:
+    """An `EvalQuestion` from one decoded JSON line; `where` ("FILE line N") prefixes every error."""
+    if not isinstance(record, dict):
+        raise EvalError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    for name in REQUIRED_FIELDS:
+        if name not in record:
+            raise EvalError(f"{where}: missing field {name}")
+    for name in ("id", "question", "category", "split"):
+        if not isinstance(record[name], str) or not record[name].strip():
+            raise EvalError(f"{where}: field {name} must be a non-empty string")
+    if not isinstance(record["answerable"], bool):
+        raise EvalError(f"{where}: field answerable must be true or false")
+    facts = record["key_facts"]
+    if not isinstance(facts, list) or not all(
+            isinstance(fact, list) and fact and all(isinstance(alt, str) and alt.strip() for alt in fact)
+            for fact in facts):
+        raise EvalError(f"{where}: field key_facts must be a list of non-empty lists of strings")
+    sources = record["sources"]
+    if not isinstance(sources, list) or not all(isinstance(s, str) and s for s in sources):
+        raise EvalError(f"{where}: field sources must be a list of document ids")
+    if record["split"] not in SPLITS:
+        raise EvalError(f"{where}: field split must be one of {', '.join(SPLITS)}, got {record['split']!r}")
+    if record["answerable"] and not (facts and sources):
+        raise EvalError(f"{where}: an answerable question needs key_facts and sources")
+    if not record["answerable"] and (facts or sources):
+        raise EvalError(f"{where}: an unanswerable question must have empty key_facts and sources")
+    note = record.get("note")
+    return EvalQuestion(id=record["id"], question=record["question"], answerable=record["answerable"],
+                        key_facts=tuple(tuple(fact) for fact in facts), sources=tuple(sources),
+                        category=record["category"], split=record["split"],
+                        note=note if isinstance(note, str) else None)
+
+
+def load_questions(path: Path, split: str = "all") -> list[EvalQuestion]:
+    """The questions of `path` in file order, only those of `split` unless it is "all"."""
+    if split not in (*SPLITS, "all"):
+        raise EvalError(f"split must be dev, test or all, got {split!r}")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise EvalError(f"{path}: question file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalError(f"{path}: cannot be read as UTF-8 text ({exc})") from exc
+    questions: list[EvalQuestion] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path} line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalError(f"{where}: not valid JSON ({exc.msg})") from exc
+        question = parse_question(record, where)
+        if question.id in seen:
+            raise EvalError(f"{where}: id {question.id} already used on line {seen[question.id]}")
+        seen[question.id] = number
+        questions.append(question)
+    if not questions:
+        raise EvalError(f"{path}: no questions")
+    return [q for q in questions if split == "all" or q.split == split]
+
+
+# -- key facts ---------------------------------------------------------------------------------
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"'})
+_DASHES = re.compile(r"[-\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_AMOUNT = r"£\s*(\d+(?:\.\d+)?)"
+_MILLIONS = re.compile(_AMOUNT + r"\s*(?:m|mn|mil|million)\b")
+_BILLIONS = re.compile(_AMOUNT + r"\s*(?:bn|billion)\b")
+_THOUSAND = re.compile(_AMOUNT + r"\s*(?:k|thousand)\b")
+_BIG_POUNDS = re.compile(r"£\s*(\d{7,})(?:\.00)?(?![\d.])")
+_POUND_SPACE = re.compile(r"£\s+(?=\d)")
+_PER_CENT = re.compile(r"(\d)\s*(?:per ?cent|%)")
+
+
+def _decimal(text: str) -> str:
+    """A number without trailing zeros or exponent: "10.0" -> "10", "2.50" -> "2.5"."""
+    try:
+        value = Decimal(text).normalize()
+    except InvalidOperation:
+        return text
+    return format(value, "f")
+
+
+def _pounds_in_words(match: re.Match) -> str:
+    value = int(match.group(1))
+    if value >= 1_000_000_000 and value % 10_000_000 == 0:
+        return f"£{_decimal(str(Decimal(value) / 1_000_000_000))} billion"
+    if value % 10_000 == 0:
+        return f"£{_decimal(str(Decimal(value) / 1_000_000))} million"
+    return match.group(0)
+
+
+def normalise(text: str) -> str:
+    """`text` in the form key facts are matched in: case, white space, quotes, dashes and money unified.
+
+    Curly quotes become straight, every dash or hyphen becomes a space, thousands separators go,
+    and sums of money take one form: "£10m", "£10 million", "£10,000,000" -> "£10 million";
+    "£2m-plus" -> "£2 million plus"; "£5k" -> "£5000"; "10 per cent" -> "10%".
+    """
+    text = unicodedata.normalize("NFKC", text.translate(_QUOTES)).casefold()
+    text = _DASHES.sub(" ", text)
+    text = _THOUSANDS.sub("", text)
+    text = _POUND_SPACE.sub("£", text)
+    text = _MILLIONS.sub(lambda m: f"£{_decimal(m.group(1))} million", text)
+    text = _BILLIONS.sub(lambda m: f"£{_decimal(m.group(1))} billion", text)
+    text = _THOUSAND.sub(lambda m: f"£{_decimal(str(Decimal(m.group(1)) * 1000))}", text)
+    text = _BIG_POUNDS.sub(_pounds_in_words, text)
+    text = _PER_CENT.sub(r"\1%", text)
+    return " ".join(text.split())
+
+
+def contains_phrase(normalised_text: str, phrase: str) -> bool:
+    """Whether `phrase` occurs in the (already normalised) text.
+
+    A substring test, except that a phrase starting with a letter or digit must start a word ("2 years"
+    is not found in "12 years", "accept" not in "unacceptable") and one ending with a digit must end a
+    number ("£2" is not found in "£25"). A phrase may end mid-word: "3 week" is found in "3 weeks".
+    """
+    wanted = normalise(phrase)
+    if not wanted:
+        return False
+    pattern = re.escape(wanted)
+    if wanted[0].isalnum():
+        pattern = r"(?<![^\W_])" + pattern
+    if wanted[-1].isdigit():
+        pattern += r"(?![\d])"
+    return re.search(pattern, normalised_text) is not None
+
+
+def fact_present(text: str, alternatives: Sequence[str]) -> bool:
+    """Whether any alternative wording of one key fact appears in `text`."""
+    normalised = normalise(text)
+    return any(contains_phrase(normalised, alt) for alt in alternatives)
+
+
+def missing_facts(text: str, key_facts: Sequence[Sequence[str]]) -> tuple[tuple[str, ...], ...]:
+    """The key facts (each a tuple of alternatives) that `text` does not contain, in order."""
+    normalised = normalise(text)
+    return tuple(tuple(fact) for fact in key_facts
+                 if not any(contains_phrase(normalised, alt) for alt in fact))
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+def distinct_in_order(items: Iterable[str]) -> tuple[str, ...]:
+    """Each item once, at its first position: the document ranking of a passage ranking."""
+    return tuple(dict.fromkeys(items))
+
+
+def hit_at(ranking: Sequence[str], sources: Iterable[str], k: int) -> bool:
+    """Whether any expected source is among the first `k` documents of `ranking`."""
+    wanted = set(sources)
+    return any(doc in wanted for doc in ranking[:k])
+
+
+def reciprocal_rank(ranking: Sequence[str], sources: Iterable[str]) -> float:
+    """1/rank of the first expected source in `ranking`, 0 when none is ranked."""
+    wanted = set(sources)
+    return next((1.0 / rank for rank, doc in enumerate(ranking, start=1) if doc in wanted), 0.0)
+
+
+def citation_precision(cited: Sequence[str], sources: Iterable[str]) -> float | None:
+    """Share of citations (their doc_ids) that point at an expected source; None without citations."""
+    if not cited:
+        return None
+    wanted = set(sources)
+    return sum(doc in wanted for doc in cited) / len(cited)
+
+
+def mean(values: Iterable[float | bool]) -> float | None:
+    """Arithmetic mean, None for no values (a metric with no questions to judge)."""
+    items = [float(v) for v in values]
+    return sum(items) / len(items) if items else None
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """The q-th percentile (0..100) with linear interpolation between ranks, as numpy's default."""
+    items = sorted(values)
+    if not items:
+        return None
+    position = (len(items) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return items[low] + (items[high] - items[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """What one system did with one question: its answer, citations (doc_ids) and document ranking."""
+
+    question: EvalQuestion
+    system: str
+    answer: str
+    answered: bool
+    cited: tuple[str, ...] = ()
+    ranking: tuple[str, ...] = ()
+    latency_ms: float = 0.0
+    quotes: tuple[str, ...] = ()
+
+    @property
+    def missing(self) -> tuple[tuple[str, ...], ...]:
+        """Key facts absent from the answer (all of them when the system declined to answer)."""
+        if not self.question.answerable:
+            return ()
+        if not self.answered:
+            return self.question.key_facts
+        return missing_facts(self.answer, self.question.key_facts)
+
+    @property
+    def correct(self) -> bool:
+        """Answerable: answered with every key fact. Unanswerable: declined to answer."""
+        if self.question.answerable:
+            return self.answered and not self.missing
+        return not self.answered
+
+    def hit_at(self, k: int) -> bool | None:
+        return hit_at(self.ranking, self.question.sources, k) if self.question.answerable else None
+
+    @property
+    def reciprocal_rank(self) -> float | None:
+        return reciprocal_rank(self.ranking, self.question.sources) if self.question.answerable else None
+
+    @property
+    def citation_precision(self) -> float | None:
+        """Only for answered answerable questions: an abstention's citations are only "possibly related"."""
+        if not (self.question.answerable and self.answered):
+            return None
+        return citation_precision(self.cited, self.question.sources)
+
+    @property
+    def first_citation_correct(self) -> bool | None:
+        if not (self.question.answerable and self.answered and self.cited):
+            return None
+        return self.cited[0] in self.question.sources
+
+    def to_json(self) -> dict:
+        q = self.question
+        return {
+            "id": q.id, "system": self.system, "question": q.question, "category": q.category,
+            "split": q.split, "answerable": q.answerable, "sources": list(q.sources),
+            "answer": self.answer, "answered": self.answered, "correct": self.correct,
+            "missing_facts": [list(fact) for fact in self.missing],
+            "cited": list(self.cited), "quotes": list(self.quotes), "ranking": list(self.ranking),
+            "hit_at_1": self.hit_at(1), "hit_at_5": self.hit_at(5), "reciprocal_rank": self.reciprocal_rank,
+            "citation_precision": self.citation_precision,
+            "first_citation_correct": self.first_citation_correct,
+            "latency_ms": round(self.latency_ms, 2),
+        }
+
+
+def summarise(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """The suite's figures over `results` (one system); a figure with nothing to judge is None.
+
+    answer_accuracy, hit@k, MRR and false_abstention_rate are over answerable questions;
+    citation_precision and first_citation_accuracy over answered answerable ones;
+    abstention_accuracy over unanswerable ones; accuracy and latency over all.
+    """
+    answerable = [r for r in results if r.question.answerable]
+    unanswerable = [r for r in results if not r.question.answerable]
+    answered = [r for r in answerable if r.answered]
+    latencies = [r.latency_ms for r in results]
+    return {
+        "questions": len(results),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "accuracy": mean(r.correct for r in results),
+        "answer_accuracy": mean(r.correct for r in answerable),
+        "hit_at_1": mean(r.hit_at(1) for r in answerable),
+        "hit_at_5": mean(r.hit_at(5) for r in answerable),
+        "mrr": mean(r.reciprocal_rank for r in answerable),
+        "citation_precision": mean(p for r in answered if (p := r.citation_precision) is not None),
+        "first_citation_accuracy": mean(f for r in answered if (f := r.first_citation_correct) is not None),
+        "abstention_accuracy": mean(not r.answered for r in unanswerable),
+        "false_abstention_rate": mean(not r.answered for r in answerable),
+        "latency_p50_ms": percentile(latencies, 50),
+        "latency_p95_ms": percentile(latencies, 95),
+        "answer_words": mean(len(r.answer.split()) for r in results if r.answered),
+    }
+
+
+def breakdown(results: Sequence[QuestionResult], key: Callable[[QuestionResult], str]) -> dict[str, dict]:
+    """`summarise` per group of `key` (e.g. split or category), groups in first-seen order."""
+    groups: dict[str, list[QuestionResult]] = {}
+    for result in results:
+        groups.setdefault(key(result), []).append(result)
+    return {name: summarise(group) for name, group in groups.items()}
+
+
+def by_split(results: Sequence[QuestionResult]) -> dict[str, dict]:
+    """`summarise` for each split present and for all questions together ("all")."""
+    out = {split: summarise([r for r in results if r.question.split == split])
+           for split in SPLITS if any(r.question.split == split for r in results)}
+    out["all"] = summarise(results)
+    return out
+
+
+# -- floors (the CI gate) ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FloorCheck:
+    split: str
+    metric: str
+    floor: float
+    value: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.value is not None and self.value >= self.floor - 1e-9
+
+
+def load_floors(path: Path) -> dict[str, dict[str, float]]:
+    """{split: {metric: floor}} from a TOML file with one table per split."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvalError(f"{path}: floors file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise EvalError(f"{path}: not valid TOML ({exc})") from exc
+    floors: dict[str, dict[str, float]] = {}
+    for split, table in data.items():
+        if split not in (*SPLITS, "all") or not isinstance(table, dict):
+            raise EvalError(f"{path}: [{split}] is not a split table; use [dev], [test] or [all]")
+        for metric, value in table.items():
+            if metric not in FLOOR_METRICS:
+                raise EvalError(f"{path}: [{split}] {metric} is not one of {', '.join(FLOOR_METRICS)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise EvalError(f"{path}: [{split}] {metric} must be a number from 0 to 1")
+            floors.setdefault(split, {})[metric] = float(value)
+    return floors
+
+
+def check_floors(split_summaries: dict[str, dict], floors: dict[str, dict[str, float]]) -> list[FloorCheck]:
+    """One check per floor whose split was evaluated; a figure that could not be measured fails."""
+    return [FloorCheck(split, metric, floor, split_summaries[split].get(metric))
+            for split, table in floors.items() if split in split_summaries
+            for metric, floor in table.items()]
+
+
+def propose_floors(split_summaries: dict[str, dict], margin: float = FLOOR_MARGIN) -> dict[str, dict[str, float]]:
+    """Floors `margin` below each measured figure, rounded down to 0.01: how eval/floors.toml is set."""
+    return {split: {metric: max(0.0, math.floor((figures[metric] - margin) * 100 + 1e-6) / 100)
+                    for metric in FLOOR_METRICS if figures.get(metric) is not None}
+            for split, figures in split_summaries.items() if split in SPLITS}
+
+
+def floors_toml(floors: dict[str, dict[str, float]]) -> str:
+    """`floors` in the layout of eval/floors.toml."""
+    return "\n".join(f"[{split}]\n" + "".join(f"{metric} = {value:.2f}\n" for metric, value in table.items())
+                     for split, table in floors.items())
+
+
+# -- the runner --------------------------------------------------------------------------------
+
+def _progress(items: Sequence, label: str, show: bool) -> Iterable:
+    if not show:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=label, unit="question", leave=False)
+
+
+def evaluate(assistant: Assistant, questions: Sequence[EvalQuestion], depth: int | None = None,
+             progress: bool = False) -> list[QuestionResult]:
+    """The product's result on each question: `Assistant.ask` for the answer, `Assistant.search` for
+    the document ranking (top `depth` passages, by default the `answer_passages` the answerer reads).
+    One unscored question is asked first, so loading the model does not count as latency.
+    """
+    depth = depth or assistant.settings.answer_passages
+    if questions:
+        assistant.ask(questions[0].question)
+    results = []
+    for q in _progress(questions, PRODUCT, progress):
+        ranking = distinct_in_order(p.meta.doc_id for p in assistant.search(q.question, k=depth))
+        answer = assistant.ask(q.question)
+        results.append(QuestionResult(
+            question=q, system=PRODUCT, answer=answer.text, answered=answer.answered,
+            cited=tuple(c.meta.doc_id for c in answer.citations), ranking=ranking,
+            latency_ms=answer.latency_ms, quotes=tuple(c.quote for c in answer.citations)))
+    return results
+
+
+def evaluate_baseline(baseline: Baseline, questions: Sequence[EvalQuestion], depth: int,
+                      answer_passages: int, progress: bool = False) -> list[QuestionResult]:
+    """A retriever's result on each question. It has no answerer: its "answer" is the text of its
+    top `answer_passages` passages, it always answers, and those passages are its citations.
+    """
+    results = []
+    for q in _progress(questions, baseline.name, progress):
+        started = time.perf_counter()
+        hits = baseline.retrieve(q.question, max(depth, answer_passages))
+        latency = (time.perf_counter() - started) * 1000
+        top = hits[:answer_passages]
+        results.append(QuestionResult(
+            question=q, system=baseline.name, answer="\n\n".join(h.text for h in top), answered=True,
+            cited=tuple(h.doc_id for h in top), ranking=distinct_in_order(h.doc_id for h in hits[:depth]),
+            latency_ms=latency))
+    return results
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """Every system's results on the same questions, with what was evaluated."""
+
+    results: dict[str, list[QuestionResult]]
+    info: dict[str, Any]
+
+    @property
+    def product(self) -> list[QuestionResult]:
+        return self.results[PRODUCT]
+
+
+def check_index_covers(assistant: Assistant, questions: Sequence[EvalQuestion], questions_path: Path,
+                       corpus_dir: Path | None = None) -> None:
+    """Refuse an index that lacks a paper the questions cite: every answer about it would count as wrong."""
+    indexed = {meta.doc_id for meta, _ in assistant.documents()}
+    missing = sorted({s for q in questions for s in q.sources} - indexed)
+    if not missing:
+        return
+    papers = f"{len(missing)} paper(s) named in the sources of {questions_path} ({', '.join(missing[:5])})"
+    if corpus_dir is not None:
+        raise EvalError(f"--corpus {corpus_dir}: lacks {papers}; evaluate the corpus the questions were written for")
+    raise EvalError(f"{assistant.settings.index_dir}: the index lacks {papers}; pass --corpus corpus/ to evaluate "
+                    "a fresh index of the corpus, or ingest it")
+
+
+def run(assistant: Assistant, questions: Sequence[EvalQuestion], baselines: bool = True,
+        depth: int | None = None, progress: bool = False, corpus_dir: Path | None = None,
+        questions_path: Path = DEFAULT_QUESTIONS, split: str = "all") -> EvalRun:
+    """The product and (unless `baselines` is false) the three baselines on `questions`."""
+    started = time.perf_counter()
+    check_index_covers(assistant, questions, questions_path, corpus_dir)
+    depth = depth or assistant.settings.answer_passages
+    results = {PRODUCT: evaluate(assistant, questions, depth, progress)}
+    if baselines:
+        from .baselines import ANSWER_PASSAGES, build_baselines
+
+        for baseline in build_baselines(assistant):
+            log.info("baseline %s", baseline.name)
+            results[baseline.name] = evaluate_baseline(baseline, questions, depth, ANSWER_PASSAGES, progress)
+    index = assistant.index
+    info = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "questions_file": str(questions_path),
+        "split": split,
+        "questions": len(questions),
+        "corpus": str(corpus_dir) if corpus_dir else None,
+        "index": str(index.folder),
+        "documents": index.manifest.get("documents"),
+        "chunks": index.manifest.get("chunks"),
+        "embedding_model": index.manifest.get("embedding_model"),
+        "answerer": type(assistant.answerer).__name__,
+        "min_evidence": getattr(assistant.answerer, "min_evidence", assistant.settings.min_evidence),
+        "depth": depth,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return EvalRun(results=results, info=info)
+
+
+def summary_json(run: EvalRun, floors: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
+    """Every figure of the run, without the per-question details."""
+    out: dict[str, Any] = {"info": run.info, "systems": {}}
+    for name, results in run.results.items():
+        out["systems"][name] = {"by_split": by_split(results),
+                                "by_category": breakdown(results, lambda r: r.question.category)}
+    if floors is not None:
+        checks = check_floors(out["systems"][PRODUCT]["by_split"], floors)
+        out["floors"] = {"passed": all(c.ok for c in checks),
+                         "checks": [dataclasses.asdict(c) | {"ok": c.ok} for c in checks]}
+    return out
+
+
+# -- the report --------------------------------------------------------------------------------
+
+TABLE_METRICS = (("accuracy", "accuracy"), ("answer_accuracy", "answer acc."), ("hit_at_1", "hit@1"),
+                 ("hit_at_5", "hit@5"), ("mrr", "MRR"), ("citation_precision", "citation prec."),
+                 ("first_citation_accuracy", "first citation"), ("abstention_accuracy", "abstention acc."),
+                 ("false_abstention_rate", "false abstention"))
+BASELINE_METRICS = (("hit_at_1", "hit@1"), ("hit_at_5", "hit@5"), ("mrr", "MRR"),
+                    ("answer_accuracy", "answer acc."), ("abstention_accuracy", "abstention acc."),
+                    ("citation_precision", "citation prec."), ("answer_words", "answer words"),
+                    ("latency_p50_ms", "p50 ms"))
+
+
+def _fmt(value: Any, metric: str = "") -> str:
+    if value is None:
+        return "–"
+    if metric.endswith("_ms") or metric == "answer_words":
+        return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+    if metric in ("questions", "answerable", "unanswerable"):
+        return str(value)
+    return f"{value:.3f}" if metric == "mrr" else f"{100 * value:.1f}%"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _failure_lines(result: QuestionResult) -> list[str]:
+    q = result.question
+    if not q.answerable:
+        problem = "answered a question the papers cannot answer"
+    elif not result.answered:
+        problem = "declined to answer (false abstention)"
+    else:
+        problem = "missing " + "; ".join(" / ".join(f'"{alt}"' for alt in fact) for fact in result.missing)
+    lines = [f"### {q.id} ({q.category}): {q.question}", "", f"- **What went wrong:** {problem}",
+             f"- **Answer:** {' '.join(result.answer.split())}"]
+    if q.answerable:
+        lines.append(f"- **Expected sources:** {', '.join(q.sources)}; documents retrieved: "
+                     f"{', '.join(result.ranking) or 'none'}; cited: {', '.join(result.cited) or 'none'}")
+    elif q.note:
+        lines.append(f"- **Why unanswerable:** {q.note}")
+    return lines + [""]
+
+
+def render_report(run: EvalRun, summary: dict[str, Any]) -> str:
+    """report.md: summary, per-split, per-category and baseline tables, floors, and every failure."""
+    info, systems = run.info, summary["systems"]
+    product = systems[PRODUCT]
+    splits = [s for s in product["by_split"] if s != "all" or len(product["by_split"]) > 2]
+    fresh = f", built fresh from `{info['corpus']}`" if info["corpus"] else ""
+    lines = ["# Evaluation report", "",
+             f"{info['questions']} questions from `{info['questions_file']}` (split: {info['split']}), "
+             f"{info['date']}. Index: {info['documents']} papers, {info['chunks']} chunks, "
+             f"{info['embedding_model']}{fresh}. "
+             f"Answerer: {info['answerer']} (min_evidence {info['min_evidence']}). Retrieval is scored by "
+             f"source document over the top {info['depth']} passages.", ""]
+    lines += ["## Summary (product)", ""]
+    lines += _table(["metric", *splits], (
+        [label, *(_fmt(product["by_split"][s][m], m) for s in splits)]
+        for m, label in (("questions", "questions"), *TABLE_METRICS, ("latency_p50_ms", "latency p50 ms"),
+                         ("latency_p95_ms", "latency p95 ms"))))
+    lines += ["", "Answer accuracy: answered and every key fact present (answerable questions). Abstention "
+              "accuracy: declined on unanswerable questions. Accuracy: either, over all questions.", ""]
+    if CATEGORY_CHART in summary.get("charts", ()):
+        lines += [f"![Accuracy by category]({CATEGORY_CHART})", ""]
+    lines += ["## By category (product)", ""]
+    categories = product["by_category"]
+    columns = (("questions", "n"), ("accuracy", "accuracy"), ("hit_at_1", "hit@1"), ("mrr", "MRR"),
+               ("citation_precision", "citation prec."), ("first_citation_accuracy", "first citation"),
+               ("false_abstention_rate", "false abstention"))
+    split_accuracy = {s: breakdown([r for r in run.product if r.question.split == s], lambda r: r.question.category)
+                      for s in SPLITS if s in splits}
+    lines += _table(["category", *(label for _, label in columns), *(f"{s} accuracy" for s in split_accuracy)], (
+        [name, *(_fmt(figures[m], m) for m, _ in columns),
+         *(_fmt(split_accuracy[s].get(name, {}).get("accuracy"), "accuracy") for s in split_accuracy)]
+        for name, figures in categories.items()))
+    lines.append("")
+    if len(systems) > 1:
+        lines += ["## Product and baselines", ""]
+        for split in splits:
+            lines += [f"**{split}**", ""]
+            lines += _table(["system", *(label for _, label in BASELINE_METRICS)], (
+                [name, *(_fmt(figures["by_split"][split][m], m) for m, _ in BASELINE_METRICS)]
+                for name, figures in systems.items()))
+            lines.append("")
+        lines += ["The baselines have no answerer: each one's \"answer\" is the text of its top two retrieved "
+                  "passages, it never abstains, and those two passages are its citations. Their answer accuracy "
+                  "is whether the key facts are somewhere in those passages, so it rises with passage length "
+                  "(see \"answer words\"): llama-index's default chunks (1,024 tokens) hold a whole paper of this "
+                  "corpus each. `bm25` and `dense` search the product's own index and chunks; `llama-index` is "
+                  "`VectorStoreIndex.from_documents` with default chunking and the same embedding model. Latency is "
+                  "the whole `ask` for the product (retrieval, sentence embedding, answer) and retrieval alone for "
+                  "the baselines.", ""]
+        if BASELINE_CHART in summary.get("charts", ()):
+            lines += [f"![Product and baselines]({BASELINE_CHART})", ""]
+    lines += ["## Floors (eval/floors.toml)", ""]
+    if "floors" in summary:
+        lines += _table(["split", "metric", "floor", "measured", ""], (
+            [c["split"], c["metric"], _fmt(c["floor"], c["metric"]), _fmt(c["value"], c["metric"]),
+             "ok" if c["ok"] else "**below**"] for c in summary["floors"]["checks"]))
+        lines.append("")
+    lines += [f"Floors {100 * FLOOR_MARGIN:.0f} points below these figures (how eval/floors.toml is set; raise "
+              "a floor when a change lifts its figure for good):", "", "```toml",
+              floors_toml(propose_floors(product["by_split"])).rstrip(), "```", ""]
+    for split in SPLITS:
+        failures = [r for r in run.product if r.question.split == split and not r.correct]
+        if split not in splits:
+            continue
+        heading = f"## Failures: {split} split ({len(failures)})"
+        lines += [heading, ""]
+        if split == "test":
+            lines += ["For reporting only: do not tune on these (eval/README.md, \"Dev and test splits\").", ""]
+        for result in failures:
+            lines += _failure_lines(result)
+        if not failures:
+            lines += ["None.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_charts(run: EvalRun, summary: dict[str, Any], out: Path) -> list[str]:
+    """PNG charts (matplotlib, Agg): product accuracy by category per split; product against baselines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    product = summary["systems"][PRODUCT]
+    categories = list(product["by_category"])
+    groups = {s: breakdown([r for r in run.product if r.question.split == s], lambda r: r.question.category)
+              for s in SPLITS if any(r.question.split == s for r in run.product)}
+    if len(groups) > 1:
+        groups["all"] = product["by_category"]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / len(groups)
+    for i, (name, figures) in enumerate(groups.items()):
+        values = [100 * (figures.get(c, {}).get("accuracy") or 0) for c in categories]
+        ax.bar([x + i * width for x in range(len(categories))], values, width, label=name)
+    ax.set_xticks([x + width * (len(groups) - 1) / 2 for x in range(len(categories))], categories,
+                  rotation=20, ha="right")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title("Product accuracy by category (unanswerable: correctly declined)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / CATEGORY_CHART, dpi=120)
+    plt.close(fig)
+    written.append(CATEGORY_CHART)
+    systems = summary["systems"]
+    if len(systems) > 1:
+        metrics = [(m, label) for m, label in BASELINE_METRICS if m in ("hit_at_1", "hit_at_5", "mrr",
+                                                                      "answer_accuracy", "abstention_accuracy")]
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        width = 0.8 / len(systems)
+        for i, (name, figures) in enumerate(systems.items()):
+            overall = figures["by_split"]["all"]
+            ax.bar([x + i * width for x in range(len(metrics))], [100 * (overall[m] or 0) for m, _ in metrics],
+                   width, label=name)
+        ax.set_xticks([x + width * (len(systems) - 1) / 2 for x in range(len(metrics))],
+                      [label.replace("MRR", "MRR ×100") for _, label in metrics])
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("%")
+        ax.set_title(f"Product and baselines ({run.info['split']} split)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / BASELINE_CHART, dpi=120)
+        plt.close(fig)
+        written.append(BASELINE_CHART)
+    return written
+
+
+def write_report(run: EvalRun, out: Path, floors: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
+    """Write results.json, report.md and the charts into `out`; return the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summary_json(run, floors)
+    summary["charts"] = write_charts(run, summary, out)
+    everything = summary | {"results": {name: [r.to_json() for r in results]
+                                        for name, results in run.results.items()}}
+    (out / "results.json").write_text(json.dumps(everything, indent=1, ensure_ascii=False) + "\n",
+                                      encoding="utf-8")
+    (out / "report.md").write_text(render_report(run, summary), encoding="utf-8")
+    return summary
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """The short table printed to standard output: the product per split, then each system overall."""
+    systems = summary["systems"]
+    product = systems[PRODUCT]["by_split"]
+    splits = [s for s in product if s != "all" or len(product) > 2]
+    metrics = ("answer_accuracy", "citation_precision", "first_citation_accuracy", "abstention_accuracy",
+               "false_abstention_rate", "hit_at_1", "hit_at_5", "mrr", "latency_p50_ms", "latency_p95_ms")
+    rows = [["product", *splits]] + [[m, *(_fmt(product[s][m], m) for s in splits)] for m in metrics]
+    if len(systems) > 1:
+        rows += [[""], ["system (all)", "hit@1", "hit@5", "MRR", "answer acc.", "abstention"]]
+        rows += [[name, *(_fmt(f["by_split"]["all"][m], m)
+                          for m in ("hit_at_1", "hit_at_5", "mrr", "answer_accuracy", "abstention_accuracy"))]
+                 for name, f in systems.items()]
+    widths = [max(len(r[i]) for r in rows if len(r) > i) for i in range(max(map(len, rows)))]
+    text = "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
+    if "floors" in summary:
+        below = [c for c in summary["floors"]["checks"] if not c["ok"]]
+        text += "\n\nfloors: " + ("all met" if not below else "below in " + ", ".join(
+            f"{c['split']} {c['metric']} ({_fmt(c['value'], c['metric'])} < {_fmt(c['floor'], c['metric'])})"
+            for c in below))
+    return text
+
+
+def command(assistant: Assistant, questions_path: Path = DEFAULT_QUESTIONS, split: str = "all",
+            out: Path = DEFAULT_OUT, as_json: bool = False, baselines: bool = True,
+            corpus: Path | None = None) -> int:
+    """`council-assistant eval`: run, write the report into `out`, print the summary; exit code 0.
+
+    Without `corpus` the assistant's configured index is evaluated (it must exist); with it, a fresh
+    index of that folder is built in a temporary folder, so the figures never depend on a stale index.
+    """
+    from .app import Assistant
+    from .index import current_build
+
+    questions = load_questions(questions_path, split)
+    floors_path = questions_path.parent / "floors.toml"
+    floors = load_floors(floors_path) if floors_path.is_file() else None
+    progress = assistant.settings.progress and not as_json
+    with tempfile.TemporaryDirectory(prefix="council-eval-") as tmp:
+        if corpus is not None:
+            if not corpus.is_dir():
+                raise EvalError(f"--corpus {corpus}: not a folder")
+            fresh = Assistant(dataclasses.replace(assistant.settings, index_dir=Path(tmp) / "index"))
+            fresh.embedder = assistant.embedder
+            log.info("building a fresh index of %s in %s", corpus, fresh.settings.index_dir)
+            report = fresh.ingest([corpus])
+            if report.failed:
+                raise EvalError(f"--corpus {corpus}: {len(report.failed)} file(s) failed to ingest, first "
+                                f"{report.failed[0][0]}: {report.failed[0][1]}")
+            assistant = fresh
+        elif current_build(assistant.settings.index_dir) is None:
+            raise EvalError(f"{assistant.settings.index_dir}: no index to evaluate; build one with "
+                            "`council-assistant ingest corpus/`, or pass --corpus corpus/ to evaluate a fresh "
+                            "index of that folder")
+        result = run(assistant, questions, baselines=baselines, progress=progress, corpus_dir=corpus,
+                     questions_path=questions_path, split=split)
+        summary = write_report(result, out, floors)
+        if corpus is not None:
+            assistant.index.close()
+    if as_json:
+        print(json.dumps(summary | {"out": str(out)}, ensure_ascii=False))
+    else:
+        print(summary_text(summary))
+        print(f"\nreport: {out / 'report.md'}")
+    return 0

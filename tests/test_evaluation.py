@@ -1,0 +1,377 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from assistant.baselines import Hit
+from assistant.evaluation import (
+    EvalError,
+    EvalQuestion,
+    EvalRun,
+    QuestionResult,
+    by_split,
+    check_floors,
+    check_index_covers,
+    citation_precision,
+    contains_phrase,
+    distinct_in_order,
+    evaluate_baseline,
+    fact_present,
+    floors_toml,
+    hit_at,
+    load_floors,
+    load_questions,
+    missing_facts,
+    normalise,
+    percentile,
+    propose_floors,
+    reciprocal_rank,
+    run,
+    summarise,
+    write_report,
+)
+from conftest import ROOT
+
+QUESTIONS = ROOT / "eval" / "questions.jsonl"
+FLOORS = ROOT / "eval" / "floors.toml"
+ARTIFACTS = ROOT / "tests" / "artifacts" / "eval"
+
+
+def question(id="q1", answerable=True, facts=(("£10 million", "£10m"),), sources=("a",), category="figure",
+             split="dev") -> EvalQuestion:
+    return EvalQuestion(id=id, question=f"question {id}?", answerable=answerable,
+                        key_facts=tuple(facts) if answerable else (), sources=tuple(sources) if answerable else (),
+                        category=category, split=split)
+
+
+def result(q: EvalQuestion, answer="", answered=True, cited=(), ranking=(), latency=10.0) -> QuestionResult:
+    return QuestionResult(question=q, system="product", answer=answer, answered=answered, cited=tuple(cited),
+                          ranking=tuple(ranking), latency_ms=latency)
+
+
+# -- normalising and matching key facts -----------------------------------------------------------
+
+@pytest.mark.parametrize("forms", [
+    ("£10m", "£10 million", "£10,000,000", "£10 Million", "£ 10m", "£10.0m", "£10000000", "£10mn"),
+    ("£2.5m", "£2,500,000", "£2.5 million"),
+    ("£1bn", "£1 billion", "£1,000,000,000"),
+    ("£5k", "£5,000", "£5000"),
+    ("10 per cent", "10%", "10 percent", "10 %"),
+    ("Children’s “services”", "children's \"services\"", "CHILDREN‘S  “SERVICES”"),
+    ("3-week", "3 week", "3–week", "3 — week", "3\u2011week"),
+    ("Mhairi\u00a0Doyle", "mhairi\n  doyle", " Mhairi Doyle "),
+])
+def test_normalise_gives_equivalent_forms_one_spelling(forms):
+    assert len({normalise(form) for form in forms}) == 1
+
+
+def test_normalise_keeps_different_sums_apart():
+    assert normalise("£2m") != normalise("£20m")
+    assert normalise("£1,234,567") == "£1234567"
+    assert normalise("£2 million-plus") == "£2 million plus" == normalise("£2m-plus")
+    assert normalise("2021/22") == "2021/22"
+
+
+@pytest.mark.parametrize("text,phrase", [
+    ("Cabinet asked to approve £2 million-plus of new roles", "£2 million"),
+    ("over £2m-plus of new roles", "£2 million"),
+    ("an extra £10m into the budget", "10 million"),
+    ("we put £10,000,000 into the budget", "£10m"),
+    ("a 3 weeks inspection", "3 week"),
+    ("It was a three-week inspection", "three week"),
+    ("the Council’s control", "council's control"),
+    ("RECRUITMENT events", "recruit"),
+])
+def test_contains_phrase_finds_facts_however_written(text, phrase):
+    assert contains_phrase(normalise(text), phrase)
+
+
+@pytest.mark.parametrize("text,phrase", [
+    ("over the last 12 years", "2 years"),
+    ("the findings were unacceptable", "accept"),
+    ("a budget of £25 million", "£2 million"),
+    ("a budget of £25", "£2"),
+    ("since September 2021", "September 2"),
+    ("published on 12 May", "2 May"),
+    ("", "anything"),
+])
+def test_contains_phrase_rejects_partial_words_and_numbers(text, phrase):
+    assert not contains_phrase(normalise(text), phrase)
+
+
+def test_fact_present_accepts_any_alternative():
+    assert fact_present("He left on 4th March 2022.", ["4 March", "4th March", "March 4"])
+    assert not fact_present("He left in March 2022.", ["4 March", "4th March", "March 4"])
+
+
+def test_missing_facts_lists_each_unmet_fact_in_order():
+    facts = (("£10 million", "£10m"), ("permanent",), ("temporary",))
+    assert missing_facts("£10m of permanent funding", facts) == (("temporary",),)
+    assert missing_facts("nothing relevant", facts) == facts
+    assert missing_facts("£10,000,000 both permanent and temporary", facts) == ()
+
+
+# -- metrics --------------------------------------------------------------------------------------
+
+def test_distinct_in_order_keeps_first_positions():
+    assert distinct_in_order(["b", "a", "b", "c", "a"]) == ("b", "a", "c")
+
+
+def test_hit_at_and_reciprocal_rank():
+    ranking = ("x", "y", "a", "z")
+    assert not hit_at(ranking, {"a"}, 1) and not hit_at(ranking, {"a"}, 2)
+    assert hit_at(ranking, {"a"}, 3) and hit_at(ranking, {"a", "b"}, 5)
+    assert reciprocal_rank(ranking, {"a"}) == pytest.approx(1 / 3)
+    assert reciprocal_rank(ranking, {"y", "a"}) == 0.5
+    assert reciprocal_rank(ranking, {"q"}) == 0.0
+    assert reciprocal_rank((), {"a"}) == 0.0
+
+
+def test_citation_precision():
+    assert citation_precision(["a", "b", "a", "c"], {"a"}) == 0.5
+    assert citation_precision(["a"], {"a", "b"}) == 1.0
+    assert citation_precision(["c"], {"a"}) == 0.0
+    assert citation_precision([], {"a"}) is None
+
+
+def test_percentile_matches_numpy():
+    values = [5.0, 1.0, 9.0, 3.0, 7.0, 2.0]
+    for q in (0, 50, 95, 100):
+        assert percentile(values, q) == pytest.approx(np.percentile(values, q))
+    assert percentile([], 50) is None
+
+
+def test_an_answer_counts_only_when_answered_with_every_fact():
+    q = question(facts=(("£10 million", "£10m"), ("permanent",)))
+    assert result(q, "An extra £10m, permanent. [1]").correct
+    assert not result(q, "An extra £10m. [1]").correct
+    assert result(q, "An extra £10m. [1]").missing == (("permanent",),)
+    declined = result(q, "£10m permanent (possibly related)", answered=False)
+    assert not declined.correct and declined.missing == q.key_facts
+
+
+def test_an_unanswerable_question_is_right_only_when_declined():
+    q = question(answerable=False)
+    assert result(q, "The indexed papers do not say.", answered=False).correct
+    assert not result(q, "Some confident answer [1]").correct
+    assert result(q, "x").hit_at(1) is None and result(q, "x").citation_precision is None
+
+
+def test_summarise_on_hand_made_results():
+    good = result(question("q1"), "£10m [1] [2]", cited=("a", "b"), ranking=("a", "b"), latency=10)
+    wrong_facts = result(question("q2"), "£2m [1]", cited=("a",), ranking=("b", "c", "d", "e", "f", "a"),
+                         latency=20)
+    false_abstention = result(question("q3"), "not said", answered=False, cited=("b",), ranking=("b", "a"),
+                              latency=30)
+    declined = result(question("q4", answerable=False), "not said", answered=False, latency=40)
+    confabulated = result(question("q5", answerable=False), "made up [1]", cited=("a",), latency=50)
+    figures = summarise([good, wrong_facts, false_abstention, declined, confabulated])
+    assert (figures["questions"], figures["answerable"], figures["unanswerable"]) == (5, 3, 2)
+    assert figures["answer_accuracy"] == pytest.approx(1 / 3)
+    assert figures["accuracy"] == pytest.approx(2 / 5)
+    assert figures["hit_at_1"] == pytest.approx(1 / 3)
+    assert figures["hit_at_5"] == pytest.approx(2 / 3)
+    assert figures["mrr"] == pytest.approx((1 + 1 / 6 + 1 / 2) / 3)
+    assert figures["citation_precision"] == pytest.approx((0.5 + 1.0) / 2)
+    assert figures["first_citation_accuracy"] == 1.0
+    assert figures["abstention_accuracy"] == 0.5
+    assert figures["false_abstention_rate"] == pytest.approx(1 / 3)
+    assert figures["latency_p50_ms"] == 30
+    assert figures["latency_p95_ms"] == pytest.approx(48)
+
+
+def test_summarise_leaves_unmeasurable_figures_empty():
+    figures = summarise([result(question(answerable=False), "not said", answered=False)])
+    assert figures["abstention_accuracy"] == 1.0
+    assert figures["answer_accuracy"] is None and figures["hit_at_5"] is None
+    assert figures["citation_precision"] is None
+
+
+def test_by_split_summarises_each_split_and_all():
+    results = [result(question("q1", split="dev"), "£10m"), result(question("q2", split="test"), "no")]
+    splits = by_split(results)
+    assert list(splits) == ["dev", "test", "all"]
+    assert (splits["dev"]["answer_accuracy"], splits["test"]["answer_accuracy"]) == (1.0, 0.0)
+    assert splits["all"]["answer_accuracy"] == 0.5
+
+
+class FakeRetriever:
+    name = "fake"
+
+    def __init__(self, hits: list[Hit]) -> None:
+        self.hits = hits
+        self.asked: list[int] = []
+
+    def retrieve(self, query: str, k: int) -> list[Hit]:
+        self.asked.append(k)
+        return self.hits[:k]
+
+
+def test_a_baseline_answers_with_its_top_passages_and_never_abstains():
+    retriever = FakeRetriever([Hit("b", "nothing here"), Hit("a", "an extra £10m"), Hit("b", "more"),
+                               Hit("c", "£10 million again")])
+    answerable, unanswerable = question("q1"), question("q2", answerable=False)
+    first, second = evaluate_baseline(retriever, [answerable, unanswerable], depth=3, answer_passages=2)
+    assert retriever.asked == [3, 3]
+    assert first.answer == "nothing here\n\nan extra £10m" and first.correct
+    assert first.cited == ("b", "a") and first.ranking == ("b", "a")
+    assert first.reciprocal_rank == 0.5 and first.citation_precision == 0.5
+    assert second.answered and not second.correct
+
+
+# -- questions and floors files -------------------------------------------------------------------
+
+def test_the_real_question_file_loads_and_splits():
+    everything = load_questions(QUESTIONS)
+    dev, test = load_questions(QUESTIONS, "dev"), load_questions(QUESTIONS, "test")
+    assert len(everything) == len(dev) + len(test) and dev and test
+    assert len({q.id for q in everything}) == len(everything)
+
+
+def _write_lines(path: Path, records: list) -> Path:
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    return path
+
+
+GOOD = {"id": "q1", "question": "How much?", "answerable": True, "key_facts": [["£10m"]], "sources": ["a"],
+        "category": "figure", "split": "dev"}
+
+
+@pytest.mark.parametrize("bad,message", [
+    ({k: v for k, v in GOOD.items() if k != "key_facts"}, "line 3: missing field key_facts"),
+    ("{not json", "line 3: not valid JSON"),
+    (GOOD | {"id": "q0"} | {"split": "train"}, "line 3: field split must be one of dev, test"),
+    (GOOD | {"id": "q0", "key_facts": ["£10m"]}, "line 3: field key_facts must be a list of non-empty lists"),
+    (GOOD | {"id": "q0", "answerable": "yes"}, "line 3: field answerable must be true or false"),
+    (GOOD | {"id": "q0", "key_facts": []}, "line 3: an answerable question needs key_facts and sources"),
+    (GOOD | {"id": "q0", "answerable": False}, "line 3: an unanswerable question must have empty"),
+    (GOOD, "line 3: id q1 already used on line 1"),
+    (["a list"], "line 3: expected a JSON object"),
+])
+def test_a_malformed_question_line_is_named(tmp_path, bad, message):
+    path = _write_lines(tmp_path / "questions.jsonl", [GOOD, "", bad])
+    with pytest.raises(EvalError, match=message) as error:
+        load_questions(path)
+    assert str(error.value).startswith(f"{path} line 3: ")
+
+
+def test_a_missing_question_file_is_named(tmp_path):
+    with pytest.raises(EvalError, match="questions.jsonl: question file not found"):
+        load_questions(tmp_path / "questions.jsonl")
+
+
+def test_the_floors_file_parses_and_covers_both_splits():
+    floors = load_floors(FLOORS)
+    assert set(floors) == {"dev", "test"}
+    for table in floors.values():
+        assert set(table) == {"answer_accuracy", "citation_precision", "abstention_accuracy", "hit_at_5"}
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[dev]\nanswer_accuracy = 1.5\n", r"\[dev\] answer_accuracy must be a number from 0 to 1"),
+    ("[dev]\nrecall = 0.5\n", r"\[dev\] recall is not one of"),
+    ("[train]\nanswer_accuracy = 0.5\n", r"\[train\] is not a split table"),
+    ("[dev\n", "not valid TOML"),
+])
+def test_a_bad_floors_file_is_named(tmp_path, text, message):
+    path = tmp_path / "floors.toml"
+    path.write_text(text)
+    with pytest.raises(EvalError, match=message):
+        load_floors(path)
+
+
+def test_check_floors_fails_below_and_on_unmeasured_figures():
+    splits = {"dev": {"answer_accuracy": 0.60, "abstention_accuracy": None}, "all": {}}
+    checks = check_floors(splits, {"dev": {"answer_accuracy": 0.60, "abstention_accuracy": 0.1},
+                                   "test": {"answer_accuracy": 0.9}})
+    assert [(c.metric, c.ok) for c in checks] == [("answer_accuracy", True), ("abstention_accuracy", False)]
+    assert not check_floors({"dev": {"answer_accuracy": 0.569}}, {"dev": {"answer_accuracy": 0.57}})[0].ok
+
+
+def test_proposed_floors_sit_three_points_below_and_round_down(tmp_path):
+    splits = {"dev": {"answer_accuracy": 0.541, "citation_precision": 0.86, "abstention_accuracy": 0.02,
+                      "hit_at_5": None, "mrr": 0.9},
+              "all": {"answer_accuracy": 0.9}}
+    floors = propose_floors(splits)
+    assert floors == {"dev": {"answer_accuracy": 0.51, "citation_precision": 0.83, "abstention_accuracy": 0.0}}
+    path = tmp_path / "floors.toml"
+    path.write_text(floors_toml(floors))
+    assert load_floors(path) == floors
+    assert all(c.ok for c in check_floors(splits, floors))
+
+
+def test_an_index_without_the_cited_papers_is_refused():
+    stub = SimpleNamespace(documents=lambda: [(SimpleNamespace(doc_id="a"), 3)],
+                           settings=SimpleNamespace(index_dir=Path("index")))
+    check_index_covers(stub, [question(sources=("a",))], QUESTIONS)
+    with pytest.raises(EvalError, match=r"index lacks 1 paper\(s\) .*\(b\); pass --corpus"):
+        check_index_covers(stub, [question(sources=("a", "b"))], QUESTIONS)
+    with pytest.raises(EvalError, match=r"^--corpus papers: lacks 1 paper\(s\)"):
+        check_index_covers(stub, [question(sources=("b",))], QUESTIONS, corpus_dir=Path("papers"))
+
+
+def test_the_report_lists_failures_with_what_was_missing(tmp_path):
+    q1, q2 = question("q1", split="dev"), question("q2", split="test", answerable=False)
+    results = [result(q1, "An extra £2m. [1]", cited=("a",), ranking=("a",)),
+               result(q2, "A confident guess [1]", cited=("a",))]
+    evaluated = EvalRun(results={"product": results}, info={
+        "questions_file": "q.jsonl", "split": "all", "questions": 2, "date": "today", "documents": 1,
+        "chunks": 2, "embedding_model": "m", "corpus": None, "answerer": "A", "min_evidence": 0.5, "depth": 8})
+    summary = write_report(evaluated, tmp_path, floors={"dev": {"answer_accuracy": 0.5}})
+    report = (tmp_path / "report.md").read_text()
+    assert '### q1 (figure): question q1?' in report and 'missing "£10 million" / "£10m"' in report
+    assert "answered a question the papers cannot answer" in report
+    assert report.index("## Failures: dev") < report.index("q1 (figure)") < report.index("## Failures: test")
+    assert summary["floors"]["passed"] is False
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["results"]["product"][0]["missing_facts"] == [["£10 million", "£10m"]]
+    assert (tmp_path / "accuracy_by_category.png").stat().st_size > 1000
+
+
+def test_eval_without_an_index_says_how_to_get_one(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "assistant", "--index", str(tmp_path / "none"), "eval",
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "no index to evaluate" in proc.stderr and "--corpus corpus/" in proc.stderr
+
+
+# -- the gate: the real corpus, a fresh index ------------------------------------------------------
+
+@pytest.mark.slow
+def test_the_product_meets_every_floor(corpus_assistant):
+    """The CI gate: every floor in eval/floors.toml, on an index built fresh from corpus/.
+
+    The full report (every failure) is left in tests/artifacts/eval/ for whoever reads the CI log.
+    """
+    floors = load_floors(FLOORS)
+    result = run(corpus_assistant, load_questions(QUESTIONS), baselines=False, corpus_dir=Path("corpus"),
+                 questions_path=QUESTIONS)
+    summary = write_report(result, ARTIFACTS, floors)
+    checks = check_floors(summary["systems"]["product"]["by_split"], floors)
+    assert len(checks) == sum(len(table) for table in floors.values())
+    below = [f"{c.split} {c.metric}: {c.value:.3f} < floor {c.floor}" for c in checks if not c.ok]
+    assert not below, "; ".join(below) + f" (report: {ARTIFACTS / 'report.md'})"
+
+
+@pytest.mark.slow
+def test_the_eval_command_end_to_end(tmp_path):
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "assistant", "--index", str(tmp_path / "unused"), "eval",
+                          "--no-baselines", "--split", "test", "--out", str(out), "--json", "--corpus", "corpus"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert list(summary["systems"]) == ["product"]
+    assert set(summary["systems"]["product"]["by_split"]) == {"test", "all"}
+    assert summary["systems"]["product"]["by_split"]["test"]["questions"] == len(load_questions(QUESTIONS, "test"))
+    for name in ("report.md", "results.json", "accuracy_by_category.png"):
+        assert (out / name).stat().st_size > 0
+    results = json.loads((out / "results.json").read_text())
+    assert {r["split"] for r in results["results"]["product"]} == {"test"}
+    assert not (tmp_path / "unused").exists()
