@@ -8,6 +8,7 @@ order. With a corpus of five papers, hit@5 by document is close to trivially 1; 
 the informative retrieval figures.
 
 Reuse for tuning (dev split only): `summarise(evaluate(assistant, load_questions(path, "dev")))`.
+Rendering what is measured here (report.md, results.json, charts, the printed summary) is `report.py`.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import json
 import logging
 import math
 import re
+import sys
 import tempfile
 import time
 import tomllib
@@ -42,8 +44,6 @@ PRODUCT = "product"
 REQUIRED_FIELDS = ("id", "question", "answerable", "key_facts", "sources", "category", "split")
 FLOOR_METRICS = ("answer_accuracy", "citation_precision", "abstention_accuracy", "hit_at_5")
 FLOOR_MARGIN = 0.03
-CATEGORY_CHART = "accuracy_by_category.png"
-BASELINE_CHART = "product_vs_baselines.png"
 
 
 class EvalError(AssistantError):
@@ -407,6 +407,12 @@ def check_floors(split_summaries: dict[str, dict], floors: dict[str, dict[str, f
             for metric, floor in table.items()]
 
 
+def missed_floors(checks: Iterable[FloorCheck]) -> list[str]:
+    """One line per floor not met: "dev answer_accuracy 0.700 is below its floor 0.72"."""
+    return [f"{c.split} {c.metric} " + (f"{c.value:.3f} is below" if c.value is not None else "was not measured;")
+            + f" its floor {c.floor:.2f}" for c in checks if not c.ok]
+
+
 def propose_floors(split_summaries: dict[str, dict], margin: float = FLOOR_MARGIN) -> dict[str, dict[str, float]]:
     """Floors `margin` below each measured figure, rounded down to 0.01: how eval/floors.toml is set."""
     return {split: {metric: max(0.0, math.floor((figures[metric] - margin) * 100 + 1e-6) / 100)
@@ -540,228 +546,28 @@ def summary_json(run: EvalRun, floors: dict[str, dict[str, float]] | None = None
     return out
 
 
-# -- the report --------------------------------------------------------------------------------
-
-TABLE_METRICS = (("accuracy", "accuracy"), ("answer_accuracy", "answer acc."), ("hit_at_1", "hit@1"),
-                 ("hit_at_5", "hit@5"), ("mrr", "MRR"), ("citation_precision", "citation prec."),
-                 ("first_citation_accuracy", "first citation"), ("abstention_accuracy", "abstention acc."),
-                 ("false_abstention_rate", "false abstention"))
-BASELINE_METRICS = (("hit_at_1", "hit@1"), ("hit_at_5", "hit@5"), ("mrr", "MRR"),
-                    ("answer_accuracy", "answer acc."), ("abstention_accuracy", "abstention acc."),
-                    ("citation_precision", "citation prec."), ("answer_words", "answer words"),
-                    ("latency_p50_ms", "p50 ms"))
-
-
-def _fmt(value: Any, metric: str = "") -> str:
-    if value is None:
-        return "–"
-    if metric.endswith("_ms") or metric == "answer_words":
-        return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
-    if metric in ("questions", "answerable", "unanswerable"):
-        return str(value)
-    return f"{value:.3f}" if metric == "mrr" else f"{100 * value:.1f}%"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
-def _failure_lines(result: QuestionResult) -> list[str]:
-    q = result.question
-    if not q.answerable:
-        problem = "answered a question the papers cannot answer"
-    elif not result.answered:
-        problem = "declined to answer (false abstention)"
-    else:
-        problem = "missing " + "; ".join(" / ".join(f'"{alt}"' for alt in fact) for fact in result.missing)
-    lines = [f"### {q.id} ({q.category}): {q.question}", "", f"- **What went wrong:** {problem}",
-             f"- **Answer:** {' '.join(result.answer.split())}"]
-    if q.answerable:
-        lines.append(f"- **Expected sources:** {', '.join(q.sources)}; documents retrieved: "
-                     f"{', '.join(result.ranking) or 'none'}; cited: {', '.join(result.cited) or 'none'}")
-    elif q.note:
-        lines.append(f"- **Why unanswerable:** {q.note}")
-    return lines + [""]
-
-
-def render_report(run: EvalRun, summary: dict[str, Any]) -> str:
-    """report.md: summary, per-split, per-category and baseline tables, floors, and every failure."""
-    info, systems = run.info, summary["systems"]
-    product = systems[PRODUCT]
-    splits = [s for s in product["by_split"] if s != "all" or len(product["by_split"]) > 2]
-    fresh = f", built fresh from `{info['corpus']}`" if info["corpus"] else ""
-    lines = ["# Evaluation report", "",
-             f"{info['questions']} questions from `{info['questions_file']}` (split: {info['split']}), "
-             f"{info['date']}. Index: {info['documents']} papers, {info['chunks']} chunks, "
-             f"{info['embedding_model']}{fresh}. "
-             f"Answerer: {info['answerer']} (min_evidence {info['min_evidence']}). Retrieval is scored by "
-             f"source document over the top {info['depth']} passages.", ""]
-    lines += ["## Summary (product)", ""]
-    lines += _table(["metric", *splits], (
-        [label, *(_fmt(product["by_split"][s][m], m) for s in splits)]
-        for m, label in (("questions", "questions"), *TABLE_METRICS, ("latency_p50_ms", "latency p50 ms"),
-                         ("latency_p95_ms", "latency p95 ms"))))
-    lines += ["", "Answer accuracy: answered and every key fact present (answerable questions). Abstention "
-              "accuracy: declined on unanswerable questions. Accuracy: either, over all questions.", ""]
-    if CATEGORY_CHART in summary.get("charts", ()):
-        lines += [f"![Accuracy by category]({CATEGORY_CHART})", ""]
-    lines += ["## By category (product)", ""]
-    categories = product["by_category"]
-    columns = (("questions", "n"), ("accuracy", "accuracy"), ("hit_at_1", "hit@1"), ("mrr", "MRR"),
-               ("citation_precision", "citation prec."), ("first_citation_accuracy", "first citation"),
-               ("false_abstention_rate", "false abstention"))
-    split_accuracy = {s: breakdown([r for r in run.product if r.question.split == s], lambda r: r.question.category)
-                      for s in SPLITS if s in splits}
-    lines += _table(["category", *(label for _, label in columns), *(f"{s} accuracy" for s in split_accuracy)], (
-        [name, *(_fmt(figures[m], m) for m, _ in columns),
-         *(_fmt(split_accuracy[s].get(name, {}).get("accuracy"), "accuracy") for s in split_accuracy)]
-        for name, figures in categories.items()))
-    lines.append("")
-    if len(systems) > 1:
-        lines += ["## Product and baselines", ""]
-        for split in splits:
-            lines += [f"**{split}**", ""]
-            lines += _table(["system", *(label for _, label in BASELINE_METRICS)], (
-                [name, *(_fmt(figures["by_split"][split][m], m) for m, _ in BASELINE_METRICS)]
-                for name, figures in systems.items()))
-            lines.append("")
-        lines += ["The baselines have no answerer: each one's \"answer\" is the text of its top two retrieved "
-                  "passages, it never abstains, and those two passages are its citations. Their answer accuracy "
-                  "is whether the key facts are somewhere in those passages, so it rises with passage length "
-                  "(see \"answer words\"): llama-index's default chunks (1,024 tokens) hold a whole paper of this "
-                  "corpus each. `bm25` and `dense` search the product's own index and chunks; `llama-index` is "
-                  "`VectorStoreIndex.from_documents` with default chunking and the same embedding model. Latency is "
-                  "the whole `ask` for the product (retrieval, sentence embedding, answer) and retrieval alone for "
-                  "the baselines.", ""]
-        if BASELINE_CHART in summary.get("charts", ()):
-            lines += [f"![Product and baselines]({BASELINE_CHART})", ""]
-    lines += ["## Floors (eval/floors.toml)", ""]
-    if "floors" in summary:
-        lines += _table(["split", "metric", "floor", "measured", ""], (
-            [c["split"], c["metric"], _fmt(c["floor"], c["metric"]), _fmt(c["value"], c["metric"]),
-             "ok" if c["ok"] else "**below**"] for c in summary["floors"]["checks"]))
-        lines.append("")
-    lines += [f"Floors {100 * FLOOR_MARGIN:.0f} points below these figures (how eval/floors.toml is set; raise "
-              "a floor when a change lifts its figure for good):", "", "```toml",
-              floors_toml(propose_floors(product["by_split"])).rstrip(), "```", ""]
-    for split in SPLITS:
-        failures = [r for r in run.product if r.question.split == split and not r.correct]
-        if split not in splits:
-            continue
-        heading = f"## Failures: {split} split ({len(failures)})"
-        lines += [heading, ""]
-        if split == "test":
-            lines += ["For reporting only: do not tune on these (eval/README.md, \"Dev and test splits\").", ""]
-        for result in failures:
-            lines += _failure_lines(result)
-        if not failures:
-            lines += ["None.", ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def write_charts(run: EvalRun, summary: dict[str, Any], out: Path) -> list[str]:
-    """PNG charts (matplotlib, Agg): product accuracy by category per split; product against baselines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    product = summary["systems"][PRODUCT]
-    categories = list(product["by_category"])
-    groups = {s: breakdown([r for r in run.product if r.question.split == s], lambda r: r.question.category)
-              for s in SPLITS if any(r.question.split == s for r in run.product)}
-    if len(groups) > 1:
-        groups["all"] = product["by_category"]
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    width = 0.8 / len(groups)
-    for i, (name, figures) in enumerate(groups.items()):
-        values = [100 * (figures.get(c, {}).get("accuracy") or 0) for c in categories]
-        ax.bar([x + i * width for x in range(len(categories))], values, width, label=name)
-    ax.set_xticks([x + width * (len(groups) - 1) / 2 for x in range(len(categories))], categories,
-                  rotation=20, ha="right")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 105)
-    ax.set_title("Product accuracy by category (unanswerable: correctly declined)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / CATEGORY_CHART, dpi=120)
-    plt.close(fig)
-    written.append(CATEGORY_CHART)
-    systems = summary["systems"]
-    if len(systems) > 1:
-        metrics = [(m, label) for m, label in BASELINE_METRICS if m in ("hit_at_1", "hit_at_5", "mrr",
-                                                                      "answer_accuracy", "abstention_accuracy")]
-        fig, ax = plt.subplots(figsize=(10, 4.5))
-        width = 0.8 / len(systems)
-        for i, (name, figures) in enumerate(systems.items()):
-            overall = figures["by_split"]["all"]
-            ax.bar([x + i * width for x in range(len(metrics))], [100 * (overall[m] or 0) for m, _ in metrics],
-                   width, label=name)
-        ax.set_xticks([x + width * (len(systems) - 1) / 2 for x in range(len(metrics))],
-                      [label.replace("MRR", "MRR ×100") for _, label in metrics])
-        ax.set_ylim(0, 105)
-        ax.set_ylabel("%")
-        ax.set_title(f"Product and baselines ({run.info['split']} split)")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / BASELINE_CHART, dpi=120)
-        plt.close(fig)
-        written.append(BASELINE_CHART)
-    return written
-
-
-def write_report(run: EvalRun, out: Path, floors: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
-    """Write results.json, report.md and the charts into `out`; return the summary."""
-    out.mkdir(parents=True, exist_ok=True)
-    summary = summary_json(run, floors)
-    summary["charts"] = write_charts(run, summary, out)
-    everything = summary | {"results": {name: [r.to_json() for r in results]
-                                        for name, results in run.results.items()}}
-    (out / "results.json").write_text(json.dumps(everything, indent=1, ensure_ascii=False) + "\n",
-                                      encoding="utf-8")
-    (out / "report.md").write_text(render_report(run, summary), encoding="utf-8")
-    return summary
-
-
-def summary_text(summary: dict[str, Any]) -> str:
-    """The short table printed to standard output: the product per split, then each system overall."""
-    systems = summary["systems"]
-    product = systems[PRODUCT]["by_split"]
-    splits = [s for s in product if s != "all" or len(product) > 2]
-    metrics = ("answer_accuracy", "citation_precision", "first_citation_accuracy", "abstention_accuracy",
-               "false_abstention_rate", "hit_at_1", "hit_at_5", "mrr", "latency_p50_ms", "latency_p95_ms")
-    rows = [["product", *splits]] + [[m, *(_fmt(product[s][m], m) for s in splits)] for m in metrics]
-    if len(systems) > 1:
-        rows += [[""], ["system (all)", "hit@1", "hit@5", "MRR", "answer acc.", "abstention"]]
-        rows += [[name, *(_fmt(f["by_split"]["all"][m], m)
-                          for m in ("hit_at_1", "hit_at_5", "mrr", "answer_accuracy", "abstention_accuracy"))]
-                 for name, f in systems.items()]
-    widths = [max(len(r[i]) for r in rows if len(r) > i) for i in range(max(map(len, rows)))]
-    text = "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
-    if "floors" in summary:
-        below = [c for c in summary["floors"]["checks"] if not c["ok"]]
-        text += "\n\nfloors: " + ("all met" if not below else "below in " + ", ".join(
-            f"{c['split']} {c['metric']} ({_fmt(c['value'], c['metric'])} < {_fmt(c['floor'], c['metric'])})"
-            for c in below))
-    return text
-
+# -- the command -------------------------------------------------------------------------------
 
 def command(assistant: Assistant, questions_path: Path = DEFAULT_QUESTIONS, split: str = "all",
             out: Path = DEFAULT_OUT, as_json: bool = False, baselines: bool = True,
-            corpus: Path | None = None) -> int:
-    """`council-assistant eval`: run, write the report into `out`, print the summary; exit code 0.
+            corpus: Path | None = None, check: bool = False) -> int:
+    """`council-assistant eval`: run, write the report into `out`, print the summary; the exit code.
 
     Without `corpus` the assistant's configured index is evaluated (it must exist); with it, a fresh
     index of that folder is built in a temporary folder, so the figures never depend on a stale index.
+    With `check`, the floors file beside the questions (eval/floors.toml) must exist, and the exit
+    code is 1 when a figure of an evaluated split is below its floor, with one line per floor missed
+    on standard error (the report is written either way).
     """
     from .app import Assistant
     from .index import current_build
+    from .report import summary_text, write_report
 
     questions = load_questions(questions_path, split)
     floors_path = questions_path.parent / "floors.toml"
+    if check and not floors_path.is_file():
+        raise EvalError(f"{floors_path}: floors file not found; --check compares the figures with the floors "
+                        "file beside the question file")
     floors = load_floors(floors_path) if floors_path.is_file() else None
     progress = assistant.settings.progress and not as_json
     with tempfile.TemporaryDirectory(prefix="council-eval-") as tmp:
@@ -790,4 +596,12 @@ def command(assistant: Assistant, questions_path: Path = DEFAULT_QUESTIONS, spli
     else:
         print(summary_text(summary))
         print(f"\nreport: {out / 'report.md'}")
-    return 0
+    if not check:
+        return 0
+    checks = check_floors(summary["systems"][PRODUCT]["by_split"], floors)
+    if not checks:
+        log.warning("%s: no floor applies to the %s split; nothing checked", floors_path, split)
+    missed = missed_floors(checks)
+    for line in missed:
+        print(f"council-assistant: {floors_path}: {line}", file=sys.stderr)
+    return 1 if missed else 0

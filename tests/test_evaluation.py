@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.baselines import Hit
+from assistant.cli import main
 from assistant.evaluation import (
     EvalError,
     EvalQuestion,
@@ -27,6 +28,7 @@ from assistant.evaluation import (
     hit_at,
     load_floors,
     load_questions,
+    missed_floors,
     missing_facts,
     normalise,
     percentile,
@@ -34,8 +36,9 @@ from assistant.evaluation import (
     reciprocal_rank,
     run,
     summarise,
-    write_report,
+    summary_json,
 )
+from assistant.report import summary_text, write_report
 from conftest import ROOT
 
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
@@ -306,6 +309,30 @@ def test_proposed_floors_sit_three_points_below_and_round_down(tmp_path):
     assert all(c.ok for c in check_floors(splits, floors))
 
 
+def test_missed_floors_name_each_figure_below_its_floor(tmp_path):
+    floors_path = tmp_path / "floors.toml"
+    floors_path.write_text("[dev]\nanswer_accuracy = 0.75\nhit_at_5 = 0.0\nabstention_accuracy = 0.10\n"
+                           "[test]\nanswer_accuracy = 1.0\n")
+    floors = load_floors(floors_path)
+    results = [result(question("q1"), "An extra £10m. [1]", cited=("a",), ranking=("a",)),
+               result(question("q2"), "An extra £2m. [1]", cited=("a",), ranking=("a",))]
+    summary = summary_json(EvalRun(results={"product": results}, info={}), floors)
+    checks = check_floors(summary["systems"]["product"]["by_split"], floors)
+    assert missed_floors(checks) == ["dev answer_accuracy 0.500 is below its floor 0.75",
+                                     "dev abstention_accuracy was not measured; its floor 0.10"]
+    assert "floors: below in dev answer_accuracy (50.0% < 75.0%)" in summary_text(summary)
+    assert missed_floors(check_floors(summary["systems"]["product"]["by_split"], {"dev": {"hit_at_5": 1.0}})) == []
+
+
+def test_eval_check_without_a_floors_file_is_refused_before_running(tmp_path, capsys):
+    questions = _write_lines(tmp_path / "questions.jsonl", [GOOD])
+    code = main(["--index", str(tmp_path / "none"), "eval", "--questions", str(questions), "--check",
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and f"{tmp_path / 'floors.toml'}: floors file not found" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_index_without_the_cited_papers_is_refused():
     stub = SimpleNamespace(documents=lambda: [(SimpleNamespace(doc_id="a"), 3)],
                            settings=SimpleNamespace(index_dir=Path("index")))
@@ -357,6 +384,24 @@ def test_the_product_meets_every_floor(corpus_assistant):
     assert len(checks) == sum(len(table) for table in floors.values())
     below = [f"{c.split} {c.metric}: {c.value:.3f} < floor {c.floor}" for c in checks if not c.ok]
     assert not below, "; ".join(below) + f" (report: {ARTIFACTS / 'report.md'})"
+
+
+@pytest.mark.slow
+def test_eval_check_fails_on_a_floor_the_run_cannot_meet(tmp_path, capsys, corpus_assistant):
+    """Only answerable questions: abstention accuracy cannot be measured, so its floor is missed."""
+    first = json.loads(QUESTIONS.read_text(encoding="utf-8").splitlines()[0])
+    questions = _write_lines(tmp_path / "questions.jsonl", [first])
+    (tmp_path / "floors.toml").write_text(f"[{first['split']}]\nhit_at_5 = 0.0\nabstention_accuracy = 0.5\n")
+    args = ["--index", str(corpus_assistant.settings.index_dir), "eval", "--questions", str(questions),
+            "--no-baselines", "--json", "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["floors"]["passed"] is False
+    assert main([*args, "--check"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"council-assistant: {tmp_path / 'floors.toml'}: {first['split']} "
+                                         "abstention_accuracy was not measured; its floor 0.50"]
+    assert json.loads(captured.out)["floors"]["passed"] is False
+    assert (tmp_path / "out" / "report.md").is_file()
 
 
 @pytest.mark.slow
