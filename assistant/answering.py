@@ -29,6 +29,7 @@ from .types import NOT_IN_PAPERS, Answer, Citation, Passage
 
 NEAR_DUPLICATE = 0.6
 MIN_SENTENCE_WORDS = 4
+HEADING_CAPITALS = 0.6
 RELATED_SHOWN = 3
 
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -113,8 +114,18 @@ def _word_set(text: str) -> frozenset[str]:
     return frozenset(content_words(text))
 
 
+def is_heading(text: str) -> bool:
+    """A heading or table row rather than a sentence: no closing punctuation and mostly capitalised
+    words ("CABINET MEMBER UPDATE Overview and Scrutiny ...", "Cllr. Mhairi Doyle Children's Social Care")."""
+    if re.search(r"[.!?:;\"”’')]$", text):
+        return False
+    words = re.findall(r"[^\W\d_][\w’']*", text)
+    return bool(words) and sum(w[0].isupper() for w in words) >= HEADING_CAPITALS * len(words)
+
+
 def candidate_sentences(passages: list[Passage]) -> list[Sentence]:
-    """The sentences of the passages, each once (passages overlap), in passage order."""
+    """The sentences of the passages, each once (passages overlap), in passage order; headings and
+    fragments under MIN_SENTENCE_WORDS are left out."""
     seen: set[tuple[str, int]] = set()
     out: list[Sentence] = []
     for passage in passages:
@@ -123,7 +134,7 @@ def candidate_sentences(passages: list[Passage]) -> list[Sentence]:
         for start, end in sentence_spans(chunk.text):
             key = (chunk.doc_id, chunk.start + start)
             text = chunk.text[start:end]
-            if key not in seen and len(text.split()) >= MIN_SENTENCE_WORDS:
+            if key not in seen and len(text.split()) >= MIN_SENTENCE_WORDS and not is_heading(text):
                 seen.add(key)
                 out.append(Sentence(text=text, start=chunk.start + start, end=chunk.start + end,
                                     passage=passage, before=before))

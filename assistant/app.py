@@ -62,7 +62,8 @@ class Assistant:
         k = self.settings.top_k if k is None else k
         if k < 1:
             raise QueryError(f"-k must be at least 1, got {k}")
-        retriever = HybridRetriever(self.index, self.embedder, self.settings.candidates, self.settings.rrf_k)
+        retriever = HybridRetriever(self.index, self.embedder, self.settings.candidates, self.settings.rrf_k,
+                                    self.settings.sparse_weight)
         return retriever.search(query, k, filters)
 
     @property

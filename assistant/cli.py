@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="evaluate a fresh index of this folder, built in a temporary folder")
     evaluate.add_argument("--no-baselines", action="store_true", help="skip the BM25, dense and llama-index runs")
     evaluate.add_argument("--json", action="store_true", help="print the summary as JSON")
+    evaluate.add_argument("--check", action="store_true",
+                          help="exit 1, naming each floor missed, when a figure is below its floor in the "
+                               "floors.toml beside the question file")
 
     chat = commands.add_parser("chat", help="serve the chat, search and library app in a browser")
     chat.add_argument("--host", default="127.0.0.1",
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             from .evaluation import command
 
             return command(assistant, args.questions, args.split, args.out, args.json,
-                           not args.no_baselines, args.corpus)
+                           not args.no_baselines, args.corpus, check=args.check)
         return _search(assistant, args)
     except AssistantError as exc:
         print(f"council-assistant: {exc}", file=sys.stderr)

@@ -13,28 +13,33 @@ from .index import Index
 from .types import Passage, SearchFilters
 
 
-def rrf_fuse(rankings: list[list[int]], rrf_k: int = 60) -> list[tuple[int, float]]:
-    """Reciprocal-rank fusion of several best-first id lists; (id, normalised score), best first.
+def rrf_fuse(rankings: list[list[int]], rrf_k: int = 60,
+             weights: list[float] | None = None) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of several best-first id lists, each counted with its weight (default
+    1); (id, normalised score), best first.
 
     Ties are broken by the best rank any list gave the id, then by id, so the order is deterministic.
     """
+    weights = weights or [1.0] * len(rankings)
     scores: dict[int, float] = defaultdict(float)
     best: dict[int, int] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights):
         for rank, item in enumerate(ranking, start=1):
-            scores[item] += 1.0 / (rrf_k + rank)
+            scores[item] += weight / (rrf_k + rank)
             best[item] = min(best.get(item, rank), rank)
-    top = len(rankings) / (rrf_k + 1) if rankings else 1.0
+    top = sum(weights) / (rrf_k + 1) if rankings else 1.0
     ordered = sorted(scores, key=lambda i: (-scores[i], best[i], i))
     return [(i, scores[i] / top) for i in ordered]
 
 
 class HybridRetriever:
-    def __init__(self, index: Index, embedder: Embedder, candidates: int = 50, rrf_k: int = 60) -> None:
+    def __init__(self, index: Index, embedder: Embedder, candidates: int = 50, rrf_k: int = 60,
+                 sparse_weight: float = 1.0) -> None:
         self.index = index
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.sparse_weight = sparse_weight
 
     def search(self, query: str, k: int, filters: SearchFilters = SearchFilters()) -> list[Passage]:
         allowed = self.index.store.matching_ids(filters) if filters.active else None
@@ -43,7 +48,8 @@ class HybridRetriever:
         pool = max(self.candidates, k)
         dense = self.index.vectors.search(self.embedder.embed_query(query), pool, allowed)
         sparse = self.index.sparse.search(query, pool, allowed)
-        fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k)[:k]
+        fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k,
+                         [1.0, self.sparse_weight])[:k]
         dense_scores, sparse_scores = dict(dense), dict(sparse)
         rows = self.index.store.chunks([i for i, _ in fused])
         return [

@@ -29,6 +29,7 @@ class Settings:
     top_k: int = 5
     candidates: int = 50
     rrf_k: int = 60
+    sparse_weight: float = 2.0
     answer_passages: int = 8
     answer_sentences: int = 3
     min_evidence: float = 0.34

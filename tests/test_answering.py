@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from assistant.answering import (candidate_sentences, content_words, kind_match, lexical_overlap, select,
-                                 Sentence)
+from assistant.answering import (candidate_sentences, content_words, is_heading, kind_match, lexical_overlap,
+                                 select, Sentence)
 from assistant.errors import QueryError
 from assistant.types import Chunk, DocumentMeta, Passage
 from conftest import ROOT
@@ -33,6 +33,17 @@ def test_overlapping_passages_give_each_sentence_once_with_document_offsets():
         "The board meets every month in the town hall.", "Ofsted visited the service in March 2021.",
         "A new director starts work in April 2022."]
     assert all(text[s.start:s.end] == s.text for s in sentences)
+
+
+@pytest.mark.parametrize("text,heading", [
+    ("CABINET MEMBER UPDATE Overview and Scrutiny (Children's Services and Safeguarding) 15th March 2022", True),
+    ("Cllr. Mhairi Doyle Children's Social Care March 2022", True),
+    ("Sefton Council responds to “inadequate” Ofsted rating", False),
+    ("Lisa Lyons, the interim Director of Children's Services, Left Post On 4th March 2022.", False),
+    ("the board meets monthly and reports to Cabinet", False),
+])
+def test_headings_and_table_rows_are_told_from_sentences(text, heading):
+    assert is_heading(text) is heading
 
 
 def test_short_fragments_are_not_candidates():

@@ -26,6 +26,12 @@ def test_rrf_top_in_both_scores_one_and_is_deterministic():
     assert rrf_fuse([]) == []
 
 
+def test_rrf_weights_favour_one_ranking_and_keep_the_top_at_one():
+    assert [i for i, _ in rrf_fuse([[1, 2], [2, 1]], weights=[1.0, 2.0])] == [2, 1]
+    assert [i for i, _ in rrf_fuse([[1, 2], [2, 1]], weights=[2.0, 1.0])] == [1, 2]
+    assert rrf_fuse([[5], [5]], weights=[1.0, 3.0])[0] == (5, 1.0)
+
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("query,doc_id", [
