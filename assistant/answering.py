@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -270,12 +271,36 @@ def related_citations(passages: list[Passage], limit: int = RELATED_SHOWN) -> tu
     return tuple(out)
 
 
+class VectorCache:
+    """Sentence vectors by text, least recently used dropped first: answers keep reading the same
+    sentences, and encoding them is most of an answer's time on a CPU. 50,000 vectors of
+    all-MiniLM-L6-v2 hold about 77 MB."""
+
+    def __init__(self, embed, size: int = 50_000) -> None:
+        self.embed = embed
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, self.embed(missing)):
+                self._vectors[text] = vector
+        for text in texts:
+            self._vectors.move_to_end(text)
+        out = np.stack([self._vectors[t] for t in texts])
+        while len(self._vectors) > self.size:
+            self._vectors.popitem(last=False)
+        return out
+
+
 class ExtractiveAnswerer:
     """Answers from the passages' own sentences. `embed` maps texts to L2-normalised vectors."""
 
     def __init__(self, embed, min_evidence: float = 0.34, max_sentences: int = 3,
                  weights: Weights = Weights()) -> None:
         self.embed = embed
+        self.sentence_vectors = VectorCache(embed)
         self.min_evidence = min_evidence
         self.max_sentences = max_sentences
         self.weights = weights
@@ -285,8 +310,9 @@ class ExtractiveAnswerer:
         sentences = candidate_sentences(passages)
         if not sentences:
             return [], np.zeros(0), np.zeros(0)
-        vectors = self.embed([question] + [s.text for s in sentences])
-        features = sentence_features(question, sentences, vectors[1:] @ vectors[0])
+        query = self.embed([question])[0]
+        vectors = self.sentence_vectors([s.text for s in sentences])
+        features = sentence_features(question, sentences, vectors @ query)
         score, evidence = combine(features, self.weights)
         return sentences, score, evidence
 

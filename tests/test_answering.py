@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.answering import (candidate_sentences, content_words, is_heading, kind_match, lexical_overlap,
-                                 select, Sentence)
+                                 select, Sentence, VectorCache)
 from assistant.errors import QueryError
 from assistant.types import Chunk, DocumentMeta, Passage
 from conftest import ROOT
@@ -95,6 +95,26 @@ def test_select_skips_near_duplicates_and_weak_runners_up():
     assert select(sentences, np.array([0.9, 0.89, 0.8, 0.2]), limit=3) == [0, 2]
     assert select(sentences, np.array([0.9, 0.1, 0.1, 0.1]), limit=3) == [0]
     assert select(sentences, np.array([0.9, 0.89, 0.88, 0.87]), limit=1) == [0]
+
+
+@pytest.mark.slow
+def test_sentence_vector_cache_encodes_each_text_once_and_forgets_the_oldest(embedder):
+    calls: list[list[str]] = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        return embedder.embed_passages(texts)
+
+    cache = VectorCache(embed, size=3)
+    first = cache(["a board meets", "a home closed", "a board meets"])
+    assert calls == [["a board meets", "a home closed"]]
+    np.testing.assert_allclose(first, embedder.embed_passages(["a board meets", "a home closed", "a board meets"]),
+                               atol=1e-5)
+    cache(["a home closed", "staff were hired", "foster carers"])
+    assert calls[-1] == ["staff were hired", "foster carers"]
+    cache(["a board meets"])
+    assert calls[-1] == ["a board meets"]
+    assert len(cache(["x y z", "p q r", "l m n", "d e f"])) == 4
 
 
 def _assert_quotes_exact(assistant, answer):
