@@ -295,11 +295,13 @@ class VectorCache:
 
 
 class ExtractiveAnswerer:
-    """Answers from the passages' own sentences. `embed` maps texts to L2-normalised vectors."""
+    """Answers from the passages' own sentences. `embed` maps texts to L2-normalised vectors;
+    `embed_query` (default: through `embed`) maps one question to its vector."""
 
     def __init__(self, embed, min_evidence: float = 0.34, max_sentences: int = 3,
-                 weights: Weights = Weights()) -> None:
+                 weights: Weights = Weights(), embed_query=None) -> None:
         self.embed = embed
+        self.embed_query = embed_query or (lambda text: embed([text])[0])
         self.sentence_vectors = VectorCache(embed)
         self.min_evidence = min_evidence
         self.max_sentences = max_sentences
@@ -310,7 +312,7 @@ class ExtractiveAnswerer:
         sentences = candidate_sentences(passages)
         if not sentences:
             return [], np.zeros(0), np.zeros(0)
-        query = self.embed([question])[0]
+        query = self.embed_query(question)
         vectors = self.sentence_vectors([s.text for s in sentences])
         features = sentence_features(question, sentences, vectors @ query)
         score, evidence = combine(features, self.weights)

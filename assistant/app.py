@@ -71,7 +71,8 @@ class Assistant:
         """The extractive answerer, or the LLM one (falling back to extractive) when one is configured."""
         if self._answerer is None:
             extractive = ExtractiveAnswerer(self.embedder.embed_passages, self.settings.min_evidence,
-                                            self.settings.answer_sentences)
+                                            self.settings.answer_sentences,
+                                            embed_query=self.embedder.embed_query)
             self._answerer = extractive
             if self.settings.llm_base_url:
                 from .llm import LLMAnswerer

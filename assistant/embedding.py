@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from .errors import SettingsError
 
 log = logging.getLogger(__name__)
 
+QUERY_CACHE = 1024
 PACKAGED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
@@ -37,6 +39,7 @@ class Embedder:
         self.model_id, self._location = resolve_model(model)
         self.batch_size = batch_size
         self._model = None
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def model(self):
@@ -71,5 +74,18 @@ class Embedder:
                                     show_progress_bar=progress, convert_to_numpy=True)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def clear_query_cache(self) -> None:
+        self._queries.clear()
+
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_passages([text])[0]
+        """The query's vector; the last QUERY_CACHE queries are kept, since retrieval and the answerer
+        both need the vector of the same question."""
+        vector = self._queries.get(text)
+        if vector is None:
+            vector = self.embed_passages([text])[0]
+            vector.setflags(write=False)
+            self._queries[text] = vector
+            if len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        self._queries.move_to_end(text)
+        return vector
