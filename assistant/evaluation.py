@@ -267,6 +267,7 @@ class QuestionResult:
     ranking: tuple[str, ...] = ()
     latency_ms: float = 0.0
     quotes: tuple[str, ...] = ()
+    passages: tuple[str, ...] = ()
 
     @property
     def missing(self) -> tuple[tuple[str, ...], ...]:
@@ -452,8 +453,45 @@ def evaluate(assistant: Assistant, questions: Sequence[EvalQuestion], depth: int
         results.append(QuestionResult(
             question=q, system=PRODUCT, answer=answer.text, answered=answer.answered,
             cited=tuple(c.meta.doc_id for c in answer.citations), ranking=ranking,
-            latency_ms=answer.latency_ms, quotes=tuple(c.quote for c in answer.citations)))
+            latency_ms=answer.latency_ms, quotes=tuple(c.quote for c in answer.citations),
+            passages=tuple(dict.fromkeys(c.passage for c in answer.citations))))
     return results
+
+
+NO_JUDGE = "skipped: no LLM is configured (llm_base_url); faithfulness and relevancy need one to judge"
+
+
+def judge(settings, results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """Faithfulness (is the answer supported by its cited passages?) and relevancy (do answer and
+    passages address the question?) of the answered questions, each the share that llama-index's
+    evaluators pass with the configured LLM as judge; a note instead when no LLM is configured."""
+    if not settings.llm_base_url:
+        return {"note": NO_JUDGE}
+    from llama_index.core.evaluation import FaithfulnessEvaluator, RelevancyEvaluator
+
+    from .llm import make_llm
+
+    llm = make_llm(settings)
+    evaluators = {"faithfulness": FaithfulnessEvaluator(llm=llm), "relevancy": RelevancyEvaluator(llm=llm)}
+    passed: dict[str, list[bool]] = {name: [] for name in evaluators}
+    errors: list[str] = []
+    for result in results:
+        if not result.answered or not result.passages:
+            continue
+        for name, evaluator in evaluators.items():
+            try:
+                verdict = evaluator.evaluate(query=result.question.question, response=result.answer,
+                                             contexts=list(result.passages))
+            except Exception as exc:  # the judge is a remote service: one failure must not end the run
+                errors.append(f"{result.question.id} {name}: {type(exc).__name__}: {exc}"[:200])
+                continue
+            passed[name].append(bool(verdict.passing))
+    out: dict[str, Any] = {name: mean(values) for name, values in passed.items()}
+    out.update(judged={name: len(values) for name, values in passed.items()}, errors=len(errors),
+               judge=settings.llm_model or settings.llm_base_url)
+    if errors:
+        out["first_error"] = errors[0]
+    return out
 
 
 def evaluate_baseline(baseline: Baseline, questions: Sequence[EvalQuestion], depth: int,
@@ -528,6 +566,7 @@ def run(assistant: Assistant, questions: Sequence[EvalQuestion], baselines: bool
         "answerer": type(assistant.answerer).__name__,
         "min_evidence": getattr(assistant.answerer, "min_evidence", assistant.settings.min_evidence),
         "depth": depth,
+        "llm_judge": judge(assistant.settings, results[PRODUCT]),
         "seconds": round(time.perf_counter() - started, 1),
     }
     return EvalRun(results=results, info=info)

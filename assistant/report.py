@@ -69,6 +69,16 @@ def _failure_lines(result: QuestionResult) -> list[str]:
     return lines + [""]
 
 
+def _judge_line(judged: dict[str, Any]) -> str:
+    if "note" in judged:
+        return judged["note"][:1].upper() + judged["note"][1:] + "."
+    counts = judged.get("judged", {})
+    parts = [f"{name} {_fmt(judged.get(name), 'accuracy')} of {counts.get(name, 0)} answered questions"
+             for name in ("faithfulness", "relevancy")]
+    errors = f"; {judged['errors']} judge call(s) failed" if judged.get("errors") else ""
+    return f"Judged by {judged.get('judge')} with llama-index's evaluators: {', '.join(parts)}{errors}."
+
+
 def render_report(run: EvalRun, summary: dict[str, Any]) -> str:
     """report.md: summary, per-split, per-category and baseline tables, floors, and every failure."""
     info, systems = run.info, summary["systems"]
@@ -88,6 +98,7 @@ def render_report(run: EvalRun, summary: dict[str, Any]) -> str:
                          ("latency_p95_ms", "latency p95 ms"))))
     lines += ["", "Answer accuracy: answered and every key fact present (answerable questions). Abstention "
               "accuracy: declined on unanswerable questions. Accuracy: either, over all questions.", ""]
+    lines += ["## Faithfulness and relevancy (LLM judge)", "", _judge_line(info.get("llm_judge") or {}), ""]
     if CATEGORY_CHART in summary.get("charts", ()):
         lines += [f"![Accuracy by category]({CATEGORY_CHART})", ""]
     lines += ["## By category (product)", ""]

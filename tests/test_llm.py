@@ -413,3 +413,29 @@ def test_the_assistant_chats_through_the_real_llm(corpus_assistant, llama_server
     assert len(proxy.requests) == 2 and answer.query
     assert not any(note.startswith("LLM at") for note in answer.notes), answer.notes
     _assert_consistent(answer, _document_text(assistant))
+
+
+def test_without_an_llm_the_judge_is_skipped_with_a_note(make_settings):
+    from assistant.evaluation import NO_JUDGE, judge
+    from assistant.report import _judge_line
+
+    judged = judge(make_settings(), [])
+    assert judged == {"note": NO_JUDGE}
+    assert _judge_line(judged).startswith("Skipped: no LLM is configured")
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_the_real_llm_judges_faithfulness_and_relevancy(corpus_assistant, llama_server):
+    from assistant.evaluation import evaluate, judge, load_questions
+    from conftest import ROOT
+
+    questions = [q for q in load_questions(ROOT / "eval" / "questions.jsonl", "dev") if q.answerable][:2]
+    results = evaluate(corpus_assistant, questions)
+    answered = sum(r.answered for r in results)
+    assert answered and all(r.passages for r in results if r.answered)
+    judged = judge(replace(corpus_assistant.settings, llm_base_url=llama_server, llm_timeout=300), results)
+    for name in ("faithfulness", "relevancy"):
+        assert judged["judged"][name] + judged["errors"] >= answered
+        assert judged[name] is None or 0.0 <= judged[name] <= 1.0
+    assert judged["judged"]["faithfulness"] > 0, judged.get("first_error")
