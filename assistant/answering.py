@@ -63,7 +63,6 @@ class Weights:
     kind: float = 0.3
     before: float = 0.5
     evidence_lexical: float = 0.5
-    evidence_kind: float = 0.0
     follow_ratio: float = 0.8
 
 
@@ -226,8 +225,7 @@ def combine(f: Features, w: Weights) -> tuple[np.ndarray, np.ndarray]:
     """(ranking score, evidence) of each sentence under the weights."""
     lexical = (1 - w.before) * f.lexical_own + w.before * f.lexical_before
     score = w.semantic * f.semantic + w.lexical * lexical + w.rank * f.rank + w.kind * f.kind
-    evidence = ((f.semantic + w.evidence_lexical * lexical) / (1 + w.evidence_lexical)
-                - w.evidence_kind * (1 - f.kind))
+    evidence = (f.semantic + w.evidence_lexical * lexical) / (1 + w.evidence_lexical)
     return score, evidence
 
 
@@ -307,14 +305,20 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.weights = weights
 
-    def scored(self, question: str, passages: list[Passage]) -> tuple[list[Sentence], np.ndarray, np.ndarray]:
-        """The candidate sentences with their ranking scores and evidence."""
+    def features(self, question: str, passages: list[Passage]) -> tuple[list[Sentence], Features]:
+        """The candidate sentences and their weight-independent measures (what the tuner recombines)."""
         sentences = candidate_sentences(passages)
         if not sentences:
-            return [], np.zeros(0), np.zeros(0)
+            return [], sentence_features(question, [], np.zeros(0))
         query = self.embed_query(question)
         vectors = self.sentence_vectors([s.text for s in sentences])
-        features = sentence_features(question, sentences, vectors @ query)
+        return sentences, sentence_features(question, sentences, vectors @ query)
+
+    def scored(self, question: str, passages: list[Passage]) -> tuple[list[Sentence], np.ndarray, np.ndarray]:
+        """The candidate sentences with their ranking scores and evidence."""
+        sentences, features = self.features(question, passages)
+        if not sentences:
+            return [], np.zeros(0), np.zeros(0)
         score, evidence = combine(features, self.weights)
         return sentences, score, evidence
 

@@ -423,10 +423,10 @@ class Actions:
         atexit.register(shutil.rmtree, self.exports, True)
 
     def warm_up(self) -> None:
-        """Load the embedding model before the first question needs it."""
+        """Load the embedding model and the index before the first question needs them."""
         try:
             with self.lock:
-                self.assistant.embedder.embed_query("warm up")
+                self.assistant.load()
         except Exception:  # a failure here will be reported to the first question instead
             log.exception("warm-up failed")
 

@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.answering import Weights, candidate_sentences, combine, content_words, select, sentence_features  # noqa: E402
+from assistant.answering import Weights, combine, select  # noqa: E402
 from assistant.app import Assistant  # noqa: E402
 from assistant.evaluation import load_questions, missing_facts  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
@@ -34,7 +34,6 @@ GRID = {
     "kind": (0.2, 0.3),
     "before": (0.3, 0.5),
     "evidence_lexical": (0.5, 1.0),
-    "evidence_kind": (0.0, 0.1),
     "follow_ratio": (0.8, 0.9),
 }
 SENTENCES = (2, 3)
@@ -42,16 +41,12 @@ THRESHOLDS = np.round(np.arange(0.30, 0.62, 0.01), 2)
 
 
 def prepare(assistant: Assistant, questions) -> list[dict]:
-    """Per question: its sentences, features and pairwise near-duplicate flags."""
+    """Per question: its sentences and their features, computed by the answerer itself."""
     prepared = []
     for q in questions:
         passages = assistant.search(q.question, k=assistant.settings.answer_passages)
-        sentences = candidate_sentences(passages)
-        vectors = assistant.embedder.embed_passages([q.question] + [s.text for s in sentences])
-        words = [set(content_words(s.text)) for s in sentences]
-        prepared.append({"q": q, "sentences": sentences,
-                         "features": sentence_features(q.question, sentences, vectors[1:] @ vectors[0]),
-                         "words": words})
+        sentences, features = assistant.answerer.features(q.question, passages)
+        prepared.append({"q": q, "sentences": sentences, "features": features})
     return prepared
 
 
