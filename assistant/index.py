@@ -4,6 +4,7 @@ Layout of the index folder:
     current -> builds/<id>      symlink, replaced atomically (rename) once a build is complete
     builds/<id>/                vectors.faiss, chunks.sqlite3, bm25/, manifest.json
     .lock                       held by the one ingest allowed at a time
+    models/                     the embedding model exported to ONNX (see embedding.py), shared by builds
 A crash at any point leaves `current` pointing at the last complete build.
 """
 from __future__ import annotations
@@ -27,10 +28,11 @@ from .vectors import FaissVectors
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "current"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
+MODELS = "models"
 
 
 @dataclass

@@ -176,20 +176,22 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
                 vectors.remove(store.delete_document(key))
                 files.pop(key, None)
             taken = store.doc_ids()
-            texts: list[str] = []
-            ids: list[np.ndarray] = []
+            new_chunks = []
             for source, document, chash, mhash in loaded:
                 document = _unique_id(document, source.key, taken)
                 chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences)
                 store.put_document(document, source.key, chash, mhash)
-                ids.append(store.put_chunks(chunks))
-                texts.extend(f"{document.meta.title}\n{c.text}" for c in chunks)
+                new_chunks.extend(chunks)
                 files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
                                      "chunks": len(chunks)}
+            log.info("embedding %d chunk(s)", len(new_chunks))
             embed_started = time.perf_counter()
-            vectors_new = embedder.embed_passages(texts, progress=settings.progress and len(texts) > 64)
+            vectors_new, sentence_vectors = embedder.embed_chunks(
+                new_chunks, progress=settings.progress and len(new_chunks) > 64)
             embed_seconds = time.perf_counter() - embed_started
-            vectors.add(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64), vectors_new)
+            ids = store.put_chunks(new_chunks, sentence_vectors)
+            vectors.add(ids, vectors_new)
+            vectors = vectors.fitted()
             if len(vectors) != store.chunk_count():
                 raise RuntimeError(f"index out of step: {len(vectors)} vectors for {store.chunk_count()} chunks")
             store.commit()
@@ -205,14 +207,15 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
             "format": index_layout.FORMAT_VERSION,
             "embedding_model": embedder.model_id,
             "dimension": vectors.dimension,
-            "vector_store": "faiss-flat-ip",
+            "vector_store": vectors.description,
             "chunking": chunking,
             "files": files,
             "documents": len(files),
             "chunks": len(all_ids),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         })
-        return IngestReport(**report, chunks_embedded=len(texts), seconds=time.perf_counter() - started,
+        embedder.ensure_onnx()
+        return IngestReport(**report, chunks_embedded=len(new_chunks), seconds=time.perf_counter() - started,
                             embed_seconds=embed_seconds)
 
 

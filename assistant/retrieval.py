@@ -54,6 +54,7 @@ class HybridRetriever:
         rows = self.index.store.chunks([i for i, _ in fused])
         return [
             Passage(chunk=rows[i][0], meta=rows[i][1], score=score, rank=rank,
-                    dense_score=dense_scores.get(i), sparse_score=sparse_scores.get(i))
+                    dense_score=dense_scores.get(i), sparse_score=sparse_scores.get(i),
+                    sentence_vectors=rows[i][2])
             for rank, (i, score) in enumerate(fused, start=1) if i in rows
         ]

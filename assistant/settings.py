@@ -24,6 +24,8 @@ class Settings:
     index_dir: Path = Path("index")
     embedding_model: str = DEFAULT_MODEL
     embed_batch_size: int = 64
+    # "auto": ONNX Runtime when ingest has exported the model (fast start), else torch; or "onnx", "torch".
+    encoder_runtime: str = "auto"
     chunk_words: int = 90
     chunk_overlap_sentences: int = 1
     top_k: int = 5
@@ -32,7 +34,7 @@ class Settings:
     sparse_weight: float = 2.0
     answer_passages: int = 8
     answer_sentences: int = 3
-    min_evidence: float = 0.34
+    min_evidence: float = 0.32
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key_env: str | None = None

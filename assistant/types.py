@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class Chunk:
     start: int
     end: int
     page: int | None = None
+    # (start, end) of each sentence, relative to `text`; found at ingest so that answering needs no
+    # sentence splitter (empty: not recorded, split on demand)
+    sentences: tuple[tuple[int, int], ...] = ()
 
     @property
     def chunk_id(self) -> str:
@@ -71,6 +75,8 @@ class Passage:
     rank: int
     dense_score: float | None = None
     sparse_score: float | None = None
+    # float16 rows, one per `chunk.sentences` span, as stored at ingest (None: not stored)
+    sentence_vectors: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict:
         return {

@@ -26,7 +26,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         assistant = Assistant(Settings.load(env={}, index_dir=Path(tmp), progress=False))
         started = time.perf_counter()
-        _ = assistant.embedder.model
+        _ = assistant.embedder.encoder
         load_s = time.perf_counter() - started
         report = assistant.ingest([ROOT / "corpus"])
         print(f"model load {load_s:.2f} s; corpus ingest {report.seconds:.2f} s for {report.chunks_embedded} chunks "

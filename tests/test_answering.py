@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.answering import (candidate_sentences, content_words, is_heading, kind_match, lexical_overlap,
-                                 select, Sentence, VectorCache)
+                                 select, ExtractiveAnswerer, Sentence, VectorCache)
 from assistant.errors import QueryError
 from assistant.types import Chunk, DocumentMeta, Passage
 from conftest import ROOT
@@ -232,3 +233,22 @@ def test_cli_ask_errors_are_one_line_with_exit_code(tmp_path, corpus_assistant):
     assert empty.stdout == ""
     missing = _cli("ask", "--json", "anything", index=tmp_path / "none")
     assert missing.returncode == 1 and "no index yet" in missing.stderr and missing.stdout == ""
+
+
+@pytest.mark.slow
+def test_answers_use_the_sentence_vectors_stored_at_ingest(corpus_assistant):
+    """An answer over indexed passages encodes only the question, and says the same as encoding
+    every sentence afresh (float16 storage aside)."""
+    question = "Who attends the Improvement Board?"
+    passages = corpus_assistant.search(question, k=8)
+    assert all(p.sentence_vectors is not None and len(p.sentence_vectors) == len(p.chunk.sentences)
+               for p in passages)
+
+    def no_encoding(texts):
+        raise AssertionError(f"encoded {texts[:1]}")
+
+    embedder = corpus_assistant.embedder
+    stored = ExtractiveAnswerer(no_encoding, embed_query=embedder.embed_query).answer(question, passages)
+    stripped = [dataclasses.replace(p, sentence_vectors=None) for p in passages]
+    fresh = ExtractiveAnswerer(embedder.embed_passages, embed_query=embedder.embed_query).answer(question, stripped)
+    assert stored.answered and stored.text == fresh.text

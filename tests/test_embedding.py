@@ -29,3 +29,63 @@ def test_query_cache_forgets_the_least_recently_used_beyond_its_size(embedder, m
     embedder.embed_query("third question")
     assert embedder.embed_query("first question") is first
     assert embedder.embed_query("second question") is not second
+
+
+def test_unknown_runtime_is_a_clear_error():
+    from assistant.embedding import Embedder
+    from assistant.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="encoder_runtime='cuda'"):
+        Embedder("all-MiniLM-L6-v2", runtime="cuda")
+
+
+@pytest.mark.slow
+def test_chunk_vectors_are_the_mean_of_their_sentences_each_encoded_once(embedder, monkeypatch):
+    from assistant.types import Chunk
+
+    text = "The board met in May. It agreed a plan. Ofsted will return in the autumn."
+    first = Chunk("d", 0, text[:39], 0, 39, sentences=((0, 21), (22, 39)))
+    second = Chunk("d", 1, text[22:], 22, len(text), sentences=((0, 17), (18, len(text) - 22)))
+    assert [first.text[s:e] for s, e in first.sentences][1] == [second.text[s:e] for s, e in second.sentences][0]
+    whole = Chunk("e", 0, "a heading without sentences", 0, 27)
+    encoded: list[str] = []
+    original = embedder.embed_passages
+    monkeypatch.setattr(embedder, "embed_passages", lambda texts, progress=False: encoded.extend(texts) or original(texts))
+    chunk_vectors, sentence_vectors = embedder.embed_chunks([first, second, whole])
+    assert sorted(encoded) == sorted(["The board met in May.", "It agreed a plan.",
+                                      "Ofsted will return in the autumn.", "a heading without sentences"])
+    assert sentence_vectors[2] is None and sentence_vectors[0].shape == (2, 384)
+    np.testing.assert_allclose(sentence_vectors[0][1], sentence_vectors[1][0])
+    mean = sentence_vectors[1].mean(axis=0)
+    np.testing.assert_allclose(chunk_vectors[1], mean / np.linalg.norm(mean), atol=1e-6)
+    np.testing.assert_allclose(chunk_vectors[2], original(["a heading without sentences"])[0], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_onnx_runtime_gives_the_same_vectors_rankings_and_answers_as_torch(corpus_assistant, tmp_path):
+    """The query path's ONNX Runtime encoder must be a drop-in for sentence-transformers on torch."""
+    import json
+    from dataclasses import replace
+
+    from assistant.app import Assistant
+    from assistant.embedding import Embedder, OnnxEncoder, TorchEncoder
+
+    from conftest import ROOT
+
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "questions.jsonl").open()]
+    torch_embedder = Embedder("all-MiniLM-L6-v2", runtime="torch", cache_dir=tmp_path)
+    onnx_embedder = Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=tmp_path)
+    assert isinstance(onnx_embedder.encoder, OnnxEncoder) and onnx_embedder.onnx_path.is_file()
+    assert isinstance(torch_embedder.encoder, TorchEncoder)
+    np.testing.assert_allclose(onnx_embedder.embed_passages(questions), torch_embedder.embed_passages(questions),
+                               atol=1e-5)
+    assert Embedder("all-MiniLM-L6-v2", runtime="auto", cache_dir=tmp_path).runtime_in_use == "onnx"
+    assert Embedder("all-MiniLM-L6-v2", runtime="auto", cache_dir=tmp_path / "none").runtime_in_use == "torch"
+
+    on_onnx = Assistant(replace(corpus_assistant.settings, encoder_runtime="onnx"))
+    on_onnx.embedder = onnx_embedder
+    for question in questions:
+        expected = corpus_assistant.search(question, k=10)
+        got = on_onnx.search(question, k=10)
+        assert [(p.meta.doc_id, p.chunk.ord) for p in got] == [(p.meta.doc_id, p.chunk.ord) for p in expected]
+        assert corpus_assistant.ask(question).text == on_onnx.ask(question).text
