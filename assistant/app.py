@@ -14,7 +14,7 @@ from .embedding import Embedder
 from .errors import QueryError
 from .index import MODELS, Index
 from .ingest import ingest
-from .retrieval import HybridRetriever
+from .retrieval import HybridRetriever, named_councils
 from .settings import Settings
 from .types import Answer, Document, DocumentMeta, IngestReport, Passage, SearchFilters
 
@@ -53,11 +53,14 @@ class Assistant:
         return report
 
     def search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,
-               doc_types: tuple[str, ...] | list[str] = ()) -> list[Passage]:
-        """Ranked passages for `query`, filtered by date (inclusive ISO dates) and document type."""
+               doc_types: tuple[str, ...] | list[str] = (), councils: tuple[str, ...] | list[str] = ()) -> list[Passage]:
+        """Ranked passages for `query`, filtered by date (inclusive ISO dates), document type and
+        council. Without a council filter, the settings' `council_scope` applies, and without that
+        a query naming indexed councils ("Sefton's improvement notice") is kept to them."""
         query = clean_query(query)
+        councils = tuple(councils) or self.council_scope or named_councils(query, self.councils())
         filters = SearchFilters(since=_iso(since, "since"), until=_iso(until, "until"),
-                                doc_types=tuple(doc_types))
+                                doc_types=tuple(doc_types), councils=councils)
         if filters.since and filters.until and filters.since > filters.until:
             raise QueryError(f"--since {filters.since} is after --until {filters.until}")
         k = self.settings.top_k if k is None else k
@@ -66,6 +69,17 @@ class Assistant:
         retriever = HybridRetriever(self.index, self.embedder, self.settings.candidates, self.settings.rrf_k,
                                     self.settings.sparse_weight)
         return retriever.search(query, k, filters)
+
+    @property
+    def council_scope(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in (self.settings.council_scope or "").split(";") if c.strip())
+
+    def councils(self) -> list[str]:
+        """The councils of the indexed papers (cached per index build)."""
+        index = self.index
+        if getattr(self, "_councils_of", None) is not index:
+            self._councils, self._councils_of = index.store.councils(), index
+        return self._councils
 
     @property
     def answerer(self) -> Answerer:
@@ -82,14 +96,15 @@ class Assistant:
         return self._answerer
 
     def ask(self, question: str, since: str | None = None, until: str | None = None,
-            doc_types: tuple[str, ...] | list[str] = (), history: Iterable = ()) -> Answer:
+            doc_types: tuple[str, ...] | list[str] = (), history: Iterable = (),
+            councils: tuple[str, ...] | list[str] = ()) -> Answer:
         """A short cited answer to `question`; with `history`, a follow-up is resolved against it first."""
         self.load()
         started = time.perf_counter()
         question = clean_query(question)
         query = self.condense(history, question) if history else question
         passages = self.search(query, k=self.settings.answer_passages, since=since, until=until,
-                               doc_types=doc_types)
+                               doc_types=doc_types, councils=councils)
         answer = self.answerer.answer(query, passages)
         return replace(answer, question=question, query=query,
                        latency_ms=(time.perf_counter() - started) * 1000)

@@ -124,9 +124,16 @@ class ChunkStore:
         if filters.doc_types:
             clauses.append(f"d.doc_type IN ({','.join('?' * len(filters.doc_types))})")
             args.extend(filters.doc_types)
+        if filters.councils:
+            clauses.append(f"lower(d.council) IN ({','.join('?' * len(filters.councils))})")
+            args.extend(c.lower() for c in filters.councils)
         where = " AND ".join(clauses) or "1"
         rows = self.db.execute(f"SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE {where}", args)
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def councils(self) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT council FROM documents WHERE council IS NOT NULL ORDER BY council")]
 
     def chunks(self, ids: list[int]) -> dict[int, tuple[Chunk, DocumentMeta, np.ndarray | None]]:
         """Chunk, document metadata and the chunk's sentence vectors (float16, one row per sentence;

@@ -67,6 +67,8 @@ def _add_filters(command: argparse.ArgumentParser) -> None:
     command.add_argument("--until", help="only papers dated on or before (YYYY-MM-DD)")
     command.add_argument("--type", action="append", default=[], dest="types",
                          help="only this document type (repeatable), e.g. press-release")
+    command.add_argument("--council", action="append", default=[], dest="councils",
+                         help="only papers of this council (repeatable), e.g. 'Sefton Council'")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +136,8 @@ def _chat(assistant, args) -> int:
 
 
 def _search(assistant, args) -> int:
-    passages = assistant.search(args.query, k=args.k, since=args.since, until=args.until, doc_types=args.types)
+    passages = assistant.search(args.query, k=args.k, since=args.since, until=args.until, doc_types=args.types,
+                                 councils=args.councils)
     if args.json:
         print(json.dumps({"query": args.query, "results": [p.to_json() for p in passages]}, ensure_ascii=False))
         return 0
@@ -149,7 +152,7 @@ def _search(assistant, args) -> int:
 
 
 def _ask(assistant, args) -> int:
-    filters = dict(since=args.since, until=args.until, doc_types=args.types)
+    filters = dict(since=args.since, until=args.until, doc_types=args.types, councils=args.councils)
     if args.question != "-":
         _print_answer(assistant.ask(args.question, **filters), args.json)
         return 0

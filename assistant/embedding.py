@@ -140,6 +140,9 @@ class OnnxEncoder:
         self.tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        # idle threads sleep instead of spinning: a spinning pool slows everything else on a small
+        # shared machine (FAISS, BM25, the web server) for little gain on short inputs
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
 

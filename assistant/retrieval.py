@@ -5,6 +5,7 @@ so a passage ranked first by both retrievers scores 1.0.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 
@@ -30,6 +31,22 @@ def rrf_fuse(rankings: list[list[int]], rrf_k: int = 60,
     top = sum(weights) / (rrf_k + 1) if rankings else 1.0
     ordered = sorted(scores, key=lambda i: (-scores[i], best[i], i))
     return [(i, scores[i] / top) for i in ordered]
+
+
+_GENERIC_COUNCIL_WORDS = {"council", "borough", "metropolitan", "city", "county", "district", "of", "the",
+                          "and", "royal", "london"}
+
+
+def named_councils(query: str, councils: list[str]) -> tuple[str, ...]:
+    """The councils among `councils` that the query names by their distinctive words ("Sefton" or
+    "Sefton's" for "Sefton Council"), as whole words, case-insensitively."""
+    lowered = query.lower().replace("’", "'")
+    named = []
+    for council in councils:
+        words = [w for w in re.findall(r"[\w'-]+", council.lower()) if w not in _GENERIC_COUNCIL_WORDS]
+        if words and re.search(r"\b" + r"\s+".join(map(re.escape, words)) + r"(?:'s)?\b", lowered):
+            named.append(council)
+    return tuple(named)
 
 
 class HybridRetriever:

@@ -41,6 +41,8 @@ class Settings:
     llm_timeout: float = 60.0
     pdf_password: str | None = None
     default_council: str | None = None
+    # keep every search and answer to these councils ("Sefton Council"; several separated by ";")
+    council_scope: str | None = None
     progress: bool = True
     # Login for the chat UI: on when both are set (e.g. COUNCIL_ASSISTANT_UI_PASSWORD); never logged.
     ui_username: str | None = None

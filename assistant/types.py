@@ -155,15 +155,16 @@ class Answer:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Date range (ISO dates, inclusive) and document types; empty means no filter."""
+    """Date range (ISO dates, inclusive), document types and councils; empty means no filter."""
 
     since: str | None = None
     until: str | None = None
     doc_types: tuple[str, ...] = ()
+    councils: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
-        return bool(self.since or self.until or self.doc_types)
+        return bool(self.since or self.until or self.doc_types or self.councils)
 
 
 @dataclass(frozen=True)

@@ -119,3 +119,47 @@ def test_cli_ingest_then_search_json(tmp_path):
 def test_cli_without_index_fails_cleanly(tmp_path):
     result = run_cli("--index", str(tmp_path / "none"), "search", "board")
     assert result.returncode == 1 and "no index yet" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_named_councils_matches_distinctive_words_only():
+    from assistant.retrieval import named_councils
+
+    councils = ["Sefton Council", "Wyndham Vale Metropolitan Borough Council", "Council of the Isles"]
+    assert named_councils("When did the DfE issue Sefton's improvement notice?", councils) == ("Sefton Council",)
+    assert named_councils("what about wyndham vale and SEFTON", councils) == ("Sefton Council",
+                                                                              "Wyndham Vale Metropolitan Borough Council")
+    assert named_councils("Which council met in the vale?", councils) == ()
+    assert named_councils("Seftonian history", councils) == ()
+
+
+@pytest.mark.slow
+def test_council_filter_scope_and_named_council(tmp_path, embedder):
+    """Papers of two councils: an explicit filter, the settings' scope and a named council each keep
+    the results to that council; an unknown council filters everything out."""
+    import shutil
+
+    from assistant.app import Assistant
+    from assistant.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "board.txt").write_text("Improvement Board update\n\nThe Improvement Board of Brackenmoor is attended "
+                                     "by the Lead Member and the DfE Advisor, Ann Other, and it meets monthly.\n")
+    (other / "manifest.toml").write_text('[defaults]\ncouncil = "Brackenmoor Council"\n')
+    assistant = Assistant(Settings.load(env={}, index_dir=tmp_path / "index", progress=False))
+    assistant.embedder = embedder
+    assert not assistant.ingest([corpus, other]).failed
+    question = "Who attends the Improvement Board?"
+    assert {p.meta.council for p in assistant.search(question, k=10)} == {"Sefton Council", "Brackenmoor Council"}
+    assert {p.meta.council for p in assistant.search(question, k=10, councils=["brackenmoor council"])} == {
+        "Brackenmoor Council"}
+    assert {p.meta.council for p in assistant.search("Who attends Brackenmoor's Improvement Board?", k=10)} == {
+        "Brackenmoor Council"}
+    assert assistant.search(question, councils=["Nowhere Council"]) == []
+    scoped = Assistant(Settings.load(env={}, index_dir=tmp_path / "index", progress=False,
+                                     council_scope="Sefton Council"))
+    scoped.embedder = embedder
+    assert {p.meta.council for p in scoped.search(question, k=10)} == {"Sefton Council"}
+    assert all(c.meta.council == "Sefton Council" for c in scoped.ask(question).citations)
