@@ -8,7 +8,7 @@ BROWSER_STAMP := $(VENV)/.browser
 LLM_STAMP := $(VENV)/.llm-installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install browser test test-quick index search chat tune clean
+.PHONY: install browser test test-quick index search chat tune bench bench-full clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,14 @@ chat: install
 # Re-tune the extractive answerer's weights and abstention threshold on the eval dev split.
 tune: install
 	$(PY) bench/tune_answerer.py
+
+# The performance benchmark (bench/scale.py): quick mode in under 10 minutes (10k and 100k chunks),
+# full mode about 1.5 hours (up to 1M chunks, 2,000 distractor papers). Writes bench/results/.
+bench: install
+	$(PY) bench/scale.py run --mode quick
+
+bench-full: install
+	$(PY) bench/scale.py run --mode full
 
 clean:
 	rm -rf $(VENV) index

@@ -1,0 +1,590 @@
+"""The performance benchmark: ingest throughput, search and ask latency at 10k to 1M chunks, recall
+of the approximate index, cold start, memory, disk, and answer quality among distractors.
+
+    make bench        quick mode (under 10 minutes): 10k and 100k chunks, ~500 chunks of ingest,
+                      the corpus among ~25 generated papers
+    make bench-full   full mode: 10k, 100k and 1M chunks, ~2,000 chunks of ingest, the corpus among
+                      2,000 generated papers (about 1.5 hours on 2 cores, most of it embedding)
+
+Every figure is measured in the same run as its baseline:
+- ingest: the product's `ingest` (load, clean, chunk, embed, store, BM25, publish) against the raw
+  `model.encode` of the same chunks (the limit) and against llama-index's default
+  `VectorStoreIndex.from_documents` with the same model, all on the same generated papers;
+- scale: indexes of the real corpus plus generated chunk texts (bench/synthetic.py). Their vectors
+  are derived from real embeddings: each is the vector of a really embedded generated chunk (or
+  sentence) plus Gaussian noise (cosine ≈ 0.9 to its origin), so they cluster like real ones;
+  plain random vectors would make recall figures meaningless. Queries are the eval questions and
+  generated questions, really encoded. Search and ask run in a fresh process per size, which also
+  reports its peak RSS; recall@10 compares the index's dense search with exact search over the same
+  vectors;
+- cold start: `council-assistant ask` from process start to the printed answer, at 100k chunks;
+- distractors: eval answer accuracy with generated papers ingested beside the corpus, against the
+  corpus alone.
+Results: bench/results/<mode>.json and .md, and PNG plots beside them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import synthetic  # noqa: E402
+
+from assistant import index as index_layout  # noqa: E402
+from assistant.chunkstore import ChunkStore  # noqa: E402
+from assistant.sparse import SparseIndex  # noqa: E402
+from assistant.types import Chunk, Document, DocumentMeta  # noqa: E402
+from assistant.vectors import FLAT_LIMIT, FaissVectors, recall_at  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+MODES = {
+    "quick": {"ingest_papers": 26, "sizes": [10_000, 100_000], "queries": 200, "distractor_papers": 26},
+    "full": {"ingest_papers": 104, "sizes": [10_000, 100_000, 1_000_000], "queries": 300,
+             "distractor_papers": 2_000},
+}
+TARGETS = {
+    "ingest_vs_raw_encode": "≤ 1.15×",
+    "ingest_speedup_vs_llama_index": "≥ 2×",
+    "ask_p50_ms_at_100k": "≤ 50 ms",
+    "search_p50_ms_at_1m": "≤ 30 ms",
+    "recall_at_10_at_1m": "≥ 0.95",
+    "cold_start_s_at_100k": "≤ 3 s",
+    "peak_rss_gb_at_1m": "≤ 2.5 GB",
+    "distractor_accuracy_drop_points": "≤ 3",
+}
+SECTIONS = ("ingest", "scale", "distractors")
+NOISE_COSINE = 0.9
+PAPER_CHUNKS = 20
+_SENTENCE = re.compile(r"[^.!?]+[.!?]+|[^.!?]+$")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50_ms": None, "p95_ms": None, "n": 0}
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+    return {"p50_ms": round(pick(0.5), 2), "p95_ms": round(pick(0.95), 2), "n": len(values)}
+
+
+def settings_for(index_dir: Path, **overrides):
+    from assistant.settings import Settings
+
+    return Settings.load(env={}, index_dir=index_dir, progress=False, **overrides)
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+# -- ingest ---------------------------------------------------------------------------------------
+def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
+    """Product ingest against raw encode and llama-index's default, on the same generated papers."""
+    from assistant.app import Assistant
+    from assistant.chunking import chunk_document
+    from assistant.ingest import discover
+    from assistant.loading import load_document
+
+    folder = work / "ingest-papers"
+    synthetic.write_corpus(folder, papers)
+    documents = [load_document(s, s.path.read_bytes()) for s in discover([folder]).sources]
+    chunks = [(d, c) for d in documents for c in chunk_document(d, 90, 1)]
+    texts = [f"{d.meta.title}\n{c.text}" for d, c in chunks]
+    log(f"ingest: {papers} papers, {len(chunks)} chunks")
+    model = torch_embedder.encoder.model
+
+    started = time.perf_counter()
+    model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    raw = time.perf_counter() - started
+    log(f"ingest: raw encode {raw:.1f} s")
+
+    assistant = Assistant(settings_for(work / "ingest-index", encoder_runtime="torch"))
+    assistant.embedder = torch_embedder
+    started = time.perf_counter()
+    report = assistant.ingest([folder])
+    product = time.perf_counter() - started
+    assert not report.failed, report.failed
+    log(f"ingest: product {product:.1f} s ({report.embed_seconds:.1f} s encoding)")
+
+    from llama_index.core import Document as LlamaDocument
+    from llama_index.core import Settings as LlamaSettings
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.llms import MockLLM
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    LlamaSettings.llm = MockLLM()
+    embed_model = HuggingFaceEmbedding(model_name=torch_embedder._location, device="cpu")
+    embed_model.get_text_embedding("warm up")
+    llama_documents = [LlamaDocument(text=d.text, metadata={"title": d.meta.title}) for d in documents]
+    started = time.perf_counter()
+    llama = VectorStoreIndex.from_documents(llama_documents, embed_model=embed_model)
+    llama_seconds = time.perf_counter() - started
+    log(f"ingest: llama-index {llama_seconds:.1f} s ({len(llama.docstore.docs)} nodes)")
+    from llama_index.core.schema import TextNode
+
+    nodes = [TextNode(text=text) for text in texts]
+    started = time.perf_counter()
+    VectorStoreIndex(nodes, embed_model=embed_model)
+    llama_same = time.perf_counter() - started
+    log(f"ingest: llama-index over the product's chunks {llama_same:.1f} s")
+    return {
+        "papers": papers, "chunks": len(chunks), "words": sum(len(d.text.split()) for d in documents),
+        "raw_encode_s": round(raw, 2), "product_s": round(product, 2),
+        "product_encode_s": round(report.embed_seconds, 2), "llama_index_s": round(llama_seconds, 2),
+        "llama_index_nodes": len(llama.docstore.docs), "llama_index_same_chunks_s": round(llama_same, 2),
+        "ingest_speedup_vs_llama_index_same_chunks": round(llama_same / product, 2),
+        "product_chunks_per_s": round(len(chunks) / product, 1),
+        "raw_chunks_per_s": round(len(chunks) / raw, 1),
+        "ingest_vs_raw_encode": round(product / raw, 3),
+        "ingest_speedup_vs_llama_index": round(llama_seconds / product, 2),
+    }, work / "ingest-index"
+
+
+# -- scale ----------------------------------------------------------------------------------------
+class Pool:
+    """Real vectors to derive from: the chunk and sentence vectors of an index the product built."""
+
+    def __init__(self, index_dir: Path) -> None:
+        build = index_layout.current_build(index_dir)
+        ids, self.chunk_vectors = FaissVectors.load(build).contents()
+        store = ChunkStore.open(build, readonly=True)
+        rows = store.chunks([int(i) for i in ids])
+        store.close()
+        self.sentence_vectors = [rows[int(i)][2] for i in ids]
+        self.rng = np.random.default_rng(0)
+
+    def _noisy(self, vectors: np.ndarray) -> np.ndarray:
+        scale = math.sqrt(1 / NOISE_COSINE ** 2 - 1) / math.sqrt(vectors.shape[1])
+        out = vectors + self.rng.normal(scale=scale, size=vectors.shape).astype(np.float32)
+        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+
+    def derive(self, count: int, sentences: list[int] | None) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        origins = self.rng.integers(0, len(self.chunk_vectors), count)
+        chunk_vectors = self._noisy(self.chunk_vectors[origins])
+        if sentences is None:
+            return chunk_vectors, [None] * count
+        out = []
+        for origin, n in zip(origins, sentences):
+            source = self.sentence_vectors[origin]
+            if source is None or n == 0:
+                out.append(None)
+                continue
+            out.append(self._noisy(source[np.arange(n) % len(source)].astype(np.float32)).astype(np.float16))
+        return chunk_vectors, out
+
+
+def sentence_spans_fast(text: str) -> tuple[tuple[int, int], ...]:
+    """Sentence spans by punctuation (the generated texts are plain); Punkt would take minutes at 1M."""
+    spans = []
+    for match in _SENTENCE.finditer(text):
+        start, end = match.start(), match.end()
+        while start < end and text[start].isspace():
+            start += 1
+        if end > start:
+            spans.append((start, end))
+    return tuple(spans)
+
+
+def build_scaled(size: int, corpus_index: Path, pool: Pool, target: Path, with_sentences: bool,
+                 models: Path) -> dict:
+    """An index of the real corpus plus generated chunks up to `size`, vectors derived from `pool`."""
+    started = time.perf_counter()
+    corpus_build = index_layout.current_build(corpus_index)
+    tmp = index_layout.new_build_dir(target)
+    index_layout.copy_build(corpus_build, tmp)
+    vectors = FaissVectors.load(tmp)
+    store = ChunkStore.open(tmp)
+    extra = size - len(vectors)
+    records = synthetic.chunk_records(extra, seed=size)
+    types = ["cabinet-member-update", "minutes", "report", "press-release"]
+    written = 0
+    paper = 0
+    while written < extra:
+        batch = [next(records)[1] for _ in range(min(PAPER_CHUNKS, extra - written))]
+        title = batch[0].split("\n", 1)[0]
+        bodies = [t.split("\n", 1)[1] for t in batch]
+        text = "\n\n".join(bodies)
+        year = 2015 + paper % 11
+        meta = DocumentMeta(doc_id=f"generated-{size}-{paper}", title=title,
+                            date=f"{year}-{1 + paper % 12:02d}-{1 + paper % 28:02d}", doc_type=types[paper % 4],
+                            council="Generated Council")
+        chunks, offset = [], 0
+        for n, body in enumerate(bodies):
+            chunks.append(Chunk(doc_id=meta.doc_id, ord=n, text=body, start=offset, end=offset + len(body),
+                                sentences=sentence_spans_fast(body) if with_sentences else ()))
+            offset += len(body) + 2
+        store.put_document(Document(meta=meta, text=text, path=f"generated/{size}/{paper}"),
+                           f"generated/{size}/{paper}", "-", "-")
+        chunk_vectors, sentence_vectors = pool.derive(
+            len(chunks), [len(c.sentences) for c in chunks] if with_sentences else None)
+        vectors.add(store.put_chunks(chunks, sentence_vectors), chunk_vectors)
+        written += len(chunks)
+        paper += 1
+        if paper % 5_000 == 0:
+            store.commit()
+            log(f"scale {size:,}: {len(vectors):,} chunks written")
+    store.commit()
+    generated = time.perf_counter() - started
+    vectors = vectors.fitted()
+    vectors.save(tmp)
+    fitted = time.perf_counter() - started - generated
+    ids, texts = [], []
+    for rows in store.iter_index_texts():
+        ids.extend(r[0] for r in rows)
+        texts.extend(r[1] for r in rows)
+    SparseIndex.build(np.asarray(ids, dtype=np.int64), texts).save(tmp)
+    del texts
+    store.close()
+    manifest = index_layout.read_manifest(corpus_build)
+    manifest.update(vector_store=vectors.description, chunks=len(ids), documents=manifest["documents"] + paper)
+    manifest.pop("format", None)
+    build = index_layout.publish(target, tmp, {"format": index_layout.FORMAT_VERSION, **manifest})
+    (target / index_layout.MODELS).mkdir(exist_ok=True)
+    for model in models.glob("*.onnx"):
+        os.link(model, target / index_layout.MODELS / model.name)
+    seconds = time.perf_counter() - started
+    log(f"scale {size:,}: built in {seconds:.0f} s ({vectors.description})")
+    return {"build_s": round(seconds, 1), "vector_index": vectors.description,
+            "index_fit_s": round(fitted, 1), "disk_mb": round(folder_bytes(build) / 1e6, 1),
+            "vectors_mb": round((build / "vectors.faiss").stat().st_size / 1e6, 1)}, vectors
+
+
+def dense_comparison(vectors: FaissVectors, query_vectors: np.ndarray) -> dict:
+    """recall@10 of the index's dense search against exact search, and both one's latency."""
+    ids, stored = vectors.contents()
+    exact = FaissVectors.create(stored.shape[1])
+    exact.add(ids, stored)
+    del stored
+    out = {}
+    for name, index in (("exact", exact), ("index", vectors)):
+        times, found = [], []
+        for q in query_vectors:
+            started = time.perf_counter()
+            hits = index.search(q, 10)
+            times.append((time.perf_counter() - started) * 1000)
+            found.append([i for i, _ in hits] + [-1] * (10 - len(hits)))
+        out[name] = (percentiles(times), np.array(found))
+    return {"recall_at_10": round(recall_at(out["exact"][1], out["index"][1]), 4),
+            "dense_exact": out["exact"][0], "dense_index": out["index"][0]}
+
+
+def measure_in_fresh_process(index_dir: Path, search_queries: list[str], ask_queries: list[str]) -> dict:
+    payload = Path(tempfile.mkstemp(suffix=".json")[1])
+    payload.write_text(json.dumps({"search": search_queries, "ask": ask_queries}))
+    try:
+        out = subprocess.run([sys.executable, __file__, "measure", str(index_dir), str(payload)],
+                             capture_output=True, text=True, check=True)
+    except subprocess.CalledProcessError as exc:
+        raise SystemExit(f"measure failed:\n{exc.stderr[-3000:]}") from exc
+    finally:
+        payload.unlink(missing_ok=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(index_dir: Path, payload: Path) -> dict:
+    """Run in a fresh process: search and ask latency over distinct queries, then the peak RSS."""
+    from assistant.app import Assistant
+
+    queries = json.loads(payload.read_text())
+    started = time.perf_counter()
+    assistant = Assistant(settings_for(index_dir))
+    assistant.load()
+    load_s = time.perf_counter() - started
+    rss = lambda: round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    loaded_rss = rss()
+    assistant.search("warm up the retrievers", k=10)
+    search_ms = []
+    for q in queries["search"]:
+        started = time.perf_counter()
+        assistant.search(q, k=10)
+        search_ms.append((time.perf_counter() - started) * 1000)
+    searched_rss = rss()
+    ask_ms = []
+    for q in queries["ask"]:
+        started = time.perf_counter()
+        assistant.ask(q)
+        ask_ms.append((time.perf_counter() - started) * 1000)
+    return {"load_s": round(load_s, 2), "runtime": assistant.embedder.runtime_in_use,
+            "search": percentiles(search_ms), "ask": percentiles(ask_ms),
+            "rss_after_load_mb": loaded_rss, "rss_after_search_mb": searched_rss, "peak_rss_mb": rss()}
+
+
+def cold_start(index_dir: Path, question: str, runs: int = 3) -> dict:
+    """Seconds from starting `council-assistant ask` to its answer on standard output (median)."""
+    cli = Path(sys.executable).with_name("council-assistant")
+    env = {**os.environ, "COUNCIL_ASSISTANT_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1"}
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        process = subprocess.Popen([str(cli), "ask", question], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=env)
+        first = process.stdout.readline()
+        times.append(time.perf_counter() - started)
+        process.communicate()
+        if process.returncode != 0 or not first.strip():
+            raise SystemExit(f"cold start: ask failed ({process.returncode})")
+    return {"median_s": round(statistics.median(times), 2), "runs_s": [round(t, 2) for t in times]}
+
+
+# -- distractors ----------------------------------------------------------------------------------
+def bench_distractors(work: Path, papers: int, torch_embedder, ingest_index: Path) -> dict:
+    """Eval accuracy over the corpus alone and with `papers` generated papers in the same index."""
+    from assistant.app import Assistant
+    from assistant.evaluation import DEFAULT_QUESTIONS, evaluate, load_questions, summarise
+
+    questions = load_questions(DEFAULT_QUESTIONS)
+    out = {"papers": papers}
+    folder = work / "ingest-papers"  # the ingest section's papers are the first ones (prefix-stable),
+    synthetic.write_corpus(folder, papers)  # so only the papers beyond them are embedded again
+    mixed = work / "distractor-index"
+    shutil.rmtree(mixed, ignore_errors=True)
+    shutil.copytree(ingest_index, mixed, symlinks=True)
+    for name, paths, index_dir in (("corpus_alone", [ROOT / "corpus"], work / "corpus-index"),
+                                   ("with_distractors", [folder, ROOT / "corpus"], mixed)):
+        assistant = Assistant(settings_for(index_dir, encoder_runtime="torch"))
+        assistant.embedder = torch_embedder
+        started = time.perf_counter()
+        report = assistant.ingest(paths)
+        log(f"distractors: {name} ingest {time.perf_counter() - started:.0f} s")
+        assert not report.failed, report.failed
+        torch_embedder.clear_query_cache()
+        summary = summarise(evaluate(assistant, questions))
+        out[name] = {"chunks": assistant.index.manifest["chunks"],
+                     **{k: round(summary[k], 4) for k in ("answer_accuracy", "hit_at_1", "abstention_accuracy")}}
+    scoped = Assistant(settings_for(mixed, encoder_runtime="torch", council_scope="Sefton Council"))
+    scoped.embedder = torch_embedder
+    torch_embedder.clear_query_cache()
+    summary = summarise(evaluate(scoped, questions))
+    out["scoped"] = {k: round(summary[k], 4) for k in ("answer_accuracy", "hit_at_1", "abstention_accuracy")}
+    alone = out["corpus_alone"]["answer_accuracy"]
+    out["accuracy_drop_points"] = round(100 * (alone - out["with_distractors"]["answer_accuracy"]), 1)
+    out["scoped_accuracy_drop_points"] = round(100 * (alone - out["scoped"]["answer_accuracy"]), 1)
+    return out
+
+
+# -- report ---------------------------------------------------------------------------------------
+def targets(result: dict) -> list[tuple[str, str, str, bool | None]]:
+    """(target, goal, measured, met) for every target the run's sections measured."""
+    rows = []
+    ingest = result.get("ingest")
+    if ingest:
+        rows += [("ingest wall time / raw encode", TARGETS["ingest_vs_raw_encode"],
+                  f"{ingest['ingest_vs_raw_encode']:.2f}×", ingest["ingest_vs_raw_encode"] <= 1.15),
+                 ("ingest speed-up vs llama-index default", TARGETS["ingest_speedup_vs_llama_index"],
+                  f"{ingest['ingest_speedup_vs_llama_index']:.2f}×", ingest["ingest_speedup_vs_llama_index"] >= 2)]
+    scale = {row["size"]: row for row in result.get("scale", [])}
+    if 100_000 in scale:
+        row = scale[100_000]
+        rows.append(("ask p50 at 100k chunks", TARGETS["ask_p50_ms_at_100k"], f"{row['ask']['p50_ms']:.0f} ms",
+                     row["ask"]["p50_ms"] <= 50))
+        if "cold_start" in row:
+            rows.append(("cold start at 100k chunks", TARGETS["cold_start_s_at_100k"],
+                         f"{row['cold_start']['median_s']:.2f} s", row["cold_start"]["median_s"] <= 3))
+    if scale:
+        largest = scale[max(scale)]
+        label = f"{max(scale):,}".replace(",000,000", "M").replace(",000", "k")
+        rows += [(f"search p50 at {label} chunks", TARGETS["search_p50_ms_at_1m"],
+                  f"{largest['search']['p50_ms']:.0f} ms", largest["search"]["p50_ms"] <= 30),
+                 (f"recall@10 at {label} chunks", TARGETS["recall_at_10_at_1m"], f"{largest['recall_at_10']:.3f}",
+                  largest["recall_at_10"] >= 0.95),
+                 (f"peak RSS at {label} chunks", TARGETS["peak_rss_gb_at_1m"],
+                  f"{largest['peak_rss_mb'] / 1024:.2f} GB", largest["peak_rss_mb"] / 1024 <= 2.5)]
+    d = result.get("distractors")
+    if d:
+        for key, label in (("accuracy_drop_points", ""), ("scoped_accuracy_drop_points", ", scoped to the council")):
+            if key in d:
+                rows.append((f"accuracy drop with {d['papers']:,} distractor papers{label}",
+                             TARGETS["distractor_accuracy_drop_points"], f"{d[key]:.1f} points", d[key] <= 3))
+    return rows
+
+
+def markdown(result: dict) -> str:
+    lines = [f"# Benchmark ({result['mode']} mode, {result['date']}, {result['machine']})", "",
+             f"Run time {result['seconds'] / 60:.1f} min. Reproduce with `{result['command']}`.", "",
+             "| target | goal | measured | met |", "|---|---|---|---|"]
+    lines += [f"| {name} | {goal} | {value} | {'yes' if ok else 'no'} |" for name, goal, value, ok in targets(result)]
+    ingest = result.get("ingest")
+    if ingest:
+        lines += ["", f"**Ingest** of {ingest['papers']} generated papers ({ingest['chunks']:,} chunks, "
+                  f"{ingest['words']:,} words): product {ingest['product_s']:.1f} s ({ingest['product_chunks_per_s']} "
+                  f"chunks/s, {ingest['product_encode_s']:.1f} s of it encoding); raw `model.encode` of the same "
+                  f"chunks {ingest['raw_encode_s']:.1f} s ({ingest['raw_chunks_per_s']} chunks/s); llama-index "
+                  f"`VectorStoreIndex.from_documents` {ingest['llama_index_s']:.1f} s ({ingest['llama_index_nodes']} "
+                  f"nodes of up to 1,024 tokens, which the model truncates at 256: most of the text is never "
+                  f"embedded); llama-index over the product's own chunks {ingest['llama_index_same_chunks_s']:.1f} s "
+                  f"({ingest['ingest_speedup_vs_llama_index_same_chunks']:.2f}× the product's time)."]
+    if result.get("scale"):
+        lines += ["", "| chunks | vector index | search p50 / p95 | ask p50 / p95 | dense: exact p50 → index p50 "
+                  "| recall@10 | peak RSS | disk | build |", "|---|---|---|---|---|---|---|---|---|"]
+        for row in result["scale"]:
+            ask = f"{row['ask']['p50_ms']:.0f} / {row['ask']['p95_ms']:.0f} ms" if row["ask"]["n"] else "not run"
+            lines.append(f"| {row['size']:,} | {row['vector_index']} | {row['search']['p50_ms']:.1f} / "
+                         f"{row['search']['p95_ms']:.1f} ms | {ask} | {row['dense_exact']['p50_ms']:.1f} → "
+                         f"{row['dense_index']['p50_ms']:.1f} ms | {row['recall_at_10']:.3f} | "
+                         f"{row['peak_rss_mb']:,.0f} MB | {row['disk_mb']:,.0f} MB | {row['build_s']:.0f} s |")
+        cold = [r for r in result["scale"] if "cold_start" in r]
+        if cold:
+            lines += ["", "Cold start (`council-assistant ask`, process start to printed answer, warm file cache): "
+                      + "; ".join(f"{r['size']:,} chunks {r['cold_start']['median_s']:.2f} s" for r in cold) + "."]
+    d = result.get("distractors")
+    if d:
+        lines += ["", f"**Distractors**: the eval questions over the corpus alone ({d['corpus_alone']['chunks']:,} "
+                  f"chunks): answer accuracy {d['corpus_alone']['answer_accuracy']:.1%}, hit@1 "
+                  f"{d['corpus_alone']['hit_at_1']:.1%}; with {d['papers']:,} generated papers "
+                  f"({d['with_distractors']['chunks']:,} chunks): {d['with_distractors']['answer_accuracy']:.1%}, "
+                  f"hit@1 {d['with_distractors']['hit_at_1']:.1%}."]
+        if "scoped" in d:
+            lines[-1] += (f" Scoped to the corpus's council, as a council's own deployment asks: "
+                          f"{d['scoped']['answer_accuracy']:.1%}, hit@1 {d['scoped']['hit_at_1']:.1%}.")
+    if result.get("concurrency"):
+        c = result["concurrency"]
+        lines += ["", f"**Concurrent users** (bench/concurrency.py): {json.dumps(c)}"]
+    return "\n".join(lines) + "\n"
+
+
+def plots(result: dict, stem: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in result["scale"]]
+    sizes = [r["size"] for r in rows]
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for key, label in (("search", "search"), ("ask", "ask")):
+        points = [(s, r[key]) for s, r in zip(sizes, rows) if r[key]["n"]]
+        axis.plot([s for s, _ in points], [p["p50_ms"] for _, p in points], marker="o", label=f"{label} p50")
+        axis.plot([s for s, _ in points], [p["p95_ms"] for _, p in points], marker="x", linestyle="--",
+                  label=f"{label} p95")
+    axis.plot(sizes, [r["dense_exact"]["p50_ms"] for r in rows], marker=".", linestyle=":",
+              label="exact dense search p50")
+    axis.set(xscale="log", xlabel="chunks in the index", ylabel="ms", title="Latency against corpus size")
+    axis.legend()
+    figure.tight_layout()
+    latency = stem.with_name(stem.name + "-latency.png")
+    figure.savefig(latency, dpi=110)
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.plot(sizes, [r["peak_rss_mb"] for r in rows], marker="o", label="peak RSS of search + ask")
+    axis.plot(sizes, [r["disk_mb"] for r in rows], marker="x", label="index on disk")
+    axis.set(xscale="log", xlabel="chunks in the index", ylabel="MB", title="Memory and disk against corpus size")
+    axis.legend()
+    figure.tight_layout()
+    memory = stem.with_name(stem.name + "-memory.png")
+    figure.savefig(memory, dpi=110)
+    plt.close("all")
+    return [latency, memory]
+
+
+# -- main -----------------------------------------------------------------------------------------
+def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS) -> dict:
+    from assistant.embedding import Embedder
+    from assistant.evaluation import DEFAULT_QUESTIONS, load_questions
+
+    config = MODES[mode]
+    begun = time.perf_counter()
+    torch_embedder = Embedder("all-MiniLM-L6-v2", runtime="torch")
+    torch_embedder.embed_passages(["warm up"])
+    result = {"mode": mode, "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPUs",
+              "command": "make bench" if mode == "quick" else "make bench-full", "flat_limit": FLAT_LIMIT}
+    if "ingest" in sections or not (work / "ingest-index").exists():
+        result["ingest"], ingest_index = bench_ingest(work, config["ingest_papers"], torch_embedder)
+    else:
+        ingest_index = work / "ingest-index"
+
+    models = work / "models"
+    Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=models).encoder
+    from assistant.app import Assistant
+
+    corpus_index = work / "corpus-index"
+    corpus = Assistant(settings_for(corpus_index, encoder_runtime="torch"))
+    corpus.embedder = torch_embedder
+    corpus.ingest([ROOT / "corpus"])
+    pool = Pool(ingest_index)
+    eval_questions = [q.question for q in load_questions(DEFAULT_QUESTIONS)]
+    generated = synthetic.questions(2 * config["queries"], seed=1)
+    search_queries = (eval_questions + generated)[:config["queries"]]
+    ask_queries = [q for q in generated if q not in search_queries][:config["queries"]]
+    query_vectors = Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=models).embed_passages(search_queries)
+
+    result["scale"] = []
+    for size in config["sizes"] if "scale" in sections else []:
+        target = work / f"scale-{size}"
+        with_sentences = size <= 100_000
+        row, vectors = build_scaled(size, corpus_index, pool, target, with_sentences, models)
+        row.update(dense_comparison(vectors, query_vectors))
+        del vectors
+        row.update(measure_in_fresh_process(target, search_queries, ask_queries if with_sentences else []))
+        if size == 100_000:
+            row["cold_start"] = cold_start(target, "Who attends the Improvement Board?")
+        result["scale"].append({"size": size, **row})
+        log(f"scale {size:,}: {json.dumps(row)}")
+        shutil.rmtree(target)
+
+    if "distractors" in sections:
+        result["distractors"] = bench_distractors(work, config["distractor_papers"], torch_embedder, ingest_index)
+    concurrency = RESULTS / "concurrency.json"
+    if concurrency.is_file():
+        result["concurrency"] = json.loads(concurrency.read_text())
+    result["seconds"] = round(time.perf_counter() - begun, 1)
+    result["targets"] = [{"target": n, "goal": g, "measured": v, "met": ok} for n, g, v, ok in targets(result)]
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    go = sub.add_parser("run", help="run the benchmark")
+    go.add_argument("--mode", choices=sorted(MODES), default="quick")
+    go.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed afterwards)")
+    go.add_argument("--sections", default=",".join(SECTIONS),
+                    help=f"comma-separated subset of {','.join(SECTIONS)} (a partial run writes <mode>-partial.*)")
+    child = sub.add_parser("measure", help=argparse.SUPPRESS)
+    child.add_argument("index_dir", type=Path)
+    child.add_argument("payload", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "measure":
+        print(json.dumps(measure(args.index_dir, args.payload)))
+        return 0
+    work = args.work or Path(tempfile.mkdtemp(prefix="council-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        sections = tuple(s for s in args.sections.split(",") if s)
+        unknown = set(sections) - set(SECTIONS)
+        if unknown:
+            parser.error(f"--sections: unknown {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+        result = run(args.mode, work, sections)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / (args.mode if set(sections) == set(SECTIONS) else f"{args.mode}-partial")
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(markdown(result))
+    if result.get("scale"):
+        plots(result, stem)
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
