@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
+from typing import Iterator
 
 from .types import Chunk, Document
 
@@ -15,6 +16,7 @@ _ABBREVIATIONS = {"cllr", "dr", "mr", "mrs", "ms", "st", "no", "nos", "cllrs", "
                   "approx", "etc", "e.g", "i.e", "vs", "ref", "jan", "feb", "mar", "apr", "jun", "jul",
                   "aug", "sep", "sept", "oct", "nov", "dec"}
 _WORD = re.compile(r"\S+")
+_PIECE_CHARS = 10_000
 
 
 @lru_cache(maxsize=1)
@@ -38,14 +40,34 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every sentence in `text`, in order, trimmed of surrounding white space."""
     tokenizer = _punkt()
     spans: list[tuple[int, int]] = []
-    for line in re.finditer(r"[^\n]+", text):
-        for start, end in tokenizer.span_tokenize(line.group()):
-            piece = line.group()[start:end]
-            lead = len(piece) - len(piece.lstrip())
-            trail = len(piece) - len(piece.rstrip())
+    for first, last in _pieces(text):
+        piece = text[first:last]
+        for start, end in tokenizer.span_tokenize(piece):
+            sentence = piece[start:end]
+            lead = len(sentence) - len(sentence.lstrip())
+            trail = len(sentence) - len(sentence.rstrip())
             if end - trail > start + lead:
-                spans.append((line.start() + start + lead, line.start() + end - trail))
+                spans.append((first + start + lead, first + end - trail))
     return spans
+
+
+def _pieces(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line, a line over _PIECE_CHARS cut at white space into pieces no longer.
+
+    Punkt's time grows with the number of full stops in what it is given, and NLTK stops it with a
+    TimeoutError after 5 s: one giant line (a paragraph reflowed from a long file) must not reach it.
+    """
+    for line in re.finditer(r"[^\n]+", text):
+        start, end = line.span()
+        while end - start > _PIECE_CHARS:
+            cut = start + _PIECE_CHARS
+            while cut > start and not text[cut - 1].isspace():
+                cut -= 1
+            if cut == start:
+                cut = start + _PIECE_CHARS
+            yield start, cut
+            start = cut
+        yield start, end
 
 
 def _word_count(text: str, start: int, end: int) -> int:

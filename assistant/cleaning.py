@@ -31,9 +31,16 @@ def clean_text(text: str) -> str:
 
 
 def clean_pages(pages: list[str]) -> list[str]:
-    """Clean each page of a document after dropping headers and footers repeated across pages."""
+    """Clean each page of a document after dropping headers and footers repeated across pages.
+
+    Never empties a document that has text: when every line is a repeated edge (the same one line on
+    every page, say), the lines are the content and are kept.
+    """
     repeated = _repeated_edges(pages)
-    return [clean_text(_drop_edges(page, repeated)) for page in pages]
+    cleaned = [clean_text(_drop_edges(page, repeated)) for page in pages]
+    if repeated and not any(cleaned):
+        return [clean_text(page) for page in pages]
+    return cleaned
 
 
 def _normalise(text: str) -> str:
@@ -75,17 +82,18 @@ def _wrap_width(paragraphs: list[list[str]]) -> int | None:
 
 
 def _reflow(lines: list[str], width: int | None) -> str:
-    out = lines[0]
+    parts = [lines[0]]
     for prev, line in zip(lines, lines[1:]):
         if re.search(r"[^\W\d_]-$", prev) and line[:1].islower():
-            out = out[:-1] + line
+            parts[-1] = parts[-1][:-1]
+            parts.append(line)
         elif re.search(r"[^\W\d_]-$", prev) and width and len(prev) >= _WRAP_FRACTION * width:
-            out += line
+            parts.append(line)
         elif width and len(prev) >= _WRAP_FRACTION * width:
-            out += " " + line
+            parts.append(" " + line)
         else:
-            out += "\n" + line
-    return out
+            parts.append("\n" + line)
+    return "".join(parts)
 
 
 def _edge_key(line: str) -> str:

@@ -8,9 +8,11 @@ current build: the new one is made beside it and swapped in (see index.py).
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,8 +24,8 @@ from .chunking import chunk_document
 from .chunkstore import ChunkStore
 from .embedding import Embedder
 from .errors import CorpusError, IndexMismatchError
-from .loading import (MANIFEST_NAME, SUPPORTED, SourceFile, content_hash, file_key, load_document,
-                      metadata_hash, read_manifest)
+from .loading import (MANIFEST_NAME, MAX_FILE_BYTES, SUPPORTED, Loader, SourceFile, content_hash, file_key,
+                      metadata_hash, path_text, read_manifest)
 from .settings import Settings
 from .sparse import SparseIndex
 from .types import Document, IngestReport
@@ -54,32 +56,40 @@ def discover(paths: list[Path]) -> Discovery:
         return manifests[folder]
 
     def add(path: Path, explicit: bool) -> None:
-        real = path.resolve()
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:
+            found.failed.append((path_text(path), _unresolved(exc)))
+            return
         if real in seen:
             return
         seen.add(real)
         if path.suffix.lower() not in SUPPORTED:
             reason = f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}"
-            (found.failed if explicit else found.skipped).append((str(path), reason))
+            (found.failed if explicit else found.skipped).append((path_text(path), reason))
+            return
+        if not real.is_file():
+            found.failed.append((path_text(path), "not a regular file (a named pipe, socket or device); "
+                                                  "remove it from the folder"))
             return
         try:
             entries = manifest_for(path.parent)
         except CorpusError as exc:
-            found.failed.append((str(path), str(exc)))
+            found.failed.append((path_text(path), str(exc)))
             return
         meta = entries.get(path.name, entries.get("*", {}))
         found.sources.append(SourceFile(path=path, key=file_key(path), meta=dict(meta)))
 
     for path in paths:
         if path.is_symlink() and not path.exists():
-            found.failed.append((str(path), "broken symbolic link"))
+            found.failed.append((path_text(path), "broken symbolic link"))
         elif not path.exists():
-            found.failed.append((str(path), "no such file or folder"))
+            found.failed.append((path_text(path), "no such file or folder"))
         elif path.is_dir():
             found.folders.append(file_key(path))
             files = _walk(path, found)
             if not files:
-                found.failed.append((str(path), "folder holds no files to ingest"))
+                found.failed.append((path_text(path), "folder holds no files to ingest"))
             for file in files:
                 add(file, explicit=False)
         else:
@@ -92,7 +102,7 @@ def _walk(root: Path, found: Discovery) -> list[Path]:
     files: list[Path] = []
     visited: set[Path] = set()
     def on_error(exc: OSError) -> None:
-        found.failed.append((str(exc.filename), f"cannot read folder ({exc.strerror})"))
+        found.failed.append((path_text(exc.filename), f"cannot read folder ({exc.strerror})"))
 
     for name, subfolders, names in os.walk(root, followlinks=True, onerror=on_error):
         folder = Path(name)
@@ -104,6 +114,69 @@ def _walk(root: Path, found: Discovery) -> list[Path]:
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         files.extend(folder / n for n in sorted(names) if not n.startswith(".") and n != MANIFEST_NAME)
     return files
+
+
+def _unresolved(exc: Exception) -> str:
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "symbolic link loop; remove the link"
+    if isinstance(exc, FileNotFoundError):
+        return "broken symbolic link; remove it or restore its target"
+    return f"cannot read ({getattr(exc, 'strerror', None) or exc})"
+
+
+@dataclass
+class Loaded:
+    """The load step's outcome: documents to index, keys of unchanged files, failures, warnings."""
+
+    documents: list[tuple[SourceFile, Document, str, str]] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings) -> Loaded:
+    """Read every source and extract the new or changed ones, each in the worker under
+    `settings.extract_timeout`. A file that fails is one line in `failed` and never stops the rest."""
+    out = Loaded()
+    log.info("checking %d file(s) for changes", len(sources))
+    with Loader(settings.extract_timeout, settings.pdf_password, settings.default_council) as loader:
+        for source in sources:
+            shown = path_text(source.path)
+            try:
+                size = source.path.stat().st_size
+                if size > MAX_FILE_BYTES:
+                    out.failed.append((shown, f"{size / 2**20:,.0f} MB, more than the {MAX_FILE_BYTES // 2**20:,} MB "
+                                              "allowed for one file; split it or remove it"))
+                    continue
+                data = source.path.read_bytes()
+            except OSError as exc:
+                out.failed.append((shown, f"cannot read ({exc.strerror or exc}); check its permissions"))
+                continue
+            chash, mhash = content_hash(data), metadata_hash(source.meta)
+            old = old_files.get(source.key)
+            if old and old["content_hash"] == chash and old["meta_hash"] == mhash:
+                out.unchanged.append(source.key)
+                continue
+            log.debug("extracting %s", shown)
+            try:
+                document = loader.load(source, data)
+            except CorpusError as exc:
+                out.failed.append((shown, _one_line(str(exc).removeprefix(f"{source.path}: "))))
+                continue
+            except Exception as exc:  # a loader bug must not abort the whole ingest
+                log.exception("%s: unexpected error while loading", shown)
+                out.failed.append((shown, _one_line(f"could not be read ({type(exc).__name__}: {exc})")))
+                continue
+            out.warnings.extend((shown, _one_line(w)) for w in document.warnings)
+            out.documents.append((source, document, chash, mhash))
+    log.info("%d file(s) to index, %d unchanged, %d failed", len(out.documents), len(out.unchanged),
+             len(out.failed))
+    return out
+
+
+def _one_line(message: str, limit: int = 500) -> str:
+    message = re.sub(r"\s*[\r\n]+\s*", " ", message).strip()
+    return message if len(message) <= limit else message[:limit - 1] + "\u2026"
 
 
 def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: bool = False) -> IngestReport:
@@ -125,34 +198,11 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
             old_files = manifest.get("files", {})
 
         found = discover(paths)
-        failed = list(found.failed)
-        warnings: list[tuple[str, str]] = list(found.skipped)
-        loaded: list[tuple[SourceFile, Document, str, str]] = []
-        unchanged: list[str] = []
-        seen_keys: set[str] = set()
-        for source in found.sources:
-            seen_keys.add(source.key)
-            try:
-                data = source.path.read_bytes()
-            except OSError as exc:
-                failed.append((str(source.path), f"cannot read ({exc.strerror or exc})"))
-                continue
-            chash, mhash = content_hash(data), metadata_hash(source.meta)
-            old = old_files.get(source.key)
-            if old and old["content_hash"] == chash and old["meta_hash"] == mhash:
-                unchanged.append(source.key)
-                continue
-            try:
-                document = load_document(source, data, settings.pdf_password, settings.default_council)
-            except CorpusError as exc:
-                failed.append((str(source.path), str(exc).removeprefix(f"{source.path}: ")))
-                continue
-            except Exception as exc:  # a loader bug must not abort the whole ingest
-                log.exception("%s: unexpected error while loading", source.path)
-                failed.append((str(source.path), f"could not be read ({type(exc).__name__}: {exc})"))
-                continue
-            warnings.extend((str(source.path), w) for w in document.warnings)
-            loaded.append((source, document, chash, mhash))
+        seen_keys = {source.key for source in found.sources}
+        outcome = load_sources(found.sources, old_files, settings)
+        failed = found.failed + outcome.failed
+        warnings = found.skipped + outcome.warnings
+        loaded, unchanged = outcome.documents, outcome.unchanged
 
         removed = [key for key in old_files if key not in seen_keys
                    and any(key == folder or key.startswith(folder.rstrip("/") + "/") for folder in found.folders)]
@@ -164,6 +214,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
             return IngestReport(**report, seconds=time.perf_counter() - started)
 
         tmp = index_layout.new_build_dir(index_dir)
+        log.info("writing a new build in %s", tmp)
         if current is not None:
             index_layout.copy_build(current, tmp)
             vectors = FaissVectors.load(tmp)
@@ -203,6 +254,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
             SparseIndex.build(np.asarray(all_ids, dtype=np.int64), all_texts).save(tmp)
         finally:
             store.close()
+        log.info("publishing %s", tmp.name)
         index_layout.publish(index_dir, tmp, {
             "format": index_layout.FORMAT_VERSION,
             "embedding_model": embedder.model_id,

@@ -1,33 +1,49 @@
 """Read source files into cleaned `Document`s, with metadata from the folder's `manifest.toml`.
 
-Supported: .txt and .md (UTF-8, UTF-16 with a byte-order mark, or Windows-1252 with a warning),
-.pdf (pypdf; page boundaries kept), .html/.htm (main text, without navigation), .docx.
-Every failure is a `CorpusError` whose message starts with the file name.
+Supported: .txt and .md (UTF-8, UTF-16 with or without a byte-order mark, or Windows-1252 with a
+warning), .pdf (pypdf; page boundaries kept), .html/.htm (main text, without navigation), .docx.
+Every failure is a `CorpusError` whose message starts with the file name. A file with more than
+MAX_TEXT_CHARS characters of text (about 1,500 dense pages) is refused: chunking and embedding it
+would take hours; ingest reads no file over MAX_FILE_BYTES. `Loader` runs the extraction in a worker
+process under a time limit.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import io
 import json
 import logging
+import os
 import re
+import signal
+import subprocess
+import sys
 import tomllib
+import traceback
 import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cleaning import clean_pages, clean_text
 from .errors import CorpusError
 from .types import Document, DocumentMeta
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.toml"
 SUPPORTED = {".txt", ".md", ".pdf", ".html", ".htm", ".docx"}
 META_FIELDS = {"id", "title", "date", "date_note", "doc_type", "council", "committee", "source"}
+MAX_TEXT_CHARS = 5_000_000
+MAX_FILE_BYTES = 2**30
 _MIN_PDF_CHARS_PER_PAGE = 1
+_SCANNED_PAGE_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -51,9 +67,22 @@ def file_key(path: Path) -> str:
     """The key a file is indexed under: its path relative to the working folder where possible."""
     resolved = path.resolve()
     try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+        return path_text(resolved.relative_to(Path.cwd().resolve()).as_posix())
     except ValueError:
-        return resolved.as_posix()
+        return path_text(resolved.as_posix())
+
+
+def path_text(path: Path | str) -> str:
+    """The path as printable text: bytes of a file name that are not UTF-8 become U+FFFD.
+
+    Such names reach Python as lone surrogates, which SQLite, JSON readers and terminals refuse.
+    """
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
 
 
 def read_manifest(folder: Path) -> dict[str, dict]:
@@ -111,6 +140,10 @@ def load_document(source: SourceFile, data: bytes, pdf_password: str | None = No
     else:
         raise CorpusError(f"{source.path}: unsupported file type {suffix or '(none)'}; "
                           f"supported: {', '.join(sorted(SUPPORTED))}")
+    chars = sum(len(page) for page in extracted.pages)
+    if chars > MAX_TEXT_CHARS:
+        raise CorpusError(f"{source.path}: {chars:,} characters of text, more than the {MAX_TEXT_CHARS:,} "
+                          "allowed for one paper; split it into smaller files or remove it")
     pages = clean_pages(extracted.pages) if extracted.paged else [clean_text("\n\n".join(extracted.pages))]
     text, starts = _join_pages(pages)
     if not text.strip():
@@ -121,6 +154,169 @@ def load_document(source: SourceFile, data: bytes, pdf_password: str | None = No
     return Document(meta=meta, text=text, path=source.key,
                     page_starts=tuple(starts) if extracted.paged else (),
                     warnings=extracted.warnings)
+
+
+class Loader:
+    """Runs `load_document` in a worker process, so that a file whose extraction takes longer than
+    `timeout` seconds is stopped and reported instead of stalling the ingest (pypdf's pure-Python
+    parser cannot be interrupted from a thread).
+
+    One worker, started on first use, serves every file and is replaced after a timeout or a crash.
+    It is a fresh interpreter (not a fork, and not multiprocessing's spawn, which re-runs the
+    caller's main script): it inherits nothing of the caller (torch, open index files), imports only
+    the loading and cleaning code, and dies with the caller. The limit counts the file's own work,
+    not the worker's start or its first import of a format's library. `timeout=0` loads in this
+    process, with no limit, and so does a Loader whose worker cannot be started (a warning says so).
+    Use as a context manager, or call `close`.
+    """
+
+    def __init__(self, timeout: float, pdf_password: str | None = None,
+                 default_council: str | None = None) -> None:
+        self.timeout = timeout
+        self.pdf_password = pdf_password
+        self.default_council = default_council
+        self._process: subprocess.Popen | None = None
+        self._connection: Connection | None = None
+        self._in_process = not timeout
+
+    def __enter__(self) -> "Loader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def load(self, source: SourceFile, data: bytes) -> Document:
+        """The cleaned document, or a `CorpusError` naming the file (also for a timeout or a crash)."""
+        connection = None if self._in_process else self._worker()
+        if connection is None:
+            return load_document(source, data, self.pdf_password, self.default_council)
+        try:
+            connection.send((source, data, self.pdf_password, self.default_council))
+            if not connection.poll(_WORKER_START_SECONDS):
+                self._stop()
+                raise CorpusError(f"{source.path}: the extraction worker did not start within "
+                                  f"{_WORKER_START_SECONDS} s; the machine may be overloaded: try again")
+            connection.recv()
+            if not connection.poll(self.timeout):
+                self._stop()
+                raise CorpusError(
+                    f"{source.path}: extraction took longer than {self.timeout:g} s; the file may be "
+                    "damaged or unusually complex: raise extract_timeout or remove the file")
+            outcome, message, trace = connection.recv()
+        except (EOFError, OSError) as exc:
+            code = self._stop()
+            raise CorpusError(f"{source.path}: the extraction worker stopped while reading it (exit code "
+                              f"{code}); the file may be damaged: remove it or convert it") from exc
+        if outcome == "ok":
+            return message
+        if trace:
+            log.error("%s: unexpected error while loading (in the worker process)\n%s", source.path, trace)
+        raise CorpusError(message)
+
+    def close(self) -> None:
+        """Let the worker exit (kill it if it has not within a second)."""
+        if self._connection is not None:
+            try:
+                self._connection.send(None)
+            except OSError:
+                pass
+        if self._process is not None:
+            try:
+                self._process.wait(1)
+            except subprocess.TimeoutExpired:
+                pass
+        self._stop()
+
+    def _worker(self) -> Connection | None:
+        if self._process is None or self._process.poll() is not None:
+            from multiprocessing.connection import Pipe
+
+            self._stop()
+            ours, theirs = Pipe()
+            package_root = str(Path(__file__).resolve().parents[1])
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+                filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+            try:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-c", "from assistant.loading import _serve; _serve()",
+                     str(theirs.fileno()), str(os.getpid())],
+                    pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
+            except OSError as exc:
+                ours.close()
+                log.warning("cannot start the extraction worker (%s); loading files in this process, "
+                            "without the %g s limit", exc, self.timeout)
+                self._in_process = True
+                return None
+            finally:
+                theirs.close()
+            self._connection = ours
+        return self._connection
+
+    def _stop(self) -> int | None:
+        code = None
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            code = self._process.wait()
+        if self._connection is not None:
+            self._connection.close()
+        self._process = self._connection = None
+        return code
+
+
+_WORKER_START_SECONDS = 120
+_LIBRARIES = {".pdf": ["pypdf"], ".html": ["bs4", "soupsieve"], ".htm": ["bs4", "soupsieve"],
+              ".docx": ["docx"]}
+
+
+def _serve() -> None:
+    """The worker's loop (argv: connection fd, parent pid). For each file: import its format's
+    library, send ("begin",) so that the caller starts the clock, load, and send ("ok", document, "")
+    or ("failed", message, traceback); the traceback is set only for an unexpected error."""
+    from multiprocessing.connection import Connection
+
+    connection = Connection(int(sys.argv[1]))
+    _die_with(int(sys.argv[2]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.simplefilter("ignore")
+    while True:
+        try:
+            request = connection.recv()
+        except (EOFError, OSError):
+            return
+        if request is None:
+            return
+        source, data, password, council = request
+        for library in _LIBRARIES.get(source.path.suffix.lower(), []):
+            try:
+                importlib.import_module(library)
+            except ImportError:
+                pass
+        try:
+            connection.send(("begin",))
+            try:
+                reply = ("ok", load_document(source, data, password, council), "")
+            except CorpusError as exc:
+                reply = ("failed", str(exc), "")
+            except Exception as exc:
+                reply = ("failed", f"{source.path}: could not be read ({type(exc).__name__}: {exc})",
+                         traceback.format_exc())
+            connection.send(reply)
+        except (OSError, ValueError):
+            return
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies (a killed ingest leaves no worker behind)."""
+    if sys.platform == "linux":
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def _join_pages(pages: list[str]) -> tuple[str, list[int]]:
@@ -167,6 +363,8 @@ def _read_text(path: Path, data: bytes) -> Extracted:
             text = data.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise CorpusError(f"{path}: damaged UTF-16 text ({exc.reason})") from exc
+    elif (wide := _utf16_without_bom(data)) is not None:
+        text = wide
     else:
         if _looks_binary(data):
             raise CorpusError(f"{path}: binary data, not text; rename it to its real type or remove it")
@@ -176,6 +374,24 @@ def _read_text(path: Path, data: bytes) -> Extracted:
             text = data.decode("cp1252", errors="replace")
             notes = (f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as Windows-1252",)
     return Extracted(pages=[text], title=None, warnings=notes, paged=False)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """Text saved as UTF-16 without a byte-order mark: in a Latin-script file every other byte is 0."""
+    sample = data[:8192]
+    if len(data) % 2 or len(sample) < 4:
+        return None
+    for encoding, zeros, letters in (("utf-16-le", sample[1::2], sample[0::2]),
+                                     ("utf-16-be", sample[0::2], sample[1::2])):
+        if zeros.count(0) >= 0.9 * len(zeros) and letters.count(0) == 0:
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+            head = text[:4096]
+            controls = sum(ord(ch) < 32 and ch not in "\t\n\f\r" for ch in head)
+            return None if controls > 0.05 * len(head) else text
+    return None
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -188,7 +404,7 @@ def _looks_binary(data: bytes) -> bool:
 
 def _read_pdf(path: Path, data: bytes, password: str | None) -> Extracted:
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
+    from pypdf.errors import FileNotDecryptedError
 
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught, _capture_pypdf_log() as logged:
@@ -205,8 +421,7 @@ def _read_pdf(path: Path, data: bytes, password: str | None) -> Extracted:
             raise
         except FileNotDecryptedError as exc:
             raise CorpusError(f"{path}: encrypted PDF; set pdf_password or remove the file") from exc
-        except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError,
-                IndexError, RecursionError, OSError) as exc:
+        except Exception as exc:  # pypdf raises many types on damaged files (zlib, NotImplementedError, ...)
             raise CorpusError(f"{path}: damaged PDF, cannot be opened ({type(exc).__name__}: {exc})") from exc
         pages: list[str] = []
         failed: list[int] = []
@@ -228,7 +443,20 @@ def _read_pdf(path: Path, data: bytes, password: str | None) -> Extracted:
     empty = [i + 1 for i, p in enumerate(pages) if not p.strip()]
     if empty and len(empty) < count and not failed:
         notes.append(f"page(s) {_ranges(empty)} have no text layer (need OCR)")
+    scanned = [i + 1 for i, p in enumerate(pages)
+               if 0 < len(p.strip()) < _SCANNED_PAGE_CHARS and _draws_image(reader, i)]
+    if scanned:
+        notes.append(f"page(s) {_ranges(scanned)} are images with under {_SCANNED_PAGE_CHARS} characters of "
+                     "text (a scan with a stamp or watermark?); they need OCR to be searchable")
     return Extracted(pages=pages, title=title, warnings=tuple(notes), paged=True)
+
+
+def _draws_image(reader, index: int) -> bool:
+    try:
+        xobjects = (reader.pages[index].get("/Resources") or {}).get("/XObject") or {}
+        return any(xobjects[name].get_object().get("/Subtype") == "/Image" for name in xobjects)
+    except Exception:  # a damaged resource dictionary: no warning rather than no document
+        return False
 
 
 def _passwords(password: str | None) -> list[str]:
@@ -281,26 +509,48 @@ def _read_html(path: Path, data: bytes) -> Extracted:
     for tag in soup.select('[role="navigation"], [role="banner"], [role="contentinfo"], [aria-hidden="true"]'):
         tag.decompose()
     root = soup.find("main") or soup.find("article") or soup.body or soup
-    for tag in root.find_all(_HTML_BLOCKS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    text = re.sub(r"[ \t]*\n[ \t\n]*\n[ \t\n]*", "\n\n", root.get_text(""))
+    text = re.sub(r"(?<![ \t])[ \t]*\n[ \t\n]*\n[ \t\n]*", "\n\n", _html_text(root))
     text = re.sub(r"(?<!\n)\n(?!\n)", " ", text)
     return Extracted(pages=[text], title=title or None, warnings=(), paged=False)
 
 
+_BLOCK_END = object()
+
+
+def _html_text(root) -> str:
+    """The text under `root` (as `get_text("")`) with a blank line around each block element below it.
+
+    Walks with an explicit stack, so the time is linear in the size of the page however deeply its
+    elements nest (inserting the blank lines into the tree is quadratic in the depth).
+    """
+    from bs4 import CData, NavigableString, Tag
+
+    parts: list[str] = []
+    stack: list = list(reversed(root.contents))
+    while stack:
+        node = stack.pop()
+        if node is _BLOCK_END:
+            parts.append("\n\n")
+        elif type(node) in (NavigableString, CData):
+            parts.append(str(node))
+        elif isinstance(node, Tag):
+            if node.name in _HTML_BLOCKS:
+                parts.append("\n\n")
+                stack.append(_BLOCK_END)
+            stack.extend(reversed(node.contents))
+    return "".join(parts)
+
+
 def _read_docx(path: Path, data: bytes) -> Extracted:
-    import zipfile
+    import docx
 
     try:
-        import docx
-
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise CorpusError(f"{path}: not a readable .docx file ({exc})") from exc
-    paragraphs = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            paragraphs.append(" | ".join(cell.text.strip() for cell in row.cells))
-    title = document.core_properties.title or None
+        paragraphs = [p.text for p in document.paragraphs]
+        for table in document.tables:
+            for row in table.rows:
+                paragraphs.append(" | ".join(cell.text.strip() for cell in row.cells))
+        title = document.core_properties.title or None
+    except Exception as exc:  # zipfile, zlib, lxml and python-docx each raise their own types
+        raise CorpusError(f"{path}: not a readable .docx file ({type(exc).__name__}: {exc})") from exc
     return Extracted(pages=["\n\n".join(paragraphs)], title=title, warnings=(), paged=False)

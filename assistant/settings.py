@@ -40,6 +40,8 @@ class Settings:
     llm_api_key_env: str | None = None
     llm_timeout: float = 60.0
     pdf_password: str | None = None
+    # Seconds one file's text extraction may take (in a worker process) before it is reported as failed; 0: no limit.
+    extract_timeout: float = 60.0
     default_council: str | None = None
     # keep every search and answer to these councils ("Sefton Council"; several separated by ";")
     council_scope: str | None = None

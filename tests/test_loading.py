@@ -176,3 +176,51 @@ def test_bad_manifest_names_the_file_and_field(tmp_path, body, problem):
         read_manifest(tmp_path)
     assert str(tmp_path / "manifest.toml") in str(caught.value)
     assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_read(tmp_path, encoding):
+    path = tmp_path / "wide.txt"
+    path.write_bytes("Fostering friendly borough: £2 million.".encode(encoding))
+    assert load(path).text == "Fostering friendly borough: £2 million."
+
+
+def test_pdf_with_an_unknown_encryption_version_is_a_clear_error(tmp_path):
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(make_pdf(tmp_path / "plain.pdf", ["Budget report."])))
+    writer.encrypt("s3cret", algorithm="AES-256")
+    path = tmp_path / "odd.pdf"
+    with open(path, "wb") as handle:
+        writer.write(handle)
+    path.write_bytes(path.read_bytes().replace(b"/V 5", b"/V 0"))
+    with pytest.raises(CorpusError, match=r"odd\.pdf: damaged PDF, cannot be opened \(NotImplementedError"):
+        load(path)
+
+
+def test_page_that_is_an_image_with_a_watermark_is_flagged_for_ocr(tmp_path):
+    from PIL import Image
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "scan.pdf"
+    pdf = canvas.Canvas(str(path))
+    pdf.drawImage(ImageReader(Image.new("L", (200, 280), 200)), 50, 50, 500, 700)
+    pdf.drawString(60, 800, "Scanned by Sefton Council")
+    pdf.showPage()
+    pdf.drawString(72, 760, "The cabinet agreed the children's services budget for 2022 after a long debate "
+                            "on caseloads.")
+    pdf.showPage()
+    pdf.save()
+    document = load(path)
+    assert "Scanned by Sefton Council" in document.text
+    assert [w for w in document.warnings if "OCR" in w] == [
+        "page(s) 1 are images with under 100 characters of text (a scan with a stamp or watermark?); "
+        "they need OCR to be searchable"]
+
+
+def test_one_repeated_line_on_every_page_is_content_not_a_header(tmp_path):
+    path = make_pdf(tmp_path / "slides.pdf", ["Safeguarding children in Sefton"] * 4)
+    document = load(path)
+    assert document.text.count("Safeguarding children in Sefton") == 4
+    assert len(document.page_starts) == 4

@@ -1,0 +1,407 @@
+"""Hostile and damaged input: each failed file is one clear line, every good file is indexed.
+
+Most tests run ingest's discovery and load step (`discover`, `load_sources`: the real worker
+process and time limit) without the embedding model; one slow test runs the real CLI over it all.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import CorpusError
+from assistant.ingest import discover, load_sources
+from assistant.loading import MAX_TEXT_CHARS, Loader, SourceFile, load_document
+from assistant.settings import Settings
+from conftest import CORPUS, ROOT, SHARED, make_pdf
+
+SAMPLES = SHARED / "pdf-samples"
+SEED = 20220315
+NOBODY = 65534
+
+
+SENTENCE = "Kinship care was reviewed."
+
+
+def slow_pdf(moves: int) -> bytes:
+    """A valid one-page PDF of one sentence, drawn after `moves` empty text moves ("0 0 Td").
+
+    pypdf spends about 35 µs on each, so 200,000 of them take seconds to extract, from 2 KB.
+    """
+    stream = zlib.compress(b"BT /F1 12 Tf 72 700 Td " + b"0 0 Td " * moves + b"(%s) Tj ET" % SENTENCE.encode(), 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def load_folder(*paths: Path, **overrides):
+    """(discovery, load outcome) for `paths` as ingest computes them for an empty index."""
+    settings = Settings.load(env={}, progress=False, **overrides)
+    found = discover(list(paths))
+    return found, load_sources(found.sources, {}, settings)
+
+
+def results(found, loaded) -> dict[str, str]:
+    """File name -> "indexed" or its failure message, checking that each file appears once."""
+    out: dict[str, str] = {}
+    for source, document, *_ in loaded.documents:
+        assert Path(source.key).name not in out, source.key
+        out[Path(source.key).name] = "indexed"
+    for file, message in found.failed + loaded.failed:
+        name = Path(file).name
+        assert name not in out, (file, message, out.get(name))
+        assert message.strip() and "\n" not in message and "\r" not in message, (file, message)
+        assert "Traceback" not in message
+        out[name] = message
+    return out
+
+
+def flipped(data: bytes, rng: random.Random, flips: int) -> bytes:
+    damaged = bytearray(data)
+    for _ in range(flips):
+        damaged[rng.randrange(len(damaged))] ^= 1 << rng.randrange(8)
+    return bytes(damaged)
+
+
+def load_or_error(path: Path, data: bytes) -> tuple[object | None, str | None]:
+    """(document, None) or (None, message); any exception other than CorpusError fails the test."""
+    try:
+        return load_document(SourceFile(path, path.name, {}), data), None
+    except CorpusError as exc:
+        message = str(exc)
+        assert message.startswith(f"{path}: "), message
+        return None, message
+
+
+@pytest.fixture
+def five_page_pdf(tmp_path) -> bytes:
+    return make_pdf(tmp_path / "report.pdf",
+                    [f"Page {n}: the cabinet reviewed safeguarding and fostering." for n in range(1, 6)]).read_bytes()
+
+
+def test_pdfs_truncated_at_random_offsets_fail_clearly_or_load_with_a_warning(tmp_path, five_page_pdf):
+    rng = random.Random(SEED)
+    cuts = sorted(rng.randrange(1, len(five_page_pdf)) for _ in range(16))
+    for cut in cuts:
+        path = tmp_path / f"cut-{cut}.pdf"
+        document, error = load_or_error(path, five_page_pdf[:cut])
+        if document is not None:
+            assert any("damaged" in w for w in document.warnings), (cut, document.warnings)
+        else:
+            assert "damaged PDF" in error or "no text layer" in error, (cut, error)
+
+
+@pytest.mark.parametrize("kind", ["pdf", "docx"])
+def test_byte_flipped_files_fail_clearly_or_load(tmp_path, five_page_pdf, kind):
+    import docx
+
+    if kind == "pdf":
+        original = five_page_pdf
+    else:
+        document = docx.Document()
+        document.add_paragraph("Corporate parenting board minutes.")
+        document.add_table(rows=1, cols=2).rows[0].cells[0].text = "Care leavers"
+        document.save(tmp_path / "minutes.docx")
+        original = (tmp_path / "minutes.docx").read_bytes()
+    rng = random.Random(SEED)
+    errors = 0
+    for n in range(60):
+        document, error = load_or_error(tmp_path / f"flipped-{n}.{kind}", flipped(original, rng, rng.randint(1, 20)))
+        errors += error is not None
+    assert errors, "no flip damaged the file: the test exercised nothing"
+
+
+@pytest.fixture
+def hostile(tmp_path) -> tuple[Path, dict[str, str]]:
+    """A folder of hostile files, and what each should give: "indexed" or a piece of its message."""
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    expected: dict[str, str] = {}
+
+    def put(name: str, data: bytes, outcome: str) -> None:
+        (folder / name).write_bytes(data)
+        expected[name] = outcome
+
+    rng = random.Random(SEED)
+    paper = "The cabinet agreed the budget for children's services in March 2022.\n"
+    put("empty.txt", b"", "empty file (0 bytes)")
+    put("empty.pdf", b"", "empty file (0 bytes)")
+    put("one-letter.txt", b"a", "indexed")
+    put("one-nul.txt", b"\x00", "binary data, not text")
+    put("one-byte.pdf", b"%", "damaged PDF")
+    put("one-byte.html", b"<", "indexed")
+    put("one-space.htm", b" ", "no text after cleaning")
+    put("one-byte.docx", b"P", "not a readable .docx")
+    put("one-newline.md", b"\n", "no text after cleaning")
+    put("binary.txt", bytes(rng.randrange(256) for _ in range(4096)), "binary data, not text")
+    put("latin-1.txt", "Café budget for Bootle: £2 million, agreed in März.".encode("latin-1"), "indexed")
+    put("utf-16.txt", "Fostering friendly borough: twelve new carers.".encode("utf-16"), "indexed")
+    put("utf-16-no-bom.txt", "Kinship care review for Sefton.".encode("utf-16-le"), "indexed")
+    put("big.txt", paper.encode() * (50 * 2**20 // len(paper)), f"more than the {MAX_TEXT_CHARS:,}")
+    with open(folder / "huge-sparse.pdf", "wb") as handle:
+        handle.truncate(2**30 + 1)
+    expected["huge-sparse.pdf"] = "more than the 1,024 MB allowed for one file"
+    put("truncated.pdf", make_pdf(tmp_path / "whole.pdf", ["Minutes of the board."]).read_bytes()[:600],
+        "damaged PDF")
+    put("Cabinet minutes 15 March 2022.txt", b"Minutes with spaces in the file name.", "indexed")
+    put("Protokoll M\u00e4rz \u2013 Jugendhilfe.txt", "Ein Protokoll über Jugendhilfe.".encode(), "indexed")
+    put("\u4f1a\u8b70\u9332 2022.txt", "会議録: the council met in 2022.".encode(), "indexed")
+    put("sheet.xlsx", b"PK\x03\x04", "skipped")
+    deep = folder.joinpath(*(f"level-{n:02d}" for n in range(1, 61)))
+    deep.mkdir(parents=True)
+    (deep / "deep.txt").write_text("A paper sixty folders down.", encoding="utf-8")
+    expected["deep.txt"] = "indexed"
+    os.symlink("loop-b.txt", folder / "loop-a.txt")
+    os.symlink("loop-a.txt", folder / "loop-b.txt")
+    expected["loop-a.txt"] = expected["loop-b.txt"] = "symbolic link loop"
+    os.symlink(".", folder / "again")
+    os.symlink("no-such-target.txt", folder / "dangling.txt")
+    expected["dangling.txt"] = "broken symbolic link"
+    os.mkfifo(folder / "pipe.txt")
+    expected["pipe.txt"] = "not a regular file"
+    raw_name = os.fsencode(folder) + b"/caf\xe9 report.txt"
+    with open(raw_name, "wb") as handle:
+        handle.write(b"A report whose file name is Latin-1, not UTF-8.")
+    expected["caf\ufffd report.txt"] = "indexed"
+    return folder, expected
+
+
+def test_hostile_folder_reports_each_bad_file_on_one_line_and_loads_the_rest(hostile):
+    folder, expected = hostile
+    started = time.perf_counter()
+    found, loaded = load_folder(folder)
+    seconds = time.perf_counter() - started
+    got = results(found, loaded)
+    skipped = {Path(f).name for f, _ in found.skipped}
+    assert skipped == {name for name, outcome in expected.items() if outcome == "skipped"}
+    for name, outcome in expected.items():
+        if outcome == "skipped":
+            continue
+        assert name in got, f"{name} was neither indexed nor reported"
+        assert outcome in got[name], (name, got[name])
+    assert set(got) == {name for name, outcome in expected.items() if outcome != "skipped"}
+    texts = {Path(source.key).name: document.text for source, document, *_ in loaded.documents}
+    assert texts["latin-1.txt"] == "Café budget for Bootle: £2 million, agreed in März."
+    assert texts["utf-16-no-bom.txt"] == "Kinship care review for Sefton."
+    assert texts["\u4f1a\u8b70\u9332 2022.txt"] == "会議録: the council met in 2022."
+    warned = {Path(f).name: w for f, w in loaded.warnings}
+    assert "read as Windows-1252" in warned["latin-1.txt"]
+    assert seconds < 120, f"loading the hostile folder took {seconds:.0f} s"
+
+
+def test_unreadable_file_is_reported_and_the_rest_loaded(tmp_path):
+    """As root, chmod 000 does not stop reads, so the load step runs in a child process as nobody."""
+    folder = Path(tempfile.mkdtemp(prefix="unreadable-"))
+    try:
+        folder.chmod(0o755)
+        (folder / "readable.txt").write_text("The board met in June.", encoding="utf-8")
+        (folder / "locked.txt").write_text("Nobody may read this.", encoding="utf-8")
+        (folder / "readable.txt").chmod(0o644)
+        (folder / "locked.txt").chmod(0o000)
+        script = ("import json, sys; from pathlib import Path; sys.path.insert(0, 'tests');"
+                  "from test_hostile_files import load_folder, results;"
+                  "print(json.dumps(results(*load_folder(Path(sys.argv[1])))))")
+        command = [sys.executable, "-c", script, str(folder)]
+        if os.geteuid() == 0:
+            if not shutil.which("setpriv"):
+                pytest.skip("running as root, where chmod 000 does not stop reads, and setpriv (util-linux) "
+                            "is missing to run the check as another user")
+            command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+        child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if child.returncode and os.geteuid() == 0 and "Permission denied" in child.stderr.splitlines()[-1:][0]:
+            pytest.skip(f"running as root and uid {NOBODY} cannot run the tests' Python: {child.stderr[-200:]}")
+        assert child.returncode == 0, child.stderr
+        got = json.loads(child.stdout)
+        assert got["readable.txt"] == "indexed"
+        assert got["locked.txt"].startswith("cannot read (Permission denied)"), got["locked.txt"]
+    finally:
+        (folder / "locked.txt").chmod(0o644)
+        for file in folder.iterdir():
+            file.unlink()
+        folder.rmdir()
+
+
+def test_a_file_slower_than_extract_timeout_is_stopped_and_the_ingest_goes_on(tmp_path):
+    small = tmp_path / "small-but-same.pdf"
+    small.write_bytes(slow_pdf(2_000))
+    assert load_document(SourceFile(small, small.name, {}), small.read_bytes()).text == SENTENCE
+    (tmp_path / "a-slow.pdf").write_bytes(slow_pdf(200_000))
+    make_pdf(tmp_path / "b-good.pdf", ["Fostering was discussed in August."])
+    (tmp_path / "c-good.txt").write_text("The board met in June.", encoding="utf-8")
+    started = time.perf_counter()
+    found, loaded = load_folder(tmp_path, extract_timeout=0.5)
+    seconds = time.perf_counter() - started
+    got = results(found, loaded)
+    assert got["a-slow.pdf"].startswith("extraction took longer than 0.5 s; "), got["a-slow.pdf"]
+    assert "raise extract_timeout or remove the file" in got["a-slow.pdf"]
+    assert got["b-good.pdf"] == got["c-good.txt"] == got["small-but-same.pdf"] == "indexed"
+    assert seconds < 30
+
+
+def test_pathological_html_and_text_load_well_within_the_time_limit(tmp_path):
+    """Each took 17 s to minutes when cleaning and HTML extraction were quadratic; now a few seconds."""
+    (tmp_path / "nested.html").write_bytes(b"<div>" * 10_000 + b"Deep text here." + b"</div>" * 10_000)
+    (tmp_path / "spaces.html").write_bytes(b"<p>" + b" " * 200_000 + b"x</p><p>Budget agreed.</p>")
+    (tmp_path / "hyphens.txt").write_bytes(b"Fostering and adop-\ntion, " * 150_000)
+    found, loaded = load_folder(tmp_path, extract_timeout=12)
+    assert results(found, loaded) == {"nested.html": "indexed", "spaces.html": "indexed", "hyphens.txt": "indexed"}
+    texts = {Path(source.key).name: document.text for source, document, *_ in loaded.documents}
+    assert texts["nested.html"] == "Deep text here."
+    assert texts["spaces.html"] == "x\n\nBudget agreed."
+
+
+def test_extract_timeout_setting():
+    assert Settings.load(env={}).extract_timeout == 60
+    assert Settings.load(env={"COUNCIL_ASSISTANT_EXTRACT_TIMEOUT": "0.5"}).extract_timeout == 0.5
+
+
+def _worker_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"_serve" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker")
+def test_a_worker_that_dies_mid_file_is_reported_and_replaced(tmp_path):
+    slow = tmp_path / "slow.pdf"
+    slow.write_bytes(slow_pdf(200_000))
+    good = tmp_path / "good.txt"
+    good.write_text("The board met in June.", encoding="utf-8")
+
+    def kill_worker() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _worker_pids():
+            time.sleep(0.05)
+        time.sleep(1)
+        for pid in _worker_pids():
+            os.kill(pid, signal.SIGKILL)
+
+    with Loader(timeout=60) as loader:
+        killer = threading.Thread(target=kill_worker)
+        killer.start()
+        with pytest.raises(CorpusError, match=r"slow\.pdf: the extraction worker stopped while reading it "
+                                              r"\(exit code -9\)"):
+            loader.load(SourceFile(slow, slow.name, {}), slow.read_bytes())
+        killer.join()
+        assert loader.load(SourceFile(good, good.name, {}), good.read_bytes()).text == "The board met in June."
+    assert not _worker_pids()
+
+
+def _manifest_rows() -> list[dict]:
+    with open(SAMPLES / "MANIFEST.tsv", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.mark.samples
+def test_every_sample_pdf_gives_what_its_manifest_expects():
+    if not (SAMPLES / "MANIFEST.tsv").is_file():
+        pytest.skip(f"{SAMPLES} is absent; it holds the third-party PDF samples (see its README.md)")
+    rows = _manifest_rows()
+    found, loaded = load_folder(SAMPLES)
+    got = results(found, loaded)
+    assert got.pop("README.md") == "indexed"
+    warned: dict[str, list[str]] = {}
+    for file, warning in loaded.warnings:
+        warned.setdefault(Path(file).name, []).append(warning)
+    assert set(got) == {row["file"] for row in rows}
+    for row in rows:
+        name, expected, outcome = row["file"], row["expected_behaviour"], got[row["file"]]
+        notes = " | ".join(warned.get(name, []))
+        if expected.startswith(("extract text", "encrypted, but opens without a password")):
+            assert outcome == "indexed", (name, outcome)
+        elif expected.startswith("encrypted: clear error unless password given"):
+            assert outcome == "encrypted PDF; set pdf_password or remove the file", (name, outcome)
+        elif expected.startswith(("no text layer", "no text at all")):
+            assert "no text layer (needs OCR)" in outcome or "OCR" in notes, (name, outcome, notes)
+        elif expected.startswith("damaged: recovers"):
+            assert outcome == "indexed" and "damaged PDF: pypdf repaired it" in notes, (name, outcome, notes)
+        elif expected.startswith("damaged: clear error or partial text"):
+            assert outcome.startswith("damaged PDF") or "damaged" in notes, (name, outcome, notes)
+        else:
+            pytest.fail(f"MANIFEST.tsv: {name}: no rule for {expected!r}")
+
+
+@pytest.mark.samples
+@pytest.mark.parametrize("name,password", [
+    ("sf-005-libreoffice-writer-password.pdf", "openpassword"),
+    ("pypdf-encrypted-file.pdf", "test"),
+    ("pypdf-enc-r2-user-password.pdf", "asdfzxcv"),
+    ("pypdf-enc-r4-aes-user-password.pdf", "asdfzxcv"),
+    ("pypdf-enc-r6-both-passwords.pdf", "foo"),
+])
+def test_encrypted_sample_opens_with_its_password(name, password):
+    path = SAMPLES / name
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    document = load_document(SourceFile(path, name, {}), path.read_bytes(), pdf_password=password)
+    assert document.text.strip()
+
+
+@pytest.mark.slow
+def test_cli_ingest_of_hostile_files_prints_one_line_per_failed_file(hostile, tmp_path):
+    folder, expected = hostile
+    (folder / "slow.pdf").write_bytes(slow_pdf(200_000))
+    expected["slow.pdf"] = "extraction took longer than 1 s"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COUNCIL_ASSISTANT_EXTRACT_TIMEOUT": "1"}
+    run = subprocess.run([sys.executable, "-m", "assistant", "--index", str(tmp_path / "index"), "ingest",
+                          str(folder), str(CORPUS)], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=900)
+    assert "Traceback" not in run.stderr, run.stderr
+    failed_lines = [line for line in run.stderr.splitlines() if line.startswith("failed: ")]
+    failing = {name: outcome for name, outcome in expected.items() if outcome not in ("indexed", "skipped")}
+    assert len(failed_lines) == len(failing), "\n".join(failed_lines)
+    for name, outcome in failing.items():
+        lines = [line for line in failed_lines if f"/{name}: " in line]
+        assert len(lines) == 1 and outcome in lines[0], (name, lines)
+    indexed = sum(outcome == "indexed" for outcome in expected.values()) + len(list(CORPUS.glob("*.txt")))
+    summary = run.stdout.strip().splitlines()[-1]
+    assert summary.startswith(f"{indexed} added, 0 updated, 0 removed, 0 unchanged, {len(failing)} failed; ")
+    assert run.returncode == 1
+
+    from assistant.index import Index
+
+    index = Index.open(tmp_path / "index")
+    try:
+        files = {Path(key).name for key in index.manifest["files"]}
+        assert len(index.store.documents()) == indexed
+    finally:
+        index.close()
+    assert files == {name for name, outcome in expected.items() if outcome == "indexed"} | {
+        path.name for path in CORPUS.glob("*.txt")}
