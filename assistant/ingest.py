@@ -202,7 +202,16 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         outcome = load_sources(found.sources, old_files, settings)
         failed = found.failed + outcome.failed
         warnings = found.skipped + outcome.warnings
-        loaded, unchanged = outcome.documents, outcome.unchanged
+        unchanged = outcome.unchanged
+        loaded = []  # chunked before the build starts, so a file that cannot be chunked fails alone
+        for source, document, chash, mhash in outcome.documents:
+            try:
+                chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences)
+            except Exception as exc:  # a chunker bug must not abort the whole ingest
+                log.exception("%s: unexpected error while chunking", source.path)
+                failed.append((path_text(source.path), f"could not be chunked ({type(exc).__name__}: {exc})"))
+                continue
+            loaded.append((source, document, chash, mhash, chunks))
 
         removed = [key for key in old_files if key not in seen_keys
                    and any(key == folder or key.startswith(folder.rstrip("/") + "/") for folder in found.folders)]
@@ -228,9 +237,11 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
                 files.pop(key, None)
             taken = store.doc_ids()
             new_chunks = []
-            for source, document, chash, mhash in loaded:
-                document = _unique_id(document, source.key, taken)
-                chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences)
+            for source, document, chash, mhash, chunks in loaded:
+                unique = _unique_id(document, source.key, taken)
+                if unique is not document:
+                    document = unique
+                    chunks = [replace(c, doc_id=document.doc_id) for c in chunks]
                 store.put_document(document, source.key, chash, mhash)
                 new_chunks.extend(chunks)
                 files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,

@@ -156,3 +156,22 @@ def test_changed_chunk_settings_ask_for_a_rebuild(assistant, corpus_copy, make_s
     other.embedder = assistant.embedder
     with pytest.raises(IndexMismatchError, match="chunk"):
         other.ingest([corpus_copy])
+
+
+@pytest.mark.slow
+def test_a_file_that_cannot_be_chunked_fails_alone(corpus_copy, make_settings, embedder, monkeypatch):
+    """A chunker error on one paper is reported for that paper; the others are indexed."""
+    from assistant import ingest as ingest_module
+    from assistant.ingest import ingest
+
+    real = ingest_module.chunk_document
+
+    def fragile(document, *args):
+        if "ofsted" in document.doc_id:
+            raise ValueError("chunker bug")
+        return real(document, *args)
+
+    monkeypatch.setattr(ingest_module, "chunk_document", fragile)
+    report = ingest([corpus_copy], make_settings(), embedder)
+    assert len(report.failed) == 1 and "could not be chunked (ValueError: chunker bug)" in report.failed[0][1]
+    assert "ofsted" in report.failed[0][0] and len(report.added) == 4
