@@ -48,6 +48,13 @@ ASKS_WHO = re.compile(r"^\W*(and\s+)?who\b|\bwho (is|was|were|are|will|has|had|d
 ASKS_FIGURE = re.compile(r"\bhow (much|many)\b|\bwhat (amount|sum|figure|budget|cost)\b|\bhow big\b"
                          r"|\bnumber of\b|\bcost\b", re.IGNORECASE)
 _TOKEN = re.compile(r"[a-z0-9£]+")
+# Text addressed to a language model, or prompt markup, rather than to a reader of council papers. A
+# paper may carry such text by accident or by design (a prompt injection); answers never quote it.
+INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.!?]{0,40}\b(instructions?|prompts?|passages?|rules)\b"
+    r"|\b(system|assistant)\s*:|\byou are (now|no longer)\b|\b(reply|respond|answer)\s+(only|exactly)\b"
+    r"|\b(ai|llm) (assistants?|systems?|models?|tools?)\b|\blanguage models?\b"
+    r"|</?[a-z][\w-]*(\s[^<>]*)?>", re.IGNORECASE)
 CONTEXT_MARK = " (about: "
 CONTEXT_WEIGHT = 0.5
 
@@ -125,8 +132,8 @@ def is_heading(text: str) -> bool:
 
 
 def candidate_sentences(passages: list[Passage]) -> list[Sentence]:
-    """The sentences of the passages, each once (passages overlap), in passage order; headings and
-    fragments under MIN_SENTENCE_WORDS are left out."""
+    """The sentences of the passages, each once (passages overlap), in passage order; headings,
+    fragments under MIN_SENTENCE_WORDS and instructions to a machine (INSTRUCTION) are left out."""
     seen: set[tuple[str, int]] = set()
     out: list[Sentence] = []
     for passage in passages:
@@ -135,7 +142,8 @@ def candidate_sentences(passages: list[Passage]) -> list[Sentence]:
         for ordinal, (start, end) in enumerate(chunk.sentences or sentence_spans(chunk.text)):
             key = (chunk.doc_id, chunk.start + start)
             text = chunk.text[start:end]
-            if key not in seen and len(text.split()) >= MIN_SENTENCE_WORDS and not is_heading(text):
+            if (key not in seen and len(text.split()) >= MIN_SENTENCE_WORDS and not is_heading(text)
+                    and not INSTRUCTION.search(text)):
                 seen.add(key)
                 out.append(Sentence(text=text, start=chunk.start + start, end=chunk.start + end,
                                     passage=passage, before=before, ordinal=ordinal))

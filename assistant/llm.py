@@ -178,11 +178,47 @@ def _tidy(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
+MIN_SUPPORT = 0.3
+
+
+def support(claims: Iterable[str], passage: Passage) -> float:
+    """The share of the claims' content words (stemmed) that the cited passage holds: a reply whose
+    claim shares (almost) nothing with its passage is not grounded in it, whatever its marker says."""
+    words = [w for claim in claims for w in content_words(claim)]
+    if not words:
+        return 1.0
+    held = set(content_words(passage.chunk.text)) | set(content_words(passage.meta.title))
+    return sum(w in held for w in words) / len(words)
+
+
+def drop_unsupported(reply: str, passages: Sequence[Passage]) -> tuple[str, int]:
+    """The reply without each claim (with its marker) whose cited passage holds under MIN_SUPPORT of
+    its content words, and how many were dropped. Markers to no passage are left for the caller."""
+    out, previous_end, dropped = [], 0, 0
+    for match in _MARKER.finditer(reply):
+        segment = reply[previous_end:match.start()]
+        n = int(match.group(1))
+        spans = [s for s in sentence_spans(segment) if content_words(segment[s[0]:s[1]])] if segment.strip() else []
+        if spans and 1 <= n <= len(passages):
+            start, end = spans[-1]
+            if support([segment[start:end]], passages[n - 1]) < MIN_SUPPORT:
+                out.append(segment[:start])
+                previous_end = match.end()
+                dropped += 1
+                continue
+        out.append(reply[previous_end:match.end()])
+        previous_end = match.end()
+    out.append(reply[previous_end:])
+    return "".join(out), dropped
+
+
 def check_reply(question: str, reply: str, passages: Sequence[Passage],
                 fallback: Callable[[], Answer]) -> Answer:
     """The LLM's reply as an `Answer` whose every `[n]` has a citation quoting exact document text.
 
-    Markers that point to no passage are removed and noted; markers are renumbered 1..m in order of first
+    Markers that point to no passage are removed and noted, and so are claims whose cited passage
+    holds under MIN_SUPPORT of their content words (an instruction hidden in a document can make a
+    model write anything and cite a real passage for it); markers are renumbered 1..m in order of first
     use. A reply saying the papers do not say gives answered=false with possibly related passages; an
     empty reply or one with no valid marker gives `fallback()` (the extractive answer) with a note.
     """
@@ -200,9 +236,14 @@ def check_reply(question: str, reply: str, passages: Sequence[Passage],
         shown = ", ".join(f"[{n}]" for n in invalid)
         notes.append(f"removed marker(s) {shown} that point to no passage (there were {len(passages)})")
     if not valid:
-        note = "LLM reply cited no passage; answered extractively"
-        return _with_note(fallback(), *notes, note)
+        return _with_note(fallback(), *notes, "LLM reply cited no passage; answered extractively")
+    text, dropped = drop_unsupported(text, passages)
+    if dropped:
+        notes.append(f"removed {dropped} claim(s) that their cited passage does not support")
+        valid = list(dict.fromkeys(n for n in map(int, _MARKER.findall(text)) if 1 <= n <= len(passages)))
     claims = claims_by_marker(text)
+    if not valid:
+        return _with_note(fallback(), *notes, "LLM reply cited no supported passage; answered extractively")
     renumber = {old: new for new, old in enumerate(valid, start=1)}
     citations = []
     for old, new in renumber.items():

@@ -276,10 +276,11 @@ def test_an_http_error_gives_the_extractive_answer_and_says_what_to_check(corpus
 def test_a_checked_reply_over_the_real_corpus_quotes_its_documents(corpus_assistant, chat_server):
     passages = _corpus_passages(corpus_assistant)
     claim = passages[1].chunk.text.split(".")[0]
-    server = chat_server(replies=[f"{claim} [2]. Something else [9]. More [1]."])
+    other = passages[0].chunk.text.split(".")[0]
+    server = chat_server(replies=[f"{claim} [2]. Something else [9]. {other} [1]."])
     answer = _answerer(corpus_assistant, server.url).answer(QUESTION, passages)
     assert answer.answered
-    assert answer.text == f"{claim} [1]. Something else. More [2]."
+    assert answer.text == f"{claim} [1]. Something else. {other} [2]."
     assert answer.notes == (f"removed marker(s) [9] that point to no passage (there were {len(passages)})",)
     assert [c.meta for c in answer.citations] == [passages[1].meta, passages[0].meta]
     assert answer.citations[0].quote in passages[1].chunk.text
