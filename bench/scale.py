@@ -55,7 +55,7 @@ from assistant.vectors import FLAT_LIMIT, FaissVectors, recall_at  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 MODES = {
-    "quick": {"ingest_papers": 26, "sizes": [10_000, 100_000], "queries": 200, "distractor_papers": 26},
+    "quick": {"ingest_papers": 20, "sizes": [10_000, 100_000], "queries": 200, "distractor_papers": 20},
     "full": {"ingest_papers": 104, "sizes": [10_000, 100_000, 1_000_000], "queries": 300,
              "distractor_papers": 2_000},
 }
@@ -301,6 +301,15 @@ def measure_in_fresh_process(index_dir: Path, search_queries: list[str], ask_que
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not getrusage's ru_maxrss: Linux carries that
+    over fork and exec, so a child would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def measure(index_dir: Path, payload: Path) -> dict:
     """Run in a fresh process: search and ask latency over distinct queries, then the peak RSS."""
     from assistant.app import Assistant
@@ -310,7 +319,7 @@ def measure(index_dir: Path, payload: Path) -> dict:
     assistant = Assistant(settings_for(index_dir))
     assistant.load()
     load_s = time.perf_counter() - started
-    rss = lambda: round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    rss = peak_rss_mb
     loaded_rss = rss()
     assistant.search("warm up the retrievers", k=10)
     search_ms = []
