@@ -128,7 +128,10 @@ class ChunkStore:
             clauses.append(f"lower(d.council) IN ({','.join('?' * len(filters.councils))})")
             args.extend(c.lower() for c in filters.councils)
         where = " AND ".join(clauses) or "1"
-        rows = self.db.execute(f"SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE {where}", args)
+        # documents first (a small table), then their chunks through the chunks_doc index: a join
+        # let SQLite scan every chunk, about a second at a million chunks
+        rows = self.db.execute(f"SELECT id FROM chunks WHERE doc_id IN (SELECT d.doc_id FROM documents d "
+                               f"WHERE {where}) ORDER BY id", args)
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     def councils(self) -> list[str]:

@@ -36,6 +36,7 @@ class SparseIndex:
     def __init__(self, retriever, ids: np.ndarray) -> None:
         self.retriever = retriever
         self.ids = ids
+        self._sorted = bool(np.all(ids[1:] > ids[:-1]))
 
     @classmethod
     def build(cls, ids: np.ndarray, texts: list[str]) -> "SparseIndex":
@@ -63,6 +64,18 @@ class SparseIndex:
         retriever = bm25s.BM25.load(str(target), mmap=True, show_progress=False) if len(ids) else None
         return cls(retriever, ids)
 
+    def _mask(self, allowed: np.ndarray) -> np.ndarray:
+        """1.0 at the rows of the allowed chunk ids. Rows are in chunk-id order (the index is built
+        from the store in id order), so a binary search per allowed id replaces a pass over all rows."""
+        mask = np.zeros(len(self.ids), dtype=np.float32)
+        if self._sorted:
+            rows = np.searchsorted(self.ids, allowed)
+            rows = rows[rows < len(self.ids)]
+            mask[rows[np.isin(self.ids[rows], allowed)]] = 1.0
+        else:
+            mask[np.isin(self.ids, allowed)] = 1.0
+        return mask
+
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Up to k (chunk id, BM25 score) pairs with a positive score, best first."""
         if self.retriever is None or k <= 0:
@@ -72,7 +85,7 @@ class SparseIndex:
             return []
         mask = None
         if allowed is not None:
-            mask = np.isin(self.ids, allowed).astype(np.float32)
+            mask = self._mask(np.asarray(allowed, dtype=np.int64))
             if not mask.any():
                 return []
         docs, scores = self.retriever.retrieve(tokens, k=min(k, len(self.ids)), show_progress=False,

@@ -163,3 +163,16 @@ def test_council_filter_scope_and_named_council(tmp_path, embedder):
     scoped.embedder = embedder
     assert {p.meta.council for p in scoped.search(question, k=10)} == {"Sefton Council"}
     assert all(c.meta.council == "Sefton Council" for c in scoped.ask(question).citations)
+
+
+@pytest.mark.parametrize("ids", [[10, 20, 30, 40], [40, 10, 30, 20]])
+def test_bm25_allowed_ids_mask_rows_whatever_their_order(ids):
+    import numpy as np
+
+    from assistant.sparse import SparseIndex
+
+    texts = ["fostering allowance rises", "fostering panel meets", "adoption panel meets", "fostering fees"]
+    index = SparseIndex.build(np.array(ids), texts)
+    assert {i for i, _ in index.search("fostering", 10)} == {ids[0], ids[1], ids[3]}
+    assert [i for i, _ in index.search("fostering", 10, np.array([ids[1], 999]))] == [ids[1]]
+    assert index.search("fostering", 10, np.array([ids[2]])) == []
