@@ -613,8 +613,8 @@ def command(assistant: Assistant, questions_path: Path = DEFAULT_QUESTIONS, spli
         if corpus is not None:
             if not corpus.is_dir():
                 raise EvalError(f"--corpus {corpus}: not a folder")
+            # its own embedder: the ONNX export ingest makes belongs to the fresh index, not the configured one
             fresh = Assistant(dataclasses.replace(assistant.settings, index_dir=Path(tmp) / "index"))
-            fresh.embedder = assistant.embedder
             log.info("building a fresh index of %s in %s", corpus, fresh.settings.index_dir)
             report = fresh.ingest([corpus])
             if report.failed:
