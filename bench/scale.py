@@ -505,11 +505,11 @@ def plots(result: dict, stem: Path) -> list[Path]:
 
 
 # -- main -----------------------------------------------------------------------------------------
-def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS) -> dict:
+def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS, config: dict | None = None) -> dict:
     from assistant.embedding import Embedder
     from assistant.evaluation import DEFAULT_QUESTIONS, load_questions
 
-    config = MODES[mode]
+    config = config or MODES[mode]
     begun = time.perf_counter()
     torch_embedder = Embedder("all-MiniLM-L6-v2", runtime="torch")
     torch_embedder.embed_passages(["warm up"])
@@ -565,6 +565,8 @@ def main(argv: list[str] | None = None) -> int:
     go = sub.add_parser("run", help="run the benchmark")
     go.add_argument("--mode", choices=sorted(MODES), default="quick")
     go.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed afterwards)")
+    go.add_argument("--sizes", help="comma-separated chunk counts instead of the mode's")
+    go.add_argument("--distractor-papers", type=int, help="generated papers beside the corpus instead of the mode's")
     go.add_argument("--sections", default=",".join(SECTIONS),
                     help=f"comma-separated subset of {','.join(SECTIONS)} (a partial run writes <mode>-partial.*)")
     child = sub.add_parser("measure", help=argparse.SUPPRESS)
@@ -581,12 +583,21 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(sections) - set(SECTIONS)
         if unknown:
             parser.error(f"--sections: unknown {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
-        result = run(args.mode, work, sections)
+        config = dict(MODES[args.mode])
+        if args.sizes:
+            try:
+                config["sizes"] = [int(s.replace("_", "")) for s in args.sizes.split(",")]
+            except ValueError:
+                parser.error(f"--sizes {args.sizes!r}: give chunk counts separated by commas, e.g. 10000,100000")
+        if args.distractor_papers:
+            config["distractor_papers"] = args.distractor_papers
+        result = run(args.mode, work, sections, config)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / (args.mode if set(sections) == set(SECTIONS) else f"{args.mode}-partial")
+    partial = set(sections) != set(SECTIONS) or args.sizes or args.distractor_papers
+    stem = RESULTS / (f"{args.mode}-{'-'.join(sections)}" if partial else args.mode)
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     stem.with_suffix(".md").write_text(markdown(result))
     if result.get("scale"):
