@@ -40,7 +40,7 @@ test: install browser $(LLM_STAMP)
 	$(PY) -m pytest
 
 test-quick: install
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow and not milvus"
 
 index: install
 	$(CLI) ingest corpus/

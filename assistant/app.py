@@ -58,7 +58,7 @@ class Assistant:
         second ingest published after it) is retried, then the served build is kept."""
         for attempt in range(REOPEN_ATTEMPTS):
             try:
-                index = Index.open(self.settings.index_dir)
+                index = Index.open(self.settings.index_dir, self.settings)
             except (OSError, sqlite3.Error, RuntimeError, ValueError) as exc:
                 if serving is None:
                     raise

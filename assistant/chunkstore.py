@@ -105,6 +105,22 @@ class ChunkStore:
     def chunk_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
+    def chunk_ids(self) -> np.ndarray:
+        return np.fromiter((r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")), dtype=np.int64)
+
+    def filter_fields(self, ids: np.ndarray) -> list[dict]:
+        """Each chunk's document date, type and council (what a vector store may filter on), in the
+        order of `ids`."""
+        fields: dict[int, dict] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+            batch = ids[start:start + 900]
+            for cid, date, doc_type, council in self.db.execute(
+                    "SELECT c.id, d.date, d.doc_type, d.council FROM chunks c JOIN documents d USING (doc_id) "
+                    f"WHERE c.id IN ({','.join('?' * len(batch))})", batch):
+                fields[cid] = {"date": date, "doc_type": doc_type, "council": council}
+        return [fields[i] for i in ids]
+
     def iter_index_texts(self, batch: int = 10_000) -> Iterator[list[tuple[int, str]]]:
         """(chunk id, text to index) in batches, ordered by id; the text is the title plus the chunk."""
         cursor = self.db.execute(

@@ -2,7 +2,8 @@
 
 Layout of the index folder:
     current -> builds/<id>      symlink, replaced atomically (rename) once a build is complete
-    builds/<id>/                vectors.faiss, chunks.sqlite3, bm25/, manifest.json
+    builds/<id>/                vectors.faiss (or a Milvus collection the manifest names), chunks.sqlite3,
+                                bm25/, manifest.json
     .lock                       held by the one ingest allowed at a time
     models/                     the embedding model exported to ONNX (see embedding.py), shared by builds
 A crash at any point leaves `current` pointing at the last complete build.
@@ -19,12 +20,18 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
 
 from .chunkstore import ChunkStore
 from .errors import IndexMismatchError, IndexNotFoundError, IngestLockedError
 from .sparse import SparseIndex
-from .vectors import FaissVectors
+from .vectors import FILE_NAME as FAISS_FILE, FaissVectors
+
+if TYPE_CHECKING:
+    from .milvus_store import MilvusVectors
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +49,107 @@ class Index:
     folder: Path
     manifest: dict
     store: ChunkStore
-    vectors: FaissVectors
+    vectors: "FaissVectors | MilvusVectors"
     sparse: SparseIndex
 
     @classmethod
-    def open(cls, index_dir: Path) -> "Index":
+    def open(cls, index_dir: Path, settings: "Settings | None" = None) -> "Index":
+        """The current build; `settings` name the vector store expected and where Milvus answers
+        (without them, the manifest's record is trusted)."""
         build = current_build(index_dir)
         if build is None:
             raise IndexNotFoundError(
                 f"{index_dir}: no index yet; build one with `council-assistant ingest corpus/`")
         manifest = read_manifest(build)
-        return cls(folder=build, manifest=manifest, store=ChunkStore.open(build, readonly=True),
-                   vectors=FaissVectors.load(build), sparse=SparseIndex.load(build))
+        vectors = open_vectors(build, manifest, settings)
+        try:
+            store = ChunkStore.open(build, readonly=True)
+            return cls(folder=build, manifest=manifest, store=store, vectors=vectors,
+                       sparse=SparseIndex.load(build))
+        except BaseException:
+            close_vectors(vectors)
+            raise
 
     def check_model(self, model_id: str) -> None:
         check_model(self.folder, self.manifest, model_id)
 
     def close(self) -> None:
         self.store.close()
+        close_vectors(self.vectors)
+
+
+# -- the vector store: FAISS in the build folder, or a Milvus collection the manifest names ---------
+def vectors_record(manifest: dict) -> dict:
+    return manifest.get("vectors") or {"store": "faiss"}
+
+
+def milvus_uri(settings: "Settings") -> str:
+    from .settings import DEFAULT_MILVUS_URI
+
+    return settings.milvus_uri or DEFAULT_MILVUS_URI
+
+
+def check_store(folder: Path, manifest: dict, settings: "Settings") -> None:
+    kept_in = vectors_record(manifest)["store"]
+    if kept_in != settings.vector_store:
+        raise IndexMismatchError(
+            f"{folder}: index keeps its vectors in {kept_in} but the settings name vector_store="
+            f"{settings.vector_store!r}; set it back or rebuild with `council-assistant ingest --rebuild`")
+
+
+def open_vectors(build: Path, manifest: dict, settings: "Settings | None" = None):
+    """The build's vectors, in the store its manifest records (so a reader needs no store setting);
+    a Milvus server is reached at the settings' milvus_uri when set, else at the one ingest used."""
+    record = vectors_record(manifest)
+    if record["store"] == "milvus":
+        from .milvus_store import MilvusVectors
+
+        uri = (settings.milvus_uri if settings is not None else None) or record["uri"]
+        return MilvusVectors.open(uri, record)
+    return FaissVectors.load(build)
+
+
+def close_vectors(vectors) -> None:
+    close = getattr(vectors, "close", None)
+    if close is not None:
+        close()
+
+
+def new_vectors(settings: "Settings", tmp: Path, dimension: int, current: Path | None = None,
+                manifest: dict | None = None, ids: np.ndarray | None = None):
+    """The vector store of a new build in `tmp`, holding the vectors of `ids` from the current build
+    (when there is one) so that ingest only adds and removes."""
+    if settings.vector_store == "milvus":
+        from .milvus_store import MilvusVectors, collection_name
+
+        vectors = MilvusVectors.create(milvus_uri(settings), collection_name(settings.milvus_collection, tmp.name),
+                                       dimension)
+        if current is not None:
+            previous = open_vectors(current, manifest, settings)
+            try:
+                vectors.copy_from(previous, ids)
+            finally:
+                previous.close()
+        return vectors
+    if current is not None:
+        shutil.copy2(current / FAISS_FILE, tmp / FAISS_FILE)
+        return FaissVectors.load(tmp)
+    return FaissVectors.create(dimension)
+
+
+def drop_superseded_vectors(settings: "Settings", keep: list[dict]) -> None:
+    """After a publish: drop the Milvus collections of this index other than those in `keep` (the new
+    build's and the one it replaced, which a search begun before the swap may still be reading).
+    A failure here only leaves a collection behind; the next publish tries again."""
+    if settings.vector_store != "milvus":
+        return
+    from .milvus_store import drop_stale
+
+    try:
+        drop_stale(milvus_uri(settings), settings.milvus_collection,
+                   {r["collection"] for r in keep if r.get("store") == "milvus"})
+    except Exception as exc:
+        log.warning("could not drop superseded Milvus collections (%s); the next ingest tries again", exc)
 
 
 def check_model(folder: Path, manifest: dict, model_id: str) -> None:
@@ -114,8 +204,7 @@ def new_build_dir(index_dir: Path) -> Path:
 
 
 def copy_build(source: Path, target: Path) -> None:
-    """Copy the vectors and chunk store of a complete build into a new (temporary) build folder."""
-    shutil.copy2(source / "vectors.faiss", target / "vectors.faiss")
+    """Copy the chunk store of a complete build into a new (temporary) build folder."""
     src = ChunkStore.open(source, readonly=True)
     dst = ChunkStore.open(target)
     try:

@@ -29,7 +29,6 @@ from .loading import (MANIFEST_NAME, MAX_FILE_BYTES, SUPPORTED, Loader, SourceFi
 from .settings import Settings
 from .sparse import SparseIndex
 from .types import Document, IngestReport
-from .vectors import FaissVectors
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +190,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         if current is not None:
             manifest = index_layout.read_manifest(current)
             index_layout.check_model(current, manifest, embedder.model_id)
+            index_layout.check_store(current, manifest, settings)
             if manifest.get("chunking") != chunking:
                 raise IndexMismatchError(
                     f"{current}: index was chunked with {manifest.get('chunking')} but the settings say "
@@ -224,11 +224,16 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
 
         tmp = index_layout.new_build_dir(index_dir)
         log.info("writing a new build in %s", tmp)
+        previous_ids = None
         if current is not None:
             index_layout.copy_build(current, tmp)
-            vectors = FaissVectors.load(tmp)
-        else:
-            vectors = FaissVectors.create(embedder.dimension)
+            copied = ChunkStore.open(tmp, readonly=True)
+            try:
+                previous_ids = copied.chunk_ids()
+            finally:
+                copied.close()
+        vectors = index_layout.new_vectors(settings, tmp, embedder.dimension, current,
+                                           manifest if current is not None else None, previous_ids)
         store = ChunkStore.open(tmp)
         try:
             files = {k: v for k, v in old_files.items()}
@@ -252,7 +257,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
                 new_chunks, progress=settings.progress and len(new_chunks) > 64)
             embed_seconds = time.perf_counter() - embed_started
             ids = store.put_chunks(new_chunks, sentence_vectors)
-            vectors.add(ids, vectors_new)
+            vectors.add(ids, vectors_new, store.filter_fields(ids))
             vectors = vectors.fitted()
             if len(vectors) != store.chunk_count():
                 raise RuntimeError(f"index out of step: {len(vectors)} vectors for {store.chunk_count()} chunks")
@@ -265,18 +270,22 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
             SparseIndex.build(np.asarray(all_ids, dtype=np.int64), all_texts).save(tmp)
         finally:
             store.close()
+            index_layout.close_vectors(vectors)
         log.info("publishing %s", tmp.name)
         index_layout.publish(index_dir, tmp, {
             "format": index_layout.FORMAT_VERSION,
             "embedding_model": embedder.model_id,
             "dimension": vectors.dimension,
             "vector_store": vectors.description,
+            "vectors": vectors.record | ({"uri": index_layout.milvus_uri(settings)} if vectors.record["store"] == "milvus" else {}),
             "chunking": chunking,
             "files": files,
             "documents": len(files),
             "chunks": len(all_ids),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         })
+        index_layout.drop_superseded_vectors(
+            settings, [vectors.record, index_layout.vectors_record(manifest) if current is not None else {}])
         embedder.ensure_onnx()
         return IngestReport(**report, chunks_embedded=len(new_chunks), seconds=time.perf_counter() - started,
                             embed_seconds=embed_seconds)

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 candidates, filtered first, fused by reciprocal rank.
+"""Hybrid retrieval: dense (FAISS or Milvus) and BM25 candidates, filtered first, fused by reciprocal rank.
 
 Fused score = sum over the two rankings of 1/(rrf_k + rank), divided by its maximum 2/(rrf_k + 1),
 so a passage ranked first by both retrievers scores 1.0.
@@ -63,7 +63,7 @@ class HybridRetriever:
         if allowed is not None and len(allowed) == 0:
             return []
         pool = max(self.candidates, k)
-        dense = self.index.vectors.search(self.embedder.embed_query(query), pool, allowed)
+        dense = self.index.vectors.search(self.embedder.embed_query(query), pool, allowed, filters)
         sparse = self.index.sparse.search(query, pool, allowed)
         fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k,
                          [1.0, self.sparse_weight])[:k]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from .errors import SettingsError
 ENV_PREFIX = "COUNCIL_ASSISTANT_"
 SETTINGS_FILE = "council-assistant.toml"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+VECTOR_STORES = ("faiss", "milvus")
+DEFAULT_MILVUS_URI = "http://127.0.0.1:19530"
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,22 @@ class Settings:
     # keep every search and answer to these councils ("Sefton Council"; several separated by ";")
     council_scope: str | None = None
     progress: bool = True
+    # Where ingest puts the vectors: "faiss" (files in the index folder) or "milvus" (a server several
+    # replicas share; see README "Scaling out"). Readers follow the index's manifest; milvus_uri (default
+    # the one ingest used, or DEFAULT_MILVUS_URI) says where this machine reaches the server.
+    vector_store: str = "faiss"
+    milvus_uri: str | None = None
+    milvus_collection: str = "council_assistant"
     # Login for the chat UI: on when both are set (e.g. COUNCIL_ASSISTANT_UI_PASSWORD); never logged.
     ui_username: str | None = None
     ui_password: str | None = dataclasses.field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.vector_store not in VECTOR_STORES:
+            raise SettingsError(f"setting vector_store={self.vector_store!r}: choose one of {', '.join(VECTOR_STORES)}")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
+            raise SettingsError(f"setting milvus_collection={self.milvus_collection!r}: use letters, digits and "
+                                "underscores, starting with a letter or underscore")
 
     @classmethod
     def load(

@@ -10,7 +10,7 @@ exact query over 100k chunks takes 13 ms (single thread), beside ~10 ms to encod
 ~5 ms of BM25, and exact time grows linearly (about 130 ms at 1M); see README "Performance". On normalised vectors inner product is
 cosine similarity. Filters are applied inside the search through an id selector, so the top-k is
 cut after filtering, never before; a filter that leaves few chunks is searched exactly.
-This is the only module that knows FAISS is in use.
+This module and `milvus_store.py` are the only ones that know which vector store is in use.
 """
 from __future__ import annotations
 
@@ -79,7 +79,14 @@ class FaissVectors:
     def __len__(self) -> int:
         return self.index.ntotal
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    @property
+    def record(self) -> dict:
+        """What the build's manifest keeps about the store (the vectors live in the build folder)."""
+        return {"store": "faiss", "kind": self.kind}
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray, fields: list[dict] | None = None) -> None:
+        """Store vectors under ids (`fields`, the documents' filter fields, are for stores that filter
+        by them; FAISS filters by id)."""
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                     np.asarray(ids, dtype=np.int64))
@@ -170,8 +177,10 @@ class FaissVectors:
         log.info("IVF nprobe=%d: recall@%d %.3f against exact search at nprobe=%d", ivf.nprobe, k, recall, nprobe)
         return recall
 
-    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Up to k (id, cosine) pairs, best first; `allowed` restricts the search to those ids."""
+    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               filters=None) -> list[tuple[int, float]]:
+        """Up to k (id, cosine) pairs, best first; `allowed` (the chunk store's ids for `filters`)
+        restricts the search to those ids."""
         if k <= 0 or len(self) == 0 or (allowed is not None and len(allowed) == 0):
             return []
         query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)

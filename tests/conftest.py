@@ -31,17 +31,14 @@ def make_settings(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def corpus_assistant(tmp_path_factory, embedder):
-    """An Assistant over an index of the real corpus, built once per session."""
-    from assistant.app import Assistant
-    from assistant.settings import Settings
+def corpus_assistant(corpus_assistant_faiss):
+    """An Assistant over an index of the real corpus (FAISS), built once per session."""
+    return corpus_assistant_faiss
 
-    index_dir = tmp_path_factory.mktemp("corpus-index")
-    assistant = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False))
-    assistant.embedder = embedder
-    report = assistant.ingest([CORPUS])
-    assert not report.failed, report.failed
-    return assistant
+
+@pytest.fixture(scope="session")
+def corpus_assistant_faiss(request, tmp_path_factory, embedder):
+    return corpus_assistant_in("faiss", request, tmp_path_factory, embedder)
 
 
 @pytest.fixture
@@ -168,3 +165,85 @@ def llama_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# --- both vector stores: FAISS (the default) and a real Milvus standalone server ---------------------
+
+MILVUS_START_SECONDS = 240
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory):
+    """The URI of a Milvus standalone server (PyPI `milvus`) started once per session on loopback
+    with a fresh data folder; stopped when the session ends."""
+    try:
+        from milvus import MilvusServer
+    except ImportError:
+        pytest.skip("the Milvus server package is not installed; run `make test` or "
+                    "`pip install -c constraints.txt -e '.[milvus]' milvus==2.3.5`")
+    server = MilvusServer()
+    server.set_base_dir(str(tmp_path_factory.mktemp("milvus-data")))
+    for key in MILVUS_LOOPBACK_KEYS:
+        server.config.set(key, "127.0.0.1")
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server.listen_port}"
+    finally:
+        server.stop()
+
+
+# every component of the standalone server binds here, not on the first address the host has
+MILVUS_LOOPBACK_KEYS = tuple(f"{part}.ip" for part in (
+    "rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode"))
+
+STORES = ["faiss", pytest.param("milvus", marks=pytest.mark.milvus)]
+
+
+def store_overrides(store: str, request) -> dict:
+    """Settings for an index kept in `store`; each Milvus index gets its own collection prefix."""
+    if store == "faiss":
+        return {}
+    import uuid
+
+    return {"vector_store": "milvus", "milvus_uri": request.getfixturevalue("milvus_uri"),
+            "milvus_collection": f"test_{uuid.uuid4().hex[:10]}"}
+
+
+def corpus_assistant_in(store: str, request, tmp_path_factory, embedder):
+    from assistant.app import Assistant
+    from assistant.settings import Settings
+
+    index_dir = tmp_path_factory.mktemp(f"corpus-index-{store}")
+    assistant = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False,
+                                        **store_overrides(store, request)))
+    assistant.embedder = embedder
+    report = assistant.ingest([CORPUS])
+    assert not report.failed, report.failed
+    return assistant
+
+
+@pytest.fixture(scope="session")
+def corpus_assistant_milvus(request, tmp_path_factory, embedder):
+    return corpus_assistant_in("milvus", request, tmp_path_factory, embedder)
+
+
+def on_both_stores():
+    """Module fixtures `corpus_assistant` and `make_settings` that run the module's tests on FAISS and
+    on Milvus: `corpus_assistant, make_settings = on_both_stores()` at the top of a test module."""
+
+    @pytest.fixture(scope="module", params=STORES)
+    def corpus_assistant(request):
+        return request.getfixturevalue(f"corpus_assistant_{request.param}")
+
+    @pytest.fixture(params=STORES)
+    def make_settings(request, tmp_path):
+        from assistant.settings import Settings
+
+        overrides = store_overrides(request.param, request)
+
+        def make(**more):
+            return Settings.load(env={}, index_dir=tmp_path / "index", progress=False, **(overrides | more))
+
+        return make
+
+    return corpus_assistant, make_settings

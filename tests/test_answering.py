@@ -13,8 +13,10 @@ from assistant.answering import (candidate_sentences, content_words, is_heading,
                                  select, ExtractiveAnswerer, Sentence, VectorCache)
 from assistant.errors import QueryError
 from assistant.types import Chunk, DocumentMeta, Passage
-from conftest import ROOT
+from conftest import ROOT, on_both_stores
 
+# every test here that takes these fixtures runs on FAISS and on a real Milvus server
+corpus_assistant, make_settings = on_both_stores()
 OFSTED_RELEASE = "press-2022-05-ofsted-inadequate-rating"
 MARCH_UPDATE = "cmu-2022-03-15-childrens-social-care"
 

@@ -9,7 +9,10 @@ import pytest
 from assistant.app import Assistant
 from assistant.errors import IndexMismatchError
 from assistant.index import Index, current_build
+from conftest import on_both_stores
 
+# every test here that takes these fixtures runs on FAISS and on a real Milvus server
+corpus_assistant, make_settings = on_both_stores()
 pytestmark = pytest.mark.slow
 
 

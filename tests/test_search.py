@@ -8,8 +8,10 @@ import pytest
 
 from assistant.errors import IndexNotFoundError, QueryError
 from assistant.retrieval import rrf_fuse
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, on_both_stores
 
+# every test here that takes these fixtures runs on FAISS and on a real Milvus server
+corpus_assistant, make_settings = on_both_stores()
 SEPT_UPDATE = "cmu-2021-09-28-childrens-social-care"
 
 
