@@ -89,6 +89,12 @@ def milvus_uri(settings: "Settings") -> str:
     return settings.milvus_uri or DEFAULT_MILVUS_URI
 
 
+def milvus_token(settings: "Settings | None") -> str:
+    """The Milvus credentials from the variable `milvus_token_env` names ('' when unset)."""
+    name = settings.milvus_token_env if settings is not None else None
+    return os.environ.get(name, "") if name else ""
+
+
 def check_store(folder: Path, manifest: dict, settings: "Settings") -> None:
     kept_in = vectors_record(manifest)["store"]
     if kept_in != settings.vector_store:
@@ -105,7 +111,7 @@ def open_vectors(build: Path, manifest: dict, settings: "Settings | None" = None
         from .milvus_store import MilvusVectors
 
         uri = (settings.milvus_uri if settings is not None else None) or record["uri"]
-        return MilvusVectors.open(uri, record)
+        return MilvusVectors.open(uri, record, milvus_token(settings))
     return FaissVectors.load(build)
 
 
@@ -123,7 +129,7 @@ def new_vectors(settings: "Settings", tmp: Path, dimension: int, current: Path |
         from .milvus_store import MilvusVectors, collection_name
 
         vectors = MilvusVectors.create(milvus_uri(settings), collection_name(settings.milvus_collection, tmp.name),
-                                       dimension)
+                                       dimension, milvus_token(settings))
         if current is not None:
             previous = open_vectors(current, manifest, settings)
             try:
@@ -147,7 +153,7 @@ def drop_superseded_vectors(settings: "Settings", keep: list[dict]) -> None:
 
     try:
         drop_stale(milvus_uri(settings), settings.milvus_collection,
-                   {r["collection"] for r in keep if r.get("store") == "milvus"})
+                   {r["collection"] for r in keep if r.get("store") == "milvus"}, milvus_token(settings))
     except Exception as exc:
         log.warning("could not drop superseded Milvus collections (%s); the next ingest tries again", exc)
 

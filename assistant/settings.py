@@ -55,6 +55,8 @@ class Settings:
     vector_store: str = "faiss"
     milvus_uri: str | None = None
     milvus_collection: str = "council_assistant"
+    # the environment variable holding Milvus credentials ("user:password" or an API key), if any
+    milvus_token_env: str | None = None
     # Login for the chat UI: on when both are set (e.g. COUNCIL_ASSISTANT_UI_PASSWORD); never logged.
     ui_username: str | None = None
     ui_password: str | None = dataclasses.field(default=None, repr=False)

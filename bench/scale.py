@@ -51,7 +51,7 @@ from assistant import index as index_layout  # noqa: E402
 from assistant.chunkstore import ChunkStore  # noqa: E402
 from assistant.sparse import SparseIndex  # noqa: E402
 from assistant.types import Chunk, Document, DocumentMeta  # noqa: E402
-from assistant.vectors import FLAT_LIMIT, FaissVectors, recall_at  # noqa: E402
+from assistant.vectors import FILE_NAME as VECTORS_FILE, FLAT_LIMIT, FaissVectors, recall_at  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 MODES = {
@@ -212,6 +212,7 @@ def build_scaled(size: int, corpus_index: Path, pool: Pool, target: Path, with_s
     corpus_build = index_layout.current_build(corpus_index)
     tmp = index_layout.new_build_dir(target)
     index_layout.copy_build(corpus_build, tmp)
+    shutil.copy2(corpus_build / VECTORS_FILE, tmp / VECTORS_FILE)
     vectors = FaissVectors.load(tmp)
     store = ChunkStore.open(tmp)
     extra = size - len(vectors)
@@ -256,7 +257,8 @@ def build_scaled(size: int, corpus_index: Path, pool: Pool, target: Path, with_s
     del texts
     store.close()
     manifest = index_layout.read_manifest(corpus_build)
-    manifest.update(vector_store=vectors.description, chunks=len(ids), documents=manifest["documents"] + paper)
+    manifest.update(vector_store=vectors.description, vectors=vectors.record, chunks=len(ids),
+                    documents=manifest["documents"] + paper)
     manifest.pop("format", None)
     build = index_layout.publish(target, tmp, {"format": index_layout.FORMAT_VERSION, **manifest})
     (target / index_layout.MODELS).mkdir(exist_ok=True)
@@ -266,7 +268,7 @@ def build_scaled(size: int, corpus_index: Path, pool: Pool, target: Path, with_s
     log(f"scale {size:,}: built in {seconds:.0f} s ({vectors.description})")
     return {"build_s": round(seconds, 1), "vector_index": vectors.description,
             "index_fit_s": round(fitted, 1), "disk_mb": round(folder_bytes(build) / 1e6, 1),
-            "vectors_mb": round((build / "vectors.faiss").stat().st_size / 1e6, 1)}, vectors
+            "vectors_mb": round((build / VECTORS_FILE).stat().st_size / 1e6, 1)}, vectors
 
 
 def dense_comparison(vectors: FaissVectors, query_vectors: np.ndarray) -> dict:
@@ -286,6 +288,75 @@ def dense_comparison(vectors: FaissVectors, query_vectors: np.ndarray) -> dict:
         out[name] = (percentiles(times), np.array(found))
     return {"recall_at_10": round(recall_at(out["exact"][1], out["index"][1]), 4),
             "dense_exact": out["exact"][0], "dense_index": out["index"][0]}
+
+
+def milvus_comparison(vectors: FaissVectors, target: Path, query_vectors: np.ndarray, search_queries: list[str],
+                      ask_queries: list[str], work: Path) -> dict:
+    """Milvus beside FAISS on the same vectors (a standalone server on loopback): writing the vectors
+    (insert + index, rows/s), dense search p50/p95 with recall@10 against exact FAISS search, and the
+    product's search and ask through an index whose vectors live in Milvus, in a fresh process."""
+    from assistant.errors import SettingsError
+    from assistant.milvus_store import MilvusVectors, start_standalone
+
+    try:
+        server, uri = start_standalone(work / "milvus-data")
+    except SettingsError as exc:
+        log(f"milvus: skipped ({exc})")
+        return {"skipped": str(exc)}
+    build = index_layout.current_build(target)
+    ids, stored = vectors.contents()
+    store = ChunkStore.open(build, readonly=True)
+    fields = store.filter_fields(ids)
+    store.close()
+    try:
+        started = time.perf_counter()
+        faiss_copy = FaissVectors.create(stored.shape[1])
+        faiss_copy.add(ids, stored, fields)
+        faiss_copy = faiss_copy.fitted()
+        faiss_s = time.perf_counter() - started
+        started = time.perf_counter()
+        milvus = MilvusVectors.create(uri, "bench_scale", stored.shape[1])
+        milvus.add(ids, stored, fields)
+        milvus = milvus.fitted()
+        milvus_s = time.perf_counter() - started
+        exact = faiss_copy if faiss_copy.kind == "flat" else FaissVectors.create(stored.shape[1])
+        if exact is not faiss_copy:
+            exact.add(ids, stored)
+        del stored
+        dense = {}
+        for name, index in (("faiss", faiss_copy), ("milvus", milvus)):
+            index.search(query_vectors[0], 10)
+            times, found = [], []
+            for q in query_vectors:
+                begun = time.perf_counter()
+                hits = index.search(q, 10)
+                times.append((time.perf_counter() - begun) * 1000)
+                found.append([i for i, _ in hits] + [-1] * (10 - len(hits)))
+            dense[name] = (percentiles(times), np.array(found))
+        truth = dense["faiss"][1] if exact is faiss_copy else np.array(
+            [[i for i, _ in exact.search(q, 10)] for q in query_vectors])
+        milvus_index = work / "milvus-index"
+        tmp = index_layout.new_build_dir(milvus_index)
+        index_layout.copy_build(build, tmp)
+        shutil.copytree(build / "bm25", tmp / "bm25")
+        manifest = index_layout.read_manifest(build)
+        manifest.update(vector_store=milvus.description, vectors=milvus.record | {"uri": uri})
+        index_layout.publish(milvus_index, tmp, manifest)
+        (milvus_index / index_layout.MODELS).symlink_to(target / index_layout.MODELS)
+        product = measure_in_fresh_process(milvus_index, search_queries, ask_queries)
+        milvus.drop()
+        milvus.close()
+        row = {"rows": len(ids), "index": milvus.description,
+               "write_rows_per_s": {"faiss": round(len(ids) / faiss_s), "milvus": round(len(ids) / milvus_s)},
+               "write_s": {"faiss": round(faiss_s, 1), "milvus": round(milvus_s, 1)},
+               "dense_faiss": dense["faiss"][0], "dense_milvus": dense["milvus"][0],
+               "recall_at_10": {"faiss": round(recall_at(truth, dense["faiss"][1]), 4),
+                                "milvus": round(recall_at(truth, dense["milvus"][1]), 4)},
+               "search": product["search"], "ask": product["ask"]}
+        shutil.rmtree(milvus_index, ignore_errors=True)
+        return row
+    finally:
+        server.stop()
 
 
 def measure_in_fresh_process(index_dir: Path, search_queries: list[str], ask_queries: list[str]) -> dict:
@@ -455,6 +526,21 @@ def markdown(result: dict) -> str:
         if cold:
             lines += ["", "Cold start (`council-assistant ask`, process start to printed answer, warm file cache): "
                       + "; ".join(f"{r['size']:,} chunks {r['cold_start']['median_s']:.2f} s" for r in cold) + "."]
+    milvus = [r for r in result.get("scale", []) if r.get("milvus") and "skipped" not in r["milvus"]]
+    if milvus:
+        lines += ["", "**Milvus beside FAISS** (the same vectors; Milvus 2.3.5 standalone on loopback, same machine):", "",
+                  "| chunks | store | index | write (insert + index) | dense search p50 / p95 | recall@10 "
+                  "| product search p50 / p95 | ask p50 / p95 |", "|---|---|---|---|---|---|---|---|"]
+        for r in milvus:
+            m = r["milvus"]
+            for store, index, dense, search, ask in (
+                    ("FAISS", r["vector_index"], m["dense_faiss"], r["search"], r["ask"]),
+                    ("Milvus", m["index"], m["dense_milvus"], m["search"], m["ask"])):
+                key = store.lower()
+                lines.append(f"| {r['size']:,} | {store} | {index} | {m['write_rows_per_s'][key]:,} rows/s "
+                             f"({m['write_s'][key]:.1f} s) | {dense['p50_ms']:.1f} / {dense['p95_ms']:.1f} ms | "
+                             f"{m['recall_at_10'][key]:.3f} | {search['p50_ms']:.1f} / {search['p95_ms']:.1f} ms | "
+                             f"{ask['p50_ms']:.0f} / {ask['p95_ms']:.0f} ms |")
     d = result.get("distractors")
     if d:
         lines += ["", f"**Distractors**: the eval questions over the corpus alone ({d['corpus_alone']['chunks']:,} "
@@ -541,10 +627,11 @@ def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS, config: dic
         with_sentences = size <= 100_000
         row, vectors = build_scaled(size, corpus_index, pool, target, with_sentences, models)
         row.update(dense_comparison(vectors, query_vectors))
-        del vectors
         row.update(measure_in_fresh_process(target, search_queries, ask_queries if with_sentences else []))
         if size == 100_000:
             row["cold_start"] = cold_start(target, "Who attends the Improvement Board?")
+            row["milvus"] = milvus_comparison(vectors, target, query_vectors, search_queries, ask_queries, work)
+        del vectors
         result["scale"].append({"size": size, **row})
         log(f"scale {size:,}: {json.dumps(row)}")
         shutil.rmtree(target)

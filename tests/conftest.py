@@ -169,32 +169,29 @@ def llama_server(tmp_path_factory):
 
 # --- both vector stores: FAISS (the default) and a real Milvus standalone server ---------------------
 
-MILVUS_START_SECONDS = 240
+# the variable that holds the test server's credentials, named by the settings' milvus_token_env
+MILVUS_TOKEN_ENV = "COUNCIL_ASSISTANT_TEST_MILVUS_TOKEN"
 
 
 @pytest.fixture(scope="session")
 def milvus_uri(tmp_path_factory):
     """The URI of a Milvus standalone server (PyPI `milvus`) started once per session on loopback
-    with a fresh data folder; stopped when the session ends."""
+    with a fresh data folder and authentication on, as a shared deployment has it (credentials in
+    MILVUS_TOKEN_ENV); stopped when the session ends."""
+    from assistant.errors import SettingsError
+    from assistant.milvus_store import start_standalone
+
     try:
-        from milvus import MilvusServer
-    except ImportError:
-        pytest.skip("the Milvus server package is not installed; run `make test` or "
-                    "`pip install -c constraints.txt -e '.[milvus]' milvus==2.3.5`")
-    server = MilvusServer()
-    server.set_base_dir(str(tmp_path_factory.mktemp("milvus-data")))
-    for key in MILVUS_LOOPBACK_KEYS:
-        server.config.set(key, "127.0.0.1")
-    server.start()
+        server, uri = start_standalone(tmp_path_factory.mktemp("milvus-data"), authorization=True)
+    except SettingsError as exc:
+        pytest.skip(f"{exc} (make test installs it)")
+    os.environ[MILVUS_TOKEN_ENV] = "root:Milvus"
     try:
-        yield f"http://127.0.0.1:{server.listen_port}"
+        yield uri
     finally:
+        os.environ.pop(MILVUS_TOKEN_ENV, None)
         server.stop()
 
-
-# every component of the standalone server binds here, not on the first address the host has
-MILVUS_LOOPBACK_KEYS = tuple(f"{part}.ip" for part in (
-    "rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode"))
 
 STORES = ["faiss", pytest.param("milvus", marks=pytest.mark.milvus)]
 
@@ -206,7 +203,7 @@ def store_overrides(store: str, request) -> dict:
     import uuid
 
     return {"vector_store": "milvus", "milvus_uri": request.getfixturevalue("milvus_uri"),
-            "milvus_collection": f"test_{uuid.uuid4().hex[:10]}"}
+            "milvus_collection": f"test_{uuid.uuid4().hex[:10]}", "milvus_token_env": MILVUS_TOKEN_ENV}
 
 
 def corpus_assistant_in(store: str, request, tmp_path_factory, embedder):

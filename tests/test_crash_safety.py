@@ -128,6 +128,14 @@ def add_papers(folder: Path) -> None:
               "The next meeting is in September."])
 
 
+def add_long_paper(folder: Path) -> None:
+    """A paper long enough to embed (thousands of distinct sentences) that a kill a second into the
+    embedding phase lands inside it on any machine."""
+    (folder / "2022-09-ward-referrals.txt").write_text(" ".join(
+        f"Ward {i} reported {i * 7 % 97} referrals to early help in week {i % 52 + 1} of the year."
+        for i in range(3000)), encoding="utf-8")
+
+
 @pytest.fixture
 def cwd_root(monkeypatch):
     """Index keys are paths relative to the working folder: build in-process from the same one as the CLI."""
@@ -141,10 +149,11 @@ def test_sigkill_in_each_phase_leaves_the_last_good_index(corpus_copy, tmp_path,
     assert len(baseline.ingest([corpus_copy]).added) == 5
     before, before_answers = index_state(index_dir), answers(index_dir, embedder)
     add_papers(corpus_copy)
+    add_long_paper(corpus_copy)
     expected = clean_build(corpus_copy, tmp_path / "clean", embedder)
 
     run = Run(index_dir, corpus_copy)
-    run.wait_for("assistant.ingest: checking 9 file(s) for changes")
+    run.wait_for("assistant.ingest: checking 10 file(s) for changes")
     deadline = time.monotonic() + 60
     while not (workers := run.children()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -157,7 +166,7 @@ def test_sigkill_in_each_phase_leaves_the_last_good_index(corpus_copy, tmp_path,
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "the worker outlived the killed ingest"
     assert index_state(index_dir) == before and answers(index_dir, embedder) == before_answers
 
-    for marker, delay in [("writing a new build in", 0.5), ("embedding ", 3.0)]:
+    for marker, delay in [("writing a new build in", 0.5), ("embedding ", 1.0)]:
         run = Run(index_dir, corpus_copy)
         run.wait_for(f"assistant.ingest: {marker}")
         time.sleep(delay)

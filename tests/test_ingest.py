@@ -23,9 +23,9 @@ def assistant(make_settings, embedder):
     return assistant
 
 
-def index_state(index_dir):
+def index_state(settings):
     """(doc_id, ord, text) of every chunk and the vector count, read from the published build."""
-    index = Index.open(index_dir)
+    index = Index.open(settings.index_dir, settings)
     try:
         rows = index.store.db.execute("SELECT doc_id, ord, text, id FROM chunks ORDER BY doc_id, ord").fetchall()
         ids = np.array([r[3] for r in rows], dtype=np.int64)
@@ -40,14 +40,14 @@ def test_incremental_add_modify_delete_and_rerun(assistant, corpus_copy):
     index_dir = assistant.settings.index_dir
     first = assistant.ingest([corpus_copy])
     assert len(first.added) == 5 and not first.failed and first.chunks_embedded > 0
-    chunks, manifest = index_state(index_dir)
+    chunks, manifest = index_state(assistant.settings)
     assert manifest["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert manifest["dimension"] == 384 and manifest["chunks"] == len(chunks)
     assert all(len(v["content_hash"]) == 64 for v in manifest["files"].values())
 
     again = assistant.ingest([corpus_copy])
     assert not again.changed and len(again.unchanged) == 5 and again.chunks_embedded == 0
-    assert index_state(index_dir)[0] == chunks
+    assert index_state(assistant.settings)[0] == chunks
 
     new = corpus_copy / "2022-06-fostering.txt"
     new.write_text("Sefton recruited twelve new foster carers in June 2022.", encoding="utf-8")
@@ -65,7 +65,7 @@ def test_incremental_add_modify_delete_and_rerun(assistant, corpus_copy):
     new.unlink()
     removed = assistant.ingest([corpus_copy])
     assert len(removed.removed) == 1
-    assert index_state(index_dir)[0] == chunks
+    assert index_state(assistant.settings)[0] == chunks
     assert all(p.meta.doc_id != "2022-06-fostering" for p in assistant.search("foster carers", k=20))
 
 
@@ -93,12 +93,12 @@ def test_bad_files_are_reported_and_the_rest_ingested(assistant, corpus_copy, tm
 
 def test_a_failed_run_keeps_the_indexed_version(assistant, corpus_copy):
     assistant.ingest([corpus_copy])
-    before = index_state(assistant.settings.index_dir)[0]
+    before = index_state(assistant.settings)[0]
     target = corpus_copy / "2022-03-15-cabinet-member-update-childrens-social-care.txt"
     target.write_bytes(b"\x00\x01binary now")
     report = assistant.ingest([corpus_copy])
     assert len(report.failed) == 1 and not report.changed
-    assert index_state(assistant.settings.index_dir)[0] == before
+    assert index_state(assistant.settings)[0] == before
 
 
 def test_empty_folder_is_an_error_and_leaves_the_index(assistant, corpus_copy, tmp_path):
@@ -113,7 +113,7 @@ def test_empty_folder_is_an_error_and_leaves_the_index(assistant, corpus_copy, t
 
 def test_crash_before_publish_leaves_the_last_good_index(assistant, corpus_copy, monkeypatch):
     assistant.ingest([corpus_copy])
-    before = index_state(assistant.settings.index_dir)
+    before = index_state(assistant.settings)
     (corpus_copy / "extra.txt").write_text("A new paper on kinship care.", encoding="utf-8")
 
     def explode(*args, **kwargs):
@@ -122,7 +122,7 @@ def test_crash_before_publish_leaves_the_last_good_index(assistant, corpus_copy,
     monkeypatch.setattr("assistant.index.publish", explode)
     with pytest.raises(OSError):
         assistant.ingest([corpus_copy])
-    assert index_state(assistant.settings.index_dir) == before
+    assert index_state(assistant.settings) == before
     monkeypatch.undo()
     assert assistant.ingest([corpus_copy]).added
     assert len(list((assistant.settings.index_dir / "builds").iterdir())) == 1

@@ -18,7 +18,7 @@ from assistant.index import Index, current_build
 from assistant.milvus_store import collection_name, date_number, filter_expression
 from assistant.settings import Settings
 from assistant.types import SearchFilters
-from conftest import CORPUS, ROOT, free_port
+from conftest import CORPUS, MILVUS_TOKEN_ENV, ROOT, free_port
 
 
 # -- no server -------------------------------------------------------------------------------------
@@ -110,10 +110,10 @@ def test_each_ingest_makes_a_collection_and_drops_all_but_the_last_two(tmp_path,
     from pymilvus import MilvusClient
 
     settings = Settings.load(env={}, index_dir=tmp_path / "index", progress=False, vector_store="milvus",
-                             milvus_uri=milvus_uri, milvus_collection="lifecycle")
+                             milvus_uri=milvus_uri, milvus_collection="lifecycle", milvus_token_env=MILVUS_TOKEN_ENV)
     assistant = Assistant(settings)
     assistant.embedder = embedder
-    client = MilvusClient(uri=milvus_uri)
+    client = MilvusClient(uri=milvus_uri, token=os.environ[MILVUS_TOKEN_ENV])
     try:
         def ours():
             return sorted(c for c in client.list_collections() if c.startswith("lifecycle_"))
@@ -125,7 +125,7 @@ def test_each_ingest_makes_a_collection_and_drops_all_but_the_last_two(tmp_path,
             (corpus_copy / f"note-{round_}.txt").write_text(f"Sefton opened family hub number {round_ + 1}.",
                                                             encoding="utf-8")
             assert assistant.ingest([corpus_copy]).added
-            collections.append(Index.open(settings.index_dir).manifest["vectors"]["collection"])
+            collections.append(Index.open(settings.index_dir, settings).manifest["vectors"]["collection"])
             assert assistant.search(f"family hub number {round_ + 1}", k=1)[0].meta.doc_id == f"note-{round_}"
         assert ours() == sorted(collections[-2:])
         assert abandoned not in ours()
@@ -138,7 +138,8 @@ def test_each_ingest_makes_a_collection_and_drops_all_but_the_last_two(tmp_path,
 def test_a_milvus_index_needs_no_store_setting_to_read_but_refuses_a_mixed_ingest(corpus_assistant_milvus, corpus_copy,
                                                                                   embedder):
     index_dir = corpus_assistant_milvus.settings.index_dir
-    reader = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False))  # vector_store left at faiss
+    # vector_store and milvus_uri left unset: the index's manifest says where its vectors are
+    reader = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False, milvus_token_env=MILVUS_TOKEN_ENV))
     reader.embedder = embedder
     question = "Who attends the Improvement Board?"
     assert [p.chunk.text for p in reader.search(question)] == \
@@ -157,6 +158,27 @@ def test_an_unreachable_server_is_one_clear_error(tmp_path, corpus_copy, embedde
     with pytest.raises(SettingsError, match="milvus_uri=.*cannot connect to Milvus"):
         assistant.ingest([corpus_copy])
     assert current_build(settings.index_dir) is None
+
+
+@pytest.mark.milvus
+@pytest.mark.slow
+def test_a_server_with_authentication_refuses_missing_or_wrong_credentials_clearly(
+        corpus_assistant_milvus, tmp_path, corpus_copy, embedder, milvus_uri, monkeypatch):
+    index_dir = corpus_assistant_milvus.settings.index_dir
+    build = current_build(index_dir)
+    monkeypatch.setenv("WRONG_MILVUS_TOKEN", "root:not-the-password")
+    for token_env in (None, "WRONG_MILVUS_TOKEN"):
+        reader = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False, milvus_token_env=token_env))
+        reader.embedder = embedder
+        with pytest.raises(SettingsError, match="cannot connect to Milvus.*milvus_token_env"):
+            reader.search("Improvement Board")
+        writer = Assistant(Settings.load(env={}, index_dir=tmp_path / f"index-{token_env}", progress=False,
+                                         vector_store="milvus", milvus_uri=milvus_uri, milvus_token_env=token_env))
+        writer.embedder = embedder
+        with pytest.raises(SettingsError, match="milvus_token_env"):
+            writer.ingest([corpus_copy])
+        assert current_build(writer.settings.index_dir) is None
+    assert current_build(index_dir) == build and corpus_assistant_milvus.search("Improvement Board")
 
 
 # -- replicas ---------------------------------------------------------------------------------------
@@ -185,6 +207,7 @@ def test_two_replicas_answer_alike_and_both_see_a_third_process_ingest(tmp_path,
     index_dir = tmp_path / "index"
     env = dict(os.environ, HF_HUB_OFFLINE="1", COUNCIL_ASSISTANT_VECTOR_STORE="milvus",
                COUNCIL_ASSISTANT_MILVUS_URI=milvus_uri, COUNCIL_ASSISTANT_MILVUS_COLLECTION="replicas",
+               COUNCIL_ASSISTANT_MILVUS_TOKEN_ENV=MILVUS_TOKEN_ENV,
                COUNCIL_ASSISTANT_PROGRESS="false")
     ingest = [sys.executable, "-m", "assistant", "--index", str(index_dir), "ingest", str(corpus_copy)]
     subprocess.run(ingest, cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
