@@ -271,21 +271,24 @@ def build_scaled(size: int, corpus_index: Path, pool: Pool, target: Path, with_s
             "vectors_mb": round((build / VECTORS_FILE).stat().st_size / 1e6, 1)}, vectors
 
 
+def timed_top10(vectors, query_vectors: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Latency percentiles of a dense top-10 search per query, and the ids found (-1 pads a short row)."""
+    times, found = [], []
+    for q in query_vectors:
+        started = time.perf_counter()
+        hits = vectors.search(q, 10)
+        times.append((time.perf_counter() - started) * 1000)
+        found.append([i for i, _ in hits] + [-1] * (10 - len(hits)))
+    return percentiles(times), np.array(found)
+
+
 def dense_comparison(vectors: FaissVectors, query_vectors: np.ndarray) -> dict:
     """recall@10 of the index's dense search against exact search, and both one's latency."""
     ids, stored = vectors.contents()
     exact = FaissVectors.create(stored.shape[1])
     exact.add(ids, stored)
     del stored
-    out = {}
-    for name, index in (("exact", exact), ("index", vectors)):
-        times, found = [], []
-        for q in query_vectors:
-            started = time.perf_counter()
-            hits = index.search(q, 10)
-            times.append((time.perf_counter() - started) * 1000)
-            found.append([i for i, _ in hits] + [-1] * (10 - len(hits)))
-        out[name] = (percentiles(times), np.array(found))
+    out = {name: timed_top10(index, query_vectors) for name, index in (("exact", exact), ("index", vectors))}
     return {"recall_at_10": round(recall_at(out["exact"][1], out["index"][1]), 4),
             "dense_exact": out["exact"][0], "dense_index": out["index"][0]}
 
@@ -323,16 +326,8 @@ def milvus_comparison(vectors: FaissVectors, target: Path, query_vectors: np.nda
         if exact is not faiss_copy:
             exact.add(ids, stored)
         del stored
-        dense = {}
-        for name, index in (("faiss", faiss_copy), ("milvus", milvus)):
-            index.search(query_vectors[0], 10)
-            times, found = [], []
-            for q in query_vectors:
-                begun = time.perf_counter()
-                hits = index.search(q, 10)
-                times.append((time.perf_counter() - begun) * 1000)
-                found.append([i for i, _ in hits] + [-1] * (10 - len(hits)))
-            dense[name] = (percentiles(times), np.array(found))
+        milvus.search(query_vectors[0], 10)  # the first search loads the collection's segments
+        dense = {name: timed_top10(index, query_vectors) for name, index in (("faiss", faiss_copy), ("milvus", milvus))}
         truth = dense["faiss"][1] if exact is faiss_copy else np.array(
             [[i for i, _ in exact.search(q, 10)] for q in query_vectors])
         milvus_index = work / "milvus-index"
