@@ -72,8 +72,11 @@ class Assistant:
         return serving
 
     def load(self) -> None:
-        """Load the model and open the index now, so that no answer's latency includes them."""
+        """Load the model and open the index now, so that no answer's latency includes them (nor the
+        BM25 statistics of the settings' council scope)."""
         _ = self.index, self.embedder.encoder
+        if self.council_scope:
+            self.index.sparse_for(SearchFilters(councils=self.council_scope), None)
 
     def ingest(self, paths: list[Path], rebuild: bool = False) -> IngestReport:
         """Bring the index up to date with `paths`; the next query opens the new build (see `index`)."""

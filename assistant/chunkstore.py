@@ -128,6 +128,17 @@ class ChunkStore:
         while rows := cursor.fetchmany(batch):
             yield rows
 
+    def index_texts(self, ids: np.ndarray) -> list[str]:
+        """The text BM25 indexes (title plus chunk, as `iter_index_texts` gives it) of each id, in order."""
+        texts: dict[int, str] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+            batch = ids[start:start + 900]
+            texts.update(self.db.execute(
+                "SELECT c.id, d.title || char(10) || c.text FROM chunks c JOIN documents d USING (doc_id) "
+                f"WHERE c.id IN ({','.join('?' * len(batch))})", batch))
+        return [texts[i] for i in ids]
+
     def matching_ids(self, filters: SearchFilters) -> np.ndarray:
         """Ids of the chunks whose document passes the filters (dates inclusive, ISO strings)."""
         clauses, args = [], []

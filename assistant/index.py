@@ -18,7 +18,8 @@ import logging
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -27,6 +28,7 @@ import numpy as np
 from .chunkstore import ChunkStore
 from .errors import IndexMismatchError, IndexNotFoundError, IngestLockedError
 from .sparse import SparseIndex
+from .types import SearchFilters
 from .vectors import FILE_NAME as FAISS_FILE, FaissVectors
 
 if TYPE_CHECKING:
@@ -40,6 +42,9 @@ CURRENT = "current"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
 MODELS = "models"
+# councils with at most this many chunks get BM25 statistics of their own (see Index.sparse_for); an
+# index over 50,000 chunks builds in a few seconds, once per build and council
+LOCAL_BM25_LIMIT = 50_000
 
 
 @dataclass
@@ -51,6 +56,8 @@ class Index:
     store: ChunkStore
     vectors: "FaissVectors | MilvusVectors"
     sparse: SparseIndex
+    _council_sparse: dict = field(default_factory=dict, repr=False)
+    _council_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(cls, index_dir: Path, settings: "Settings | None" = None) -> "Index":
@@ -72,6 +79,34 @@ class Index:
 
     def check_model(self, model_id: str) -> None:
         check_model(self.folder, self.manifest, model_id)
+
+    def sparse_for(self, filters: SearchFilters, allowed: np.ndarray | None) -> tuple[SparseIndex, np.ndarray | None]:
+        """The BM25 index to search under `filters`, and the ids to mask it with.
+
+        Councils are bodies apart: how rare a word is in other councils' papers says nothing about
+        how telling it is in this one's. So a search kept to councils (a council's deployment over a
+        shared archive, or a question naming a council) ranks with BM25 statistics of those councils'
+        papers alone, exactly as an index of their own would, from an index built over their chunks
+        on first use and kept for this build. Beyond LOCAL_BM25_LIMIT chunks, and without a council
+        filter, the whole index is searched with `allowed` as a mask."""
+        if not filters.councils:
+            return self.sparse, allowed
+        key = tuple(sorted(c.lower() for c in filters.councils))
+        with self._council_lock:
+            local = self._council_sparse.get(key)
+            if local is None:
+                ids = self.store.matching_ids(SearchFilters(councils=key))
+                if len(ids) == len(self.sparse.ids):  # these councils' papers are the whole index
+                    local = self.sparse
+                elif len(ids) <= LOCAL_BM25_LIMIT:
+                    local = SparseIndex.build(ids, self.store.index_texts(ids))
+                else:
+                    local = False
+                self._council_sparse[key] = local
+        if local is False:
+            return self.sparse, allowed
+        only_councils = not (filters.since or filters.until or filters.doc_types)
+        return local, None if only_councils else allowed
 
     def close(self) -> None:
         self.store.close()

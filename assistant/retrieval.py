@@ -64,7 +64,8 @@ class HybridRetriever:
             return []
         pool = max(self.candidates, k)
         dense = self.index.vectors.search(self.embedder.embed_query(query), pool, allowed, filters)
-        sparse = self.index.sparse.search(query, pool, allowed)
+        sparse_index, mask = self.index.sparse_for(filters, allowed)
+        sparse = sparse_index.search(query, pool, mask)
         fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k,
                          [1.0, self.sparse_weight])[:k]
         dense_scores, sparse_scores = dict(dense), dict(sparse)

@@ -8,6 +8,7 @@ import pytest
 
 from assistant.errors import IndexNotFoundError, QueryError
 from assistant.retrieval import rrf_fuse
+from assistant.types import SearchFilters
 from conftest import CORPUS, ROOT, on_both_stores
 
 # every test here that takes these fixtures runs on FAISS and on a real Milvus server
@@ -165,6 +166,50 @@ def test_council_filter_scope_and_named_council(tmp_path, embedder):
     scoped.embedder = embedder
     assert {p.meta.council for p in scoped.search(question, k=10)} == {"Sefton Council"}
     assert all(c.meta.council == "Sefton Council" for c in scoped.ask(question).citations)
+
+
+@pytest.mark.slow
+def test_a_councils_papers_rank_among_other_councils_as_in_an_index_of_their_own(tmp_path, embedder,
+                                                                                  corpus_assistant_faiss):
+    """Another council's papers, written in the same vocabulary, change the word statistics of the
+    whole index; a search kept to Sefton still ranks Sefton's papers exactly as the corpus alone does."""
+    import shutil
+
+    from assistant.app import Assistant
+    from assistant.evaluation import DEFAULT_QUESTIONS, load_questions
+    from assistant.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    other = tmp_path / "other"
+    other.mkdir()
+    topics = ["the Improvement Board", "Ofsted", "social workers", "foster carers", "the DfE Advisor",
+              "the improvement notice", "children's social care", "the Cabinet"]
+    for n in range(40):
+        (other / f"update-{n:02d}.txt").write_text(
+            f"Brackenmoor update {n}\n\n" + " ".join(
+                f"In week {n + 1}, {topic} in Brackenmoor reviewed caseloads, recruitment and budgets for item {n * 8 + j}."
+                for j, topic in enumerate(topics)), encoding="utf-8")
+    (other / "manifest.toml").write_text('[defaults]\ncouncil = "Brackenmoor Council"\n')
+    mixed = Assistant(Settings.load(env={}, index_dir=tmp_path / "index", progress=False,
+                                    council_scope="Sefton Council"))
+    mixed.embedder = embedder
+    assert not mixed.ingest([corpus, other]).failed
+    alone = corpus_assistant_faiss
+
+    def ranking(assistant, question, **filters):
+        return [(p.meta.doc_id, p.chunk.ord, round(p.sparse_score or 0, 4), round(p.score, 4))
+                for p in assistant.search(question, k=10, **filters)]
+
+    for question in [q.question for q in load_questions(DEFAULT_QUESTIONS)][:40]:
+        assert ranking(mixed, question) == ranking(alone, question), question
+    question = "Who attends the Improvement Board?"
+    assert ranking(mixed, question, doc_types=["press-release"]) == ranking(alone, question, doc_types=["press-release"])
+    # what the whole index's statistics would give Sefton's chunks: other scores
+    index = mixed.index
+    sefton = index.store.matching_ids(SearchFilters(councils=("Sefton Council",)))
+    masked = [round(s, 4) for _, s in index.sparse.search(question, 10, sefton)]
+    assert masked and masked != [round(s, 4) for _, s in alone.index.sparse.search(question, 10)]
 
 
 @pytest.mark.parametrize("ids", [[10, 20, 30, 40], [40, 10, 30, 20]])
