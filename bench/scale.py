@@ -106,6 +106,10 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
     from assistant.loading import load_document
 
     folder = work / "ingest-papers"
+    # a reused --work folder holds the distractor section's papers and an index of them: start afresh,
+    # or the ingest would time more papers than it reports, or find nothing to do
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(work / "ingest-index", ignore_errors=True)
     synthetic.write_corpus(folder, papers)
     documents = [load_document(s, s.path.read_bytes()) for s in discover([folder]).sources]
     chunks = [(d, c) for d in documents for c in chunk_document(d, 90, 1)]

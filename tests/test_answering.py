@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import subprocess
 import sys
@@ -204,16 +205,21 @@ def test_other_languages_and_control_characters_still_get_an_answer_object(corpu
         _assert_quotes_exact(corpus_assistant, answer)
 
 
-def _cli(*args, stdin=None, index=None):
+def _cli(*args, stdin=None, index=None, settings=None):
+    """The CLI in a bare environment; `settings` pass on the Milvus credentials' variable, if any."""
     command = [sys.executable, "-m", "assistant", *(["--index", str(index)] if index else []), *args]
-    return subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    if settings is not None and settings.milvus_token_env:
+        env |= {"COUNCIL_ASSISTANT_MILVUS_TOKEN_ENV": settings.milvus_token_env,
+                settings.milvus_token_env: os.environ[settings.milvus_token_env]}
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
 
 
 @pytest.mark.slow
 def test_cli_ask_json_single_and_streamed(corpus_assistant):
     index = corpus_assistant.settings.index_dir
-    one = _cli("ask", "--json", "How much extra funding went into children's services in 2021/22?", index=index)
+    one = _cli("ask", "--json", "How much extra funding went into children's services in 2021/22?", index=index,
+               settings=corpus_assistant.settings)
     assert one.returncode == 0, one.stderr
     data = json.loads(one.stdout)
     assert set(data) >= {"question", "answer", "answered", "latency_ms", "citations"}
@@ -221,7 +227,7 @@ def test_cli_ask_json_single_and_streamed(corpus_assistant):
                                          "quote", "score"}
     questions = ["Who attends the Improvement Board?", "", "What happened to Cherry Road?",
                  "When are the bins collected in Formby?"]
-    many = _cli("ask", "--json", "-", stdin="\n".join(questions) + "\n", index=index)
+    many = _cli("ask", "--json", "-", stdin="\n".join(questions) + "\n", index=index, settings=corpus_assistant.settings)
     lines = [json.loads(line) for line in many.stdout.splitlines()]
     assert [line["question"] for line in lines] == [q for q in questions if q]
     assert lines[0]["answered"] and lines[-1]["answered"] is False
@@ -230,7 +236,7 @@ def test_cli_ask_json_single_and_streamed(corpus_assistant):
 
 @pytest.mark.slow
 def test_cli_ask_errors_are_one_line_with_exit_code(tmp_path, corpus_assistant):
-    empty = _cli("ask", "   ", index=corpus_assistant.settings.index_dir)
+    empty = _cli("ask", "   ", index=corpus_assistant.settings.index_dir, settings=corpus_assistant.settings)
     assert empty.returncode == 1 and "empty" in empty.stderr and "Traceback" not in empty.stderr
     assert empty.stdout == ""
     missing = _cli("ask", "--json", "anything", index=tmp_path / "none")

@@ -245,3 +245,16 @@ def test_two_replicas_answer_alike_and_both_see_a_third_process_ingest(tmp_path,
                 process.kill()
         for log in logs:
             log.close()
+
+
+@pytest.mark.milvus
+@pytest.mark.slow
+def test_the_eval_suite_runs_unchanged_on_milvus(corpus_assistant_faiss, corpus_assistant_milvus):
+    """The same questions score alike on both stores; only a dense near-tie (see above) may change a verdict."""
+    from assistant.evaluation import evaluate, summarise
+
+    questions = load_questions(DEFAULT_QUESTIONS)
+    on_faiss, on_milvus = evaluate(corpus_assistant_faiss, questions), evaluate(corpus_assistant_milvus, questions)
+    differing = [f.question for f, m in zip(on_faiss, on_milvus, strict=True) if f.correct != m.correct]
+    assert len(differing) <= 2, differing
+    assert summarise(on_milvus)["hit_at_1"] == pytest.approx(summarise(on_faiss)["hit_at_1"], abs=2 / len(questions))
