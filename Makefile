@@ -59,7 +59,7 @@ tune: install
 	$(PY) bench/tune_answerer.py
 
 # The performance benchmark (bench/scale.py): quick mode in under 10 minutes (10k and 100k chunks),
-# full mode about 1.5 hours (up to 1M chunks, 2,000 distractor papers). Writes bench/results/.
+# full mode about 18 minutes on 2 cores (up to 1M chunks, 2,000 distractor papers). Writes bench/results/.
 bench: install
 	$(PY) bench/scale.py run --mode quick
 

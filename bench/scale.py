@@ -4,7 +4,7 @@ of the approximate index, cold start, memory, disk, and answer quality among dis
     make bench        quick mode (under 10 minutes): 10k and 100k chunks, ~500 chunks of ingest,
                       the corpus among ~25 generated papers
     make bench-full   full mode: 10k, 100k and 1M chunks, ~2,000 chunks of ingest, the corpus among
-                      2,000 generated papers (about 1.5 hours on 2 cores, most of it embedding)
+                      2,000 generated papers (about 18 minutes on 2 cores, most of it embedding)
 
 Every figure is measured in the same run as its baseline:
 - ingest: the product's `ingest` (load, clean, chunk, embed, store, BM25, publish) against the raw
