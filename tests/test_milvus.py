@@ -258,3 +258,26 @@ def test_the_eval_suite_runs_unchanged_on_milvus(corpus_assistant_faiss, corpus_
     differing = [f.question for f, m in zip(on_faiss, on_milvus, strict=True) if f.correct != m.correct]
     assert len(differing) <= 2, differing
     assert summarise(on_milvus)["hit_at_1"] == pytest.approx(summarise(on_faiss)["hit_at_1"], abs=2 / len(questions))
+
+
+@pytest.mark.milvus
+@pytest.mark.slow
+def test_beyond_the_flat_limit_an_ivf_index_replaces_the_flat_one(tmp_path, corpus_copy, embedder, milvus_uri,
+                                                                  monkeypatch, corpus_assistant_faiss):
+    """The IVF path (release, drop the FLAT index, build IVF_FLAT, load) on a real server; the flat
+    limit is lowered so that the corpus crosses it."""
+    import assistant.milvus_store as milvus_store
+
+    monkeypatch.setattr(milvus_store, "kind_for", lambda n: "ivf")
+    settings = Settings.load(env={}, index_dir=tmp_path / "index", progress=False, vector_store="milvus",
+                             milvus_uri=milvus_uri, milvus_collection="ivf", milvus_token_env=MILVUS_TOKEN_ENV)
+    assistant = Assistant(settings)
+    assistant.embedder = embedder
+    assert not assistant.ingest([corpus_copy]).failed
+    vectors = assistant.index.vectors
+    assert vectors.kind == "ivf" and vectors.description.startswith("milvus-ivf-flat-ip-nprobe")
+    assert assistant.index.manifest["vectors"]["nprobe"] == vectors.nprobe
+    assert len(vectors) == assistant.index.store.chunk_count()
+    question = "Who attends the Improvement Board?"
+    assert [p.chunk.text for p in assistant.search(question)] == \
+        [p.chunk.text for p in corpus_assistant_faiss.search(question)]
