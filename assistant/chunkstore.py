@@ -108,18 +108,24 @@ class ChunkStore:
     def chunk_ids(self) -> np.ndarray:
         return np.fromiter((r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")), dtype=np.int64)
 
+    def _rows_by_id(self, select: str, ids: np.ndarray) -> dict[int, tuple]:
+        """{chunk id: the other columns of `select` (over chunks c joined with documents d)} for `ids`,
+        queried in batches under SQLite's limit on bound parameters."""
+        rows: dict[int, tuple] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 900):
+            batch = ids[start:start + 900]
+            for cid, *values in self.db.execute(
+                    f"SELECT c.id, {select} FROM chunks c JOIN documents d USING (doc_id) "
+                    f"WHERE c.id IN ({','.join('?' * len(batch))})", batch):
+                rows[cid] = tuple(values)
+        return rows
+
     def filter_fields(self, ids: np.ndarray) -> list[dict]:
         """Each chunk's document date, type and council (what a vector store may filter on), in the
         order of `ids`."""
-        fields: dict[int, dict] = {}
-        ids = [int(i) for i in ids]
-        for start in range(0, len(ids), 900):  # SQLite's limit on bound parameters
-            batch = ids[start:start + 900]
-            for cid, date, doc_type, council in self.db.execute(
-                    "SELECT c.id, d.date, d.doc_type, d.council FROM chunks c JOIN documents d USING (doc_id) "
-                    f"WHERE c.id IN ({','.join('?' * len(batch))})", batch):
-                fields[cid] = {"date": date, "doc_type": doc_type, "council": council}
-        return [fields[i] for i in ids]
+        rows = self._rows_by_id("d.date, d.doc_type, d.council", ids)
+        return [dict(zip(("date", "doc_type", "council"), rows[int(i)])) for i in ids]
 
     def iter_index_texts(self, batch: int = 10_000) -> Iterator[list[tuple[int, str]]]:
         """(chunk id, text to index) in batches, ordered by id; the text is the title plus the chunk."""
@@ -130,14 +136,8 @@ class ChunkStore:
 
     def index_texts(self, ids: np.ndarray) -> list[str]:
         """The text BM25 indexes (title plus chunk, as `iter_index_texts` gives it) of each id, in order."""
-        texts: dict[int, str] = {}
-        ids = [int(i) for i in ids]
-        for start in range(0, len(ids), 900):  # SQLite's limit on bound parameters
-            batch = ids[start:start + 900]
-            texts.update(self.db.execute(
-                "SELECT c.id, d.title || char(10) || c.text FROM chunks c JOIN documents d USING (doc_id) "
-                f"WHERE c.id IN ({','.join('?' * len(batch))})", batch))
-        return [texts[i] for i in ids]
+        rows = self._rows_by_id("d.title || char(10) || c.text", ids)
+        return [rows[int(i)][0] for i in ids]
 
     def matching_ids(self, filters: SearchFilters) -> np.ndarray:
         """Ids of the chunks whose document passes the filters (dates inclusive, ISO strings)."""

@@ -157,20 +157,22 @@ def close_vectors(vectors) -> None:
 
 
 def new_vectors(settings: "Settings", tmp: Path, dimension: int, current: Path | None = None,
-                manifest: dict | None = None, ids: np.ndarray | None = None):
-    """The vector store of a new build in `tmp`, holding the vectors of `ids` from the current build
-    (when there is one) so that ingest only adds and removes."""
+                manifest: dict | None = None):
+    """The vector store of a new build in `tmp`, holding the vectors of the current build's chunks
+    (copied into `tmp` already, when there is a current build) so that ingest only adds and removes."""
     if settings.vector_store == "milvus":
         from .milvus_store import MilvusVectors, collection_name
 
         vectors = MilvusVectors.create(milvus_uri(settings), collection_name(settings.milvus_collection, tmp.name),
                                        dimension, milvus_token(settings))
         if current is not None:
+            copied = ChunkStore.open(tmp, readonly=True)
             previous = open_vectors(current, manifest, settings)
             try:
-                vectors.copy_from(previous, ids)
+                vectors.copy_from(previous, copied.chunk_ids())
             finally:
                 previous.close()
+                copied.close()
         return vectors
     if current is not None:
         shutil.copy2(current / FAISS_FILE, tmp / FAISS_FILE)

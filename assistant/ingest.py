@@ -224,16 +224,10 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
 
         tmp = index_layout.new_build_dir(index_dir)
         log.info("writing a new build in %s", tmp)
-        previous_ids = None
         if current is not None:
             index_layout.copy_build(current, tmp)
-            copied = ChunkStore.open(tmp, readonly=True)
-            try:
-                previous_ids = copied.chunk_ids()
-            finally:
-                copied.close()
         vectors = index_layout.new_vectors(settings, tmp, embedder.dimension, current,
-                                           manifest if current is not None else None, previous_ids)
+                                           manifest if current is not None else None)
         store = ChunkStore.open(tmp)
         try:
             files = {k: v for k, v in old_files.items()}
@@ -277,7 +271,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
             "embedding_model": embedder.model_id,
             "dimension": vectors.dimension,
             "vector_store": vectors.description,
-            "vectors": vectors.record | ({"uri": index_layout.milvus_uri(settings)} if vectors.record["store"] == "milvus" else {}),
+            "vectors": vectors.record,
             "chunking": chunking,
             "files": files,
             "documents": len(files),

@@ -30,7 +30,7 @@ from llama_index.core.vector_stores.types import FilterCondition, FilterOperator
 
 from .errors import SettingsError
 from .types import SearchFilters
-from .vectors import FLAT_LIMIT, kind_for, nlist_for
+from .vectors import kind_for, nlist_for
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,9 @@ class MilvusVectors:
 
     @property
     def record(self) -> dict:
-        """What the build's manifest keeps to find this collection again."""
-        return {"store": "milvus", "collection": self.collection, "dimension": self._dimension,
+        """What the build's manifest keeps to find this collection again (the URI ingest used; a
+        reader's milvus_uri may name another way to the same server)."""
+        return {"store": "milvus", "uri": self.uri, "collection": self.collection, "dimension": self._dimension,
                 "nprobe": self.nprobe}
 
     @property
@@ -252,16 +253,6 @@ class MilvusVectors:
                                   limit=min(k, 16_384), filter=expression, search_params=params,
                                   consistency_level="Eventually")
         return [(int(h["id"]), float(h["distance"])) for h in hits[0]]
-
-    def contents(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, vectors) of the stored rows among `ids` (all chunk ids of the build), by id."""
-        found, vectors = [], []
-        for rows in self._rows(ids, ["id", VECTOR]):
-            found.extend(r["id"] for r in rows)
-            vectors.extend(r[VECTOR] for r in rows)
-        if not found:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, self._dimension), dtype=np.float32)
-        return np.asarray(found, dtype=np.int64), np.asarray(vectors, dtype=np.float32)
 
 
 # every component of the standalone server binds to loopback, not to the first address the host has

@@ -326,20 +326,18 @@ def milvus_comparison(vectors: FaissVectors, target: Path, query_vectors: np.nda
         milvus.add(ids, stored, fields)
         milvus = milvus.fitted()
         milvus_s = time.perf_counter() - started
-        exact = faiss_copy if faiss_copy.kind == "flat" else FaissVectors.create(stored.shape[1])
-        if exact is not faiss_copy:
-            exact.add(ids, stored)
+        exact = FaissVectors.create(stored.shape[1])  # never fitted: flat, the ground truth
+        exact.add(ids, stored)
         del stored
         milvus.search(query_vectors[0], 10)  # the first search loads the collection's segments
         dense = {name: timed_top10(index, query_vectors) for name, index in (("faiss", faiss_copy), ("milvus", milvus))}
-        truth = dense["faiss"][1] if exact is faiss_copy else np.array(
-            [[i for i, _ in exact.search(q, 10)] for q in query_vectors])
+        truth = timed_top10(exact, query_vectors)[1]
         milvus_index = work / "milvus-index"
         tmp = index_layout.new_build_dir(milvus_index)
         index_layout.copy_build(build, tmp)
         shutil.copytree(build / "bm25", tmp / "bm25")
         manifest = index_layout.read_manifest(build)
-        manifest.update(vector_store=milvus.description, vectors=milvus.record | {"uri": uri})
+        manifest.update(vector_store=milvus.description, vectors=milvus.record)
         index_layout.publish(milvus_index, tmp, manifest)
         (milvus_index / index_layout.MODELS).symlink_to(target / index_layout.MODELS)
         product = measure_in_fresh_process(milvus_index, search_queries, ask_queries)
