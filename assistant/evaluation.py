@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
@@ -41,7 +42,7 @@ DEFAULT_QUESTIONS = Path("eval/questions.jsonl")
 DEFAULT_OUT = Path("eval/results")
 SPLITS = ("dev", "test")
 PRODUCT = "product"
-REQUIRED_FIELDS = ("id", "question", "answerable", "key_facts", "sources", "category", "split")
+REQUIRED_FIELDS = ("id", "question", "answerable", "key_facts", "sources", "category")
 FLOOR_METRICS = ("answer_accuracy", "citation_precision", "abstention_accuracy", "hit_at_5")
 FLOOR_MARGIN = 0.03
 
@@ -62,7 +63,7 @@ class EvalQuestion:
     key_facts: tuple[tuple[str, ...], ...]
     sources: tuple[str, ...]
     category: str
-    split: str
+    split: str | None
     note: str | None = None
 
 
@@ -73,7 +74,7 @@ def parse_question(record: Any, where: str) -> EvalQuestion:
     for name in REQUIRED_FIELDS:
         if name not in record:
             raise EvalError(f"{where}: missing field {name}")
-    for name in ("id", "question", "category", "split"):
+    for name in ("id", "question", "category"):
         if not isinstance(record[name], str) or not record[name].strip():
             raise EvalError(f"{where}: field {name} must be a non-empty string")
     if not isinstance(record["answerable"], bool):
@@ -86,7 +87,7 @@ def parse_question(record: Any, where: str) -> EvalQuestion:
     sources = record["sources"]
     if not isinstance(sources, list) or not all(isinstance(s, str) and s for s in sources):
         raise EvalError(f"{where}: field sources must be a list of document ids")
-    if record["split"] not in SPLITS:
+    if record.get("split") is not None and record["split"] not in SPLITS:
         raise EvalError(f"{where}: field split must be one of {', '.join(SPLITS)}, got {record['split']!r}")
     if record["answerable"] and not (facts and sources):
         raise EvalError(f"{where}: an answerable question needs key_facts and sources")
@@ -95,12 +96,16 @@ def parse_question(record: Any, where: str) -> EvalQuestion:
     note = record.get("note")
     return EvalQuestion(id=record["id"], question=record["question"], answerable=record["answerable"],
                         key_facts=tuple(tuple(fact) for fact in facts), sources=tuple(sources),
-                        category=record["category"], split=record["split"],
+                        category=record["category"], split=record.get("split"),
                         note=note if isinstance(note, str) else None)
 
 
-def load_questions(path: Path, split: str = "all") -> list[EvalQuestion]:
-    """The questions of `path` in file order, only those of `split` unless it is "all"."""
+def load_questions(path: Path, split: str = "all", seed: str | None = None) -> list[EvalQuestion]:
+    """The questions of `path` in file order, only those of `split` unless it is "all".
+
+    Questions without a `split` field get one from `seeded_split(questions, seed)` when a seed is
+    given; without a seed they can be loaded only with split "all".
+    """
     if split not in (*SPLITS, "all"):
         raise EvalError(f"split must be dev, test or all, got {split!r}")
     try:
@@ -126,7 +131,33 @@ def load_questions(path: Path, split: str = "all") -> list[EvalQuestion]:
         questions.append(question)
     if not questions:
         raise EvalError(f"{path}: no questions")
+    unsplit = [q for q in questions if q.split is None]
+    if unsplit and seed is not None:
+        assigned = seeded_split(unsplit, seed)
+        questions = [q if q.split else dataclasses.replace(q, split=assigned[q.id]) for q in questions]
+    elif unsplit and split != "all":
+        raise EvalError(f"{path}: {len(unsplit)} question(s) have no split (first: {unsplit[0].id}); "
+                        "use --split all, or give a split seed")
     return [q for q in questions if split == "all" or q.split == split]
+
+
+def seeded_split(questions: Sequence[EvalQuestion], seed: str) -> dict[str, str]:
+    """A dev/test split of `questions` fixed by `seed`: question id -> "dev" or "test".
+
+    Questions are grouped by (category, answerable); within a group they are ordered by
+    SHA-256 of "seed:id" and dealt alternately to dev and test, starting with dev, so each half
+    holds about half of every kind of question. A question keeps its half when others are added
+    to other groups. Used for question files that carry no `split` of their own.
+    """
+    groups: dict[tuple[str, bool], list[str]] = {}
+    for question in questions:
+        groups.setdefault((question.category, question.answerable), []).append(question.id)
+    split: dict[str, str] = {}
+    for ids in groups.values():
+        ordered = sorted(ids, key=lambda qid: hashlib.sha256(f"{seed}:{qid}".encode()).hexdigest())
+        for position, qid in enumerate(ordered):
+            split[qid] = SPLITS[position % 2]
+    return split
 
 
 # -- key facts ---------------------------------------------------------------------------------

@@ -420,3 +420,29 @@ def test_the_eval_command_end_to_end(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert {r["split"] for r in results["results"]["product"]} == {"test"}
     assert not (tmp_path / "unused").exists()
+
+
+def _unsplit(qid: str, category: str, answerable: bool = True) -> dict:
+    record = GOOD | {"id": qid, "category": category}
+    record.pop("split")
+    return record if answerable else record | {"answerable": False, "key_facts": [], "sources": []}
+
+
+def test_questions_without_split_are_split_by_seed_evenly_within_each_kind(tmp_path):
+    records = ([_unsplit(f"f{i}", "figure") for i in range(10)] + [_unsplit(f"d{i}", "date") for i in range(7)]
+               + [_unsplit(f"u{i}", "figure", answerable=False) for i in range(4)])
+    path = _write_lines(tmp_path / "questions.jsonl", records)
+    with pytest.raises(EvalError, match="21 question\\(s\\) have no split"):
+        load_questions(path, "dev")
+    assert all(q.split is None for q in load_questions(path))
+    dev, test = load_questions(path, "dev", seed="s1"), load_questions(path, "test", seed="s1")
+    assert {q.id for q in dev}.isdisjoint({q.id for q in test}) and len(dev) + len(test) == 21
+    for prefix, size in (("f", 10), ("d", 7), ("u", 4)):
+        in_dev = sum(q.id.startswith(prefix) for q in dev)
+        assert in_dev in (size // 2, (size + 1) // 2)
+    assert [q.id for q in load_questions(path, "dev", seed="s1")] == [q.id for q in dev]
+    assert {q.id for q in load_questions(path, "dev", seed="another")} != {q.id for q in dev}
+    # a question added to one kind leaves the other kinds' halves as they were
+    grown = _write_lines(tmp_path / "grown.jsonl", records + [_unsplit("d7", "date")])
+    assert ({q.id for q in load_questions(grown, "dev", seed="s1") if not q.id.startswith("d")}
+            == {q.id for q in dev if not q.id.startswith("d")})
