@@ -78,9 +78,10 @@ class Assistant:
         if self.council_scope:
             self.index.sparse_for(SearchFilters(councils=self.council_scope), None)
 
-    def ingest(self, paths: list[Path], rebuild: bool = False) -> IngestReport:
-        """Bring the index up to date with `paths`; the next query opens the new build (see `index`)."""
-        return ingest(paths, self.settings, self.embedder, rebuild=rebuild)
+    def ingest(self, paths: list[Path], rebuild: bool = False, retry_failed: bool = False) -> IngestReport:
+        """Bring the index up to date with `paths`; the next query opens the new build (see `index`).
+        `retry_failed` extracts again files that failed before and have not changed since."""
+        return ingest(paths, self.settings, self.embedder, rebuild=rebuild, retry_failed=retry_failed)
 
     def search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,
                doc_types: tuple[str, ...] | list[str] = (), councils: tuple[str, ...] | list[str] = ()) -> list[Passage]:

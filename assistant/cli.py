@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="add, update and remove papers in the index")
     ingest.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the corpus folder)")
     ingest.add_argument("--rebuild", action="store_true", help="build a new index from scratch")
+    ingest.add_argument("--retry-failed", action="store_true",
+                        help="extract again files that failed before, even if unchanged since")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
 
     search = commands.add_parser("search", help="ranked passages for a query")
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _ingest(assistant, args) -> int:
     paths = args.paths or [assistant.settings.corpus_dir]
-    report = assistant.ingest(paths, rebuild=args.rebuild)
+    report = assistant.ingest(paths, rebuild=args.rebuild, retry_failed=args.retry_failed)
     if args.json:
         print(json.dumps({
             "added": report.added, "updated": report.updated, "removed": report.removed,

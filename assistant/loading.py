@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cleaning import clean_pages, clean_text
-from .errors import CorpusError
+from .errors import CorpusError, ExtractionUnavailableError
 from .types import Document, DocumentMeta
 
 if TYPE_CHECKING:
@@ -63,13 +63,18 @@ class Extracted:
     paged: bool
 
 
-def file_key(path: Path) -> str:
-    """The key a file is indexed under: its path relative to the working folder where possible."""
+def file_key(path: Path, exact: bool = False) -> str:
+    """The key a file is indexed under: its path relative to the working folder where possible.
+
+    With `exact`, bytes of the name that are not UTF-8 are written as \\xNN escapes instead of
+    U+FFFD, so that two names differing only in such bytes get distinct keys.
+    """
     resolved = path.resolve()
     try:
-        return path_text(resolved.relative_to(Path.cwd().resolve()).as_posix())
+        relative = resolved.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
-        return path_text(resolved.as_posix())
+        relative = resolved.as_posix()
+    return os.fsencode(relative).decode("utf-8", "backslashreplace") if exact else path_text(relative)
 
 
 def path_text(path: Path | str) -> str:
@@ -85,33 +90,132 @@ def path_text(path: Path | str) -> str:
     return text
 
 
-def read_manifest(folder: Path) -> dict[str, dict]:
-    """Entries of `folder/manifest.toml`, keyed by file name (`[documents."file.txt"]` tables)."""
+@dataclass(frozen=True)
+class Manifest:
+    """A folder's `manifest.toml`, checked entry by entry: a bad entry fails its own file, not the folder."""
+
+    path: Path
+    entries: dict[str, dict]
+    defaults: dict
+    problems: dict[str, str]
+    defaults_problem: str | None = None
+
+    def meta_for(self, name: str) -> dict:
+        """The fields for the file called `name` (its entry over [defaults]), or a CorpusError
+        naming the manifest, the entry and the field when its entry or [defaults] is refused."""
+        problem = self.problems.get(name) or self.defaults_problem
+        if problem:
+            raise CorpusError(problem)
+        return dict(self.entries.get(name, self.defaults))
+
+
+def load_manifest(folder: Path) -> Manifest:
+    """`folder/manifest.toml` with each `[documents."file name"]` table checked on its own.
+
+    Raises CorpusError only when the file as a whole cannot be used (unreadable, not TOML, or
+    `documents`/`defaults` not tables); then no file of the folder has known metadata.
+    """
     path = folder / MANIFEST_NAME
     if not path.is_file():
-        return {}
+        return Manifest(path, {}, {}, {})
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CorpusError(f"{path}: not valid TOML ({exc})") from exc
-    documents = data.get("documents", {})
-    defaults = data.get("defaults", {})
-    for name, entry in {"defaults": defaults, **documents}.items():
-        if not isinstance(entry, dict):
-            raise CorpusError(f"{path}: [{name}] must be a table of fields")
-        unknown = set(entry) - META_FIELDS
-        if unknown:
-            raise CorpusError(f"{path}: [{name}] has unknown field(s) {', '.join(sorted(unknown))}")
-        if "date" in entry:
-            _check_date(str(entry["date"]), f"{path}: [{name}] field date")
-    return {name: {**defaults, **entry} for name, entry in documents.items()} | {"*": defaults}
-
-
-def _check_date(value: str, where: str) -> str:
+        raise CorpusError(f"{path}: not valid TOML ({exc}); fix it, the folder's files are not "
+                          "updated until then") from exc
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read ({exc.strerror or exc}); check its permissions") from exc
+    documents, defaults = data.get("documents", {}), data.get("defaults", {})
+    for name, value in (("documents", documents), ("defaults", defaults)):
+        if not isinstance(value, dict):
+            raise CorpusError(f"{path}: {name} must be a table ([{name}...]), not {_kind(value)}")
+    defaults_problem = None
     try:
-        return dt.date.fromisoformat(value).isoformat()
+        defaults = _check_entry(defaults, f"{path}: [defaults]")
+    except CorpusError as exc:
+        defaults_problem, defaults = str(exc), {}
+    entries: dict[str, dict] = {}
+    problems: dict[str, str] = {}
+    for name, entry in documents.items():
+        try:
+            entries[name] = {**defaults, **_check_entry(entry, f"{path}: [documents.{_toml_key(name)}]")}
+        except CorpusError as exc:
+            problems[name] = str(exc)
+    return Manifest(path, entries, defaults, problems, defaults_problem)
+
+
+def read_manifest(folder: Path) -> dict[str, dict]:
+    """Entries of `folder/manifest.toml`, keyed by file name, and [defaults] under "*"; the first
+    problem of any entry is raised (ingest uses `load_manifest`, which fails only that entry's file)."""
+    manifest = load_manifest(folder)
+    for problem in [manifest.defaults_problem, *manifest.problems.values()]:
+        if problem:
+            raise CorpusError(problem)
+    return manifest.entries | {"*": manifest.defaults}
+
+
+def _check_entry(entry: object, where: str) -> dict:
+    """The entry's fields, each text, with the date as ISO YYYY-MM-DD; a CorpusError otherwise."""
+    if not isinstance(entry, dict):
+        raise CorpusError(f"{where} must be a table of fields, not {_kind(entry)}")
+    unknown = set(entry) - META_FIELDS
+    if unknown:
+        raise CorpusError(f"{where} has unknown field(s) {', '.join(sorted(map(_toml_key, unknown)))}; "
+                          f"known: {', '.join(sorted(META_FIELDS))}")
+    checked = {}
+    for name, value in entry.items():
+        if name == "date":
+            checked[name] = _check_date(value, f"{where} field date")
+        elif isinstance(value, str):
+            checked[name] = value
+        else:
+            raise CorpusError(f'{where} field {name} must be text in quotes ({name} = "..."), '
+                              f"not {_kind(value)}")
+    return checked
+
+
+def _check_date(value: object, where: str) -> str:
+    """An unambiguous date as ISO YYYY-MM-DD: a TOML date (or date-time: its date), or text in the
+    form YYYY-MM-DD or YYYYMMDD. Anything else (15/03/2022, a number, a list) is refused."""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise CorpusError(f"{where}: {_kind(value)} is not a date; write date = \"YYYY-MM-DD\"")
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})|(\d{4})(\d{2})(\d{2})", value)
+    try:
+        if match is None:
+            raise ValueError(value)
+        year, month, day = (int(part) for part in match.groups() if part is not None)
+        return dt.date(year, month, day).isoformat()
     except ValueError as exc:
-        raise CorpusError(f"{where}: {value!r} is not an ISO date (YYYY-MM-DD)") from exc
+        raise CorpusError(f"{where}: {_shown(value)} is not an ISO date (YYYY-MM-DD)") from exc
+
+
+def _kind(value: object) -> str:
+    """How a TOML value is described in an error message."""
+    if isinstance(value, bool):
+        return f"true/false ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, list):
+        return f"a list ({_shown(value)})"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, (dt.date, dt.time)):
+        return f"a TOML {type(value).__name__} ({value})"
+    return _shown(value)
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+def _toml_key(name: str) -> str:
+    """A table or field name as written in TOML: bare, or quoted with control characters escaped."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name, ensure_ascii=False)
 
 
 def content_hash(data: bytes) -> str:
@@ -194,7 +298,7 @@ class Loader:
             connection.send((source, data, self.pdf_password, self.default_council))
             if not connection.poll(_WORKER_START_SECONDS):
                 self._stop()
-                raise CorpusError(f"{source.path}: the extraction worker did not start within "
+                raise ExtractionUnavailableError(f"{source.path}: the extraction worker did not start within "
                                   f"{_WORKER_START_SECONDS} s; the machine may be overloaded: try again")
             connection.recv()
             if not connection.poll(self.timeout):

@@ -405,3 +405,279 @@ def test_cli_ingest_of_hostile_files_prints_one_line_per_failed_file(hostile, tm
         index.close()
     assert files == {name for name, outcome in expected.items() if outcome == "indexed"} | {
         path.name for path in CORPUS.glob("*.txt")}
+
+
+# --- manifest faults, colliding names and ids, leftovers and remembered failures (issue 20) ---------
+# These run whole ingests with `HashEmbedder` in place of the model: what they test is which papers
+# the published index holds, not how well it ranks them.
+
+class HashEmbedder:
+    """A stand-in embedder: a unit vector seeded by each text's SHA-256 (no model is loaded)."""
+
+    model_id = "test/hash-embedder"
+    dimension = 32
+
+    def _vector(self, text: str) -> "np.ndarray":
+        import hashlib
+
+        import numpy as np
+
+        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+        vector = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+        return vector / np.linalg.norm(vector)
+
+    def embed_chunks(self, chunks, progress: bool = False):
+        import numpy as np
+
+        rows = [self._vector(c.text) for c in chunks]
+        return np.stack(rows) if rows else np.zeros((0, self.dimension), np.float32), [None] * len(chunks)
+
+    def embed_query(self, text: str):
+        return self._vector(text)
+
+    def clear_query_cache(self) -> None:
+        pass
+
+    def ensure_onnx(self) -> None:
+        return None
+
+
+@pytest.fixture
+def hashed(tmp_path):
+    """An Assistant over an index in tmp_path/index, embedding with HashEmbedder."""
+    from assistant.app import Assistant
+
+    assistant = Assistant(Settings.load(env={}, index_dir=tmp_path / "index", progress=False))
+    assistant.embedder = HashEmbedder()
+    return assistant
+
+
+def indexed(assistant) -> dict[str, object]:
+    """doc_id -> metadata of every paper in the published build."""
+    return {meta.doc_id: meta for meta, _ in assistant.documents()}
+
+
+@pytest.mark.parametrize("old,new", [
+    ("title = \"Cabinet Member Update: Children's", "title = \"Cabinet \"Member\" Update: Children's"),
+    ('care.txt"]\nid = "cmu-2021-09-28', 'care.txt"\nid = "cmu-2021-09-28'),
+], ids=["unescaped-quote", "unclosed-table"])
+def test_a_manifest_that_no_longer_parses_keeps_every_indexed_paper(hashed, corpus_copy, old, new):
+    first = hashed.ingest([corpus_copy])
+    assert len(first.added) == 5 and not first.failed
+    before = indexed(hashed)
+    manifest = corpus_copy / "manifest.toml"
+    text = manifest.read_text(encoding="utf-8")
+    assert old in text
+    manifest.write_text(text.replace(old, new, 1), encoding="utf-8")
+    report = hashed.ingest([corpus_copy])
+    assert len(report.failed) == 5 and not report.removed and not report.changed
+    assert all("manifest.toml: not valid TOML" in message for _, message in report.failed)
+    assert indexed(hashed) == before
+    assert hashed.search("Improvement Board", k=3)
+
+
+@pytest.mark.parametrize("field,value,shown", [
+    ("doc_type", "[]", "field doc_type must be text in quotes"),
+    ("id", "[1]", "field id must be text in quotes"),
+    ("id", "7", "field id must be text in quotes (id = \"...\"), not a number (7)"),
+    ("council", "{a = 1}", "field council must be text in quotes (council = \"...\"), not a table"),
+    ("title", "true", "field title must be text in quotes"),
+    ("date", '"15/03/2022"', "field date: \"15/03/2022\" is not an ISO date"),
+    ("date", '"2022-02-30"', "field date: \"2022-02-30\" is not an ISO date"),
+    ("date", "[2022]", "field date: a list ([2022]) is not a date"),
+    ("author", '"x"', "has unknown field(s) author"),
+])
+def test_a_manifest_value_of_the_wrong_type_fails_only_its_own_file(hashed, tmp_path, field, value, shown):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text(f"Paper {name}: the board met in June.", encoding="utf-8")
+    (folder / "manifest.toml").write_text(
+        f'[defaults]\ncouncil = "A Council"\n\n[documents."a.txt"]\n{field} = {value}\n\n'
+        '[documents."b.txt"]\nid = "paper-b"\ndoc_type = "minutes"\n', encoding="utf-8")
+    report = hashed.ingest([folder])
+    assert [Path(file).name for file, _ in report.failed] == ["a.txt"]
+    message = report.failed[0][1]
+    assert message.startswith(f'{folder / "manifest.toml"}: [documents."a.txt"] '), message
+    assert shown in message and "\n" not in message
+    assert sorted(Path(key).name for key in report.added) == ["b.txt", "c.txt"]
+    assert indexed(hashed)["paper-b"].doc_type == "minutes"
+
+
+def test_a_manifest_whose_documents_is_not_a_table_fails_its_folder_on_one_line_each(hashed, tmp_path):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The board met in June.", encoding="utf-8")
+    (folder / "manifest.toml").write_text("documents = 5\n", encoding="utf-8")
+    report = hashed.ingest([folder])
+    assert report.failed == ((str(folder / "a.txt"),
+                              f"{folder / 'manifest.toml'}: documents must be a table ([documents...]), "
+                              "not a number (5)"),)
+
+
+@pytest.mark.parametrize("value,iso", [
+    ("2022-03-15", "2022-03-15"), ('"2022-03-15"', "2022-03-15"), ('"20220315"', "2022-03-15"),
+    ("2022-03-15T09:30:00", "2022-03-15"),
+])
+def test_manifest_dates_are_stored_as_iso(hashed, tmp_path, value, iso):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The board met in March.", encoding="utf-8")
+    (folder / "manifest.toml").write_text(f'[documents."a.txt"]\nid = "a"\ndate = {value}\n', encoding="utf-8")
+    report = hashed.ingest([folder])
+    assert not report.failed and indexed(hashed)["a"].date == iso
+    assert hashed.search("board", k=1, since=iso, until=iso)
+
+
+def test_file_names_that_read_alike_get_distinct_keys(hashed, tmp_path):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    for raw in (b"caf\xe8.txt", b"caf\xe9.txt"):
+        with open(os.fsencode(folder) + b"/" + raw, "wb") as handle:
+            handle.write(b"A paper named " + raw)
+    report = hashed.ingest([folder])
+    assert not report.failed and len(report.added) == 2 and len(set(report.added)) == 2
+    clash = [(file, w) for file, w in report.warnings if "reads the same as" in w]
+    assert len(clash) == 1 and "caf\\xe9.txt" in clash[0][1], report.warnings
+    assert len(indexed(hashed)) == 2
+    again = hashed.ingest([folder])
+    assert len(again.unchanged) == 2 and not again.changed
+
+
+def test_a_manifest_id_equal_to_a_generated_one_is_made_unique(hashed, tmp_path):
+    import hashlib
+
+    from assistant.loading import file_key
+
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "a" / "update.txt").write_text("First update.", encoding="utf-8")
+    (tmp_path / "b" / "update.txt").write_text("Second update.", encoding="utf-8")
+    (tmp_path / "c" / "other.txt").write_text("Another paper.", encoding="utf-8")
+    generated = f"update-{hashlib.sha1(file_key(tmp_path / 'b' / 'update.txt').encode()).hexdigest()[:6]}"
+    (tmp_path / "c" / "manifest.toml").write_text(f'[documents."other.txt"]\nid = "{generated}"\n',
+                                                  encoding="utf-8")
+    report = hashed.ingest([tmp_path / "a", tmp_path / "c", tmp_path / "b"])
+    assert not report.failed and len(report.added) == 3
+    ids = indexed(hashed)
+    assert len(ids) == 3 and "update" in ids and ids[generated].title == "Another paper."
+
+    (tmp_path / "c" / "late.txt").write_text("A late paper.", encoding="utf-8")
+    (tmp_path / "c" / "manifest.toml").write_text(
+        f'[documents."other.txt"]\nid = "{generated}"\n[documents."late.txt"]\nid = "update"\n', encoding="utf-8")
+    late = hashed.ingest([tmp_path / "c"])
+    assert [Path(k).name for k in late.added] == ["late.txt"] and not late.failed
+    clash = [w for file, w in late.warnings if file.endswith("late.txt")]
+    assert len(clash) == 1 and "manifest id 'update' is already the id of" in clash[0], late.warnings
+    assert len(indexed(hashed)) == 4
+
+
+def test_an_ingest_removes_the_builds_a_killed_run_left(hashed, corpus_copy):
+    hashed.ingest([corpus_copy])
+    index_dir = hashed.settings.index_dir
+    current = os.readlink(index_dir / "current")
+    leftover = index_dir / "builds" / ".tmp-20240101T000000-deadbeef"
+    leftover.mkdir()
+    (leftover / "chunks.sqlite3").write_bytes(b"\x00" * 4096)
+    os.symlink(current, index_dir / ".current-deadbeef")
+    report = hashed.ingest([corpus_copy])
+    assert not report.changed and len(report.unchanged) == 5
+    assert not leftover.exists() and not os.path.lexists(index_dir / ".current-deadbeef")
+    assert os.readlink(index_dir / "current") == current and hashed.search("Improvement Board", k=1)
+
+
+def test_a_failed_file_is_extracted_again_only_when_it_changes_or_is_retried(hashed, tmp_path, monkeypatch):
+    from assistant import ingest as ingest_module
+
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "good.txt").write_text("The board met in June.", encoding="utf-8")
+    bad = folder / "bad.txt"
+    bad.write_bytes(bytes(range(256)) * 4)
+    extracted: list[str] = []
+    real_load = ingest_module.Loader.load
+
+    def counting_load(loader, source, data):
+        extracted.append(source.path.name)
+        return real_load(loader, source, data)
+
+    monkeypatch.setattr(ingest_module.Loader, "load", counting_load)
+    first = hashed.ingest([folder])
+    assert extracted == ["bad.txt", "good.txt"] and first.failed[0][1].startswith("binary data, not text")
+
+    extracted.clear()
+    again = hashed.ingest([folder])
+    assert extracted == [] and len(again.failed) == 1 and len(again.unchanged) == 1
+    assert again.failed[0][1].startswith("binary data, not text")
+    assert "unchanged since it last failed; `council-assistant ingest --retry-failed` tries it again" in \
+        again.failed[0][1]
+
+    retried = hashed.ingest([folder], retry_failed=True)
+    assert extracted == ["bad.txt"] and "unchanged since" not in retried.failed[0][1]
+
+    extracted.clear()
+    (folder / "manifest.toml").write_text('[documents."bad.txt"]\ntitle = "Renamed"\n', encoding="utf-8")
+    assert hashed.ingest([folder]).failed and extracted == ["bad.txt"]
+
+    extracted.clear()
+    bad.write_text("Now a readable paper.", encoding="utf-8")
+    fixed = hashed.ingest([folder])
+    assert extracted == ["bad.txt"] and not fixed.failed and len(fixed.added) == 1
+    record = json.loads((hashed.settings.index_dir / "failures.json").read_text(encoding="utf-8"))
+    assert record["files"] == {}
+
+
+def test_cli_ingest_has_retry_failed():
+    from assistant.cli import _parser
+
+    assert _parser().parse_args(["ingest", "--retry-failed", "corpus"]).retry_failed
+    assert not _parser().parse_args(["ingest"]).retry_failed
+
+
+UNREADABLE_FOLDER_RUN = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, "tests")
+from test_hostile_files import HashEmbedder
+from assistant.ingest import ingest
+from assistant.settings import Settings
+
+folder, settings = Path(sys.argv[1]), Settings.load(env={}, index_dir=Path(sys.argv[2]), progress=False)
+first = ingest([folder], settings, HashEmbedder())
+(folder / "sub").chmod(0o000)
+try:
+    second = ingest([folder], settings, HashEmbedder())
+finally:
+    (folder / "sub").chmod(0o755)
+print(json.dumps({"added": first.added, "removed": second.removed, "failed": second.failed}))
+"""
+
+
+def test_a_folder_that_cannot_be_read_keeps_its_indexed_papers():
+    """Run as nobody in a child process (as root, chmod 000 does not stop reads)."""
+    folder = Path(tempfile.mkdtemp(prefix="unreadable-folder-"))
+    try:
+        (folder / "papers" / "sub").mkdir(parents=True)
+        (folder / "papers" / "top.txt").write_text("The board met in June.", encoding="utf-8")
+        (folder / "papers" / "sub" / "inner.txt").write_text("The panel met in July.", encoding="utf-8")
+        command = [sys.executable, "-c", UNREADABLE_FOLDER_RUN, str(folder / "papers"), str(folder / "index")]
+        if os.geteuid() == 0:
+            if not shutil.which("setpriv"):
+                pytest.skip("running as root, where chmod 000 does not stop reads, and setpriv (util-linux) "
+                            "is missing to run the check as another user")
+            for path in [folder, *folder.rglob("*")]:
+                os.chown(path, NOBODY, NOBODY)
+            folder.chmod(0o755)
+            command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+        child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if child.returncode and os.geteuid() == 0 and "Permission denied" in child.stderr.splitlines()[-1:][0]:
+            pytest.skip(f"running as root and uid {NOBODY} cannot run the tests' Python: {child.stderr[-200:]}")
+        assert child.returncode == 0, child.stderr
+        got = json.loads(child.stdout)
+        assert len(got["added"]) == 2
+        assert got["removed"] == []
+        assert [Path(file).name for file, _ in got["failed"]] == ["sub"]
+        assert got["failed"][0][1].startswith("cannot read folder (Permission denied)")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
