@@ -546,7 +546,7 @@ class Actions:
         earlier turns as [question, answer] pairs or role/content messages, for follow-ups."""
         try:
             answer = self._call(self.assistant.chat, history or [], question, since=since or None,
-                                until=until or None, doc_types=tuple(doc_types or ()))
+                                until=until or None, doc_types=doc_types or ())
         except Exception as exc:
             raise api_error(exc) from None
         return answer_json(answer)
@@ -555,8 +555,8 @@ class Actions:
                    doc_types: list[str] | None = None) -> dict:
         """Ranked passages: the `search --json` object, with each passage's start/end offsets."""
         try:
-            passages = self._call(self.assistant.search, query, k=None if k is None else int(k),
-                                  since=since or None, until=until or None, doc_types=tuple(doc_types or ()))
+            passages = self._call(self.assistant.search, query, k=k, since=since or None, until=until or None,
+                                  doc_types=doc_types or ())
         except Exception as exc:
             raise api_error(exc) from None
         return {"query": query, "results": [passage_json(p) for p in passages]}

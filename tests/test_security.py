@@ -114,10 +114,10 @@ def test_python_api_answers_or_refuses_each_hostile_question_promptly(corpus_ass
     assert (len(corpus_assistant.documents()), corpus_assistant.index.store.chunk_count()) == before
 
 
-def cli(args: list[str], index_dir: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+def cli(args: list[str], index_dir: Path, stdin: bytes | None = None, **env_vars: str) -> subprocess.CompletedProcess:
     """`council-assistant --index INDEX ARGS…` in its own process, bytes in and out."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COUNCIL_ASSISTANT_")}
-    env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), **env_vars)
     return subprocess.run([sys.executable, "-m", "assistant", "--index", str(index_dir), *args], input=stdin,
                           capture_output=True, cwd=Path.cwd(), env=env, timeout=CLI_SECONDS)
 
@@ -151,6 +151,82 @@ def test_cli_answers_hostile_questions_from_standard_input_as_whole_json_lines(c
     errors = [line for line in done.stderr.decode().splitlines() if line.startswith("council-assistant:")]
     assert len(errors) == 1 and errors[0].startswith("council-assistant: line ")
     assert "Traceback" not in done.stderr.decode()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
+def test_cli_json_output_is_utf8_whatever_bytes_come_in(corpus_assistant, locale):
+    """Bytes that are not UTF-8, on standard input or in an argument, never reach the JSON raw."""
+    index_dir = corpus_assistant.settings.index_dir
+    raw = b"\xff\xfe\n" + b"funding \xc3\x28 for foster carers?\n" + b"\xed\xa0\x80\x80\n"
+    done = cli(["ask", "--json", "-"], index_dir, stdin=raw, LC_ALL=locale, PYTHONUTF8="0")
+    assert "Traceback" not in done.stderr.decode("utf-8", "replace")
+    records = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]  # strict UTF-8
+    assert len(records) == 3 and done.returncode == 1
+    assert records[0] == {"question": "\ufffd\ufffd", "error": records[0]["error"]}
+    assert "empty" in records[0]["error"]
+    assert records[1]["question"] == "funding ( for foster carers?" and isinstance(records[1]["answered"], bool)
+    assert "error" in records[2] and "\\x" not in records[2]["question"]
+    done = cli(["search", "--json", "funding \udcff for foster carers", "-k", "2"], index_dir, LC_ALL=locale,
+               PYTHONUTF8="0")
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
+    result = json.loads(done.stdout.decode("utf-8"))
+    assert result["query"] == "funding \ufffd for foster carers" and len(result["results"]) == 2
+
+
+WRONG_TYPES = {  # (method, keyword arguments) -> the argument the refusal must name
+    "k text": ("search", {"k": "3"}, "k must be a whole number, not str"),
+    "k fraction": ("search", {"k": 1.5}, "k must be a whole number, not float"),
+    "k boolean": ("search", {"k": True}, "k must be a whole number, not bool"),
+    "since number": ("search", {"since": 20220101}, "since must be a date as text"),
+    "until list": ("ask", {"until": ["2022-01-01"]}, "until must be a date as text"),
+    "doc_types nested": ("search", {"doc_types": [["x"]]}, r"doc_types\[0\] must be text, not list"),
+    "doc_types number": ("ask", {"doc_types": 5}, "doc_types must be a list of text, not int"),
+    "councils mapping": ("search", {"councils": {"a": 1}}, "councils must be a list of text, not dict"),
+    "councils bytes": ("search", {"councils": [b"x"]}, r"councils\[0\] must be text, not bytes"),
+    "history number": ("ask", {"history": 7}, "history must be a list of earlier turns, not int"),
+    "history text": ("ask", {"history": "who?"}, "history must be a list of earlier turns, not str"),
+    "history item": ("ask", {"history": [("who?", "her"), 7]}, r"history\[1\] must be a \(question, answer\) pair"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(WRONG_TYPES))
+def test_python_api_refuses_arguments_of_the_wrong_type_naming_them(corpus_assistant, case):
+    method, kwargs, message = WRONG_TYPES[case]
+    with pytest.raises(QueryError, match=message):
+        getattr(corpus_assistant, method)("How much extra funding went into children's services?", **kwargs)
+    if "history" in kwargs:
+        with pytest.raises(QueryError, match=message):
+            corpus_assistant.chat(kwargs["history"], "and who advises it?")
+
+
+@pytest.mark.slow
+def test_python_api_takes_a_bare_string_filter_as_one_item(corpus_assistant):
+    query = "social care roles"
+    as_list = corpus_assistant.search(query, k=3, doc_types=["press-release"])
+    as_string = corpus_assistant.search(query, k=3, doc_types="press-release")
+    assert as_string and [p.chunk.text for p in as_string] == [p.chunk.text for p in as_list]
+    assert {p.meta.doc_type for p in as_string} == {"press-release"}
+    council = corpus_assistant.councils()[0]
+    assert corpus_assistant.search(query, k=3, councils=council)
+    answer = corpus_assistant.ask("What new social care roles were approved?", doc_types="press-release")
+    assert {c.meta.doc_type for c in answer.citations} <= {"press-release"}
+
+
+@pytest.mark.slow
+def test_the_length_limit_applies_to_what_the_user_typed_not_to_the_condensed_follow_up(corpus_assistant):
+    first = "Who is the DfE adviser working with the Improvement Board?"
+    first += " Please quote the paper." * ((MAX_QUERY_CHARS - 10 - len(first)) // 24)
+    assert MAX_QUERY_CHARS - 40 < len(first) <= MAX_QUERY_CHARS - 10
+    answer = corpus_assistant.ask(first)
+    follow_up = corpus_assistant.ask("and who advises it?", history=[(first, answer.text)])
+    assert follow_up.question == "and who advises it?"
+    assert follow_up.query.startswith("and who advises it?") and len(follow_up.query) > MAX_QUERY_CHARS
+    chatted = corpus_assistant.chat([(first * 50, answer.text * 50)], "and who advises it?")
+    assert chatted.question == "and who advises it?" and len(chatted.query) < 3 * MAX_QUERY_CHARS
+    with pytest.raises(QueryError, match="the question is 2,001 characters long"):
+        corpus_assistant.ask("x" * (MAX_QUERY_CHARS + 1), history=[(first, answer.text)])
 
 
 @pytest.fixture(scope="module")
