@@ -82,8 +82,12 @@ class Assistant:
             self.index.sparse_for(SearchFilters(councils=self.council_scope), None)
 
     def ingest(self, paths: list[Path], rebuild: bool = False) -> IngestReport:
-        """Bring the index up to date with `paths`; the next query opens the new build (see `index`)."""
-        return ingest(paths, self.settings, self.embedder, rebuild=rebuild)
+        """Bring the index up to date with `paths`; the next query opens the new build (see `index`).
+        The ONNX export is checked even when nothing changed, so that one lost to a killed ingest is
+        made again rather than leaving every later query on torch."""
+        report = ingest(paths, self.settings, self.embedder, rebuild=rebuild)
+        self.embedder.ensure_onnx()
+        return report
 
     def search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,
                doc_types: tuple[str, ...] | list[str] | str = (),
