@@ -545,11 +545,11 @@ def routes(app) -> list[tuple[str, str]]:
 
 
 # Routes that answer without a login by design, none with data: the login page and its assets, the
-# login/logout actions, the session heartbeat, and identity probes that say "nobody".
+# login/logout actions, and identity probes that say "nobody" (serving.PUBLIC_PATHS). Gradio's own
+# open routes that touch sessions (heartbeat, cancel, stream, run history) get 401 from the guard.
 PUBLIC = {"/", "/login", "/login/", "/logout", "/favicon.ico", "/robots.txt", "/manifest.json", "/theme.css",
           "/openapi.json", "/gradio_api/theme.css", "/gradio_api/user", "/gradio_api/user/", "/gradio_api/token",
-          "/gradio_api/token/", "/gradio_api/app_id", "/gradio_api/app_id/", "/gradio_api/runs",
-          "/gradio_api/runs/", "/gradio_api/startup-events", "/gradio_api/heartbeat/{session_hash}"}
+          "/gradio_api/token/", "/gradio_api/app_id", "/gradio_api/app_id/", "/gradio_api/startup-events"}
 # Routes that hold the app's data or run it: each must answer 401 without a login.
 GUARDED = {"/config", "/gradio_api/info", "/gradio_api/openapi.json", "/gradio_api/queue/join",
            "/gradio_api/queue/data", "/gradio_api/call/{api_name}", "/gradio_api/run/{api_name}",
@@ -788,3 +788,127 @@ def test_the_app_listens_on_loopback_only_by_default(corpus_assistant, monkeypat
                 socket.create_connection((outward, port), timeout=5).close()
     finally:
         app.close()
+
+
+# --- request bodies: refused before they are read ---------------------------------------------------
+
+HUGE = 100_000_000  # a declared body the server must never wait for
+
+
+def raw_post(base: str, path: str, headers: dict[str, str], parts=(), timeout: float = 20) -> tuple[int, bytes]:
+    """(status, head) of a POST written by hand: `headers` as given (a Content-Length may lie about a
+    body never sent), then `parts` until the server answers. A server that waits for the body times out."""
+    import select
+
+    address = urllib.parse.urlsplit(base)
+    head = [f"POST {path} HTTP/1.1", f"Host: {address.netloc}", *(f"{k}: {v}" for k, v in headers.items())]
+    with socket.create_connection((address.hostname, address.port), timeout=timeout) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        for part in parts:
+            if select.select([sock], [], [], 0.05)[0]:
+                break  # answered: stop sending
+            try:
+                sock.sendall(part)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            response += chunk
+    return int(response.split(b" ", 2)[1]), response
+
+
+def chunked(total: int, size: int = 65_536):
+    """A chunked body of `total` bytes (never valid JSON), then its terminating chunk."""
+    for _ in range(total // size):
+        yield f"{size:x}\r\n".encode() + b"[" * size + b"\r\n"
+    yield b"0\r\n\r\n"
+
+
+def session_cookie(base: str) -> str:
+    import httpx
+
+    with httpx.Client(timeout=30) as http:
+        assert log_in(http, base).status_code == 200
+        return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+
+
+BODY_ROUTES = ["/gradio_api/call/ask", "/gradio_api/queue/join", "/gradio_api/run/ask", "/gradio_api/upload",
+               "/gradio_api/component_server", "/gradio_api/cancel", "/gradio_api/stream/x/close"]
+
+
+@pytest.mark.slow
+def test_without_the_login_no_body_is_read(guarded_app):
+    base = guarded_app.local_url.rstrip("/")
+    for path in BODY_ROUTES:
+        started = time.perf_counter()
+        status, head = raw_post(base, path, {"Content-Type": "application/json", "Content-Length": str(HUGE)},
+                                [b'{"data": ["'])
+        assert status == 401 and time.perf_counter() - started < 10, (path, head)
+        status, head = raw_post(base, path, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+                                chunked(HUGE))
+        assert status == 401, (path, head)
+
+
+@pytest.mark.slow
+def test_an_oversized_body_is_refused_with_413_before_or_while_it_is_read(guarded_app, open_app):
+    from assistant.serving import MAX_BODY_BYTES, MAX_LOGIN_BYTES
+
+    guarded = guarded_app.local_url.rstrip("/")
+    cookie = session_cookie(guarded)
+    for base, extra in ((guarded, {"Cookie": cookie}), (open_app.local_url.rstrip("/"), {})):
+        for path in ("/gradio_api/call/ask", "/gradio_api/queue/join"):
+            status, head = raw_post(base, path, {**extra, "Content-Type": "application/json",
+                                                 "Content-Length": str(HUGE)}, [b'{"data": ["'])
+            assert status == 413, (base, path, head)
+            status, head = raw_post(base, path, {**extra, "Content-Type": "application/json",
+                                                 "Transfer-Encoding": "chunked"}, chunked(4 * MAX_BODY_BYTES))
+            assert status == 413, (base, path, head)
+    status, _ = raw_post(guarded, "/login", {"Content-Type": "application/x-www-form-urlencoded",
+                                             "Content-Length": str(MAX_LOGIN_BYTES + 1)}, [b"username=clerk"])
+    assert status == 413
+
+
+class SlowAssistant:
+    """An assistant whose answers take a few seconds, so that others can try to disturb one in flight."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    def documents(self):
+        return []
+
+    def chat(self, history, message, **filters):
+        time.sleep(3)
+        return Answer(question=message, text=f"{NOT_IN_PAPERS} (slow answer)", answered=False)
+
+
+@pytest.mark.slow
+def test_routes_open_without_the_login_cannot_read_or_disturb_a_users_work(serve_app, make_settings):
+    import httpx
+
+    app = serve_app(SlowAssistant(make_settings(ui_username="clerk", ui_password="correct horse")))
+    base = app.local_url.rstrip("/")
+    with httpx.Client(timeout=60) as user, httpx.Client(timeout=30) as other:
+        assert log_in(user, base).status_code == 200
+        ask = next(d["id"] for d in user.get(f"{base}/config").json()["dependencies"] if d.get("api_name") == "ask")
+        session = "victim-session"
+        event = user.post(f"{base}/gradio_api/call/ask",
+                          json={"data": ["who advises the board?", [], None, None, None], "session_hash": session}).json()["event_id"]
+        attempts = [("POST", "/gradio_api/cancel", {"session_hash": session, "fn_index": ask, "event_id": event}),
+                    ("POST", f"/gradio_api/stream/{event}/close", None),
+                    ("POST", f"/gradio_api/stream/{event}", {"data": [], "session_hash": session}),
+                    ("POST", "/gradio_api/reset", {"event_id": event}),
+                    ("GET", f"/gradio_api/call/ask/{event}", None),
+                    ("GET", f"/gradio_api/queue/data?session_hash={session}", None),
+                    ("GET", "/gradio_api/runs", None), ("GET", "/gradio_api/queue/status", None)]
+        for method, path, body in attempts:
+            response = other.request(method, base + path, json=body)
+            assert response.status_code == 401, (method, path, response.status_code, response.text[:200])
+            assert "slow answer" not in response.text
+        with other.stream("GET", f"{base}/gradio_api/heartbeat/{session}") as heartbeat:
+            assert heartbeat.status_code == 401  # closing a heartbeat would end the session's events
+        result = user.get(f"{base}/gradio_api/call/ask/{event}").text
+        assert "event: complete" in result and "slow answer" in result, result
