@@ -1,7 +1,8 @@
 """`council-assistant`: ingest papers, search them and ask cited questions from the command line.
 
 Errors go to standard error as one line, with exit code 1 (2 for bad usage); JSON output is
-printed only when complete.
+printed only when complete, and is always UTF-8: bytes that are not UTF-8 (on standard input or in an
+argument) are echoed as U+FFFD, never written back raw.
 """
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import textwrap
 from pathlib import Path
+from typing import Iterator
 
 from .errors import AssistantError, QueryError
 from .settings import Settings
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,6 +80,8 @@ def _add_filters(command: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "json", False) and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -141,7 +148,7 @@ def _search(assistant, args) -> int:
     passages = assistant.search(args.query, k=args.k, since=args.since, until=args.until, doc_types=args.types,
                                  councils=args.councils)
     if args.json:
-        print(json.dumps({"query": args.query, "results": [p.to_json() for p in passages]}, ensure_ascii=False))
+        print(json.dumps({"query": _utf8(args.query), "results": [p.to_json() for p in passages]}, ensure_ascii=False))
         return 0
     if not passages:
         print("No passages match.")
@@ -159,7 +166,7 @@ def _ask(assistant, args) -> int:
         _print_answer(assistant.ask(args.question, **filters), args.json)
         return 0
     failures = 0
-    for line in sys.stdin:
+    for line in _stdin_lines():
         if not line.strip():
             continue
         try:
@@ -170,11 +177,27 @@ def _ask(assistant, args) -> int:
             failures += 1
             print(f"council-assistant: line {line.strip()[:60]!r}: {exc}", file=sys.stderr)
             if args.json:
-                print(json.dumps({"question": line.rstrip("\n"), "error": str(exc)}, ensure_ascii=False),
+                print(json.dumps({"question": _utf8(line.rstrip("\n")), "error": str(exc)}, ensure_ascii=False),
                       flush=True)
             continue
         _print_answer(answer, args.json)
     return 1 if failures else 0
+
+
+def _stdin_lines() -> Iterator[str]:
+    """Standard input's lines, decoded as UTF-8 whatever the locale; bytes that are not UTF-8 become
+    lone surrogates (which `clean_query` turns into spaces) instead of stopping the run."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        yield from sys.stdin
+        return
+    for raw in stream:
+        yield raw.decode("utf-8", "surrogateescape")
+
+
+def _utf8(text: str) -> str:
+    """`text` with each lone surrogate (an undecodable byte) as U+FFFD, so that it encodes as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _print_answer(answer, as_json: bool) -> None:

@@ -4,7 +4,8 @@ the library of indexed papers, and a document view that shows a cited passage in
 Interfaces call only the `Assistant`. Every piece of document or question text is escaped before it
 becomes HTML; documents are opened by doc_id through the Assistant, so nothing the browser sends
 reaches the file system. The HTML builders are pure functions; `build_app` lays out the Blocks;
-`serve` launches it (loopback by default, analytics off, login when both UI settings are set).
+`serve` launches it (loopback by default, analytics off, login when both UI settings are set) behind
+`serving.RequestGuard`, which bounds request bodies and refuses clients without a login before reading them.
 API endpoints for `gradio_client`: /ask, /search, /document, /documents, each returning JSON.
 """
 from __future__ import annotations
@@ -29,8 +30,10 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from .errors import AssistantError, SettingsError
+from .serving import RequestGuard
 from .types import Answer, Citation, Document, DocumentMeta, Passage
 
 log = logging.getLogger(__name__)
@@ -546,7 +549,7 @@ class Actions:
         earlier turns as [question, answer] pairs or role/content messages, for follow-ups."""
         try:
             answer = self._call(self.assistant.chat, history or [], question, since=since or None,
-                                until=until or None, doc_types=tuple(doc_types or ()))
+                                until=until or None, doc_types=doc_types or ())
         except Exception as exc:
             raise api_error(exc) from None
         return answer_json(answer)
@@ -555,8 +558,8 @@ class Actions:
                    doc_types: list[str] | None = None) -> dict:
         """Ranked passages: the `search --json` object, with each passage's start/end offsets."""
         try:
-            passages = self._call(self.assistant.search, query, k=None if k is None else int(k),
-                                  since=since or None, until=until or None, doc_types=tuple(doc_types or ()))
+            passages = self._call(self.assistant.search, query, k=k, since=since or None, until=until or None,
+                                  doc_types=doc_types or ())
         except Exception as exc:
             raise api_error(exc) from None
         return {"query": query, "results": [passage_json(p) for p in passages]}
@@ -756,7 +759,8 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, prevent_threa
     app.queue(default_concurrency_limit=8)
     app.launch(server_name=host, server_port=port, auth=auth, auth_message=f"{TITLE}: please sign in.",
                prevent_thread_lock=True, show_error=False, quiet=True, ssr_mode=False, pwa=False,
-               mcp_server=False, footer_links=["api"], css=CSS, theme=theme())
+               mcp_server=False, footer_links=["api"], css=CSS, theme=theme(),
+               app_kwargs={"middleware": [Middleware(RequestGuard)]})
     print(f"council-assistant: serving on {app.local_url}" + (" (login required)" if auth else ""),
           file=sys.stderr, flush=True)
     if not prevent_thread_lock:
