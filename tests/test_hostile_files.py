@@ -405,3 +405,32 @@ def test_cli_ingest_of_hostile_files_prints_one_line_per_failed_file(hostile, tm
         index.close()
     assert files == {name for name, outcome in expected.items() if outcome == "indexed"} | {
         path.name for path in CORPUS.glob("*.txt")}
+
+
+def test_bytes_that_are_not_text_are_refused_whatever_the_name_says(tmp_path):
+    """Random bytes named .html were indexed as a garbage paper (bs4 decodes anything); .txt, .md
+    and .html now pass the same test, and real text in any of them, or in a declared charset, loads."""
+    rng = random.Random(SEED)
+    noise = bytes(rng.randrange(256) for _ in range(4096))
+    high = bytes(rng.randrange(0x80, 0x100) for _ in range(4096))
+    for name, data in [("noise.html", noise), ("noise.htm", noise), ("noise.md", noise), ("noise.txt", noise),
+                       ("high.html", high), ("high.md", high), ("high.txt", high)]:
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "page.html").write_bytes(b"<html><body><p>The cabinet agreed the budget.</p></body></html>")
+    (tmp_path / "latin-1.html").write_bytes("<p>Caf\u00e9 budget agreed in M\u00e4rz.</p>".encode("latin-1"))
+    (tmp_path / "declared.html").write_bytes(
+        '<meta charset="windows-1251"><p>\u041f\u0440\u043e\u0442\u043e\u043a\u043e\u043b \u0437\u0430\u0441'
+        '\u0435\u0434\u0430\u043d\u0438\u044f.</p>'.encode("cp1251"))
+    (tmp_path / "utf-16.html").write_bytes("<p>Kinship care review.</p>".encode("utf-16"))
+    found, loaded = load_folder(tmp_path)
+    got = results(found, loaded)
+    for name in ("noise.html", "noise.htm", "noise.md", "noise.txt"):
+        assert got[name] == "binary data, not text; rename it to its real type or remove it", (name, got[name])
+    for name in ("high.html", "high.md", "high.txt"):
+        assert got[name].startswith("neither UTF-8 nor Windows-1252 text (100% of its first 4,096 bytes"), got[name]
+    for name in ("page.html", "latin-1.html", "declared.html", "utf-16.html"):
+        assert got[name] == "indexed", (name, got[name])
+    texts = {Path(source.key).name: document.text for source, document, *_ in loaded.documents}
+    assert texts["declared.html"] == "\u041f\u0440\u043e\u0442\u043e\u043a\u043e\u043b \u0437\u0430\u0441" \
+                                     "\u0435\u0434\u0430\u043d\u0438\u044f."
+    assert texts["utf-16.html"] == "Kinship care review."
