@@ -16,6 +16,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -43,11 +44,20 @@ class Discovery:
     folders: list[str] = field(default_factory=list)
 
 
-def discover(paths: list[Path]) -> Discovery:
-    """Files to ingest under `paths`. Hidden files and folders and manifest files are passed over."""
+def discover(paths: list[Path], follow_external_links: bool = False) -> Discovery:
+    """Files to ingest under `paths`. Hidden files and folders and manifest files are passed over.
+
+    A symbolic link found in a folder is followed only when its target lies inside one of the folders
+    given (or `follow_external_links` is set): a link to `/etc/passwd` dropped into the corpus is
+    reported as skipped, not indexed. A file named in `paths` is read wherever it points.
+    """
     found = Discovery()
     manifests: dict[Path, dict] = {}
     seen: set[Path] = set()
+    roots = [path.resolve() for path in paths if path.is_dir()]
+
+    def inside(real: Path) -> bool:
+        return follow_external_links or any(real.is_relative_to(root) for root in roots)
 
     def manifest_for(folder: Path) -> dict:
         if folder not in manifests:
@@ -59,6 +69,9 @@ def discover(paths: list[Path]) -> Discovery:
             real = path.resolve(strict=True)
         except (OSError, RuntimeError) as exc:
             found.failed.append((path_text(path), _unresolved(exc)))
+            return
+        if not explicit and not inside(real):
+            found.skipped.append((path_text(path), _outside(real)))
             return
         if real in seen:
             return
@@ -86,8 +99,9 @@ def discover(paths: list[Path]) -> Discovery:
             found.failed.append((path_text(path), "no such file or folder"))
         elif path.is_dir():
             found.folders.append(file_key(path))
-            files = _walk(path, found)
-            if not files:
+            skipped = len(found.skipped)
+            files = _walk(path, found, inside)
+            if not files and len(found.skipped) == skipped:
                 found.failed.append((path_text(path), "folder holds no files to ingest"))
             for file in files:
                 add(file, explicit=False)
@@ -96,8 +110,9 @@ def discover(paths: list[Path]) -> Discovery:
     return found
 
 
-def _walk(root: Path, found: Discovery) -> list[Path]:
-    """Files below root in a stable order, following no folder twice (symlink loops are cut)."""
+def _walk(root: Path, found: Discovery, inside: Callable[[Path], bool]) -> list[Path]:
+    """Files below root in a stable order, following no folder twice (symlink loops are cut) and no
+    linked folder whose target is not `inside` the folders given (reported as skipped)."""
     files: list[Path] = []
     visited: set[Path] = set()
     def on_error(exc: OSError) -> None:
@@ -110,9 +125,21 @@ def _walk(root: Path, found: Discovery) -> list[Path]:
             subfolders.clear()
             continue
         visited.add(real)
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        kept = []
+        for sub in sorted(d for d in subfolders if not d.startswith(".")):
+            target = (folder / sub).resolve()
+            if (folder / sub).is_symlink() and not inside(target):
+                found.skipped.append((path_text(folder / sub), _outside(target)))
+            else:
+                kept.append(sub)
+        subfolders[:] = kept
         files.extend(folder / n for n in sorted(names) if not n.startswith(".") and n != MANIFEST_NAME)
     return files
+
+
+def _outside(target: Path) -> str:
+    return (f"symbolic link to {path_text(target)}, outside the folders given to ingest; not followed "
+            "(set follow_external_links = true to index it)")
 
 
 def _unresolved(exc: Exception) -> str:
@@ -197,7 +224,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
                     f"{chunking}; rebuild with `council-assistant ingest --rebuild`")
             old_files = manifest.get("files", {})
 
-        found = discover(paths)
+        found = discover(paths, settings.follow_external_links)
         seen_keys = {source.key for source in found.sources}
         outcome = load_sources(found.sources, old_files, settings)
         failed = found.failed + outcome.failed

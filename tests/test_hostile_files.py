@@ -64,7 +64,7 @@ def slow_pdf(moves: int) -> bytes:
 def load_folder(*paths: Path, **overrides):
     """(discovery, load outcome) for `paths` as ingest computes them for an empty index."""
     settings = Settings.load(env={}, progress=False, **overrides)
-    found = discover(list(paths))
+    found = discover(list(paths), settings.follow_external_links)
     return found, load_sources(found.sources, {}, settings)
 
 
@@ -434,3 +434,51 @@ def test_bytes_that_are_not_text_are_refused_whatever_the_name_says(tmp_path):
     assert texts["declared.html"] == "\u041f\u0440\u043e\u0442\u043e\u043a\u043e\u043b \u0437\u0430\u0441" \
                                      "\u0435\u0434\u0430\u043d\u0438\u044f."
     assert texts["utf-16.html"] == "Kinship care review."
+
+
+def test_symbolic_links_out_of_the_given_folders_are_skipped_unless_allowed(tmp_path):
+    """A link in the corpus to a file or folder elsewhere (/etc/passwd, say) was indexed and searchable."""
+    corpus, other, outside = tmp_path / "corpus", tmp_path / "other", tmp_path / "outside"
+    for folder in (corpus, other, outside, corpus / "minutes"):
+        folder.mkdir()
+    (corpus / "paper.txt").write_text("The cabinet agreed the budget.", encoding="utf-8")
+    (corpus / "minutes" / "june.txt").write_text("The board met in June.", encoding="utf-8")
+    (other / "shared.txt").write_text("A paper in the second folder given.", encoding="utf-8")
+    (outside / "secret.txt").write_text("Not part of any corpus.", encoding="utf-8")
+    (outside / "private").mkdir()
+    (outside / "private" / "notes.txt").write_text("Private notes.", encoding="utf-8")
+    os.symlink(outside / "secret.txt", corpus / "secret-link.txt")
+    os.symlink("/etc/passwd", corpus / "passwd.txt")
+    os.symlink(outside / "private", corpus / "private-link")
+    os.symlink("minutes/june.txt", corpus / "june-link.txt")
+    os.symlink(corpus / "minutes", corpus / "minutes-link")
+    os.symlink(other / "shared.txt", corpus / "shared-link.txt")
+
+    found, loaded = load_folder(corpus, other)
+    got = results(found, loaded)
+    skipped = {Path(file).name: reason for file, reason in found.skipped}
+    assert set(skipped) == {"secret-link.txt", "passwd.txt", "private-link"}, skipped
+    assert skipped["passwd.txt"] == ("symbolic link to /etc/passwd, outside the folders given to ingest; not "
+                                     "followed (set follow_external_links = true to index it)")
+    assert f"symbolic link to {outside / 'private'}, outside the folders" in skipped["private-link"]
+    indexed = {Path(source.key).name for source, *_ in loaded.documents}
+    assert indexed == {"paper.txt", "june.txt", "shared.txt"}, indexed  # a file is indexed under its real path
+    assert set(got) == indexed
+
+    found, loaded = load_folder(corpus, follow_external_links=True)
+    assert not found.skipped and not found.failed and not loaded.failed
+    assert {Path(source.key).name for source, *_ in loaded.documents} == {
+        "paper.txt", "june.txt", "shared.txt", "secret.txt", "passwd", "notes.txt"}
+
+    found, loaded = load_folder(corpus / "secret-link.txt")
+    assert [Path(source.key).name for source, *_ in loaded.documents] == ["secret.txt"]
+
+
+def test_follow_external_links_setting():
+    from assistant.errors import SettingsError
+
+    assert Settings.load(env={}).follow_external_links is False
+    assert Settings.load(env={"COUNCIL_ASSISTANT_FOLLOW_EXTERNAL_LINKS": "true"}).follow_external_links is True
+    with pytest.raises(SettingsError, match="follow_external_links='sometimes': expected true or false"):
+        Settings.load(env={"COUNCIL_ASSISTANT_FOLLOW_EXTERNAL_LINKS": "sometimes"})
+
