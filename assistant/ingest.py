@@ -233,7 +233,11 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         loaded = []  # chunked before the build starts, so a file that cannot be chunked fails alone
         for source, document, chash, mhash in outcome.documents:
             try:
-                chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences)
+                chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences,
+                                        settings.extract_timeout)
+            except CorpusError as exc:
+                failed.append((path_text(source.path), str(exc).removeprefix(f"{document.path}: ")))
+                continue
             except Exception as exc:  # a chunker bug must not abort the whole ingest
                 log.exception("%s: unexpected error while chunking", source.path)
                 failed.append((path_text(source.path), f"could not be chunked ({type(exc).__name__}: {exc})"))

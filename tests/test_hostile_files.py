@@ -482,3 +482,72 @@ def test_follow_external_links_setting():
     with pytest.raises(SettingsError, match="follow_external_links='sometimes': expected true or false"):
         Settings.load(env={"COUNCIL_ASSISTANT_FOLLOW_EXTERNAL_LINKS": "sometimes"})
 
+
+def docx_with_paragraphs(path: Path, paragraph: bytes, count: int) -> Path:
+    """A real .docx (python-docx) with `count` copies of the raw paragraph XML before its one line of text."""
+    import zipfile
+
+    import docx
+
+    base = path.with_name("base-" + path.name)
+    document = docx.Document()
+    document.add_paragraph("Budget agreed.")
+    document.save(base)
+    with zipfile.ZipFile(base) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "word/document.xml":
+                data = data.replace(b"<w:body>", b"<w:body>" + paragraph * count, 1)
+            target.writestr(item, data)
+    base.unlink()
+    return path
+
+
+def test_cheap_docx_files_of_a_million_paragraphs_cost_little(tmp_path):
+    """45 KB of a million empty paragraphs took 25 s to read (python-docx: 50 µs each) and 135 KB of
+    a million one-letter ones about a minute, then gave 11,200 chunks to embed: now the empty ones
+    cost a lookup, and a file of more paragraphs than a paper has is refused on one line."""
+    from assistant.loading import MAX_DOCX_PARAGRAPHS
+
+    empty = docx_with_paragraphs(tmp_path / "empty-paragraphs.docx", b"<w:p/>", 1_000_000)
+    letters = docx_with_paragraphs(tmp_path / "letters.docx", b"<w:p><w:r><w:t>a</w:t></w:r></w:p>", 1_000_000)
+    assert empty.stat().st_size < 60_000 and letters.stat().st_size < 150_000
+    found, loaded = load_folder(tmp_path, extract_timeout=15)
+    got = results(found, loaded)
+    assert got["empty-paragraphs.docx"] == "indexed", got["empty-paragraphs.docx"]
+    assert got["letters.docx"] == (f"1,000,001 paragraphs, more than the {MAX_DOCX_PARAGRAPHS:,} allowed for one "
+                                   "paper; split it into smaller files or remove it")
+    assert loaded.documents[0][1].text == "Budget agreed."
+
+
+def test_no_chunk_holds_more_than_its_share_of_characters(tmp_path):
+    """A PDF whose text is one giant "word" gave it whole as one chunk (and so in search results)."""
+    from assistant.chunking import MAX_CHARS_PER_WORD, chunk_document
+
+    word = "".join(random.Random(SEED).choice("abcdefghij") for _ in range(300_000))
+    path = make_pdf(tmp_path / "word.pdf", [f"Budget agreed. {word} Fostering reviewed."])
+    document = load_document(SourceFile(path, path.name, {}), path.read_bytes())
+    assert word in document.text
+    chunks = chunk_document(document, 90, 0)
+    assert max(len(chunk.text) for chunk in chunks) == 90 * MAX_CHARS_PER_WORD
+    assert len(chunks) < 2 * 300_000 / (90 * MAX_CHARS_PER_WORD)
+    assert chunks[0].text == "Budget agreed."
+    gaps = [document.text[a.end:b.start] for a, b in zip(chunks, chunks[1:])]
+    assert all(not gap.strip() for gap in gaps), "a character of the text is in no chunk"
+
+
+def test_chunking_longer_than_the_time_limit_fails_that_file_alone(tmp_path, embedder):
+    """Chunking ran in the ingest process with no limit: 600,000 characters of "a. a. a." take Punkt
+    most of a minute, after a fraction of a second of extraction."""
+    from assistant.ingest import ingest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "full-stops.txt").write_bytes(b"a. " * 200_000)
+    (corpus / "good.txt").write_text("The cabinet agreed the budget in March.", encoding="utf-8")
+    settings = Settings.load(env={}, progress=False, index_dir=tmp_path / "index", extract_timeout=2)
+    report = ingest([corpus], settings, embedder)
+    assert [Path(key).name for key in report.added] == ["good.txt"]
+    assert [(Path(file).name, problem) for file, problem in report.failed] == [(
+        "full-stops.txt", "chunking took longer than 2 s (599,999 characters of text); split the file, raise "
+                          "extract_timeout or remove it")]
