@@ -26,7 +26,7 @@ from .chunkstore import ChunkStore
 from .embedding import Embedder
 from .errors import CorpusError, IndexMismatchError
 from .loading import (MANIFEST_NAME, MAX_FILE_BYTES, SUPPORTED, Loader, SourceFile, content_hash, file_key,
-                      metadata_hash, path_text, read_manifest)
+                      metadata_hash, path_text, printable, read_manifest)
 from .settings import Settings
 from .sparse import SparseIndex
 from .types import Document, IngestReport
@@ -183,14 +183,14 @@ def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings)
             if old and old["content_hash"] == chash and old["meta_hash"] == mhash:
                 out.unchanged.append(source.key)
                 continue
-            log.debug("extracting %s", shown)
+            log.debug("extracting %s", printable(shown))
             try:
                 document = loader.load(source, data)
             except CorpusError as exc:
                 out.failed.append((shown, _one_line(str(exc).removeprefix(f"{source.path}: "))))
                 continue
             except Exception as exc:  # a loader bug must not abort the whole ingest
-                log.exception("%s: unexpected error while loading", shown)
+                log.exception("%s: unexpected error while loading", printable(shown))
                 out.failed.append((shown, _one_line(f"could not be read ({type(exc).__name__}: {exc})")))
                 continue
             out.warnings.extend((shown, _one_line(w)) for w in document.warnings)
@@ -239,7 +239,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
                 failed.append((path_text(source.path), str(exc).removeprefix(f"{document.path}: ")))
                 continue
             except Exception as exc:  # a chunker bug must not abort the whole ingest
-                log.exception("%s: unexpected error while chunking", source.path)
+                log.exception("%s: unexpected error while chunking", printable(source.path))
                 failed.append((path_text(source.path), f"could not be chunked ({type(exc).__name__}: {exc})"))
                 continue
             loaded.append((source, document, chash, mhash, chunks))

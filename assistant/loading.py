@@ -90,6 +90,25 @@ def path_text(path: Path | str) -> str:
     return text
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: object) -> str:
+    """`text` safe to show on one line of a terminal or log: control characters (a newline that would
+    forge a report line, escape sequences that drive the terminal), bidirectional overrides and lone
+    surrogates become `\\x..` / `\\u....` escapes. For human-readable lines only; JSON keeps the text."""
+    return _UNPRINTABLE.sub(_escape, str(text))
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    return _ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def read_manifest(folder: Path) -> dict[str, dict]:
     """Entries of `folder/manifest.toml`, keyed by file name (`[documents."file.txt"]` tables)."""
     path = folder / MANIFEST_NAME
@@ -215,7 +234,7 @@ class Loader:
         if outcome == "ok":
             return message
         if trace:
-            log.error("%s: unexpected error while loading (in the worker process)\n%s", source.path, trace)
+            log.error("%s: unexpected error while loading (in the worker process)\n%s", printable(source.path), trace)
         raise CorpusError(message)
 
     def close(self) -> None:
@@ -464,7 +483,7 @@ def _read_pdf(path: Path, data: bytes, password: str | None) -> Extracted:
             try:
                 pages.append(reader.pages[number].extract_text() or "")
             except Exception as exc:  # pypdf raises many types on damaged pages; keep the rest
-                log.debug("%s page %d: %s", path, number + 1, exc)
+                log.debug("%s page %d: %s", printable(path), number + 1, printable(exc))
                 failed.append(number + 1)
                 pages.append("")
         title = _pdf_title(reader)

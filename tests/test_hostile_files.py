@@ -524,7 +524,8 @@ def test_no_chunk_holds_more_than_its_share_of_characters(tmp_path):
     """A PDF whose text is one giant "word" gave it whole as one chunk (and so in search results)."""
     from assistant.chunking import MAX_CHARS_PER_WORD, chunk_document
 
-    word = "".join(random.Random(SEED).choice("abcdefghij") for _ in range(300_000))
+    rng = random.Random(SEED)
+    word = "".join(rng.choice("abcdefghij") for _ in range(300_000))
     path = make_pdf(tmp_path / "word.pdf", [f"Budget agreed. {word} Fostering reviewed."])
     document = load_document(SourceFile(path, path.name, {}), path.read_bytes())
     assert word in document.text
@@ -551,3 +552,39 @@ def test_chunking_longer_than_the_time_limit_fails_that_file_alone(tmp_path, emb
     assert [(Path(file).name, problem) for file, problem in report.failed] == [(
         "full-stops.txt", "chunking took longer than 2 s (599,999 characters of text); split the file, raise "
                           "extract_timeout or remove it")]
+
+
+def test_control_characters_in_names_and_titles_are_escaped_in_text_output(tmp_path, embedder, monkeypatch, capsys):
+    """A newline in a file name forged a report line, and escape sequences in a name or a title reached
+    the terminal; each is now shown escaped in text output, while the JSON report keeps the exact name."""
+    from assistant.cli import main
+
+    monkeypatch.setattr("assistant.app.Embedder", lambda *args, **kwargs: embedder)
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    forged = "forged\nfailed: everything.txt"
+    rng = random.Random(SEED)
+    (folder / forged).write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
+    (folder / "\x1b[2J\x1b[31mred.txt").write_bytes("Caf\u00e9 budget agreed in March.".encode("latin-1"))
+    (folder / "title.html").write_bytes(b"<title>Budget &#27;[31mred&#27;[0m \xe2\x80\xaeevil</title>"
+                                        b"<p>The cabinet agreed the budget for children's services.</p>")
+    index = str(tmp_path / "index")
+
+    assert main(["--index", index, "ingest", str(folder)]) == 1
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and "\u202e" not in out + err
+    assert [line for line in err.splitlines() if line.startswith("failed: ")] == [
+        f"failed: {folder}/forged\\nfailed: everything.txt: binary data, not text; rename it to its real type "
+        "or remove it"]
+    assert f"warning: {folder}/\\x1b[2J\\x1b[31mred.txt: not UTF-8" in err
+    assert out.strip().splitlines()[-1].startswith("2 added, 0 updated, 0 removed, 0 unchanged, 1 failed; ")
+
+    assert main(["--index", index, "ingest", "--json", str(folder)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [entry["file"] for entry in report["failed"]] == [f"{folder}/{forged}"]
+
+    assert main(["--index", index, "search", "cabinet budget children"]) == 0
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and "\u202e" not in out + err
+    assert "1. Budget \\x1b[31mred\\x1b[0m \\u202eevil (undated, document)  score " in out
