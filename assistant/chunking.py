@@ -143,8 +143,10 @@ def chunk_document(document: Document, chunk_words: int, overlap_sentences: int,
     """The document's chunks; `chunk.text == document.text[chunk.start:chunk.end]` always holds.
 
     With `time_limit` > 0, a document whose chunking takes longer (Punkt on millions of full stops
-    can take minutes) is a CorpusError naming it, so that one file cannot stall an ingest.
+    can take minutes) is a CorpusError naming it, so that one file cannot stall an ingest. The limit
+    counts the document's own work, not the first load of the sentence model.
     """
+    _punkt()
     deadline = time.monotonic() + time_limit if time_limit > 0 else None
     chunks: list[Chunk] = []
     try:
