@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import AssistantError, QueryError
+from .loading import printable
 from .settings import Settings
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -82,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "json", False) and hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8", errors="replace")
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         settings = Settings.load(args.settings, index_dir=args.index,
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                            not args.no_baselines, args.corpus, check=args.check)
         return _search(assistant, args)
     except AssistantError as exc:
-        print(f"council-assistant: {exc}", file=sys.stderr)
+        print(f"council-assistant: {printable(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("council-assistant: interrupted", file=sys.stderr)
@@ -124,9 +126,9 @@ def _ingest(assistant, args) -> int:
         }))
     else:
         for file, problem in report.warnings:
-            print(f"warning: {file}: {problem}", file=sys.stderr)
+            print(f"warning: {printable(file)}: {printable(problem)}", file=sys.stderr)
         for file, problem in report.failed:
-            print(f"failed: {file}: {problem}", file=sys.stderr)
+            print(f"failed: {printable(file)}: {printable(problem)}", file=sys.stderr)
         print(f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
               f"{len(report.unchanged)} unchanged, {len(report.failed)} failed; "
               f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f} s")
@@ -154,8 +156,8 @@ def _search(assistant, args) -> int:
         print("No passages match.")
     for p in passages:
         where = f", page {p.chunk.page}" if p.chunk.page else ""
-        print(f"{p.rank}. {p.meta.title} ({p.meta.date or 'undated'}, {p.meta.doc_type}{where})  score {p.score:.3f}")
-        print(textwrap.indent(textwrap.fill(" ".join(p.chunk.text.split()), 100), "   "))
+        print(f"{p.rank}. {_described(p.meta)}{where})  score {p.score:.3f}")
+        print(textwrap.indent(textwrap.fill(printable(" ".join(p.chunk.text.split())), 100), "   "))
         print()
     return 0
 
@@ -175,7 +177,7 @@ def _ask(assistant, args) -> int:
             if not isinstance(exc, QueryError):
                 raise
             failures += 1
-            print(f"council-assistant: line {line.strip()[:60]!r}: {exc}", file=sys.stderr)
+            print(f"council-assistant: line {line.strip()[:60]!r}: {printable(exc)}", file=sys.stderr)
             if args.json:
                 print(json.dumps({"question": _utf8(line.rstrip("\n")), "error": str(exc)}, ensure_ascii=False),
                       flush=True)
@@ -204,16 +206,31 @@ def _print_answer(answer, as_json: bool) -> None:
     if as_json:
         print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         return
-    print(textwrap.fill(answer.text, 100))
+    print(textwrap.fill(printable(" ".join(answer.text.split())), 100))
     if answer.citations:
         print("\nSources:" if answer.answered else "\nPossibly related:")
     for c in answer.citations:
         where = f", page {c.page}" if c.page else ""
-        print(f"[{c.n}] {c.meta.title} ({c.meta.date or 'undated'}, {c.meta.doc_type}{where})")
-        print(textwrap.indent(textwrap.fill(f"\u201c{' '.join(c.quote.split())}\u201d", 96), "    "))
+        print(f"[{c.n}] {_described(c.meta)}{where})")
+        print(textwrap.indent(textwrap.fill(printable(f"\u201c{' '.join(c.quote.split())}\u201d"), 96), "    "))
     for note in answer.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {printable(note)}", file=sys.stderr)
     print(flush=True)
+
+
+def _described(meta) -> str:
+    """A paper's title, date and type for a line of text output (the closing parenthesis left open
+    for a page), escaped: titles come from manifests and PDF or HTML metadata, and may carry control
+    characters."""
+    return printable(f"{meta.title} ({meta.date or 'undated'}, {meta.doc_type}")
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines with control characters escaped (a file name's escape sequences must not reach the
+    terminal); line breaks are kept, for tracebacks."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return "\n".join(printable(line) for line in super().formatMessage(record).split("\n"))
 
 
 if __name__ == "__main__":

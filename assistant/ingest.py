@@ -21,6 +21,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from .chunkstore import ChunkStore
 from .embedding import Embedder
 from .errors import CorpusError, ExtractionUnavailableError, IndexMismatchError
 from .loading import (MANIFEST_NAME, MAX_FILE_BYTES, SUPPORTED, Loader, Manifest, SourceFile, content_hash,
-                      file_key, load_manifest, metadata_hash, path_text)
+                      file_key, load_manifest, metadata_hash, path_text, printable)
 from .settings import Settings
 from .sparse import SparseIndex
 from .types import Document, IngestReport
@@ -54,8 +55,12 @@ class Discovery:
     kept_folders: list[str] = field(default_factory=list)
 
 
-def discover(paths: list[Path]) -> Discovery:
+def discover(paths: list[Path], follow_external_links: bool = False) -> Discovery:
     """Files to ingest under `paths`. Hidden files and folders and manifest files are passed over.
+
+    A symbolic link found in a folder is followed only when its target lies inside one of the folders
+    given (or `follow_external_links` is set): a link to `/etc/passwd` dropped into the corpus is
+    reported as skipped, not indexed. A file named in `paths` is read wherever it points.
 
     Each file gets a key no other file has (see `_distinct_key`) and its manifest entry; a file whose
     entry (or whose folder's manifest) is refused is failed on its own line and its key kept."""
@@ -63,6 +68,10 @@ def discover(paths: list[Path]) -> Discovery:
     manifests: dict[Path, Manifest | CorpusError] = {}
     seen: set[Path] = set()
     keys: dict[str, Path] = {}
+    roots = [path.resolve() for path in paths if path.is_dir()]
+
+    def inside(real: Path) -> bool:
+        return follow_external_links or any(real.is_relative_to(root) for root in roots)
 
     def manifest_for(folder: Path) -> Manifest:
         if folder not in manifests:
@@ -80,6 +89,9 @@ def discover(paths: list[Path]) -> Discovery:
             real = path.resolve(strict=True)
         except (OSError, RuntimeError) as exc:
             found.failed.append((path_text(path), _unresolved(exc)))
+            return
+        if not explicit and not inside(real):
+            found.skipped.append((path_text(path), _outside(real)))
             return
         if real in seen:
             return
@@ -108,8 +120,9 @@ def discover(paths: list[Path]) -> Discovery:
             found.failed.append((path_text(path), "no such file or folder"))
         elif path.is_dir():
             found.folders.append(file_key(path))
-            files = _walk(path, found)
-            if not files:
+            skipped = len(found.skipped)
+            files = _walk(path, found, inside)
+            if not files and len(found.skipped) == skipped:
                 found.failed.append((path_text(path), "folder holds no files to ingest"))
             for file in files:
                 add(file, explicit=False)
@@ -118,10 +131,12 @@ def discover(paths: list[Path]) -> Discovery:
     return found
 
 
-def _walk(root: Path, found: Discovery) -> list[Path]:
-    """Files below root in a stable order, following no folder twice (symlink loops are cut)."""
+def _walk(root: Path, found: Discovery, inside: Callable[[Path], bool]) -> list[Path]:
+    """Files below root in a stable order, following no folder twice (symlink loops are cut) and no
+    linked folder whose target is not `inside` the folders given (reported as skipped)."""
     files: list[Path] = []
     visited: set[Path] = set()
+
     def on_error(exc: OSError) -> None:
         found.failed.append((path_text(exc.filename), f"cannot read folder ({exc.strerror})"))
         found.kept_folders.append(file_key(Path(exc.filename)))
@@ -133,7 +148,14 @@ def _walk(root: Path, found: Discovery) -> list[Path]:
             subfolders.clear()
             continue
         visited.add(real)
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        kept = []
+        for sub in sorted(d for d in subfolders if not d.startswith(".")):
+            target = (folder / sub).resolve()
+            if (folder / sub).is_symlink() and not inside(target):
+                found.skipped.append((path_text(folder / sub), _outside(target)))
+            else:
+                kept.append(sub)
+        subfolders[:] = kept
         files.extend(folder / n for n in sorted(names) if not n.startswith(".") and n != MANIFEST_NAME)
     return files
 
@@ -157,6 +179,11 @@ def _distinct_key(path: Path, keys: dict[str, Path], found: Discovery) -> str:
 
 def _under(key: str, folders: list[str]) -> bool:
     return any(key == folder or key.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+def _outside(target: Path) -> str:
+    return (f"symbolic link to {path_text(target)}, outside the folders given to ingest; not followed "
+            "(set follow_external_links = true to index it)")
 
 
 def _unresolved(exc: Exception) -> str:
@@ -216,7 +243,7 @@ def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings,
                 out.failed.append((shown, f"{before['error']} ({REMEMBERED})"))
                 out.failures[source.key] = before
                 continue
-            log.debug("extracting %s", shown)
+            log.debug("extracting %s", printable(shown))
             try:
                 document = loader.load(source, data)
             except CorpusError as exc:
@@ -226,7 +253,7 @@ def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings,
                     out.failures[source.key] = {**fingerprint, "error": message}
                 continue
             except Exception as exc:  # a loader bug must not abort the whole ingest
-                log.exception("%s: unexpected error while loading", shown)
+                log.exception("%s: unexpected error while loading", printable(shown))
                 message = _one_line(f"could not be read ({type(exc).__name__}: {exc})")
                 out.failed.append((shown, message))
                 out.failures[source.key] = {**fingerprint, "error": message}
@@ -286,7 +313,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
                     f"{chunking}; rebuild with `council-assistant ingest --rebuild`")
             old_files = manifest.get("files", {})
 
-        found = discover(paths)
+        found = discover(paths, settings.follow_external_links)
         seen_keys = {source.key for source in found.sources} | found.kept
         previous_failures = index_layout.read_failures(index_dir)
         context = failure_context(settings, chunking)
@@ -299,10 +326,14 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         loaded = []  # chunked before the build starts, so a file that cannot be chunked fails alone
         for source, document, chash, mhash in outcome.documents:
             try:
-                chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences)
+                chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences,
+                                        settings.extract_timeout)
             except Exception as exc:  # a chunker bug must not abort the whole ingest
-                log.exception("%s: unexpected error while chunking", source.path)
-                message = _one_line(f"could not be chunked ({type(exc).__name__}: {exc})")
+                if isinstance(exc, CorpusError):
+                    message = _one_line(str(exc).removeprefix(f"{document.path}: "))
+                else:
+                    log.exception("%s: unexpected error while chunking", printable(source.path))
+                    message = _one_line(f"could not be chunked ({type(exc).__name__}: {exc})")
                 failed.append((path_text(source.path), message))
                 failures[source.key] = {"content_hash": chash, "meta_hash": mhash, "context": context,
                                         "error": message}

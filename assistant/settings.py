@@ -43,8 +43,12 @@ class Settings:
     llm_api_key_env: str | None = None
     llm_timeout: float = 60.0
     pdf_password: str | None = None
-    # Seconds one file's text extraction may take (in a worker process) before it is reported as failed; 0: no limit.
+    # Seconds one file's text extraction may take (in a worker process) before it is reported as failed, and
+    # again its chunking; 0: no limit.
     extract_timeout: float = 60.0
+    # Whether ingest follows a symbolic link in a corpus folder to a file or folder outside the folders it
+    # was given (off: such links are reported as skipped, so a link to /etc/passwd is never indexed).
+    follow_external_links: bool = False
     default_council: str | None = None
     # keep every search and answer to these councils ("Sefton Council"; several separated by ";")
     council_scope: str | None = None

@@ -64,7 +64,7 @@ def slow_pdf(moves: int) -> bytes:
 def load_folder(*paths: Path, **overrides):
     """(discovery, load outcome) for `paths` as ingest computes them for an empty index."""
     settings = Settings.load(env={}, progress=False, **overrides)
-    found = discover(list(paths))
+    found = discover(list(paths), settings.follow_external_links)
     return found, load_sources(found.sources, {}, settings)
 
 
@@ -681,3 +681,184 @@ def test_a_folder_that_cannot_be_read_keeps_its_indexed_papers():
         assert got["failed"][0][1].startswith("cannot read folder (Permission denied)")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+def test_bytes_that_are_not_text_are_refused_whatever_the_name_says(tmp_path):
+    """Random bytes named .html were indexed as a garbage paper (bs4 decodes anything); .txt, .md
+    and .html now pass the same test, and real text in any of them, or in a declared charset, loads."""
+    rng = random.Random(SEED)
+    noise = bytes(rng.randrange(256) for _ in range(4096))
+    high = bytes(rng.randrange(0x80, 0x100) for _ in range(4096))
+    for name, data in [("noise.html", noise), ("noise.htm", noise), ("noise.md", noise), ("noise.txt", noise),
+                       ("high.html", high), ("high.md", high), ("high.txt", high)]:
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "page.html").write_bytes(b"<html><body><p>The cabinet agreed the budget.</p></body></html>")
+    (tmp_path / "latin-1.html").write_bytes("<p>Caf\u00e9 budget agreed in M\u00e4rz.</p>".encode("latin-1"))
+    (tmp_path / "declared.html").write_bytes(
+        '<meta charset="windows-1251"><p>\u041f\u0440\u043e\u0442\u043e\u043a\u043e\u043b \u0437\u0430\u0441'
+        '\u0435\u0434\u0430\u043d\u0438\u044f.</p>'.encode("cp1251"))
+    (tmp_path / "utf-16.html").write_bytes("<p>Kinship care review.</p>".encode("utf-16"))
+    found, loaded = load_folder(tmp_path)
+    got = results(found, loaded)
+    for name in ("noise.html", "noise.htm", "noise.md", "noise.txt"):
+        assert got[name] == "binary data, not text; rename it to its real type or remove it", (name, got[name])
+    for name in ("high.html", "high.md", "high.txt"):
+        assert got[name].startswith("neither UTF-8 nor Windows-1252 text (100% of its first 4,096 bytes"), got[name]
+    for name in ("page.html", "latin-1.html", "declared.html", "utf-16.html"):
+        assert got[name] == "indexed", (name, got[name])
+    texts = {Path(source.key).name: document.text for source, document, *_ in loaded.documents}
+    assert texts["declared.html"] == "\u041f\u0440\u043e\u0442\u043e\u043a\u043e\u043b \u0437\u0430\u0441" \
+                                     "\u0435\u0434\u0430\u043d\u0438\u044f."
+    assert texts["utf-16.html"] == "Kinship care review."
+
+
+def test_symbolic_links_out_of_the_given_folders_are_skipped_unless_allowed(tmp_path):
+    """A link in the corpus to a file or folder elsewhere (/etc/passwd, say) was indexed and searchable."""
+    corpus, other, outside = tmp_path / "corpus", tmp_path / "other", tmp_path / "outside"
+    for folder in (corpus, other, outside, corpus / "minutes"):
+        folder.mkdir()
+    (corpus / "paper.txt").write_text("The cabinet agreed the budget.", encoding="utf-8")
+    (corpus / "minutes" / "june.txt").write_text("The board met in June.", encoding="utf-8")
+    (other / "shared.txt").write_text("A paper in the second folder given.", encoding="utf-8")
+    (outside / "secret.txt").write_text("Not part of any corpus.", encoding="utf-8")
+    (outside / "private").mkdir()
+    (outside / "private" / "notes.txt").write_text("Private notes.", encoding="utf-8")
+    os.symlink(outside / "secret.txt", corpus / "secret-link.txt")
+    os.symlink("/etc/passwd", corpus / "passwd.txt")
+    os.symlink(outside / "private", corpus / "private-link")
+    os.symlink("minutes/june.txt", corpus / "june-link.txt")
+    os.symlink(corpus / "minutes", corpus / "minutes-link")
+    os.symlink(other / "shared.txt", corpus / "shared-link.txt")
+
+    found, loaded = load_folder(corpus, other)
+    got = results(found, loaded)
+    skipped = {Path(file).name: reason for file, reason in found.skipped}
+    assert set(skipped) == {"secret-link.txt", "passwd.txt", "private-link"}, skipped
+    assert skipped["passwd.txt"] == ("symbolic link to /etc/passwd, outside the folders given to ingest; not "
+                                     "followed (set follow_external_links = true to index it)")
+    assert f"symbolic link to {outside / 'private'}, outside the folders" in skipped["private-link"]
+    indexed = {Path(source.key).name for source, *_ in loaded.documents}
+    assert indexed == {"paper.txt", "june.txt", "shared.txt"}, indexed  # a file is indexed under its real path
+    assert set(got) == indexed
+
+    found, loaded = load_folder(corpus, follow_external_links=True)
+    assert not found.skipped and not found.failed and not loaded.failed
+    assert {Path(source.key).name for source, *_ in loaded.documents} == {
+        "paper.txt", "june.txt", "shared.txt", "secret.txt", "passwd", "notes.txt"}
+
+    found, loaded = load_folder(corpus / "secret-link.txt")
+    assert [Path(source.key).name for source, *_ in loaded.documents] == ["secret.txt"]
+
+
+def test_follow_external_links_setting():
+    from assistant.errors import SettingsError
+
+    assert Settings.load(env={}).follow_external_links is False
+    assert Settings.load(env={"COUNCIL_ASSISTANT_FOLLOW_EXTERNAL_LINKS": "true"}).follow_external_links is True
+    with pytest.raises(SettingsError, match="follow_external_links='sometimes': expected true or false"):
+        Settings.load(env={"COUNCIL_ASSISTANT_FOLLOW_EXTERNAL_LINKS": "sometimes"})
+
+
+def docx_with_paragraphs(path: Path, paragraph: bytes, count: int) -> Path:
+    """A real .docx (python-docx) with `count` copies of the raw paragraph XML before its one line of text."""
+    import zipfile
+
+    import docx
+
+    base = path.with_name("base-" + path.name)
+    document = docx.Document()
+    document.add_paragraph("Budget agreed.")
+    document.save(base)
+    with zipfile.ZipFile(base) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "word/document.xml":
+                data = data.replace(b"<w:body>", b"<w:body>" + paragraph * count, 1)
+            target.writestr(item, data)
+    base.unlink()
+    return path
+
+
+def test_cheap_docx_files_of_a_million_paragraphs_cost_little(tmp_path):
+    """45 KB of a million empty paragraphs took 25 s to read (python-docx: 50 µs each) and 135 KB of
+    a million one-letter ones about a minute, then gave 11,200 chunks to embed: now the empty ones
+    cost a lookup, and a file of more paragraphs than a paper has is refused on one line."""
+    from assistant.loading import MAX_DOCX_PARAGRAPHS
+
+    empty = docx_with_paragraphs(tmp_path / "empty-paragraphs.docx", b"<w:p/>", 1_000_000)
+    letters = docx_with_paragraphs(tmp_path / "letters.docx", b"<w:p><w:r><w:t>a</w:t></w:r></w:p>", 1_000_000)
+    assert empty.stat().st_size < 60_000 and letters.stat().st_size < 150_000
+    found, loaded = load_folder(tmp_path, extract_timeout=15)
+    got = results(found, loaded)
+    assert got["empty-paragraphs.docx"] == "indexed", got["empty-paragraphs.docx"]
+    assert got["letters.docx"] == (f"1,000,001 paragraphs, more than the {MAX_DOCX_PARAGRAPHS:,} allowed for one "
+                                   "paper; split it into smaller files or remove it")
+    assert loaded.documents[0][1].text == "Budget agreed."
+
+
+def test_no_chunk_holds_more_than_its_share_of_characters(tmp_path):
+    """A PDF whose text is one giant "word" gave it whole as one chunk (and so in search results)."""
+    from assistant.chunking import MAX_CHARS_PER_WORD, chunk_document
+
+    rng = random.Random(SEED)
+    word = "".join(rng.choice("abcdefghij") for _ in range(300_000))
+    path = make_pdf(tmp_path / "word.pdf", [f"Budget agreed. {word} Fostering reviewed."])
+    document = load_document(SourceFile(path, path.name, {}), path.read_bytes())
+    assert word in document.text
+    chunks = chunk_document(document, 90, 0)
+    assert max(len(chunk.text) for chunk in chunks) == 90 * MAX_CHARS_PER_WORD
+    assert len(chunks) < 2 * 300_000 / (90 * MAX_CHARS_PER_WORD)
+    assert chunks[0].text == "Budget agreed."
+    gaps = [document.text[a.end:b.start] for a, b in zip(chunks, chunks[1:])]
+    assert all(not gap.strip() for gap in gaps), "a character of the text is in no chunk"
+
+
+def test_chunking_longer_than_the_time_limit_fails_that_file_alone(tmp_path, embedder):
+    """Chunking ran in the ingest process with no limit: 600,000 characters of "a. a. a." take Punkt
+    most of a minute, after a fraction of a second of extraction."""
+    from assistant.ingest import ingest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "full-stops.txt").write_bytes(b"a. " * 200_000)
+    (corpus / "good.txt").write_text("The cabinet agreed the budget in March.", encoding="utf-8")
+    settings = Settings.load(env={}, progress=False, index_dir=tmp_path / "index", extract_timeout=2)
+    report = ingest([corpus], settings, embedder)
+    assert [Path(key).name for key in report.added] == ["good.txt"]
+    assert [(Path(file).name, problem) for file, problem in report.failed] == [(
+        "full-stops.txt", "chunking took longer than 2 s (599,999 characters of text); split the file, raise "
+                          "extract_timeout or remove it")]
+
+
+def test_control_characters_in_names_and_titles_are_escaped_in_text_output(tmp_path, embedder, monkeypatch, capsys):
+    """A newline in a file name forged a report line, and escape sequences in a name or a title reached
+    the terminal; each is now shown escaped in text output, while the JSON report keeps the exact name."""
+    from assistant.cli import main
+
+    monkeypatch.setattr("assistant.app.Embedder", lambda *args, **kwargs: embedder)
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    forged = "forged\nfailed: everything.txt"
+    rng = random.Random(SEED)
+    (folder / forged).write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
+    (folder / "\x1b[2J\x1b[31mred.txt").write_bytes("Caf\u00e9 budget agreed in March.".encode("latin-1"))
+    (folder / "title.html").write_bytes(b"<title>Budget &#27;[31mred&#27;[0m \xe2\x80\xaeevil</title>"
+                                        b"<p>The cabinet agreed the budget for children's services.</p>")
+    index = str(tmp_path / "index")
+
+    assert main(["--index", index, "ingest", str(folder)]) == 1
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and "\u202e" not in out + err
+    assert [line for line in err.splitlines() if line.startswith("failed: ")] == [
+        f"failed: {folder}/forged\\nfailed: everything.txt: binary data, not text; rename it to its real type "
+        "or remove it"]
+    assert f"warning: {folder}/\\x1b[2J\\x1b[31mred.txt: not UTF-8" in err
+    assert out.strip().splitlines()[-1].startswith("2 added, 0 updated, 0 removed, 0 unchanged, 1 failed; ")
+
+    assert main(["--index", index, "ingest", "--json", str(folder)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [entry["file"] for entry in report["failed"]] == [f"{folder}/{forged}"]
+
+    assert main(["--index", index, "search", "cabinet budget children"]) == 0
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and "\u202e" not in out + err
+    assert "1. Budget \\x1b[31mred\\x1b[0m \\u202eevil (undated, document)  score " in out
