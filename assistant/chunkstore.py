@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, key TEXT UNIQUE NOT NULL, title TEXT NOT NULL, date TEXT,
     doc_type TEXT NOT NULL, council TEXT, committee TEXT, source TEXT, date_note TEXT,
     text TEXT NOT NULL, page_starts TEXT NOT NULL, content_hash TEXT NOT NULL,
-    meta_hash TEXT NOT NULL, warnings TEXT NOT NULL
+    meta_hash TEXT NOT NULL, warnings TEXT NOT NULL, ocr_pages TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -33,6 +33,9 @@ CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
 CREATE INDEX IF NOT EXISTS documents_type ON documents(doc_type);
 """
 _META = "doc_id, title, date, doc_type, council, committee, source, date_note"
+# columns added after the first release: (table, column, declaration); a store without them is
+# brought up to date when opened for writing and read with the column's default otherwise
+_ADDED = [("documents", "ocr_pages", "TEXT NOT NULL DEFAULT '[]'")]
 
 
 class ChunkStore:
@@ -42,6 +45,13 @@ class ChunkStore:
         self.db.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             self.db.executescript(SCHEMA)
+        self._column = {}
+        for table, column, declaration in _ADDED:
+            present = column in {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if not present and not readonly:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                present = True
+            self._column[column] = column if present else declaration.split("DEFAULT ", 1)[1]
 
     @classmethod
     def open(cls, folder: Path, readonly: bool = False) -> "ChunkStore":
@@ -54,10 +64,10 @@ class ChunkStore:
     def put_document(self, document: Document, key: str, content_hash: str, meta_hash: str) -> None:
         m = document.meta
         self.db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (m.doc_id, key, m.title, m.date, m.doc_type, m.council, m.committee, m.source, m.date_note,
              document.text, json.dumps(list(document.page_starts)), content_hash, meta_hash,
-             json.dumps(list(document.warnings))),
+             json.dumps(list(document.warnings)), json.dumps(list(m.ocr_pages))),
         )
 
     def update_meta(self, key: str, meta: DocumentMeta, meta_hash: str) -> None:
@@ -172,11 +182,11 @@ class ChunkStore:
             return {}
         rows = self.db.execute(
             f"SELECT c.id, c.ord, c.start, c.end, c.page, c.text, c.sentences, c.sentence_vectors, "
-            f"{', '.join('d.' + f.strip() for f in _META.split(','))} "
+            f"{self._meta_columns('d.')} "
             f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({','.join('?' * len(ids))})", ids)
         out = {}
         for row in rows:
-            meta = DocumentMeta(*row[8:])
+            meta = _meta(row[8:])
             sentences = tuple((s, e) for s, e in json.loads(row[6]))
             vectors = None
             if row[7] is not None and sentences:
@@ -186,16 +196,27 @@ class ChunkStore:
         return out
 
     def document(self, doc_id: str) -> Document | None:
-        row = self.db.execute(f"SELECT {_META}, text, key, page_starts, warnings FROM documents WHERE doc_id=?",
-                              (doc_id,)).fetchone()
+        row = self.db.execute(f"SELECT text, key, page_starts, warnings, {self._meta_columns()} FROM documents "
+                              "WHERE doc_id=?", (doc_id,)).fetchone()
         if row is None:
             return None
-        return Document(meta=DocumentMeta(*row[:8]), text=row[8], path=row[9],
-                        page_starts=tuple(json.loads(row[10])), warnings=tuple(json.loads(row[11])))
+        return Document(meta=_meta(row[4:]), text=row[0], path=row[1],
+                        page_starts=tuple(json.loads(row[2])), warnings=tuple(json.loads(row[3])))
 
     def documents(self) -> list[tuple[DocumentMeta, int]]:
         """Every document's metadata with its chunk count, newest first."""
         rows = self.db.execute(
-            f"SELECT {', '.join('d.' + f.strip() for f in _META.split(','))}, count(c.id) FROM documents d "
+            f"SELECT count(c.id), {self._meta_columns('d.')} FROM documents d "
             "LEFT JOIN chunks c USING (doc_id) GROUP BY d.doc_id ORDER BY d.date DESC, d.title")
-        return [(DocumentMeta(*row[:8]), row[8]) for row in rows]
+        return [(_meta(row[1:]), row[0]) for row in rows]
+
+    def _meta_columns(self, prefix: str = "") -> str:
+        """The select list `_meta` reads: the metadata fields, then the OCR'd pages."""
+        ocr = self._column["ocr_pages"]
+        return ", ".join([prefix + f.strip() for f in _META.split(",")]
+                         + [prefix + ocr if ocr == "ocr_pages" else ocr])
+
+
+def _meta(row: tuple) -> DocumentMeta:
+    """A document's metadata from the columns `ChunkStore._meta_columns` selects."""
+    return DocumentMeta(*row[:8], ocr_pages=tuple(json.loads(row[8] or "[]")))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import AssistantError, QueryError
 from .settings import Settings
+from .types import OCR_NOTE, DocumentMeta
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -146,7 +147,7 @@ def _search(assistant, args) -> int:
     if not passages:
         print("No passages match.")
     for p in passages:
-        where = f", page {p.chunk.page}" if p.chunk.page else ""
+        where = _where(p.meta, p.chunk.page)
         print(f"{p.rank}. {p.meta.title} ({p.meta.date or 'undated'}, {p.meta.doc_type}{where})  score {p.score:.3f}")
         print(textwrap.indent(textwrap.fill(" ".join(p.chunk.text.split()), 100), "   "))
         print()
@@ -185,12 +186,19 @@ def _print_answer(answer, as_json: bool) -> None:
     if answer.citations:
         print("\nSources:" if answer.answered else "\nPossibly related:")
     for c in answer.citations:
-        where = f", page {c.page}" if c.page else ""
+        where = _where(c.meta, c.page)
         print(f"[{c.n}] {c.meta.title} ({c.meta.date or 'undated'}, {c.meta.doc_type}{where})")
         print(textwrap.indent(textwrap.fill(f"\u201c{' '.join(c.quote.split())}\u201d", 96), "    "))
     for note in answer.notes:
         print(f"note: {note}", file=sys.stderr)
     print(flush=True)
+
+
+def _where(meta: DocumentMeta, page: int | None) -> str:
+    """", page 3" (", page 3, text read by OCR from a scan" for a page read by OCR)."""
+    if not page:
+        return ""
+    return f", page {page}, {OCR_NOTE}" if meta.read_by_ocr(page) else f", page {page}"
 
 
 if __name__ == "__main__":

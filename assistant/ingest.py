@@ -29,6 +29,7 @@ from .chunking import chunk_document
 from .chunkstore import ChunkStore
 from .embedding import Embedder
 from .errors import CorpusError, ExtractionUnavailableError, IndexMismatchError
+from .ocr import OcrOptions
 from .loading import (MANIFEST_NAME, MAX_FILE_BYTES, SUPPORTED, Loader, Manifest, SourceFile, content_hash,
                       file_key, load_manifest, metadata_hash, path_text)
 from .settings import Settings
@@ -38,6 +39,9 @@ from .types import Document, IngestReport
 log = logging.getLogger(__name__)
 
 CHUNKER_VERSION = 1
+# Tesseract's own limit per page, as a share of extract_timeout: a stuck page is stopped and reported
+# while the worker's clock (rendering included) still runs, so the file's other pages are kept.
+_OCR_PAGE_SHARE = 0.8
 
 
 @dataclass
@@ -192,7 +196,9 @@ def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings,
     out = Loaded()
     remembered = remembered or {}
     log.info("checking %d file(s) for changes", len(sources))
-    with Loader(settings.extract_timeout, settings.pdf_password, settings.default_council) as loader:
+    ocr = OcrOptions(settings.ocr, page_timeout=_OCR_PAGE_SHARE * settings.extract_timeout)
+    with Loader(settings.extract_timeout, settings.pdf_password, settings.default_council, ocr,
+                settings.progress) as loader:
         for source in sources:
             shown = path_text(source.path)
             try:
@@ -246,15 +252,17 @@ def _failed_as(record: object, fingerprint: dict) -> bool:
 
 def failure_context(settings: Settings, chunking: dict) -> str:
     """What besides a file's bytes and metadata decides whether it loads: the extraction time limit,
-    whether a PDF password is set (not the password), the chunking and the code of the loading,
-    cleaning and chunking stages. A remembered failure stands only under the same context, so a
-    raised `extract_timeout` or an upgrade tries the file again."""
-    from . import __version__, chunking as chunking_module, cleaning, loading
+    whether a PDF password is set (not the password), the OCR setting and whether Tesseract runs, the
+    chunking and the code of the loading, OCR, cleaning and chunking stages. A remembered failure
+    stands only under the same context, so a raised `extract_timeout`, an installed Tesseract or an
+    upgrade tries the file again."""
+    from . import __version__, chunking as chunking_module, cleaning, loading, ocr
 
     code = hashlib.sha256()
-    for module in (loading, cleaning, chunking_module):
+    for module in (loading, cleaning, chunking_module, ocr):
         code.update(Path(module.__file__).read_bytes())
     described = {"extract_timeout": settings.extract_timeout, "pdf_password": bool(settings.pdf_password),
+                 "ocr": settings.ocr, "ocr_engine": settings.ocr == "auto" and ocr.unavailable() is None,
                  "chunking": chunking, "version": __version__, "code": code.hexdigest()}
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 

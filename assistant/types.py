@@ -7,7 +7,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DocumentMeta:
-    """What a citation says about its source: title, date (ISO), type, council, committee, source."""
+    """What a citation says about its source: title, date (ISO), type, council, committee, source,
+    and the PDF pages whose text was read by OCR from a scan."""
 
     doc_id: str
     title: str
@@ -17,6 +18,14 @@ class DocumentMeta:
     committee: str | None = None
     source: str | None = None
     date_note: str | None = None
+    ocr_pages: tuple[int, ...] = ()
+
+    def read_by_ocr(self, page: int | None) -> bool:
+        """Whether the text of `page` was read by OCR from a scan."""
+        return page is not None and page in self.ocr_pages
+
+
+OCR_NOTE = "text read by OCR from a scan"
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class Passage:
             "doc_type": self.meta.doc_type,
             "source": self.meta.source,
             "page": self.chunk.page,
+            "ocr": self.meta.read_by_ocr(self.chunk.page),
             "text": self.chunk.text,
             "score": round(self.score, 4),
         }
@@ -115,6 +125,7 @@ class Citation:
             "doc_type": self.meta.doc_type,
             "source": self.meta.source,
             "page": self.page,
+            "ocr": self.meta.read_by_ocr(self.page),
             "quote": self.quote,
             "score": round(self.score, 4),
         }

@@ -31,7 +31,7 @@ from typing import Iterator, Sequence
 import gradio as gr
 
 from .errors import AssistantError, SettingsError
-from .types import Answer, Citation, Document, DocumentMeta, Passage
+from .types import OCR_NOTE, Answer, Citation, Document, DocumentMeta, Passage
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,12 @@ def highlight(text: str, start: int, end: int) -> str:
 
 
 def meta_line(meta: DocumentMeta, page: int | None = None, score: float | None = None) -> str:
-    """"15 Mar 2022 · cabinet-member-update · page 3", escaped."""
+    """"15 Mar 2022 · cabinet-member-update · page 3", escaped; a page read by OCR says so."""
     parts = [meta.date or "undated", meta.doc_type]
     if page:
         parts.append(f"page {page}")
+        if meta.read_by_ocr(page):
+            parts.append(OCR_NOTE)
     if score is not None:
         parts.append(f"relevance {score:.2f}")
     return " · ".join(_esc(str(p)) for p in parts)
