@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from functools import lru_cache
 from typing import Iterator
 
+from .structure import find_items
 from .types import Chunk, Document
 
 _ABBREVIATIONS = {"cllr", "dr", "mr", "mrs", "ms", "st", "no", "nos", "cllrs", "prof", "rev", "hon",
@@ -103,9 +105,23 @@ def chunk_spans(text: str, chunk_words: int, overlap_sentences: int) -> list[tup
 
 
 def chunk_document(document: Document, chunk_words: int, overlap_sentences: int) -> list[Chunk]:
-    """The document's chunks; `chunk.text == document.text[chunk.start:chunk.end]` always holds."""
+    """The document's chunks; `chunk.text == document.text[chunk.start:chunk.end]` always holds.
+
+    Chunks end where a numbered item of the document's metadata (`meta.items`) begins, so that a
+    chunk belongs to one item, whose label it carries as its heading."""
+    text = document.text
+    bounds = sorted({0, len(text), *(start for start, _ in document.meta.items if 0 < start < len(text))})
+    spans = [(first + start, first + end) for first, last in zip(bounds, bounds[1:])
+             for start, end in chunk_spans(text[first:last], chunk_words, overlap_sentences)]
     return [
-        Chunk(doc_id=document.doc_id, ord=i, text=document.text[start:end], start=start, end=end,
-              page=document.page_at(start), sentences=tuple(sentence_spans(document.text[start:end])))
-        for i, (start, end) in enumerate(chunk_spans(document.text, chunk_words, overlap_sentences))
+        Chunk(doc_id=document.doc_id, ord=i, text=text[start:end], start=start, end=end,
+              page=document.page_at(start), sentences=tuple(sentence_spans(text[start:end])),
+              heading=document.meta.heading_at(start))
+        for i, (start, end) in enumerate(spans)
     ]
+
+
+def with_items(document: Document) -> Document:
+    """The document with its numbered items (see structure.find_items) in its metadata."""
+    items = tuple((item.start, item.label) for item in find_items(document.text))
+    return replace(document, meta=replace(document.meta, items=items))

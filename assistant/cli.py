@@ -147,7 +147,7 @@ def _search(assistant, args) -> int:
     if not passages:
         print("No passages match.")
     for p in passages:
-        where = _where(p.meta, p.chunk.page)
+        where = _where(p.meta, p.chunk.page, p.chunk.heading)
         print(f"{p.rank}. {p.meta.title} ({p.meta.date or 'undated'}, {p.meta.doc_type}{where})  score {p.score:.3f}")
         print(textwrap.indent(textwrap.fill(" ".join(p.chunk.text.split()), 100), "   "))
         print()
@@ -186,7 +186,7 @@ def _print_answer(answer, as_json: bool) -> None:
     if answer.citations:
         print("\nSources:" if answer.answered else "\nPossibly related:")
     for c in answer.citations:
-        where = _where(c.meta, c.page)
+        where = _where(c.meta, c.page, c.meta.heading_at(c.start))
         print(f"[{c.n}] {c.meta.title} ({c.meta.date or 'undated'}, {c.meta.doc_type}{where})")
         print(textwrap.indent(textwrap.fill(f"\u201c{' '.join(c.quote.split())}\u201d", 96), "    "))
     for note in answer.notes:
@@ -194,11 +194,13 @@ def _print_answer(answer, as_json: bool) -> None:
     print(flush=True)
 
 
-def _where(meta: DocumentMeta, page: int | None) -> str:
-    """", page 3" (", page 3, text read by OCR from a scan" for a page read by OCR)."""
-    if not page:
-        return ""
-    return f", page {page}, {OCR_NOTE}" if meta.read_by_ocr(page) else f", page {page}"
+def _where(meta: DocumentMeta, page: int | None, item: str | None = None) -> str:
+    """", Item 37/18 Appointment of Internal Auditor, page 3" (with ", text read by OCR from a scan"
+    for a page read by OCR)."""
+    where = f", {item}" if item else ""
+    if page:
+        where += f", page {page}, {OCR_NOTE}" if meta.read_by_ocr(page) else f", page {page}"
+    return where
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import index as index_layout
-from .chunking import chunk_document
+from .chunking import chunk_document, with_items
 from .chunkstore import ChunkStore
 from .embedding import Embedder
 from .errors import CorpusError, ExtractionUnavailableError, IndexMismatchError
@@ -38,7 +38,7 @@ from .types import Document, IngestReport
 
 log = logging.getLogger(__name__)
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 # Tesseract's own limit per page, as a share of extract_timeout: a stuck page is stopped and reported
 # while the worker's clock (rendering included) still runs, so the file's other pages are kept.
 _OCR_PAGE_SHARE = 0.8
@@ -307,6 +307,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         loaded = []  # chunked before the build starts, so a file that cannot be chunked fails alone
         for source, document, chash, mhash in outcome.documents:
             try:
+                document = with_items(document)
                 chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences)
             except Exception as exc:  # a chunker bug must not abort the whole ingest
                 log.exception("%s: unexpected error while chunking", source.path)

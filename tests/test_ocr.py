@@ -232,19 +232,38 @@ def huge_image_pdf(width: int, height: int) -> bytes:
 
 # -- the OCR mark through the index -----------------------------------------------------------------
 
+SCHEMA_BEFORE_OCR = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY, key TEXT UNIQUE NOT NULL, title TEXT NOT NULL, date TEXT,
+    doc_type TEXT NOT NULL, council TEXT, committee TEXT, source TEXT, date_note TEXT,
+    text TEXT NOT NULL, page_starts TEXT NOT NULL, content_hash TEXT NOT NULL,
+    meta_hash TEXT NOT NULL, warnings TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, page INTEGER,
+    text TEXT NOT NULL, sentences TEXT NOT NULL DEFAULT '[]', sentence_vectors BLOB
+);
+"""
+
+
 def test_a_chunk_store_from_before_ocr_is_read_and_brought_up_to_date(tmp_path):
     import sqlite3
 
-    from assistant.chunkstore import SCHEMA, ChunkStore
+    from assistant.chunkstore import ChunkStore
     from assistant.types import Document, DocumentMeta
 
     path = tmp_path / "chunks.sqlite3"
     with sqlite3.connect(path) as db:
-        db.executescript(SCHEMA.replace(", ocr_pages TEXT NOT NULL DEFAULT '[]'", ""))
+        db.executescript(SCHEMA_BEFORE_OCR)
         db.execute("INSERT INTO documents VALUES ('old', 'old.pdf', 'Old paper', NULL, 'minutes', NULL, NULL, "
                    "NULL, NULL, 'Old text', '[0]', 'c', 'm', '[]')")
+        db.execute("INSERT INTO chunks (doc_id, ord, start, end, page, text) VALUES ('old', 0, 0, 8, 1, 'Old text')")
     old = ChunkStore(path, readonly=True)
     assert old.document("old").meta.ocr_pages == ()
+    assert old.chunks([1])[1][0].heading is None
+    assert old.index_texts([1]) == ["Old paper\nOld text"]
     assert old.documents()[0][0].title == "Old paper"
     old.close()
     store = ChunkStore(path)
