@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/council-assistant
 STAMP := $(VENV)/.installed
 BROWSER_STAMP := $(VENV)/.browser
+OCR_STAMP := $(VENV)/.ocr
 LLM_STAMP := $(VENV)/.llm-installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install browser test test-quick index search chat tune bench bench-full clean
+.PHONY: install browser ocr test test-quick index search chat tune bench bench-full clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +19,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(OCR_STAMP)
+
+# Debian's Tesseract for reading scanned PDF pages (setting ocr = "auto"); without it such pages are
+# left out with a warning and the OCR tests skip with a message.
+$(OCR_STAMP): | $(STAMP)
+	command -v tesseract >/dev/null || (apt-get update && apt-get install -y tesseract-ocr tesseract-ocr-eng) \
+		|| echo "warning: could not install tesseract-ocr; scanned pages will not be read" >&2
+	if command -v tesseract >/dev/null; then touch $(OCR_STAMP); fi
+
+ocr: $(OCR_STAMP)
 
 # Debian's Chromium for the browser tests (Playwright's own download needs the internet); without
 # it the browser tests skip with a message.

@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import re
 import time
+from dataclasses import replace
 from functools import lru_cache
 from typing import Iterator
 
 from .errors import CorpusError
+from .structure import find_items
 from .types import Chunk, Document
 
 _ABBREVIATIONS = {"cllr", "dr", "mr", "mrs", "ms", "st", "no", "nos", "cllrs", "prof", "rev", "hon",
@@ -142,19 +144,31 @@ def chunk_document(document: Document, chunk_words: int, overlap_sentences: int,
                    time_limit: float = 0) -> list[Chunk]:
     """The document's chunks; `chunk.text == document.text[chunk.start:chunk.end]` always holds.
 
-    With `time_limit` > 0, a document whose chunking takes longer (Punkt on millions of full stops
-    can take minutes) is a CorpusError naming it, so that one file cannot stall an ingest. The limit
-    counts the document's own work, not the first load of the sentence model.
+    Chunks end where a numbered item of the document's metadata (`meta.items`) begins, so that a
+    chunk belongs to one item, whose label it carries as its heading. With `time_limit` > 0, a
+    document whose chunking takes longer (Punkt on millions of full stops can take minutes) is a
+    CorpusError naming it, so that one file cannot stall an ingest. The limit counts the document's
+    own work, not the first load of the sentence model.
     """
     _punkt()
     deadline = time.monotonic() + time_limit if time_limit > 0 else None
-    chunks: list[Chunk] = []
+    text = document.text
+    bounds = sorted({0, len(text), *(start for start, _ in document.meta.items if 0 < start < len(text))})
     try:
-        for i, (start, end) in enumerate(chunk_spans(document.text, chunk_words, overlap_sentences, deadline)):
-            chunks.append(Chunk(doc_id=document.doc_id, ord=i, text=document.text[start:end], start=start, end=end,
-                                page=document.page_at(start),
-                                sentences=tuple(sentence_spans(document.text[start:end], deadline))))
+        spans = [(first + start, first + end) for first, last in zip(bounds, bounds[1:])
+                 for start, end in chunk_spans(text[first:last], chunk_words, overlap_sentences, deadline)]
+        return [
+            Chunk(doc_id=document.doc_id, ord=i, text=text[start:end], start=start, end=end,
+                  page=document.page_at(start), sentences=tuple(sentence_spans(text[start:end], deadline)),
+                  heading=document.meta.heading_at(start))
+            for i, (start, end) in enumerate(spans)
+        ]
     except _TimeUp:
-        raise CorpusError(f"{document.path}: chunking took longer than {time_limit:g} s ({len(document.text):,} "
+        raise CorpusError(f"{document.path}: chunking took longer than {time_limit:g} s ({len(text):,} "
                           "characters of text); split the file, raise extract_timeout or remove it") from None
-    return chunks
+
+
+def with_items(document: Document) -> Document:
+    """The document with its numbered items (see structure.find_items) in its metadata."""
+    items = tuple((item.start, item.label) for item in find_items(document.text))
+    return replace(document, meta=replace(document.meta, items=items))

@@ -19,6 +19,7 @@ from typing import Iterator
 from .errors import AssistantError, QueryError
 from .loading import printable
 from .settings import Settings
+from .types import OCR_NOTE, DocumentMeta
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -155,8 +156,8 @@ def _search(assistant, args) -> int:
     if not passages:
         print("No passages match.")
     for p in passages:
-        where = f", page {p.chunk.page}" if p.chunk.page else ""
-        print(f"{p.rank}. {_described(p.meta)}{where})  score {p.score:.3f}")
+        where = _where(p.meta, p.chunk.page, p.chunk.heading)
+        print(f"{p.rank}. {_described(p.meta)}{printable(where)})  score {p.score:.3f}")
         print(textwrap.indent(textwrap.fill(printable(" ".join(p.chunk.text.split())), 100), "   "))
         print()
     return 0
@@ -210,8 +211,8 @@ def _print_answer(answer, as_json: bool) -> None:
     if answer.citations:
         print("\nSources:" if answer.answered else "\nPossibly related:")
     for c in answer.citations:
-        where = f", page {c.page}" if c.page else ""
-        print(f"[{c.n}] {_described(c.meta)}{where})")
+        where = _where(c.meta, c.page, c.meta.heading_at(c.start))
+        print(f"[{c.n}] {_described(c.meta)}{printable(where)})")
         print(textwrap.indent(textwrap.fill(printable(f"\u201c{' '.join(c.quote.split())}\u201d"), 96), "    "))
     for note in answer.notes:
         print(f"note: {printable(note)}", file=sys.stderr)
@@ -231,6 +232,13 @@ class _PrintableFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         return "\n".join(printable(line) for line in super().formatMessage(record).split("\n"))
+def _where(meta: DocumentMeta, page: int | None, item: str | None = None) -> str:
+    """", Item 37/18 Appointment of Internal Auditor, page 3" (with ", text read by OCR from a scan"
+    for a page read by OCR)."""
+    where = f", {item}" if item else ""
+    if page:
+        where += f", page {page}, {OCR_NOTE}" if meta.read_by_ocr(page) else f", page {page}"
+    return where
 
 
 if __name__ == "__main__":

@@ -26,19 +26,23 @@ from typing import Callable
 import numpy as np
 
 from . import index as index_layout
-from .chunking import chunk_document
+from .chunking import chunk_document, with_items
 from .chunkstore import ChunkStore
 from .embedding import Embedder
 from .errors import CorpusError, ExtractionUnavailableError, IndexMismatchError
 from .loading import (MANIFEST_NAME, MAX_FILE_BYTES, SUPPORTED, Loader, Manifest, SourceFile, content_hash,
                       file_key, load_manifest, metadata_hash, path_text, printable)
+from .ocr import OcrOptions
 from .settings import Settings
 from .sparse import SparseIndex
 from .types import Document, IngestReport
 
 log = logging.getLogger(__name__)
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
+# Tesseract's own limit per page, as a share of extract_timeout: a stuck page is stopped and reported
+# while the worker's clock (rendering included) still runs, so the file's other pages are kept.
+_OCR_PAGE_SHARE = 0.8
 
 
 @dataclass
@@ -219,7 +223,9 @@ def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings,
     out = Loaded()
     remembered = remembered or {}
     log.info("checking %d file(s) for changes", len(sources))
-    with Loader(settings.extract_timeout, settings.pdf_password, settings.default_council) as loader:
+    ocr = OcrOptions(settings.ocr, page_timeout=_OCR_PAGE_SHARE * settings.extract_timeout)
+    with Loader(settings.extract_timeout, settings.pdf_password, settings.default_council, ocr,
+                settings.progress) as loader:
         for source in sources:
             shown = path_text(source.path)
             try:
@@ -273,15 +279,17 @@ def _failed_as(record: object, fingerprint: dict) -> bool:
 
 def failure_context(settings: Settings, chunking: dict) -> str:
     """What besides a file's bytes and metadata decides whether it loads: the extraction time limit,
-    whether a PDF password is set (not the password), the chunking and the code of the loading,
-    cleaning and chunking stages. A remembered failure stands only under the same context, so a
-    raised `extract_timeout` or an upgrade tries the file again."""
-    from . import __version__, chunking as chunking_module, cleaning, loading
+    whether a PDF password is set (not the password), the OCR setting and whether Tesseract runs, the
+    chunking and the code of the loading, OCR, cleaning and chunking stages. A remembered failure
+    stands only under the same context, so a raised `extract_timeout`, an installed Tesseract or an
+    upgrade tries the file again."""
+    from . import __version__, chunking as chunking_module, cleaning, loading, ocr
 
     code = hashlib.sha256()
-    for module in (loading, cleaning, chunking_module):
+    for module in (loading, cleaning, chunking_module, ocr):
         code.update(Path(module.__file__).read_bytes())
     described = {"extract_timeout": settings.extract_timeout, "pdf_password": bool(settings.pdf_password),
+                 "ocr": settings.ocr, "ocr_engine": settings.ocr == "auto" and ocr.unavailable() is None,
                  "chunking": chunking, "version": __version__, "code": code.hexdigest()}
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -326,6 +334,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         loaded = []  # chunked before the build starts, so a file that cannot be chunked fails alone
         for source, document, chash, mhash in outcome.documents:
             try:
+                document = with_items(document)
                 chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences,
                                         settings.extract_timeout)
             except Exception as exc:  # a chunker bug must not abort the whole ingest

@@ -27,12 +27,13 @@ import tomllib
 import traceback
 import unicodedata
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .cleaning import clean_pages, clean_text
 from .errors import CorpusError, ExtractionUnavailableError
+from .ocr import OCR_OFF, OcrOptions, Scanned, needs_ocr, read_scanned
 from .types import Document, DocumentMeta
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class Extracted:
     title: str | None
     warnings: tuple[str, ...]
     paged: bool
+    ocr_pages: tuple[int, ...] = ()
 
 
 def file_key(path: Path, exact: bool = False) -> str:
@@ -251,8 +253,10 @@ def metadata_hash(meta: dict) -> str:
 
 
 def load_document(source: SourceFile, data: bytes, pdf_password: str | None = None,
-                  default_council: str | None = None) -> Document:
-    """Extract, clean and describe one file whose bytes are `data`."""
+                  default_council: str | None = None, ocr: OcrOptions | None = None,
+                  on_page: Callable[[int, int], None] | None = None) -> Document:
+    """Extract, clean and describe one file whose bytes are `data`. PDF pages without a usable text
+    layer are read by OCR under `ocr` (None: not at all), `on_page(done, total)` after each."""
     name = source.path.name
     if not data:
         raise CorpusError(f"{source.path}: empty file (0 bytes)")
@@ -260,7 +264,7 @@ def load_document(source: SourceFile, data: bytes, pdf_password: str | None = No
     if suffix in {".txt", ".md"}:
         extracted = _read_text(source.path, data)
     elif suffix == ".pdf":
-        extracted = _read_pdf(source.path, data, pdf_password)
+        extracted = _read_pdf(source.path, data, pdf_password, ocr, on_page)
     elif suffix in {".html", ".htm"}:
         extracted = _read_html(source.path, data)
     elif suffix == ".docx":
@@ -278,7 +282,7 @@ def load_document(source: SourceFile, data: bytes, pdf_password: str | None = No
         if suffix == ".pdf":
             raise CorpusError(f"{source.path}: no text layer (needs OCR); not indexed")
         raise CorpusError(f"{source.path}: no text after cleaning; not indexed")
-    meta = _describe(source, text, extracted.title, default_council)
+    meta = replace(_describe(source, text, extracted.title, default_council), ocr_pages=extracted.ocr_pages)
     return Document(meta=meta, text=text, path=source.key,
                     page_starts=tuple(starts) if extracted.paged else (),
                     warnings=extracted.warnings)
@@ -293,16 +297,20 @@ class Loader:
     It is a fresh interpreter (not a fork, and not multiprocessing's spawn, which re-runs the
     caller's main script): it inherits nothing of the caller (torch, open index files), imports only
     the loading and cleaning code, and dies with the caller. The limit counts the file's own work,
-    not the worker's start or its first import of a format's library. `timeout=0` loads in this
+    not the worker's start or its first import of a format's library; for a file whose pages are
+    read by OCR (`ocr`) it applies to each page, so a long scan finishes. `timeout=0` loads in this
     process, with no limit, and so does a Loader whose worker cannot be started (a warning says so).
     Use as a context manager, or call `close`.
     """
 
     def __init__(self, timeout: float, pdf_password: str | None = None,
-                 default_council: str | None = None) -> None:
+                 default_council: str | None = None, ocr: OcrOptions | None = None,
+                 progress: bool = False) -> None:
         self.timeout = timeout
         self.pdf_password = pdf_password
         self.default_council = default_council
+        self.ocr = ocr
+        self.progress = progress
         self._process: subprocess.Popen | None = None
         self._connection: Connection | None = None
         self._in_process = not timeout
@@ -316,25 +324,37 @@ class Loader:
     def load(self, source: SourceFile, data: bytes) -> Document:
         """The cleaned document, or a `CorpusError` naming the file (also for a timeout or a crash)."""
         connection = None if self._in_process else self._worker()
+        bar = _PageBar(source.path.name, self.progress)
         if connection is None:
-            return load_document(source, data, self.pdf_password, self.default_council)
+            try:
+                return load_document(source, data, self.pdf_password, self.default_council, self.ocr, bar)
+            finally:
+                bar.close()
         try:
-            connection.send((source, data, self.pdf_password, self.default_council))
+            connection.send((source, data, self.pdf_password, self.default_council, self.ocr))
             if not connection.poll(_WORKER_START_SECONDS):
                 self._stop()
                 raise ExtractionUnavailableError(f"{source.path}: the extraction worker did not start within "
                                   f"{_WORKER_START_SECONDS} s; the machine may be overloaded: try again")
             connection.recv()
-            if not connection.poll(self.timeout):
-                self._stop()
-                raise CorpusError(
-                    f"{source.path}: extraction took longer than {self.timeout:g} s; the file may be "
-                    "damaged or unusually complex: raise extract_timeout or remove the file")
-            outcome, message, trace = connection.recv()
+            reply = ("page", 0, 0)
+            while reply[0] == "page":
+                if not connection.poll(self.timeout):
+                    self._stop()
+                    work = f"OCR of page {reply[1] + 1} of {reply[2]}" if reply[2] else "extraction"
+                    raise CorpusError(
+                        f"{source.path}: {work} took longer than {self.timeout:g} s; the file may be "
+                        "damaged or unusually complex: raise extract_timeout or remove the file")
+                reply = connection.recv()
+                if reply[0] == "page":
+                    bar(*reply[1:])
+            outcome, message, trace = reply
         except (EOFError, OSError) as exc:
             code = self._stop()
             raise CorpusError(f"{source.path}: the extraction worker stopped while reading it (exit code "
                               f"{code}); the file may be damaged: remove it or convert it") from exc
+        finally:
+            bar.close()
         if outcome == "ok":
             return message
         if trace:
@@ -393,7 +413,7 @@ class Loader:
 
 
 _WORKER_START_SECONDS = 120
-_LIBRARIES = {".pdf": ["pypdf"], ".html": ["bs4", "soupsieve"], ".htm": ["bs4", "soupsieve"],
+_LIBRARIES = {".pdf": ["pypdf", "pypdfium2", "pytesseract"], ".html": ["bs4", "soupsieve"], ".htm": ["bs4", "soupsieve"],
               ".docx": ["docx"]}
 
 
@@ -414,7 +434,7 @@ def _serve() -> None:
             return
         if request is None:
             return
-        source, data, password, council = request
+        source, data, password, council, ocr = request
         for library in _LIBRARIES.get(source.path.suffix.lower(), []):
             try:
                 importlib.import_module(library)
@@ -423,7 +443,8 @@ def _serve() -> None:
         try:
             connection.send(("begin",))
             try:
-                reply = ("ok", load_document(source, data, password, council), "")
+                reply = ("ok", load_document(source, data, password, council, ocr,
+                                             lambda done, total: connection.send(("page", done, total))), "")
             except CorpusError as exc:
                 reply = ("failed", str(exc), "")
             except Exception as exc:
@@ -432,6 +453,25 @@ def _serve() -> None:
             connection.send(reply)
         except (OSError, ValueError):
             return
+
+
+class _PageBar:
+    """A progress bar over the pages of one file read by OCR, shown from the first page read."""
+
+    def __init__(self, name: str, enabled: bool) -> None:
+        self.name, self.enabled, self.bar = name, enabled, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.enabled and self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=f"OCR {self.name}", unit="page", leave=False)
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _die_with(parent: int) -> None:
@@ -560,7 +600,8 @@ def _looks_binary(data: bytes) -> bool:
     return controls > 0.05 * len(sample)
 
 
-def _read_pdf(path: Path, data: bytes, password: str | None) -> Extracted:
+def _read_pdf(path: Path, data: bytes, password: str | None, ocr: OcrOptions | None = None,
+              on_page: Callable[[int, int], None] | None = None) -> Extracted:
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError
 
@@ -596,17 +637,26 @@ def _read_pdf(path: Path, data: bytes, password: str | None) -> Extracted:
     if caught or logged:
         notes.append(f"damaged PDF: pypdf repaired it ({len(caught) + len(logged)} warning(s), "
                      f"first: {(caught[0].message if caught else logged[0])})")
+    scan = Scanned(pages, (), frozenset(), (), OCR_OFF if ocr is not None else None)
+    if ocr is not None and ocr.mode == "auto":
+        wanted = [i + 1 for i, p in enumerate(pages)
+                  if i + 1 not in failed and needs_ocr(p, lambda i=i: _draws_image(reader, i))]
+        scan = read_scanned(data, pages, wanted, ocr, password, on_page)
+        pages = scan.pages
+        notes.extend(scan.notes)
+    hint = f": {scan.problem}" if scan.problem else ""
     if count and sum(len(p.strip()) for p in pages) < _MIN_PDF_CHARS_PER_PAGE:
-        raise CorpusError(f"{path}: no text layer (needs OCR); not indexed")
-    empty = [i + 1 for i, p in enumerate(pages) if not p.strip()]
+        found = "; OCR found no text either" if scan.tried else ""
+        raise CorpusError(f"{path}: no text layer (needs OCR{hint}){found}; not indexed")
+    empty = [i + 1 for i, p in enumerate(pages) if not p.strip() and i + 1 not in scan.tried]
     if empty and len(empty) < count and not failed:
-        notes.append(f"page(s) {_ranges(empty)} have no text layer (need OCR)")
-    scanned = [i + 1 for i, p in enumerate(pages)
-               if 0 < len(p.strip()) < _SCANNED_PAGE_CHARS and _draws_image(reader, i)]
+        notes.append(f"page(s) {_ranges(empty)} have no text layer (need OCR{hint})")
+    scanned = [i + 1 for i, p in enumerate(pages) if i + 1 not in scan.tried
+               and 0 < len(p.strip()) < _SCANNED_PAGE_CHARS and _draws_image(reader, i)]
     if scanned:
         notes.append(f"page(s) {_ranges(scanned)} are images with under {_SCANNED_PAGE_CHARS} characters of "
                      "text (a scan with a stamp or watermark?); they need OCR to be searchable")
-    return Extracted(pages=pages, title=title, warnings=tuple(notes), paged=True)
+    return Extracted(pages=pages, title=title, warnings=tuple(notes), paged=True, ocr_pages=scan.ocr_pages)
 
 
 def _draws_image(reader, index: int) -> bool:

@@ -34,7 +34,7 @@ from starlette.middleware import Middleware
 
 from .errors import AssistantError, SettingsError
 from .serving import RequestGuard
-from .types import Answer, Citation, Document, DocumentMeta, Passage
+from .types import OCR_NOTE, Answer, Citation, Document, DocumentMeta, Passage
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +178,17 @@ def highlight(text: str, start: int, end: int) -> str:
             f"{_esc(text[end:])}")
 
 
-def meta_line(meta: DocumentMeta, page: int | None = None, score: float | None = None) -> str:
-    """"15 Mar 2022 · cabinet-member-update · page 3", escaped."""
+def meta_line(meta: DocumentMeta, page: int | None = None, score: float | None = None,
+              item: str | None = None) -> str:
+    """"15 Mar 2022 · minutes · Item 37/18 Appointment of Internal Auditor · page 3", escaped; a page
+    read by OCR says so."""
     parts = [meta.date or "undated", meta.doc_type]
+    if item:
+        parts.append(item)
     if page:
         parts.append(f"page {page}")
+        if meta.read_by_ocr(page):
+            parts.append(OCR_NOTE)
     if score is not None:
         parts.append(f"relevance {score:.2f}")
     return " · ".join(_esc(str(p)) for p in parts)
@@ -286,7 +292,7 @@ def source_card_html(citation: Citation, related: bool = False) -> str:
     attrs = cite_attrs(citation.meta.doc_id, citation.start, citation.end)
     return (f'<article class="ca-card{" ca-related-card" if related else ""}" id="ca-source-{citation.n}">'
             f"<h3>{cite_button(citation)} {_esc(citation.meta.title)}</h3>"
-            f'<p class="ca-meta">{meta_line(citation.meta, citation.page)}</p>'
+            f'<p class="ca-meta">{meta_line(citation.meta, citation.page, item=citation.meta.heading_at(citation.start))}</p>'
             f'<blockquote class="ca-passage">{passage_html(citation)}</blockquote>'
             f'<button type="button" class="ca-open" {attrs}>Open the document at this passage →</button></article>')
 
