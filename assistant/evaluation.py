@@ -800,7 +800,7 @@ def choose_suites(suites_path: Path, names: Sequence[str], questions: Path | Non
     return [(dataclasses.replace(s, corpus=corpus) if corpus is not None else s, bool(names)) for s in chosen]
 
 
-def _suite_index(suite: Suite, settings, tmp: Path, cache: Path | None) -> Assistant:
+def suite_index(suite: Suite, settings, tmp: Path, cache: Path | None) -> Assistant:
     """An assistant over an index of the suite's corpus: fresh in `tmp`, or kept in `cache/NAME` and
     brought up to date by an incremental ingest (only changed papers are read again)."""
     from .app import Assistant
@@ -874,7 +874,7 @@ def command(assistant: Assistant, questions_path: Path | None = None, split: str
     runs = []
     with tempfile.TemporaryDirectory(prefix="council-eval-") as tmp:
         for suite, questions, floors, _ in plans:
-            target = _suite_index(suite, assistant.settings, Path(tmp), index_cache) if suite.corpus else assistant
+            target = suite_index(suite, assistant.settings, Path(tmp), index_cache) if suite.corpus else assistant
             runs.append(run(target, questions, baselines=baselines, progress=progress, corpus_dir=suite.corpus,
                             questions_path=suite.questions, split=split, suite=suite.name, floors=floors))
             if target is not assistant:
