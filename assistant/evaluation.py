@@ -1,4 +1,5 @@
-"""The evaluation suite: asks the assistant every question of eval/questions.jsonl and scores it.
+"""The evaluation suites: asks the assistant every question of each suite in eval/suites.toml (a
+question file and the corpus it was written for) and scores it.
 
 Metrics are pure functions of the answers and retrieved documents (see eval/README.md for the
 question format and how key facts are matched); the runner calls `Assistant.search` and
@@ -7,7 +8,8 @@ Retrieval is scored by source document: the distinct doc_ids of the top `depth` 
 order. With a corpus of five papers, hit@5 by document is close to trivially 1; hit@1 and MRR are
 the informative retrieval figures.
 
-Reuse for tuning (dev split only): `summarise(evaluate(assistant, load_questions(path, "dev")))`.
+Reuse for tuning (dev split only): `summarise(evaluate(assistant, suite.load("dev")))`, with the
+suite's sources resolved to doc_ids by `resolve_sources(questions, corpus_ids(suite.corpus), ...)`.
 Rendering what is measured here (report.md, results.json, charts, the printed summary) is `report.py`.
 """
 from __future__ import annotations

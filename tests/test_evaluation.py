@@ -623,3 +623,18 @@ def test_the_report_sets_suites_side_by_side_with_categories_and_precision(tmp_p
     assert report.index("## Suite: seed") < report.index("## Suite: real")
     assert set(summary["suites"]) == {"seed", "real"}
     assert "real dev" in summary_text(summary)
+
+
+def test_a_suite_whose_corpus_is_absent_is_skipped_unless_named(tmp_path, capsys):
+    from assistant.evaluation import command
+
+    (tmp_path / "eval").mkdir()
+    suites = tmp_path / "eval" / "suites.toml"
+    suites.write_text('[suites.away]\nquestions = "q.jsonl"\ncorpus = "../absent/corpus"\n')
+    stub = SimpleNamespace(settings=SimpleNamespace(progress=False, index_dir=tmp_path / "index"))
+    with pytest.raises(EvalError, match="no suite to evaluate"):
+        command(stub, out=tmp_path / "out", suites_path=suites)
+    assert "suite away skipped: corpus folder" in capsys.readouterr().err
+    with pytest.raises(EvalError, match=r"suite away: corpus folder .*absent/corpus not found"):
+        command(stub, out=tmp_path / "out", suites_path=suites, suites=["away"])
+    assert not (tmp_path / "out").exists()
