@@ -64,8 +64,10 @@ chat: install
 	test -e index/current || $(CLI) ingest corpus/
 	$(CLI) chat $(CHAT_ARGS)
 
-# Re-tune the extractive answerer's weights and abstention threshold on the eval dev split.
+# Re-fit the learned scoring on the dev halves of the eval suites: the retrieval re-ranking
+# (assistant/models/retrieval.json; about a minute plus building the suites' indexes), then the answerer.
 tune: install
+	$(PY) bench/tune_retrieval.py
 	$(PY) bench/tune_answerer.py
 
 # The performance benchmark (bench/scale.py): quick mode in under 10 minutes (10k and 100k chunks),

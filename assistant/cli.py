@@ -50,19 +50,30 @@ def _parser() -> argparse.ArgumentParser:
     _add_filters(ask)
     ask.add_argument("--json", action="store_true", help="print JSON (JSON Lines with -)")
 
-    evaluate = commands.add_parser("eval", help="score answers and retrieval on the evaluation questions")
-    evaluate.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"),
-                          help="question file (default: eval/questions.jsonl)")
+    evaluate = commands.add_parser(
+        "eval", help="score answers and retrieval on the evaluation suites",
+        description="Runs every suite of eval/suites.toml (seed questions over corpus/, real papers over "
+                    "../shared/realworld-dev) over a fresh index of its corpus, or one question file.")
+    evaluate.add_argument("--suite", action="append", default=[], dest="suites",
+                          help="run this suite of eval/suites.toml (repeatable; default: every suite whose "
+                               "corpus folder exists)")
+    evaluate.add_argument("--questions", type=Path,
+                          help="run this question file alone (over --corpus, or the configured index)")
     evaluate.add_argument("--split", choices=("dev", "test", "all"), default="all", help="default: all")
     evaluate.add_argument("--out", type=Path, default=Path("eval/results"),
                           help="folder for report.md, results.json and charts (default: eval/results)")
     evaluate.add_argument("--corpus", type=Path,
                           help="evaluate a fresh index of this folder, built in a temporary folder")
+    evaluate.add_argument("--index-cache", type=Path,
+                          help="keep each suite's index in DIR/SUITE and bring it up to date instead of "
+                               "building it afresh (faster re-runs)")
     evaluate.add_argument("--no-baselines", action="store_true", help="skip the BM25, dense and llama-index runs")
+    evaluate.add_argument("--baselines", default=None,
+                          help="comma-separated baselines to run (bm25, dense, llama-index; default all)")
     evaluate.add_argument("--json", action="store_true", help="print the summary as JSON")
     evaluate.add_argument("--check", action="store_true",
-                          help="exit 1, naming each floor missed, when a figure is below its floor in the "
-                               "floors.toml beside the question file")
+                          help="exit 1, naming each floor missed, when a figure is below its floor in "
+                               "eval/floors.toml (or the floors.toml beside --questions)")
 
     chat = commands.add_parser("chat", help="serve the chat, search and library app in a browser")
     chat.add_argument("--host", default="127.0.0.1",
@@ -103,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "eval":
             from .evaluation import command
 
-            return command(assistant, args.questions, args.split, args.out, args.json,
-                           not args.no_baselines, args.corpus, check=args.check)
+            baselines: bool | list[str] = not args.no_baselines
+            if args.baselines and baselines:
+                baselines = [name.strip() for name in args.baselines.split(",") if name.strip()]
+            return command(assistant, args.questions, args.split, args.out, args.json, baselines, args.corpus,
+                           check=args.check, suites=args.suites, index_cache=args.index_cache)
         return _search(assistant, args)
     except AssistantError as exc:
         print(f"council-assistant: {printable(exc)}", file=sys.stderr)
