@@ -80,6 +80,23 @@ def _parser() -> argparse.ArgumentParser:
     moderngov.add_argument("--ingest", action="store_true", help="run the incremental ingest after")
     moderngov.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    watch = commands.add_parser("watch", help="standing searches reported when new papers match them")
+    watches = watch.add_subparsers(dest="action", required=True)
+    watch_add = watches.add_parser("add", help="watch for new papers on a topic")
+    watch_add.add_argument("query")
+    watch_add.add_argument("--type", action="append", default=[], dest="types", help="only this document type (repeatable)")
+    watch_add.add_argument("--committee", help="only papers of committees whose name holds this")
+    watch_add.add_argument("--name", help="the watch's name (default: the query)")
+    watches.add_parser("list", help="the watches")
+    watch_remove = watches.add_parser("remove", help="stop a watch")
+    watch_remove.add_argument("name")
+    watch_report = watches.add_parser("report", help="new papers matching the watches, with citations")
+    when = watch_report.add_mutually_exclusive_group()
+    when.add_argument("--since", help="matches found on or after (YYYY-MM-DD)")
+    when.add_argument("--new", action="store_true", help="matches not reported before (then marked reported)")
+    watch_report.add_argument("--email", action="store_true", help="also e-mail the report (smtp_* settings)")
+    watch_report.add_argument("--json", action="store_true", help="print JSON")
+
     chat = commands.add_parser("chat", help="serve the chat, search and library app in a browser")
     chat.add_argument("--host", default="127.0.0.1",
                       help="address to listen on (default 127.0.0.1: this machine only)")
@@ -109,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                                  progress=sys.stderr.isatty() and not getattr(args, "json", False))
         if args.command == "import":
             return _import(settings, args)
+        if args.command == "watch":
+            return _watch(settings, args)
         from .app import Assistant
 
         assistant = Assistant(settings)
@@ -206,6 +225,40 @@ def _import(settings: Settings, args) -> int:
         if ingested is not None:
             _print_ingest(ingested)
     return 1 if report.failed or (ingested is not None and ingested.failed) else 0
+
+
+def _watch(settings: Settings, args) -> int:
+    """`watch add|list|remove|report`: watches are kept beside the index (see watches.py)."""
+    from . import watches
+
+    path = watches.watches_path(settings)
+    if args.action == "add":
+        watch = watches.add(path, args.query, args.types, args.committee, args.name)
+        print(f"watching {printable(watch.name)!s}: new papers matching {printable(watch.query)!r} are recorded "
+              "after each ingest")
+    elif args.action == "list":
+        book = watches.load(path)
+        if not book.watches:
+            print("No watches; add one with: council-assistant watch add \"QUERY\"")
+        for w in book.watches:
+            filters = "".join([f" type={','.join(w.doc_types)}" if w.doc_types else "",
+                               f" committee={w.committee}" if w.committee else ""])
+            count = sum(m.watch == w.name for m in book.matches)
+            print(f"{printable(w.name)}: {printable(w.query)!r}{printable(filters)} (since {w.created}; {count} matches)")
+    elif args.action == "remove":
+        watches.remove(path, args.name)
+        print(f"removed watch {printable(args.name)}")
+    else:
+        since = _date_argument(args.since, "--since")
+        matches = watches.report(path, since.isoformat() if since else None, new=args.new)
+        if args.json:
+            print(json.dumps({"matches": [dataclasses.asdict(m) for m in matches]}, ensure_ascii=False))
+        else:
+            for line in watches.report_text(matches).splitlines():
+                print(printable(line))
+        if args.email and matches:
+            watches.send_report(settings, watches.report_text(matches))
+    return 0
 
 
 def _date_argument(value: str | None, flag: str):

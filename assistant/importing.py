@@ -117,7 +117,6 @@ def import_moderngov(client: ModernGovClient, folder: Path, council: str | None 
     whole site (service disabled, HTML, redirect, 403, time-out) raise a SiteError before anything is
     written; a document that fails is reported in `failed`, and its meeting is checked again next run."""
     today = today or dt.date.today()
-    folder.mkdir(parents=True, exist_ok=True)
     state_path = folder / f".moderngov-{slug(client.host)}.json"
     state = _load_state(state_path, client.site)
     manifest_path = folder / MANIFEST_NAME
@@ -132,6 +131,7 @@ def import_moderngov(client: ModernGovClient, folder: Path, council: str | None 
         raise SiteError(f"--since {since} is after --until {until}")
     report = ImportReport(site=client.site, folder=str(folder), since=since.isoformat(), until=until.isoformat())
     chosen = choose_committees(client.committees(), committees or [])
+    folder.mkdir(parents=True, exist_ok=True)
     report.committees = [c.title for c in chosen]
     hashes = {a["sha256"]: a.get("file") for a in state["attachments"].values() if a.get("file")}
     for committee in chosen:
@@ -152,7 +152,7 @@ def import_moderngov(client: ModernGovClient, folder: Path, council: str | None 
             _import_meeting(client, meeting, ref.date or meeting.date, committee.title, council, folder,
                             manifest_path, state, state_path, hashes, today, report)
     state["last_run"] = today.isoformat()
-    _write_atomic(state_path, json.dumps(state, indent=1, ensure_ascii=False).encode())
+    write_atomic(state_path, json.dumps(state, indent=1, ensure_ascii=False).encode())
     report.requests = client.requests
     return report
 
@@ -213,7 +213,7 @@ def _import_meeting(client: ModernGovClient, meeting: Meeting, date: dt.date | N
         parts.clear()
         state["meetings"][meeting.id] = {"date": date.isoformat() if date else None, "committee": committee,
                                          "checked": None if failed else today.isoformat()}
-        _write_atomic(state_path, json.dumps(state, indent=1, ensure_ascii=False).encode())
+        write_atomic(state_path, json.dumps(state, indent=1, ensure_ascii=False).encode())
     finally:
         for part, _ in parts:
             part.unlink(missing_ok=True)
@@ -314,7 +314,7 @@ def _append_entries(path: Path, entries: dict[str, dict]) -> None:
     except tomllib.TOMLDecodeError as exc:
         raise SiteError(f"{path}: cannot add entries to it ({exc}); write its documents as "
                         '[documents."file name"] tables, then import again') from exc
-    _write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, text.encode("utf-8"))
 
 
 def toml_string(value: str) -> str:
@@ -322,7 +322,7 @@ def toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that a reader (or a crash) sees the old file or the new, whole."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
