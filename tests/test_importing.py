@@ -250,3 +250,15 @@ def test_import_with_ingest_makes_the_papers_searchable_with_committee_and_meeti
           "--until", "2026-03-31", "--council", "Example Council", "--ingest", "--json"])
     again = json.loads(capsys.readouterr().out)
     assert again["fetched"] == [] and again["ingest"]["added"] == [] and again["ingest"]["chunks_embedded"] == 0
+
+
+def test_import_and_smtp_settings_are_validated():
+    from assistant.errors import SettingsError
+    from assistant.settings import Settings
+
+    for env in ({"COUNCIL_ASSISTANT_IMPORT_CONTACT": "clerk@example.org\r\nX-Injected: 1"},
+                {"COUNCIL_ASSISTANT_IMPORT_TIMEOUT": "0"},
+                {"COUNCIL_ASSISTANT_SMTP_RECIPIENTS": "officer@example.org; not an address"}):
+        with pytest.raises(SettingsError, match=next(iter(env)).removeprefix("COUNCIL_ASSISTANT_").lower()):
+            Settings.load(env=env)
+    assert Settings.load(env={"COUNCIL_ASSISTANT_IMPORT_CONTACT": "https://example.org/contact"}).import_contact
