@@ -90,9 +90,10 @@ class Assistant:
         report = ingest(paths, self.settings, self.embedder, rebuild=rebuild, retry_failed=retry_failed)
         self.embedder.ensure_onnx()
         if report.added and not rebuild:
-            from .watches import record_matches
+            from .watches import record_matches, watches_path
 
-            record_matches(self.index, self.embedder, self.settings, report.added)
+            if watches_path(self.settings).is_file():
+                record_matches(self.index, self.embedder, self.settings, report.added)
         return report
 
     def search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,
