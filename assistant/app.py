@@ -85,9 +85,15 @@ class Assistant:
         """Bring the index up to date with `paths`; the next query opens the new build (see `index`).
         `retry_failed` extracts again files that failed before and have not changed since. The ONNX
         export is checked even when nothing changed, so that one lost to a killed ingest is made
-        again rather than leaving every later query on torch."""
+        again rather than leaving every later query on torch. The papers it added are then searched
+        for the watches (see watches.py); a rebuild adds every paper again, so it records no match."""
         report = ingest(paths, self.settings, self.embedder, rebuild=rebuild, retry_failed=retry_failed)
         self.embedder.ensure_onnx()
+        if report.added and not rebuild:
+            from .watches import record_matches, watches_path
+
+            if watches_path(self.settings).is_file():
+                record_matches(self.index, self.embedder, self.settings, report.added)
         return report
 
     def search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,

@@ -7,6 +7,7 @@ argument) are echoed as U+FFFD, never written back raw.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ import textwrap
 from pathlib import Path
 from typing import Iterator
 
-from .errors import AssistantError, QueryError
+from .errors import AssistantError, QueryError, SettingsError
 from .loading import printable
 from .settings import Settings
 from .types import OCR_NOTE, DocumentMeta
@@ -75,6 +76,39 @@ def _parser() -> argparse.ArgumentParser:
                           help="exit 1, naming each floor missed, when a figure is below its floor in "
                                "eval/floors.toml (or the floors.toml beside --questions)")
 
+    importer = commands.add_parser("import", help="bring a council's papers in from its web site")
+    sources = importer.add_subparsers(dest="source", required=True)
+    moderngov = sources.add_parser("moderngov", help="a ModernGov site (its mgWebService.asmx web service)")
+    moderngov.add_argument("site", help="the site, e.g. https://democracy.example.gov.uk (or .../moderngov)")
+    moderngov.add_argument("--committee", action="append", default=[], dest="committees",
+                           help="only this committee: its id, title or part of titles (repeatable)")
+    moderngov.add_argument("--since", help="meetings on or after (YYYY-MM-DD; default: a year back on the "
+                                           "first run, then the last run less the rolling window)")
+    moderngov.add_argument("--until", help="meetings on or before (YYYY-MM-DD; default: a month ahead)")
+    moderngov.add_argument("--council", help="the council's name for the papers (default: default_council)")
+    moderngov.add_argument("--into", type=Path, help="folder for the papers (default: corpus/<council or site>)")
+    moderngov.add_argument("--contact", help="e-mail or web address sent in the User-Agent (default: "
+                                             "the import_contact setting)")
+    moderngov.add_argument("--ingest", action="store_true", help="run the incremental ingest after")
+    moderngov.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    watch = commands.add_parser("watch", help="standing searches reported when new papers match them")
+    watches = watch.add_subparsers(dest="action", required=True)
+    watch_add = watches.add_parser("add", help="watch for new papers on a topic")
+    watch_add.add_argument("query")
+    watch_add.add_argument("--type", action="append", default=[], dest="types", help="only this document type (repeatable)")
+    watch_add.add_argument("--committee", help="only papers of committees whose name holds this")
+    watch_add.add_argument("--name", help="the watch's name (default: the query)")
+    watches.add_parser("list", help="the watches")
+    watch_remove = watches.add_parser("remove", help="stop a watch")
+    watch_remove.add_argument("name")
+    watch_report = watches.add_parser("report", help="new papers matching the watches, with citations")
+    when = watch_report.add_mutually_exclusive_group()
+    when.add_argument("--since", help="matches found on or after (YYYY-MM-DD)")
+    when.add_argument("--new", action="store_true", help="matches not reported before (then marked reported)")
+    watch_report.add_argument("--email", action="store_true", help="also e-mail the report (smtp_* settings)")
+    watch_report.add_argument("--json", action="store_true", help="print JSON")
+
     chat = commands.add_parser("chat", help="serve the chat, search and library app in a browser")
     chat.add_argument("--host", default="127.0.0.1",
                       help="address to listen on (default 127.0.0.1: this machine only)")
@@ -102,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.load(args.settings, index_dir=args.index,
                                  progress=sys.stderr.isatty() and not getattr(args, "json", False))
+        if args.command == "import":
+            return _import(settings, args)
+        if args.command == "watch":
+            return _watch(settings, args)
         from .app import Assistant
 
         assistant = Assistant(settings)
@@ -132,22 +170,122 @@ def _ingest(assistant, args) -> int:
     paths = args.paths or [assistant.settings.corpus_dir]
     report = assistant.ingest(paths, rebuild=args.rebuild, retry_failed=args.retry_failed)
     if args.json:
-        print(json.dumps({
-            "added": report.added, "updated": report.updated, "removed": report.removed,
-            "unchanged": len(report.unchanged), "chunks_embedded": report.chunks_embedded,
-            "failed": [{"file": f, "error": e} for f, e in report.failed],
-            "warnings": [{"file": f, "warning": w} for f, w in report.warnings],
-            "seconds": round(report.seconds, 3), "embed_seconds": round(report.embed_seconds, 3),
-        }))
+        print(json.dumps(_ingest_json(report)))
     else:
-        for file, problem in report.warnings:
-            print(f"warning: {printable(file)}: {printable(problem)}", file=sys.stderr)
-        for file, problem in report.failed:
-            print(f"failed: {printable(file)}: {printable(problem)}", file=sys.stderr)
-        print(f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
-              f"{len(report.unchanged)} unchanged, {len(report.failed)} failed; "
-              f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f} s")
+        _print_ingest(report)
     return 1 if report.failed else 0
+
+
+def _ingest_json(report) -> dict:
+    return {
+        "added": report.added, "updated": report.updated, "removed": report.removed,
+        "unchanged": len(report.unchanged), "chunks_embedded": report.chunks_embedded,
+        "failed": [{"file": f, "error": e} for f, e in report.failed],
+        "warnings": [{"file": f, "warning": w} for f, w in report.warnings],
+        "seconds": round(report.seconds, 3), "embed_seconds": round(report.embed_seconds, 3),
+    }
+
+
+def _print_ingest(report) -> None:
+    for file, problem in report.warnings:
+        print(f"warning: {printable(file)}: {printable(problem)}", file=sys.stderr)
+    for file, problem in report.failed:
+        print(f"failed: {printable(file)}: {printable(problem)}", file=sys.stderr)
+    print(f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
+          f"{len(report.unchanged)} unchanged, {len(report.failed)} failed; "
+          f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f} s")
+
+
+def _import(settings: Settings, args) -> int:
+    """`import moderngov`: fetch the site's papers into a corpus folder, then (--ingest) index them."""
+    from .importing import import_moderngov
+    from .loading import slug
+    from .moderngov import ModernGovClient
+
+    if args.contact:
+        settings = dataclasses.replace(settings, import_contact=args.contact)
+    contact = settings.import_contact
+    if not contact:
+        raise SettingsError("import needs a contact for the site's operators (sent in the User-Agent): pass "
+                            "--contact you@example.org, or set import_contact in council-assistant.toml or "
+                            "COUNCIL_ASSISTANT_IMPORT_CONTACT")
+    since, until = (_date_argument(args.since, "--since"), _date_argument(args.until, "--until"))
+    client = ModernGovClient(args.site, contact, settings.import_delay, settings.import_timeout,
+                             settings.import_retries)
+    council = args.council or settings.default_council
+    folder = args.into or settings.corpus_dir / slug(council or client.host)
+    report = import_moderngov(client, folder, council, args.committees, since, until,
+                              window_days=settings.import_window_days)
+    ingested = None
+    if args.ingest:
+        from .app import Assistant
+
+        ingested = Assistant(settings).ingest([folder])
+    if args.json:
+        out = report.to_json()
+        if ingested is not None:
+            out["ingest"] = _ingest_json(ingested)
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        for what, why in report.skipped:
+            print(f"skipped: {printable(what)}: {printable(why)}", file=sys.stderr)
+        for what, error in report.failed:
+            print(f"failed: {printable(what)}: {printable(error)}", file=sys.stderr)
+        for paper in report.fetched:
+            print(f"{paper['date']}  {printable(paper['committee'])}  {paper['doc_type']}  "
+                  f"{printable(paper['title'])}  -> {printable(paper['file'])}")
+        print(f"{len(report.fetched)} papers fetched into {printable(report.folder)}, {report.held} already held, "
+              f"{len(report.skipped)} skipped, {len(report.failed)} failed; {report.meetings_checked} meetings "
+              f"checked ({report.since} to {report.until}), {report.requests} requests")
+        if ingested is not None:
+            _print_ingest(ingested)
+    return 1 if report.failed or (ingested is not None and ingested.failed) else 0
+
+
+def _watch(settings: Settings, args) -> int:
+    """`watch add|list|remove|report`: watches are kept beside the index (see watches.py)."""
+    from . import watches
+
+    path = watches.watches_path(settings)
+    if args.action == "add":
+        watch = watches.add(path, args.query, args.types, args.committee, args.name)
+        print(f"watching {printable(watch.name)!s}: new papers matching {printable(watch.query)!r} are recorded "
+              "after each ingest")
+    elif args.action == "list":
+        book = watches.load(path)
+        if not book.watches:
+            print("No watches; add one with: council-assistant watch add \"QUERY\"")
+        for w in book.watches:
+            filters = "".join([f" type={','.join(w.doc_types)}" if w.doc_types else "",
+                               f" committee={w.committee}" if w.committee else ""])
+            count = sum(m.watch == w.name for m in book.matches)
+            print(f"{printable(w.name)}: {printable(w.query)!r}{printable(filters)} (since {w.created}; {count} matches)")
+    elif args.action == "remove":
+        watches.remove(path, args.name)
+        print(f"removed watch {printable(args.name)}")
+    else:
+        since = _date_argument(args.since, "--since")
+        matches = watches.report(path, since.isoformat() if since else None, new=args.new)
+        if args.json:
+            print(json.dumps({"matches": [dataclasses.asdict(m) for m in matches]}, ensure_ascii=False))
+        else:
+            for line in watches.report_text(matches).splitlines():
+                print(printable(line))
+        if args.email and matches:
+            watches.send_report(settings, watches.report_text(matches))
+    return 0
+
+
+def _date_argument(value: str | None, flag: str):
+    """An ISO date argument as a date (None when absent); a QueryError naming the flag otherwise."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise QueryError(f"{flag} {value!r}: give a date as YYYY-MM-DD") from None
 
 
 def _chat(assistant, args) -> int:

@@ -33,3 +33,7 @@ class IngestLockedError(AssistantError):
 
 class QueryError(AssistantError):
     """A question or query that cannot be searched as given."""
+
+
+class SiteError(AssistantError):
+    """A council's web site cannot be imported from as asked; the message names the site and what to try."""

@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.toml"
 SUPPORTED = {".txt", ".md", ".pdf", ".html", ".htm", ".docx"}
-META_FIELDS = {"id", "title", "date", "date_note", "doc_type", "council", "committee", "source"}
+# `item`: the agenda item a paper belongs to ("5. Budget 2026/27"), as `import moderngov` records it
+META_FIELDS = {"id", "title", "date", "date_note", "doc_type", "council", "committee", "source", "item"}
 MAX_TEXT_CHARS = 5_000_000
 MAX_FILE_BYTES = 2**30
 MAX_DOCX_PARAGRAPHS = 100_000

@@ -68,6 +68,26 @@ class Settings:
     # Login for the chat UI: on when both are set (e.g. COUNCIL_ASSISTANT_UI_PASSWORD); never logged.
     ui_username: str | None = None
     ui_password: str | None = dataclasses.field(default=None, repr=False)
+    # Importing from a council's site (`import moderngov`): who its operators can contact about our
+    # requests (an e-mail address or web address; sent in the User-Agent, required to import), the
+    # pause between requests, each request's time limit (seconds per read), how many times a time-out,
+    # dropped connection or busy answer is retried (with doubling back-off), and how many days back a
+    # re-run checks meetings again for papers published late (minutes come weeks after).
+    import_contact: str | None = None
+    import_delay: float = 1.0
+    import_timeout: float = 30.0
+    import_retries: int = 3
+    import_window_days: int = 28
+    # E-mail of the watch report (`watch report --email`): SMTP server, sender and recipients
+    # (separated by ";" or ","); the password, if the server wants one, is read from the environment
+    # variable smtp_password_env names (with smtp_username), never from this file.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password_env: str | None = None
+    smtp_sender: str | None = None
+    smtp_recipients: str | None = None
 
     def __post_init__(self) -> None:
         if self.vector_store not in VECTOR_STORES:
@@ -77,6 +97,21 @@ class Settings:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
             raise SettingsError(f"setting milvus_collection={self.milvus_collection!r}: use letters, digits and "
                                 "underscores, starting with a letter or underscore")
+        if self.import_contact is not None and not _CONTACT.fullmatch(self.import_contact):
+            raise SettingsError(f"setting import_contact={self.import_contact!r}: give an e-mail address "
+                                "(name@example.org) or a web address (https://...), on one line")
+        if not 0 < self.import_timeout <= 600:
+            raise SettingsError(f"setting import_timeout={self.import_timeout!r}: give seconds from 0.1 to 600")
+        if self.import_delay > 60 or self.import_retries > 10 or self.import_window_days > 366:
+            raise SettingsError("settings import_delay (at most 60 s), import_retries (at most 10) and "
+                                "import_window_days (at most 366): one is out of range")
+        if not 0 < self.smtp_port < 65536:
+            raise SettingsError(f"setting smtp_port={self.smtp_port!r}: give a port from 1 to 65535")
+        for name in ("smtp_sender", "smtp_recipients"):
+            value = getattr(self, name)
+            if value is not None and not all(_EMAIL.fullmatch(a) for a in email_addresses(value)):
+                raise SettingsError(f"setting {name}={value!r}: give e-mail addresses (name@example.org), "
+                                    "several separated by ';'")
 
     @classmethod
     def load(
@@ -108,6 +143,15 @@ class Settings:
                 values[name] = env[key]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**{name: _coerce(name, fields[name].type, value) for name, value in values.items()})
+
+
+_EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
+_CONTACT = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+|https?://[^\s<>]+")
+
+
+def email_addresses(value: str | None) -> list[str]:
+    """The addresses of a setting such as smtp_recipients, split at ';' or ','."""
+    return [a.strip() for a in re.split(r"[;,]", value or "") if a.strip()]
 
 
 def _coerce(name: str, type_name: str, value: Any) -> Any:
