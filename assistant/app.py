@@ -33,7 +33,11 @@ _REOPENING = threading.Lock()
 
 
 class Assistant:
-    """Loads the model and index once; answers many queries."""
+    """Loads the model and index once; answers many queries, from many threads at once.
+
+    Nothing here holds a lock while answering: the index build is swapped by replacing one reference,
+    the caches (query and sentence vectors, council BM25) lock only their own dictionaries, and an
+    LLM call runs on the calling thread alone (bounded by `llm_timeout`)."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.load()
@@ -41,6 +45,8 @@ class Assistant:
                                  self.settings.encoder_runtime, self.settings.index_dir / MODELS)
         self._index: Index | None = None
         self._answerer: Answerer | None = None
+        self._making_answerer = threading.Lock()
+        self._councils: tuple[Index, list[str]] | None = None
 
     @property
     def index(self) -> Index:
@@ -126,23 +132,28 @@ class Assistant:
     def councils(self) -> list[str]:
         """The councils of the indexed papers (cached per index build)."""
         index = self.index
-        if getattr(self, "_councils_of", None) is not index:
-            self._councils, self._councils_of = index.store.councils(), index
-        return self._councils
+        known = self._councils
+        if known is None or known[0] is not index:
+            known = self._councils = (index, index.store.councils())
+        return known[1]
 
     @property
     def answerer(self) -> Answerer:
         """The extractive answerer, or the LLM one (falling back to extractive) when one is configured."""
         if self._answerer is None:
-            extractive = ExtractiveAnswerer(self.embedder.embed_passages, self.settings.min_evidence,
-                                            self.settings.answer_sentences,
-                                            embed_query=self.embedder.embed_query)
-            self._answerer = extractive
-            if self.settings.llm_base_url:
-                from .llm import LLMAnswerer
-
-                self._answerer = LLMAnswerer(self.settings, extractive)
+            with self._making_answerer:
+                if self._answerer is None:
+                    self._answerer = self._make_answerer()
         return self._answerer
+
+    def _make_answerer(self) -> Answerer:
+        extractive = ExtractiveAnswerer(self.embedder.embed_passages, self.settings.min_evidence,
+                                        self.settings.answer_sentences, embed_query=self.embedder.embed_query)
+        if self.settings.llm_base_url:
+            from .llm import LLMAnswerer
+
+            return LLMAnswerer(self.settings, extractive)
+        return extractive
 
     def ask(self, question: str, since: str | None = None, until: str | None = None,
             doc_types: tuple[str, ...] | list[str] | str = (), history: Iterable | None = (),

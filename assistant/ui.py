@@ -420,33 +420,23 @@ def stream_prefixes(text: str, words: int = STREAM_WORDS) -> Iterator[str]:
 # ---------------------------------------------------------------------------------------------
 
 class Actions:
-    """The app's calls into the Assistant, one at a time (`lock`); streaming and HTTP stay outside it.
-
-    One lock, on purpose: the answerer's sentence-vector cache and the embedder's query cache are
-    unsynchronised LRU dicts, and the work under the lock (encoder, FAISS, BM25, sentence scoring) is
-    CPU-bound and already uses every core through torch/ONNX threads, so parallel calls would not
-    answer sooner on a small machine, only risk a corrupted cache. Serialised, an answer depends only
-    on the question and the index build, whoever else is asking (bench/concurrency.py measures it).
-    To use more cores, run more replicas (DESIGN.md, "Scaling out")."""
+    """The app's calls into the Assistant, made from Gradio's worker threads side by side: the
+    Assistant is thread-safe, so no call waits behind another (a slow LLM reply holds up only its own
+    user). An answer depends only on the question and the index build, whoever else is asking
+    (tests/test_concurrency.py checks it; bench/concurrency.py measures it)."""
 
     def __init__(self, assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS) -> None:
         self.assistant = assistant
         self.examples = tuple(examples)
-        self.lock = threading.Lock()
         self.exports = Path(tempfile.mkdtemp(prefix="council-assistant-exports-"))
         atexit.register(shutil.rmtree, self.exports, True)
 
     def warm_up(self) -> None:
         """Load the embedding model and the index before the first question needs them."""
         try:
-            with self.lock:
-                self.assistant.load()
+            self.assistant.load()
         except Exception:  # a failure here will be reported to the first question instead
             log.exception("warm-up failed")
-
-    def _call(self, fn, *args, **kwargs):
-        with self.lock:
-            return fn(*args, **kwargs)
 
     # --- chat -------------------------------------------------------------------------------
     def respond(self, message: str, turns: list[Answer], since: str | None, until: str | None,
@@ -458,8 +448,8 @@ class Actions:
             yield conversation_html(turns, pending=message.strip()), sources_html(latest), turns, ""
         try:
             history = [(a.question, a.text) for a in turns]
-            answer = self._call(self.assistant.chat, history, message, since=since or None,
-                                until=until or None, doc_types=tuple(doc_types or ()))
+            answer = self.assistant.chat(history, message, since=since or None, until=until or None,
+                                         doc_types=tuple(doc_types or ()))
         except Exception as exc:
             yield (conversation_html(turns, notice=friendly(exc), examples=self.examples), sources_html(latest),
                    turns, message)
@@ -482,7 +472,7 @@ class Actions:
     def open_document(self, doc_id: str, start: int | None = None, end: int | None = None) -> str:
         """The document view for an indexed doc_id (anything else gets a plain message)."""
         try:
-            document = self._call(self.assistant.document, str(doc_id)) if doc_id else None
+            document = self.assistant.document(str(doc_id)) if doc_id else None
         except Exception as exc:
             return notice_html(friendly(exc))
         if document is None:
@@ -515,7 +505,7 @@ class Actions:
         """(header, library summary, library rows, their doc_ids, and the two type filters) for the
         index as it is now."""
         try:
-            documents = self._call(self.assistant.documents)
+            documents = self.assistant.documents()
         except Exception as exc:  # the page keeps the library it was built with
             log.warning("library not refreshed: %s", friendly(exc))
             return (gr.skip(),) * 6
@@ -527,8 +517,8 @@ class Actions:
     def search_table(self, query: str, k: float, since: str | None, until: str | None, doc_types: list[str] | None):
         """(table rows, CSV download, passages, status) for a query."""
         try:
-            passages = self._call(self.assistant.search, query, k=int(k), since=since or None,
-                                  until=until or None, doc_types=tuple(doc_types or ()))
+            passages = self.assistant.search(query, k=int(k), since=since or None, until=until or None,
+                                             doc_types=tuple(doc_types or ()))
         except Exception as exc:
             return [], gr.DownloadButton(value=None, visible=False), [], notice_html(friendly(exc))
         if not passages:
@@ -548,8 +538,8 @@ class Actions:
         """A cited answer: the `ask --json` object, with each citation's start/end offsets. `history`:
         earlier turns as [question, answer] pairs or role/content messages, for follow-ups."""
         try:
-            answer = self._call(self.assistant.chat, history or [], question, since=since or None,
-                                until=until or None, doc_types=doc_types or ())
+            answer = self.assistant.chat(history or [], question, since=since or None,
+                                         until=until or None, doc_types=doc_types or ())
         except Exception as exc:
             raise api_error(exc) from None
         return answer_json(answer)
@@ -558,8 +548,8 @@ class Actions:
                    doc_types: list[str] | None = None) -> dict:
         """Ranked passages: the `search --json` object, with each passage's start/end offsets."""
         try:
-            passages = self._call(self.assistant.search, query, k=k, since=since or None, until=until or None,
-                                  doc_types=doc_types or ())
+            passages = self.assistant.search(query, k=k, since=since or None, until=until or None,
+                                             doc_types=doc_types or ())
         except Exception as exc:
             raise api_error(exc) from None
         return {"query": query, "results": [passage_json(p) for p in passages]}
@@ -567,7 +557,7 @@ class Actions:
     def api_document(self, doc_id: str) -> dict:
         """An indexed document's metadata and cleaned text (page_starts: offsets where PDF pages begin)."""
         try:
-            document = self._call(self.assistant.document, str(doc_id))
+            document = self.assistant.document(str(doc_id))
         except Exception as exc:
             raise api_error(exc) from None
         if document is None:
@@ -578,7 +568,7 @@ class Actions:
     def api_documents(self) -> list:
         """The indexed documents with their metadata and chunk counts."""
         try:
-            documents = self._call(self.assistant.documents)
+            documents = self.assistant.documents()
         except Exception as exc:
             raise api_error(exc) from None
         return [{**_meta_json(meta), "chunks": chunks} for meta, chunks in documents]
@@ -756,7 +746,7 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, prevent_threa
         log.warning("serving on %s without a login; set ui_username and ui_password to require one", host)
     if warm_up:
         threading.Thread(target=app.actions.warm_up, name="warm-up", daemon=True).start()
-    app.queue(default_concurrency_limit=8)
+    app.queue(default_concurrency_limit=concurrency_limit(available_cores()))
     app.launch(server_name=host, server_port=port, auth=auth, auth_message=f"{TITLE}: please sign in.",
                prevent_thread_lock=True, show_error=False, quiet=True, ssr_mode=False, pwa=False,
                mcp_server=False, footer_links=["api"], css=CSS, theme=theme(),
@@ -766,6 +756,21 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, prevent_threa
     if not prevent_thread_lock:
         app.block_thread()
     return app
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container's limit narrows)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def concurrency_limit(cores: int) -> int:
+    """How many events of one kind Gradio runs at once: four per core, at least 8. The work is CPU-bound
+    but short (tens of ms), and an LLM reply is a wait, not work: a few waiting calls per core keep
+    the cores busy without a slow endpoint holding up every user."""
+    return max(8, 4 * cores)
 
 
 def theme() -> gr.themes.Base:
