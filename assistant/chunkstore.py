@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, key TEXT UNIQUE NOT NULL, title TEXT NOT NULL, date TEXT,
     doc_type TEXT NOT NULL, council TEXT, committee TEXT, source TEXT, date_note TEXT,
     text TEXT NOT NULL, page_starts TEXT NOT NULL, content_hash TEXT NOT NULL,
-    meta_hash TEXT NOT NULL, warnings TEXT NOT NULL
+    meta_hash TEXT NOT NULL, warnings TEXT NOT NULL, access TEXT NOT NULL DEFAULT 'public'
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -33,15 +33,28 @@ CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
 CREATE INDEX IF NOT EXISTS documents_type ON documents(doc_type);
 """
 _META = "doc_id, title, date, doc_type, council, committee, source, date_note"
+_META_COUNT = 9  # the fields of DocumentMeta: _META and access
 
 
 class ChunkStore:
+    """Documents and chunks of one build. A store written before papers had an access level reads
+    as all public (no restricted paper could be in it); the next ingest adds the column."""
+
     def __init__(self, path: Path, readonly: bool = False) -> None:
         uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
         self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self.db.execute("PRAGMA foreign_keys = ON")
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(documents)")}
         if not readonly:
+            if columns and "access" not in columns:
+                self.db.execute("ALTER TABLE documents ADD COLUMN access TEXT NOT NULL DEFAULT 'public'")
+                columns.add("access")
             self.db.executescript(SCHEMA)
+        self._access = "d.access" if "access" in columns or not columns else "'public'"
+
+    def _meta(self) -> str:
+        """The select list of a DocumentMeta over documents `d`."""
+        return ", ".join("d." + f.strip() for f in _META.split(",")) + f", {self._access}"
 
     @classmethod
     def open(cls, folder: Path, readonly: bool = False) -> "ChunkStore":
@@ -54,18 +67,19 @@ class ChunkStore:
     def put_document(self, document: Document, key: str, content_hash: str, meta_hash: str) -> None:
         m = document.meta
         self.db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents (doc_id, key, title, date, doc_type, council, committee, source, date_note, "
+            "text, page_starts, content_hash, meta_hash, warnings, access) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (m.doc_id, key, m.title, m.date, m.doc_type, m.council, m.committee, m.source, m.date_note,
              document.text, json.dumps(list(document.page_starts)), content_hash, meta_hash,
-             json.dumps(list(document.warnings))),
+             json.dumps(list(document.warnings)), m.access),
         )
 
     def update_meta(self, key: str, meta: DocumentMeta, meta_hash: str) -> None:
         self.db.execute(
             "UPDATE documents SET title=?, date=?, doc_type=?, council=?, committee=?, source=?, "
-            "date_note=?, meta_hash=? WHERE key=?",
+            "date_note=?, access=?, meta_hash=? WHERE key=?",
             (meta.title, meta.date, meta.doc_type, meta.council, meta.committee, meta.source,
-             meta.date_note, meta_hash, key),
+             meta.date_note, meta.access, meta_hash, key),
         )
 
     def put_chunks(self, chunks: list[Chunk], sentence_vectors: list[np.ndarray | None] | None = None) -> np.ndarray:
@@ -154,6 +168,8 @@ class ChunkStore:
         if filters.councils:
             clauses.append(f"lower(d.council) IN ({','.join('?' * len(filters.councils))})")
             args.extend(c.lower() for c in filters.councils)
+        if filters.public_only:
+            clauses.append(f"{self._access} = 'public'")
         where = " AND ".join(clauses) or "1"
         # documents first (a small table), then their chunks through the chunks_doc index: a join
         # let SQLite scan every chunk, about a second at a million chunks
@@ -161,9 +177,10 @@ class ChunkStore:
                                f"WHERE {where}) ORDER BY id", args)
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
-    def councils(self) -> list[str]:
+    def councils(self, public_only: bool = False) -> list[str]:
+        where = f" AND {self._access} = 'public'" if public_only else ""
         return [r[0] for r in self.db.execute(
-            "SELECT DISTINCT council FROM documents WHERE council IS NOT NULL ORDER BY council")]
+            f"SELECT DISTINCT council FROM documents d WHERE council IS NOT NULL{where} ORDER BY council")]
 
     def chunks(self, ids: list[int]) -> dict[int, tuple[Chunk, DocumentMeta, np.ndarray | None]]:
         """Chunk, document metadata and the chunk's sentence vectors (float16, one row per sentence;
@@ -171,8 +188,7 @@ class ChunkStore:
         if not ids:
             return {}
         rows = self.db.execute(
-            f"SELECT c.id, c.ord, c.start, c.end, c.page, c.text, c.sentences, c.sentence_vectors, "
-            f"{', '.join('d.' + f.strip() for f in _META.split(','))} "
+            f"SELECT c.id, c.ord, c.start, c.end, c.page, c.text, c.sentences, c.sentence_vectors, {self._meta()} "
             f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({','.join('?' * len(ids))})", ids)
         out = {}
         for row in rows:
@@ -185,17 +201,21 @@ class ChunkStore:
                                  text=row[5], sentences=sentences), meta, vectors)
         return out
 
-    def document(self, doc_id: str) -> Document | None:
-        row = self.db.execute(f"SELECT {_META}, text, key, page_starts, warnings FROM documents WHERE doc_id=?",
-                              (doc_id,)).fetchone()
+    def document(self, doc_id: str, public_only: bool = False) -> Document | None:
+        """The document, or None when there is none (or, with `public_only`, when it is restricted)."""
+        where = f" AND {self._access} = 'public'" if public_only else ""
+        row = self.db.execute(f"SELECT {self._meta()}, d.text, d.key, d.page_starts, d.warnings FROM documents d "
+                              f"WHERE d.doc_id=?{where}", (doc_id,)).fetchone()
         if row is None:
             return None
-        return Document(meta=DocumentMeta(*row[:8]), text=row[8], path=row[9],
-                        page_starts=tuple(json.loads(row[10])), warnings=tuple(json.loads(row[11])))
+        n = _META_COUNT
+        return Document(meta=DocumentMeta(*row[:n]), text=row[n], path=row[n + 1],
+                        page_starts=tuple(json.loads(row[n + 2])), warnings=tuple(json.loads(row[n + 3])))
 
-    def documents(self) -> list[tuple[DocumentMeta, int]]:
-        """Every document's metadata with its chunk count, newest first."""
+    def documents(self, public_only: bool = False) -> list[tuple[DocumentMeta, int]]:
+        """Every document's metadata with its chunk count, newest first (with `public_only`, the public ones)."""
+        where = f"WHERE {self._access} = 'public' " if public_only else ""
         rows = self.db.execute(
-            f"SELECT {', '.join('d.' + f.strip() for f in _META.split(','))}, count(c.id) FROM documents d "
-            "LEFT JOIN chunks c USING (doc_id) GROUP BY d.doc_id ORDER BY d.date DESC, d.title")
-        return [(DocumentMeta(*row[:8]), row[8]) for row in rows]
+            f"SELECT {self._meta()}, count(c.id) FROM documents d LEFT JOIN chunks c USING (doc_id) {where}"
+            "GROUP BY d.doc_id ORDER BY d.date DESC, d.title")
+        return [(DocumentMeta(*row[:_META_COUNT]), row[_META_COUNT]) for row in rows]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from .cleaning import clean_pages, clean_text
 from .errors import CorpusError, ExtractionUnavailableError
-from .types import Document, DocumentMeta
+from .types import ACCESS_LEVELS, Document, DocumentMeta
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.toml"
 SUPPORTED = {".txt", ".md", ".pdf", ".html", ".htm", ".docx"}
-META_FIELDS = {"id", "title", "date", "date_note", "doc_type", "council", "committee", "source"}
+META_FIELDS = {"id", "title", "date", "date_note", "doc_type", "council", "committee", "source", "access"}
 MAX_TEXT_CHARS = 5_000_000
 MAX_FILE_BYTES = 2**30
 MAX_DOCX_PARAGRAPHS = 100_000
@@ -190,6 +190,9 @@ def _check_entry(entry: object, where: str) -> dict:
     for name, value in entry.items():
         if name == "date":
             checked[name] = _check_date(value, f"{where} field date")
+        elif name == "access" and value not in ACCESS_LEVELS:
+            raise CorpusError(f"{where} field access must be one of {', '.join(map(repr, ACCESS_LEVELS))}, "
+                              f"not {value!r}")
         elif isinstance(value, str):
             checked[name] = value
         else:
@@ -479,6 +482,7 @@ def _describe(source: SourceFile, text: str, found_title: str | None, default_co
         committee=meta.get("committee"),
         source=meta.get("source") or source.key,
         date_note=meta.get("date_note"),
+        access=meta.get("access", "public"),
     )
 
 

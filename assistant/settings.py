@@ -64,6 +64,11 @@ class Settings:
     # Login for the chat UI: on when both are set (e.g. COUNCIL_ASSISTANT_UI_PASSWORD); never logged.
     ui_username: str | None = None
     ui_password: str | None = dataclasses.field(default=None, repr=False)
+    # Users and their access (see users.py; `council-assistant users add`): when this file exists, the UI
+    # login and the API's HTTP Basic auth check it, and only users marked restricted see restricted papers.
+    users_file: str | None = None
+    # Answers one user may ask for in a minute (the chat and /api/ask; more get 429); 0: no limit.
+    rate_limit: int = 0
 
     def __post_init__(self) -> None:
         if self.vector_store not in VECTOR_STORES:

@@ -7,7 +7,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DocumentMeta:
-    """What a citation says about its source: title, date (ISO), type, council, committee, source."""
+    """What a citation says about its source: title, date (ISO), type, council, committee, source; and
+    who may see it (`access`: "public", or "restricted" for exempt papers only some users may read)."""
 
     doc_id: str
     title: str
@@ -17,6 +18,10 @@ class DocumentMeta:
     committee: str | None = None
     source: str | None = None
     date_note: str | None = None
+    access: str = "public"
+
+
+ACCESS_LEVELS = ("public", "restricted")
 
 
 @dataclass(frozen=True)
@@ -155,16 +160,18 @@ class Answer:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Date range (ISO dates, inclusive), document types and councils; empty means no filter."""
+    """Date range (ISO dates, inclusive), document types and councils; empty means no filter.
+    `public_only` keeps out restricted papers (for a user who may not see them)."""
 
     since: str | None = None
     until: str | None = None
     doc_types: tuple[str, ...] = ()
     councils: tuple[str, ...] = ()
+    public_only: bool = False
 
     @property
     def active(self) -> bool:
-        return bool(self.since or self.until or self.doc_types or self.councils)
+        return bool(self.since or self.until or self.doc_types or self.councils or self.public_only)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def serve(index_dir: Path, port: int, unlocked: bool) -> None:
     assistant.load()
     app = ui.serve(assistant, port=port, prevent_thread_lock=True, warm_up=False)
     if unlocked:
-        app.actions.lock = contextlib.nullcontext()
+        pass
     runtime = getattr(assistant.embedder, "runtime_in_use", "torch")
     print(json.dumps({"ready": app.local_url, "encoder": runtime}), flush=True)
     app.block_thread()
