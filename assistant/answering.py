@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -26,6 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from .chunking import sentence_spans
+from .embedding import VectorCache
 from .types import NOT_IN_PAPERS, Answer, Citation, Passage
 
 NEAR_DUPLICATE = 0.6
@@ -276,29 +276,6 @@ def related_citations(passages: list[Passage], limit: int = RELATED_SHOWN) -> tu
                             passage.chunk.start + end, passage)
         out.append(_citation(len(out) + 1, sentence, passage.score))
     return tuple(out)
-
-
-class VectorCache:
-    """Sentence vectors by text, least recently used dropped first: answers keep reading the same
-    sentences, and encoding them is most of an answer's time on a CPU. 50,000 vectors of
-    all-MiniLM-L6-v2 hold about 77 MB."""
-
-    def __init__(self, embed, size: int = 50_000) -> None:
-        self.embed = embed
-        self.size = size
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        if missing:
-            for text, vector in zip(missing, self.embed(missing)):
-                self._vectors[text] = vector
-        for text in texts:
-            self._vectors.move_to_end(text)
-        out = np.stack([self._vectors[t] for t in texts])
-        while len(self._vectors) > self.size:
-            self._vectors.popitem(last=False)
-        return out
 
 
 class ExtractiveAnswerer:

@@ -33,7 +33,11 @@ _REOPENING = threading.Lock()
 
 
 class Assistant:
-    """Loads the model and index once; answers many queries."""
+    """Loads the model and index once; answers many queries, from many threads at once.
+
+    Nothing here holds a lock while answering: the index build is swapped by replacing one reference,
+    the caches (query and sentence vectors, council BM25) lock only their own dictionaries, and an
+    LLM call runs on the calling thread alone (bounded by `llm_timeout`)."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.load()
@@ -41,6 +45,8 @@ class Assistant:
                                  self.settings.encoder_runtime, self.settings.index_dir / MODELS)
         self._index: Index | None = None
         self._answerer: Answerer | None = None
+        self._making_answerer = threading.Lock()
+        self._councils: tuple[Index, dict[bool, list[str]]] | None = None
 
     @property
     def index(self) -> Index:
@@ -76,10 +82,12 @@ class Assistant:
 
     def load(self) -> None:
         """Load the model and open the index now, so that no answer's latency includes them (nor the
-        BM25 statistics of the settings' council scope)."""
+        BM25 statistics of the settings' council scope, and of the public papers when some are
+        restricted)."""
         _ = self.index, self.embedder.encoder
         if self.council_scope:
             self.index.sparse_for(SearchFilters(councils=self.council_scope), None)
+        self.index.sparse_for(SearchFilters(councils=self.council_scope, public_only=True), None)
 
     def ingest(self, paths: list[Path], rebuild: bool = False, retry_failed: bool = False) -> IngestReport:
         """Bring the index up to date with `paths`; the next query opens the new build (see `index`).
@@ -98,25 +106,28 @@ class Assistant:
 
     def search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,
                doc_types: tuple[str, ...] | list[str] | str = (),
-               councils: tuple[str, ...] | list[str] | str = ()) -> list[Passage]:
+               councils: tuple[str, ...] | list[str] | str = (), restricted: bool = True) -> list[Passage]:
         """Ranked passages for `query`, filtered by date (inclusive ISO dates), document type and
         council. Without a council filter, the settings' `council_scope` applies, and without that
         a query naming indexed councils ("Sefton's improvement notice") is kept to them. Arguments of
         the wrong type are refused with a `QueryError` naming them; a bare string for `doc_types` or
-        `councils` is one item."""
+        `councils` is one item. `restricted=False` searches as a user who may not see restricted
+        papers: they are filtered out before ranking, and ranked with statistics of public text only."""
         query = clean_query(query)
-        return self._search(query, _count(k, "k"), self._filters(since, until, doc_types, councils))
+        return self._search(query, _count(k, "k"), self._filters(since, until, doc_types, councils, restricted))
 
-    def _filters(self, since, until, doc_types, councils) -> SearchFilters:
+    def _filters(self, since, until, doc_types, councils, restricted: bool = True) -> SearchFilters:
         filters = SearchFilters(since=_iso(since, "since"), until=_iso(until, "until"),
-                                doc_types=_names(doc_types, "doc_types"), councils=_names(councils, "councils"))
+                                doc_types=_names(doc_types, "doc_types"), councils=_names(councils, "councils"),
+                                public_only=not restricted)
         if filters.since and filters.until and filters.since > filters.until:
             raise QueryError(f"--since {filters.since} is after --until {filters.until}")
         return filters
 
     def _search(self, query: str, k: int | None, filters: SearchFilters) -> list[Passage]:
         """`search` for a cleaned query and checked arguments."""
-        councils = filters.councils or self.council_scope or named_councils(query, self.councils())
+        councils = filters.councils or self.council_scope or named_councils(
+            query, self.councils(restricted=not filters.public_only))
         filters = replace(filters, councils=councils)
         k = self.settings.top_k if k is None else k
         if k < 1:
@@ -129,34 +140,44 @@ class Assistant:
     def council_scope(self) -> tuple[str, ...]:
         return tuple(c.strip() for c in (self.settings.council_scope or "").split(";") if c.strip())
 
-    def councils(self) -> list[str]:
-        """The councils of the indexed papers (cached per index build)."""
+    def councils(self, restricted: bool = True) -> list[str]:
+        """The councils of the indexed papers (of the public ones with `restricted=False`), cached per
+        index build."""
         index = self.index
-        if getattr(self, "_councils_of", None) is not index:
-            self._councils, self._councils_of = index.store.councils(), index
-        return self._councils
+        known = self._councils
+        if known is None or known[0] is not index:
+            known = self._councils = (index, {})
+        listed = known[1].get(restricted)
+        if listed is None:
+            listed = known[1][restricted] = index.store.councils(public_only=not restricted)
+        return listed
 
     @property
     def answerer(self) -> Answerer:
         """The extractive answerer, or the LLM one (falling back to extractive) when one is configured."""
         if self._answerer is None:
-            extractive = ExtractiveAnswerer(self.embedder.embed_passages, self.settings.min_evidence,
-                                            self.settings.answer_sentences,
-                                            embed_query=self.embedder.embed_query)
-            self._answerer = extractive
-            if self.settings.llm_base_url:
-                from .llm import LLMAnswerer
-
-                self._answerer = LLMAnswerer(self.settings, extractive)
+            with self._making_answerer:
+                if self._answerer is None:
+                    self._answerer = self._make_answerer()
         return self._answerer
+
+    def _make_answerer(self) -> Answerer:
+        extractive = ExtractiveAnswerer(self.embedder.embed_passages, self.settings.min_evidence,
+                                        self.settings.answer_sentences, embed_query=self.embedder.embed_query)
+        if self.settings.llm_base_url:
+            from .llm import LLMAnswerer
+
+            return LLMAnswerer(self.settings, extractive)
+        return extractive
 
     def ask(self, question: str, since: str | None = None, until: str | None = None,
             doc_types: tuple[str, ...] | list[str] | str = (), history: Iterable | None = (),
-            councils: tuple[str, ...] | list[str] | str = ()) -> Answer:
+            councils: tuple[str, ...] | list[str] | str = (), restricted: bool = True) -> Answer:
         """A short cited answer to `question`; with `history`, a follow-up is resolved against it first.
-        The length limit applies to the question as typed, not to the follow-up's condensed query."""
+        The length limit applies to the question as typed, not to the follow-up's condensed query.
+        `restricted=False`: answered from public papers alone (see `search`)."""
         question = clean_query(question)
-        filters = self._filters(since, until, doc_types, councils)
+        filters = self._filters(since, until, doc_types, councils, restricted)
         history = _history(history)
         self.load()
         started = time.perf_counter()
@@ -177,11 +198,13 @@ class Assistant:
         condense = getattr(self.answerer, "condense", None)
         return condense(history, message) if condense else resolve_followup(history, message)
 
-    def document(self, doc_id: str) -> Document | None:
-        return self.index.store.document(doc_id)
+    def document(self, doc_id: str, restricted: bool = True) -> Document | None:
+        """The indexed paper `doc_id`, or None (also for a restricted paper with `restricted=False`)."""
+        return self.index.store.document(doc_id, public_only=not restricted)
 
-    def documents(self) -> list[tuple[DocumentMeta, int]]:
-        return self.index.store.documents()
+    def documents(self, restricted: bool = True) -> list[tuple[DocumentMeta, int]]:
+        """The indexed papers with their chunk counts (the public ones with `restricted=False`)."""
+        return self.index.store.documents(public_only=not restricted)
 
 
 def clean_query(query: str, limit: int | None = MAX_QUERY_CHARS) -> str:

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS documents (
     doc_type TEXT NOT NULL, council TEXT, committee TEXT, source TEXT, date_note TEXT,
     text TEXT NOT NULL, page_starts TEXT NOT NULL, content_hash TEXT NOT NULL,
     meta_hash TEXT NOT NULL, warnings TEXT NOT NULL, ocr_pages TEXT NOT NULL DEFAULT '[]',
-    items TEXT NOT NULL DEFAULT '[]'
+    items TEXT NOT NULL DEFAULT '[]', access TEXT NOT NULL DEFAULT 'public'
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -37,10 +37,14 @@ _META = "doc_id, title, date, doc_type, council, committee, source, date_note"
 # columns added after the first release: (table, column, declaration); a store without them is
 # brought up to date when opened for writing and read with the column's default otherwise
 _ADDED = [("documents", "ocr_pages", "TEXT NOT NULL DEFAULT '[]'"), ("documents", "items", "TEXT NOT NULL DEFAULT '[]'"),
+          ("documents", "access", "TEXT NOT NULL DEFAULT 'public'"),
           ("chunks", "heading", "TEXT DEFAULT NULL")]
 
 
 class ChunkStore:
+    """Documents and chunks of one build. A store written before papers had an access level reads
+    as all public (no restricted paper could be in it); the next ingest adds the column."""
+
     def __init__(self, path: Path, readonly: bool = False) -> None:
         uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
         self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -67,20 +71,20 @@ class ChunkStore:
         m = document.meta
         self.db.execute(
             "INSERT INTO documents (doc_id, key, title, date, doc_type, council, committee, source, date_note, "
-            "text, page_starts, content_hash, meta_hash, warnings, ocr_pages, items) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "text, page_starts, content_hash, meta_hash, warnings, ocr_pages, items, access) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (m.doc_id, key, m.title, m.date, m.doc_type, m.council, m.committee, m.source, m.date_note,
              document.text, json.dumps(list(document.page_starts)), content_hash, meta_hash,
              json.dumps(list(document.warnings)), json.dumps(list(m.ocr_pages)),
-             json.dumps([list(item) for item in m.items], ensure_ascii=False)),
+             json.dumps([list(item) for item in m.items], ensure_ascii=False), m.access),
         )
 
     def update_meta(self, key: str, meta: DocumentMeta, meta_hash: str) -> None:
         self.db.execute(
             "UPDATE documents SET title=?, date=?, doc_type=?, council=?, committee=?, source=?, "
-            "date_note=?, meta_hash=? WHERE key=?",
+            "date_note=?, access=?, meta_hash=? WHERE key=?",
             (meta.title, meta.date, meta.doc_type, meta.council, meta.committee, meta.source,
-             meta.date_note, meta_hash, key),
+             meta.date_note, meta.access, meta_hash, key),
         )
 
     def put_chunks(self, chunks: list[Chunk], sentence_vectors: list[np.ndarray | None] | None = None) -> np.ndarray:
@@ -179,6 +183,8 @@ class ChunkStore:
         if filters.councils:
             clauses.append(f"lower(d.council) IN ({','.join('?' * len(filters.councils))})")
             args.extend(c.lower() for c in filters.councils)
+        if filters.public_only:
+            clauses.append(f"{self._col('access', 'd.')} = 'public'")
         where = " AND ".join(clauses) or "1"
         # documents first (a small table), then their chunks through the chunks_doc index: a join
         # let SQLite scan every chunk, about a second at a million chunks
@@ -186,9 +192,10 @@ class ChunkStore:
                                f"WHERE {where}) ORDER BY id", args)
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
-    def councils(self) -> list[str]:
+    def councils(self, public_only: bool = False) -> list[str]:
+        where = f" AND {self._col('access', 'd.')} = 'public'" if public_only else ""
         return [r[0] for r in self.db.execute(
-            "SELECT DISTINCT council FROM documents WHERE council IS NOT NULL ORDER BY council")]
+            f"SELECT DISTINCT council FROM documents d WHERE council IS NOT NULL{where} ORDER BY council")]
 
     def chunks(self, ids: list[int]) -> dict[int, tuple[Chunk, DocumentMeta, np.ndarray | None]]:
         """Chunk, document metadata and the chunk's sentence vectors (float16, one row per sentence;
@@ -210,28 +217,31 @@ class ChunkStore:
                                  text=row[5], sentences=sentences, heading=row[8]), meta, vectors)
         return out
 
-    def document(self, doc_id: str) -> Document | None:
-        row = self.db.execute(f"SELECT text, key, page_starts, warnings, {self._meta_columns()} FROM documents "
-                              "WHERE doc_id=?", (doc_id,)).fetchone()
+    def document(self, doc_id: str, public_only: bool = False) -> Document | None:
+        """The document, or None when there is none (or, with `public_only`, when it is restricted)."""
+        where = f" AND {self._col('access', 'd.')} = 'public'" if public_only else ""
+        row = self.db.execute(f"SELECT d.text, d.key, d.page_starts, d.warnings, {self._meta_columns('d.')} "
+                              f"FROM documents d WHERE d.doc_id=?{where}", (doc_id,)).fetchone()
         if row is None:
             return None
         return Document(meta=_meta(row[4:]), text=row[0], path=row[1],
                         page_starts=tuple(json.loads(row[2])), warnings=tuple(json.loads(row[3])))
 
-    def documents(self) -> list[tuple[DocumentMeta, int]]:
-        """Every document's metadata with its chunk count, newest first."""
+    def documents(self, public_only: bool = False) -> list[tuple[DocumentMeta, int]]:
+        """Every document's metadata with its chunk count, newest first (with `public_only`, the public ones)."""
+        where = f"WHERE {self._col('access', 'd.')} = 'public' " if public_only else ""
         rows = self.db.execute(
             f"SELECT count(c.id), {self._meta_columns('d.')} FROM documents d "
-            "LEFT JOIN chunks c USING (doc_id) GROUP BY d.doc_id ORDER BY d.date DESC, d.title")
+            f"LEFT JOIN chunks c USING (doc_id) {where}GROUP BY d.doc_id ORDER BY d.date DESC, d.title")
         return [(_meta(row[1:]), row[0]) for row in rows]
 
     def _meta_columns(self, prefix: str = "") -> str:
-        """The select list `_meta` reads: the metadata fields, the OCR'd pages and the items."""
+        """The select list `_meta` reads: the metadata fields, the access level, the OCR'd pages and the items."""
         return ", ".join([prefix + f.strip() for f in _META.split(",")]
-                         + [self._col("ocr_pages", prefix), self._col("items", prefix)])
+                         + [self._col("access", prefix), self._col("ocr_pages", prefix), self._col("items", prefix)])
 
 
 def _meta(row: tuple) -> DocumentMeta:
     """A document's metadata from the columns `ChunkStore._meta_columns` selects."""
-    return DocumentMeta(*row[:8], ocr_pages=tuple(json.loads(row[8] or "[]")),
-                        items=tuple((start, label) for start, label in json.loads(row[9] or "[]")))
+    return DocumentMeta(*row[:8], access=row[8], ocr_pages=tuple(json.loads(row[9] or "[]")),
+                        items=tuple((start, label) for start, label in json.loads(row[10] or "[]")))

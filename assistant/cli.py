@@ -113,6 +113,15 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--host", default="127.0.0.1",
                       help="address to listen on (default 127.0.0.1: this machine only)")
     chat.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+
+    users = commands.add_parser("users", help="manage the users file (UI login and API access)")
+    actions = users.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add a user, or set their password and access again")
+    add.add_argument("name")
+    add.add_argument("--restricted", action="store_true", help="may see restricted papers")
+    remove = actions.add_parser("remove", help="remove a user")
+    remove.add_argument("name")
+    actions.add_parser("list", help="list the users and their access")
     return parser
 
 
@@ -140,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             return _import(settings, args)
         if args.command == "watch":
             return _watch(settings, args)
+        if args.command == "users":
+            return _users(settings, args)
         from .app import Assistant
 
         assistant = Assistant(settings)
@@ -286,6 +297,36 @@ def _date_argument(value: str | None, flag: str):
         return dt.date.fromisoformat(value)
     except ValueError:
         raise QueryError(f"{flag} {value!r}: give a date as YYYY-MM-DD") from None
+
+
+def _users(settings: Settings, args) -> int:
+    """`users add|remove|list` on the file the `users_file` setting names (the password of `add` is read
+    from standard input when it is not a terminal, else prompted for twice)."""
+    from .users import add_user, read_users, remove_user
+
+    if not settings.users_file:
+        raise AssistantError("no users file is set; set users_file in the settings or "
+                             "COUNCIL_ASSISTANT_USERS_FILE to where it should be kept")
+    path = Path(settings.users_file)
+    if args.action == "list":
+        for name, entry in sorted(read_users(path).items()):
+            print(f"{name}\t{'restricted' if entry['restricted'] else 'public'}")
+        return 0
+    if args.action == "remove":
+        remove_user(path, args.name)
+        print(f"removed {args.name}", file=sys.stderr)
+        return 0
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise AssistantError("the two passwords differ; nothing was changed")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    add_user(path, args.name, password, restricted=args.restricted)
+    print(f"{args.name}: {'restricted' if args.restricted else 'public'} access", file=sys.stderr)
+    return 0
 
 
 def _chat(assistant, args) -> int:

@@ -18,11 +18,12 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import warnings
 from collections import OrderedDict
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -205,6 +206,59 @@ class OnnxEncoder:
         return out
 
 
+class VectorCache:
+    """Vectors by text, least recently used dropped first; safe to share between threads.
+
+    The lock guards the dictionary only: encoding runs outside it, so threads asking for different
+    texts encode in parallel, and one slow encoding never holds up cache hits. Two threads missing the
+    same text may both encode it (the vectors are equal); a text evicted between the look-up and the
+    answer is still answered, from the vectors each call gathered for itself. 50,000 vectors of
+    all-MiniLM-L6-v2 hold about 77 MB."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], size: int = 50_000) -> None:
+        self.embed = embed
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
+
+    def one(self, text: str) -> np.ndarray:
+        """The held (read-only) vector of one text, encoded first when not held."""
+        return self._gather([text])[text]
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """One row per text, in order (encoding only the texts not already held)."""
+        found = self._gather(texts)
+        return np.stack([found[t] for t in texts])
+
+    def _gather(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """{text: its vector} for `texts`: those held under the lock, the rest encoded outside it."""
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for text in texts:
+                vector = self._vectors.get(text)
+                if vector is not None:
+                    self._vectors.move_to_end(text)
+                    found[text] = vector
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            fresh = dict(zip(missing, self.embed(missing)))
+            for vector in fresh.values():
+                vector.setflags(write=False)
+            found.update(fresh)
+            with self._lock:
+                self._vectors.update(fresh)
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        return found
+
+
 class Embedder:
     """Encodes passages and queries; loads the model on first use, on the runtime the settings pick.
 
@@ -221,7 +275,8 @@ class Embedder:
         self.runtime = runtime
         self.cache_dir = cache_dir
         self._encoder: Encoder | None = None
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._loading = threading.Lock()
+        self._queries = VectorCache(self.embed_passages, QUERY_CACHE)
 
     @property
     def onnx_path(self) -> Path | None:
@@ -229,8 +284,11 @@ class Embedder:
 
     @property
     def encoder(self) -> Encoder:
+        """The loaded encoder; the first caller loads it while any others wait (loaded once)."""
         if self._encoder is None:
-            self._encoder = self._load()
+            with self._loading:
+                if self._encoder is None:
+                    self._encoder = self._load()
         return self._encoder
 
     def _load(self) -> Encoder:
@@ -319,14 +377,6 @@ class Embedder:
         self._queries.clear()
 
     def embed_query(self, text: str) -> np.ndarray:
-        """The query's vector; the last QUERY_CACHE queries are kept, since retrieval and the answerer
-        both need the vector of the same question."""
-        vector = self._queries.get(text)
-        if vector is None:
-            vector = self.embed_passages([text])[0]
-            vector.setflags(write=False)
-            self._queries[text] = vector
-            if len(self._queries) > QUERY_CACHE:
-                self._queries.popitem(last=False)
-        self._queries.move_to_end(text)
-        return vector
+        """The query's vector (read-only); the last QUERY_CACHE queries are kept, since retrieval and
+        the answerer both need the vector of the same question."""
+        return self._queries.one(text)

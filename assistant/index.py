@@ -92,25 +92,30 @@ class Index:
         shared archive, or a question naming a council) ranks with BM25 statistics of those councils'
         papers alone, exactly as an index of their own would, from an index built over their chunks
         on first use and kept for this build. Beyond LOCAL_BM25_LIMIT chunks, and without a council
-        filter, the whole index is searched with `allowed` as a mask."""
-        if not filters.councils:
+        filter, the whole index is searched with `allowed` as a mask.
+
+        A search that must not see restricted papers (`public_only`) always ranks with statistics of
+        the public papers alone (of its councils, if any), whatever their number: a mask would hide
+        restricted chunks but leave their words in the document frequencies, so a restricted paper
+        would still move what a public user sees."""
+        if not filters.councils and not filters.public_only:
             return self.sparse, allowed
-        key = tuple(sorted(c.lower() for c in filters.councils))
+        key = (tuple(sorted(c.lower() for c in filters.councils)), filters.public_only)
         with self._council_lock:
             local = self._council_sparse.get(key)
             if local is None:
-                ids = self.store.matching_ids(SearchFilters(councils=key))
-                if len(ids) == len(self.sparse.ids):  # these councils' papers are the whole index
+                ids = self.store.matching_ids(SearchFilters(councils=key[0], public_only=filters.public_only))
+                if len(ids) == len(self.sparse.ids):  # these papers are the whole index
                     local = self.sparse
-                elif len(ids) <= LOCAL_BM25_LIMIT:
+                elif len(ids) <= LOCAL_BM25_LIMIT or filters.public_only:
                     local = SparseIndex.build(ids, self.store.index_texts(ids))
                 else:
                     local = False
                 self._council_sparse[key] = local
         if local is False:
             return self.sparse, allowed
-        only_councils = not (filters.since or filters.until or filters.doc_types)
-        return local, None if only_councils else allowed
+        only_scope = not (filters.since or filters.until or filters.doc_types)
+        return local, None if only_scope else allowed
 
     def close(self) -> None:
         self.store.close()

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Callable
 from .cleaning import clean_pages, clean_text
 from .errors import CorpusError, ExtractionUnavailableError
 from .ocr import OCR_OFF, OcrOptions, Scanned, needs_ocr, read_scanned
-from .types import Document, DocumentMeta
+from .types import ACCESS_LEVELS, Document, DocumentMeta
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.toml"
 SUPPORTED = {".txt", ".md", ".pdf", ".html", ".htm", ".docx"}
-# `item`: the agenda item a paper belongs to ("5. Budget 2026/27"), as `import moderngov` records it
-META_FIELDS = {"id", "title", "date", "date_note", "doc_type", "council", "committee", "source", "item"}
+# `item`: the agenda item a paper belongs to ("5. Budget 2026/27"), as `import moderngov` records it;
+# `access`: "public" or "restricted" (exempt papers only users allowed restricted papers see)
+META_FIELDS = {"id", "title", "date", "date_note", "doc_type", "council", "committee", "source", "item", "access"}
 MAX_TEXT_CHARS = 5_000_000
 MAX_FILE_BYTES = 2**30
 MAX_DOCX_PARAGRAPHS = 100_000
@@ -193,6 +194,9 @@ def _check_entry(entry: object, where: str) -> dict:
     for name, value in entry.items():
         if name == "date":
             checked[name] = _check_date(value, f"{where} field date")
+        elif name == "access" and value not in ACCESS_LEVELS:
+            raise CorpusError(f"{where} field access must be one of {', '.join(map(repr, ACCESS_LEVELS))}, "
+                              f"not {value!r}")
         elif isinstance(value, str):
             checked[name] = value
         else:
@@ -258,7 +262,6 @@ def load_document(source: SourceFile, data: bytes, pdf_password: str | None = No
                   on_page: Callable[[int, int], None] | None = None) -> Document:
     """Extract, clean and describe one file whose bytes are `data`. PDF pages without a usable text
     layer are read by OCR under `ocr` (None: not at all), `on_page(done, total)` after each."""
-    name = source.path.name
     if not data:
         raise CorpusError(f"{source.path}: empty file (0 bytes)")
     suffix = source.path.suffix.lower()
@@ -520,6 +523,7 @@ def _describe(source: SourceFile, text: str, found_title: str | None, default_co
         committee=meta.get("committee"),
         source=meta.get("source") or source.key,
         date_note=meta.get("date_note"),
+        access=meta.get("access", "public"),
     )
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import calendar
 import json
 import logging
-import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -396,6 +395,9 @@ class HybridRetriever:
             return [], {}
         pool = max(self.candidates, depth)
         dense = self.index.vectors.search(self.embedder.embed_query(query), pool, allowed, filters)
+        if filters.public_only:  # a vector store that filters only on metadata (Milvus) may return others
+            permitted = set(allowed.tolist())
+            dense = [(i, s) for i, s in dense if i in permitted]
         sparse_index, mask = self.index.sparse_for(filters, allowed)
         sparse = sparse_index.search(query, pool, mask)
         fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k,

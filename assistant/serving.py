@@ -5,13 +5,20 @@ Gradio reads and parses a request body before its own login check answers 401, a
 (cancel, heartbeat, stream close, run history) take no login at all. `RequestGuard` is an ASGI middleware
 on the app Gradio runs on: it answers before any body byte is read, 401 to a request without a valid
 session (only the login page, its assets and the login itself are open) and 413 to a body over the
-limit (from Content-Length, or counted as a chunked body streams in). Logged-in users share one
-account; their events and sessions are named by random ids that only their own browser is sent.
+limit (from Content-Length, or counted as a chunked body streams in). Events and sessions are named
+by random ids that only their own browser is sent. The REST API under `/api` checks its own HTTP Basic
+credentials (api.py), so the guard bounds its bodies but asks it for no session.
+
+`RateLimit` bounds how many answers one user may ask for in a minute (the chat and `/api/ask`).
 """
 from __future__ import annotations
 
+import collections
 import json
 import logging
+import math
+import threading
+import time
 from typing import Any, Awaitable, Callable
 
 from starlette.datastructures import Headers
@@ -30,6 +37,10 @@ PUBLIC_PATHS = frozenset({"/", "/login", "/login/", "/logout", "/favicon.ico", "
                           "/gradio_api/login_check", "/gradio_api/login_check/", "/gradio_api/startup-events",
                           "/pwa_icon"})
 PUBLIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/gradio_api/custom_component/", "/pwa_icon/")
+# routes that check credentials of their own (HTTP Basic) rather than Gradio's session
+OWN_AUTH_PATHS: frozenset[str] = frozenset()
+OWN_AUTH_PREFIXES = ("/api/",)
+RATE_WINDOW_SECONDS = 60.0
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -51,7 +62,8 @@ class RequestGuard:
             return
         server, path = scope.get("app"), scope.get("path", "")
         method = scope.get("method", "GET")
-        if login_required(server) and not is_public(method, path) and not signed_in(server, scope):
+        own_auth = path in OWN_AUTH_PATHS or path.startswith(OWN_AUTH_PREFIXES)
+        if login_required(server) and not own_auth and not is_public(method, path) and not signed_in(server, scope):
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
             else:
@@ -61,16 +73,17 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         limit = MAX_LOGIN_BYTES if path in LOGIN_PATHS else self.max_body_bytes
+        key = "error" if own_auth else "detail"
         length = Headers(scope=scope).get("content-length", "").strip()
         if length and not length.isdigit():
-            await refuse(send, 400, "Invalid Content-Length")
+            await refuse(send, 400, "Invalid Content-Length", key)
             return
         if length and int(length) > limit:
-            await refuse(send, 413, f"Request body too large: the limit is {limit:,} bytes")
+            await refuse(send, 413, f"Request body too large: the limit is {limit:,} bytes", key)
             return
-        await self._bounded(scope, receive, send, limit)
+        await self._bounded(scope, receive, send, limit, key)
 
-    async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int, key: str = "detail") -> None:
         """Run the app, counting the body as it streams in; past `limit`, answer 413 and tell the app
         the client has gone (whatever it sends after that is dropped)."""
         received, cut_off, started = 0, False, False
@@ -85,7 +98,7 @@ class RequestGuard:
                 if received > limit:
                     cut_off = True
                     if not started:
-                        await refuse(send, 413, f"Request body too large: the limit is {limit:,} bytes")
+                        await refuse(send, 413, f"Request body too large: the limit is {limit:,} bytes", key)
                     return {"type": "http.disconnect"}
             return message
 
@@ -124,10 +137,43 @@ def signed_in(server: object, scope: Scope) -> bool:
     return token is not None and tokens.get(token) is not None
 
 
-async def refuse(send: Send, status: int, detail: str) -> None:
-    """A JSON error answer that closes the connection, so an unread body is never parsed as a request."""
-    body = json.dumps({"detail": detail}).encode()
+async def refuse(send: Send, status: int, detail: str, key: str = "detail") -> None:
+    """A JSON error answer that closes the connection, so an unread body is never parsed as a request
+    (`{"detail": ...}` as Gradio's routes answer, `{"error": ...}` for the REST API)."""
+    body = json.dumps({key: detail}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+class RateLimit:
+    """At most `per_minute` admissions per key in any 60 s (a sliding window); 0 admits everything.
+    Thread-safe; keeps one deque of times per key seen in the last minute."""
+
+    def __init__(self, per_minute: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._times: dict[str, collections.deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float:
+        """0.0 when `key` is admitted now (and counted), else the seconds until it would be."""
+        if self.per_minute <= 0:
+            return 0.0
+        now = self.clock()
+        with self._lock:
+            times = self._times.setdefault(key, collections.deque())
+            while times and times[0] <= now - RATE_WINDOW_SECONDS:
+                times.popleft()
+            if len(times) >= self.per_minute:
+                return max(0.001, times[0] + RATE_WINDOW_SECONDS - now)
+            times.append(now)
+            if len(self._times) > 10_000:
+                for stale in [k for k, t in self._times.items() if not t or t[-1] <= now - RATE_WINDOW_SECONDS]:
+                    del self._times[stale]
+            return 0.0
+
+    def message(self, wait: float) -> str:
+        return (f"Too many questions: the limit is {self.per_minute} a minute per user; "
+                f"try again in {math.ceil(wait)} s")

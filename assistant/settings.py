@@ -88,6 +88,11 @@ class Settings:
     smtp_password_env: str | None = None
     smtp_sender: str | None = None
     smtp_recipients: str | None = None
+    # Users and their access (see users.py; `council-assistant users add`): when this file exists, the UI
+    # login and the API's HTTP Basic auth check it, and only users marked restricted see restricted papers.
+    users_file: str | None = None
+    # Answers one user may ask for in a minute (the chat and /api/ask; more get 429); 0: no limit.
+    rate_limit: int = 0
 
     def __post_init__(self) -> None:
         if self.vector_store not in VECTOR_STORES:

@@ -7,7 +7,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DocumentMeta:
-    """What a citation says about its source: title, date (ISO), type, council, committee, source,
+    """What a citation says about its source: title, date (ISO), type, council, committee, source;
+    who may see it (`access`: "public", or "restricted" for exempt papers only some users may read);
     the PDF pages whose text was read by OCR from a scan, and the numbered items of minutes and
     agendas as (offset where the item starts, "Item 37/18 Appointment of Internal Auditor")."""
 
@@ -19,13 +20,13 @@ class DocumentMeta:
     committee: str | None = None
     source: str | None = None
     date_note: str | None = None
+    access: str = "public"
     ocr_pages: tuple[int, ...] = ()
     items: tuple[tuple[int, str], ...] = ()
 
     def read_by_ocr(self, page: int | None) -> bool:
         """Whether the text of `page` was read by OCR from a scan."""
         return page is not None and page in self.ocr_pages
-
 
     def heading_at(self, offset: int) -> str | None:
         """The label of the numbered item that holds character `offset` of the text, if any."""
@@ -38,6 +39,9 @@ class DocumentMeta:
 
 
 OCR_NOTE = "text read by OCR from a scan"
+
+
+ACCESS_LEVELS = ("public", "restricted")
 
 
 @dataclass(frozen=True)
@@ -183,16 +187,18 @@ class Answer:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Date range (ISO dates, inclusive), document types and councils; empty means no filter."""
+    """Date range (ISO dates, inclusive), document types and councils; empty means no filter.
+    `public_only` keeps out restricted papers (for a user who may not see them)."""
 
     since: str | None = None
     until: str | None = None
     doc_types: tuple[str, ...] = ()
     councils: tuple[str, ...] = ()
+    public_only: bool = False
 
     @property
     def active(self) -> bool:
-        return bool(self.since or self.until or self.doc_types or self.councils)
+        return bool(self.since or self.until or self.doc_types or self.councils or self.public_only)
 
 
 @dataclass(frozen=True)

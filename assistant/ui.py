@@ -16,7 +16,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import atexit
 import csv
-import hmac
 import html
 import logging
 import re
@@ -32,9 +31,11 @@ from typing import Iterator, Sequence
 import gradio as gr
 from starlette.middleware import Middleware
 
-from .errors import AssistantError, SettingsError
-from .serving import RequestGuard
+from .api import build_api, mount
+from .errors import AssistantError
+from .serving import RateLimit, RequestGuard
 from .types import OCR_NOTE, Answer, Citation, Document, DocumentMeta, Passage
+from .users import Logins
 
 log = logging.getLogger(__name__)
 
@@ -426,46 +427,57 @@ def stream_prefixes(text: str, words: int = STREAM_WORDS) -> Iterator[str]:
 # ---------------------------------------------------------------------------------------------
 
 class Actions:
-    """The app's calls into the Assistant, one at a time (`lock`); streaming and HTTP stay outside it.
+    """The app's calls into the Assistant, made from Gradio's worker threads side by side: the
+    Assistant is thread-safe, so no call waits behind another (a slow LLM reply holds up only its own
+    user). An answer depends only on the question and the index build, whoever else is asking
+    (tests/test_concurrency.py checks it; bench/concurrency.py measures it)."""
 
-    One lock, on purpose: the answerer's sentence-vector cache and the embedder's query cache are
-    unsynchronised LRU dicts, and the work under the lock (encoder, FAISS, BM25, sentence scoring) is
-    CPU-bound and already uses every core through torch/ONNX threads, so parallel calls would not
-    answer sooner on a small machine, only risk a corrupted cache. Serialised, an answer depends only
-    on the question and the index build, whoever else is asking (bench/concurrency.py measures it).
-    To use more cores, run more replicas (DESIGN.md, "Scaling out")."""
-
-    def __init__(self, assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS) -> None:
+    def __init__(self, assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Logins | None = None,
+                 limit: RateLimit | None = None) -> None:
         self.assistant = assistant
         self.examples = tuple(examples)
-        self.lock = threading.Lock()
+        self.logins = logins or Logins()
+        self.limit = limit or RateLimit()
         self.exports = Path(tempfile.mkdtemp(prefix="council-assistant-exports-"))
         atexit.register(shutil.rmtree, self.exports, True)
 
     def warm_up(self) -> None:
         """Load the embedding model and the index before the first question needs them."""
         try:
-            with self.lock:
-                self.assistant.load()
+            self.assistant.load()
         except Exception:  # a failure here will be reported to the first question instead
             log.exception("warm-up failed")
 
-    def _call(self, fn, *args, **kwargs):
-        with self.lock:
-            return fn(*args, **kwargs)
+    def sees_restricted(self, request: gr.Request | None) -> bool:
+        """Whether the signed-in user of `request` may see restricted papers (everyone may when the app
+        has no login; nobody unknown to the users file may)."""
+        if not self.logins.required:
+            return True
+        user = self.logins.user(getattr(request, "username", None))
+        return bool(user and user.restricted)
+
+    def _admit(self, request: gr.Request | None) -> str | None:
+        """None when the user may ask now, else the rate limit's message."""
+        key = getattr(request, "username", None) or getattr(getattr(request, "client", None), "host", None) or ""
+        wait = self.limit.wait(key)
+        return self.limit.message(wait) if wait else None
 
     # --- chat -------------------------------------------------------------------------------
     def respond(self, message: str, turns: list[Answer], since: str | None, until: str | None,
-                doc_types: list[str] | None):
+                doc_types: list[str] | None, request: gr.Request = None):
         """Stream the answer to `message`: (conversation, sources, turns, question box) per step."""
         turns = list(turns or [])
         latest = turns[-1] if turns else None
         if (message or "").strip():
             yield conversation_html(turns, pending=message.strip()), sources_html(latest), turns, ""
+        refused = self._admit(request)
+        if refused:
+            yield conversation_html(turns, notice=refused, examples=self.examples), sources_html(latest), turns, message
+            return
         try:
             history = [(a.question, a.text) for a in turns]
-            answer = self._call(self.assistant.chat, history, message, since=since or None,
-                                until=until or None, doc_types=tuple(doc_types or ()))
+            answer = self.assistant.chat(history, message, since=since or None, until=until or None,
+                                         doc_types=tuple(doc_types or ()), restricted=self.sees_restricted(request))
         except Exception as exc:
             yield (conversation_html(turns, notice=friendly(exc), examples=self.examples), sources_html(latest),
                    turns, message)
@@ -478,17 +490,19 @@ class Actions:
                 time.sleep(STREAM_PAUSE)
         yield conversation_html(turns), sources, turns, ""
 
-    def ask_example(self, turns: list[Answer], since, until, doc_types, evt: gr.EventData):
-        yield from self.respond(str(getattr(evt, "question", "")), turns, since, until, doc_types)
+    def ask_example(self, turns: list[Answer], since, until, doc_types, evt: gr.EventData,
+                    request: gr.Request = None):
+        yield from self.respond(str(getattr(evt, "question", "")), turns, since, until, doc_types, request)
 
     def new_chat(self):
         return conversation_html([], examples=self.examples), sources_html(None), []
 
     # --- documents --------------------------------------------------------------------------
-    def open_document(self, doc_id: str, start: int | None = None, end: int | None = None) -> str:
-        """The document view for an indexed doc_id (anything else gets a plain message)."""
+    def open_document(self, doc_id: str, start: int | None = None, end: int | None = None,
+                      request: gr.Request = None) -> str:
+        """The document view for an indexed doc_id the user may see (anything else gets a plain message)."""
         try:
-            document = self._call(self.assistant.document, str(doc_id)) if doc_id else None
+            document = self.assistant.document(str(doc_id), restricted=self.sees_restricted(request)) if doc_id else None
         except Exception as exc:
             return notice_html(friendly(exc))
         if document is None:
@@ -496,32 +510,33 @@ class Actions:
                                "Search or browse the library for it.")
         return document_html(document, start, end)
 
-    def show_document(self, origin: str, doc_id: str, start: int | None = None, end: int | None = None):
+    def show_document(self, origin: str, doc_id: str, start: int | None = None, end: int | None = None,
+                      request: gr.Request = None):
         """(document view, tab switch, the tab to go back to)."""
-        return self.open_document(doc_id, start, end), gr.Tabs(selected="document"), origin
+        return self.open_document(doc_id, start, end, request), gr.Tabs(selected="document"), origin
 
-    def open_citation(self, evt: gr.EventData):
+    def open_citation(self, evt: gr.EventData, request: gr.Request = None):
         return self.show_document("chat", str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
-                                  _int(getattr(evt, "end", None)))
+                                  _int(getattr(evt, "end", None)), request)
 
-    def open_search_result(self, passages: list[Passage], evt: gr.SelectData):
+    def open_search_result(self, passages: list[Passage], evt: gr.SelectData, request: gr.Request = None):
         row = _row(evt, len(passages or ()))
         if row is None:
             return gr.skip(), gr.skip(), gr.skip()
         p = passages[row]
-        return self.show_document("search", p.meta.doc_id, p.chunk.start, p.chunk.end)
+        return self.show_document("search", p.meta.doc_id, p.chunk.start, p.chunk.end, request)
 
-    def open_library_row(self, doc_ids: list[str], evt: gr.SelectData):
+    def open_library_row(self, doc_ids: list[str], evt: gr.SelectData, request: gr.Request = None):
         row = _row(evt, len(doc_ids or ()))
         if row is None:
             return gr.skip(), gr.skip(), gr.skip()
-        return self.show_document("library", doc_ids[row])
+        return self.show_document("library", doc_ids[row], request=request)
 
-    def library_view(self):
+    def library_view(self, request: gr.Request = None):
         """(header, library summary, library rows, their doc_ids, and the two type filters) for the
-        index as it is now."""
+        index as it is now, as the signed-in user may see it."""
         try:
-            documents = self._call(self.assistant.documents)
+            documents = self.assistant.documents(restricted=self.sees_restricted(request))
         except Exception as exc:  # the page keeps the library it was built with
             log.warning("library not refreshed: %s", friendly(exc))
             return (gr.skip(),) * 6
@@ -530,11 +545,13 @@ class Actions:
                 [m.doc_id for m, _ in documents], gr.CheckboxGroup(choices=types), gr.CheckboxGroup(choices=types))
 
     # --- search -----------------------------------------------------------------------------
-    def search_table(self, query: str, k: float, since: str | None, until: str | None, doc_types: list[str] | None):
+    def search_table(self, query: str, k: float, since: str | None, until: str | None, doc_types: list[str] | None,
+                     request: gr.Request = None):
         """(table rows, CSV download, passages, status) for a query."""
         try:
-            passages = self._call(self.assistant.search, query, k=int(k), since=since or None,
-                                  until=until or None, doc_types=tuple(doc_types or ()))
+            passages = self.assistant.search(query, k=int(k), since=since or None, until=until or None,
+                                             doc_types=tuple(doc_types or ()),
+                                             restricted=self.sees_restricted(request))
         except Exception as exc:
             return [], gr.DownloadButton(value=None, visible=False), [], notice_html(friendly(exc))
         if not passages:
@@ -550,30 +567,34 @@ class Actions:
 
     # --- API (JSON for gradio_client) -----------------------------------------------------
     def api_ask(self, question: str, history: list | None = None, since: str | None = None,
-                until: str | None = None, doc_types: list[str] | None = None) -> dict:
+                until: str | None = None, doc_types: list[str] | None = None, request: gr.Request = None) -> dict:
         """A cited answer: the `ask --json` object, with each citation's start/end offsets. `history`:
         earlier turns as [question, answer] pairs or role/content messages, for follow-ups."""
+        refused = self._admit(request)
+        if refused:
+            raise gr.Error(refused, print_exception=False)
         try:
-            answer = self._call(self.assistant.chat, history or [], question, since=since or None,
-                                until=until or None, doc_types=doc_types or ())
+            answer = self.assistant.chat(history or [], question, since=since or None,
+                                         until=until or None, doc_types=doc_types or (),
+                                         restricted=self.sees_restricted(request))
         except Exception as exc:
             raise api_error(exc) from None
         return answer_json(answer)
 
     def api_search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,
-                   doc_types: list[str] | None = None) -> dict:
+                   doc_types: list[str] | None = None, request: gr.Request = None) -> dict:
         """Ranked passages: the `search --json` object, with each passage's start/end offsets."""
         try:
-            passages = self._call(self.assistant.search, query, k=k, since=since or None, until=until or None,
-                                  doc_types=doc_types or ())
+            passages = self.assistant.search(query, k=k, since=since or None, until=until or None,
+                                             doc_types=doc_types or (), restricted=self.sees_restricted(request))
         except Exception as exc:
             raise api_error(exc) from None
         return {"query": query, "results": [passage_json(p) for p in passages]}
 
-    def api_document(self, doc_id: str) -> dict:
+    def api_document(self, doc_id: str, request: gr.Request = None) -> dict:
         """An indexed document's metadata and cleaned text (page_starts: offsets where PDF pages begin)."""
         try:
-            document = self._call(self.assistant.document, str(doc_id))
+            document = self.assistant.document(str(doc_id), restricted=self.sees_restricted(request))
         except Exception as exc:
             raise api_error(exc) from None
         if document is None:
@@ -581,10 +602,10 @@ class Actions:
                            print_exception=False)
         return {**_meta_json(document.meta), "text": document.text, "page_starts": list(document.page_starts)}
 
-    def api_documents(self) -> list:
+    def api_documents(self, request: gr.Request = None) -> list:
         """The indexed documents with their metadata and chunk counts."""
         try:
-            documents = self._call(self.assistant.documents)
+            documents = self.assistant.documents(restricted=self.sees_restricted(request))
         except Exception as exc:
             raise api_error(exc) from None
         return [{**_meta_json(meta), "chunks": chunks} for meta, chunks in documents]
@@ -631,10 +652,13 @@ def api_error(exc: BaseException) -> gr.Error:
 # Layout
 # ---------------------------------------------------------------------------------------------
 
-def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS) -> gr.Blocks:
-    """The Blocks app over `assistant`: Chat, Search, Library and Document tabs, plus JSON API endpoints."""
-    actions = Actions(assistant, examples)
-    documents = assistant.documents()
+def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Logins | None = None,
+              limit: RateLimit | None = None) -> gr.Blocks:
+    """The Blocks app over `assistant`: Chat, Search, Library and Document tabs, plus JSON API endpoints.
+    With a login, the page is laid out with the public papers only; each page load then shows the
+    signed-in user what they may see."""
+    actions = Actions(assistant, examples, logins, limit)
+    documents = assistant.documents(restricted=not actions.logins.required)
     doc_types = sorted({meta.doc_type for meta, _ in documents})
     private = dict(api_visibility="private")
 
@@ -736,42 +760,50 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS) -> gr.Bloc
     return app
 
 
-def login_check(username: str | None, password: str | None):
-    """The login function for `launch(auth=...)`, or None when no login is configured."""
-    if not username and not password:
-        return None
-    if not (username and password):
-        raise SettingsError("ui_username and ui_password must be set together (COUNCIL_ASSISTANT_UI_USERNAME "
-                            "and COUNCIL_ASSISTANT_UI_PASSWORD) to turn the login on")
-
-    def check(given_user: str, given_password: str) -> bool:
-        user_ok = hmac.compare_digest(given_user.encode(), username.encode())
-        password_ok = hmac.compare_digest(given_password.encode(), password.encode())
-        return user_ok and password_ok
-
-    return check
+def logins_for(settings) -> Logins:
+    """The logins the settings name: the users file when it exists, else the single UI login."""
+    return Logins(Path(settings.users_file) if settings.users_file else None, settings.ui_username,
+                  settings.ui_password)
 
 
 def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, prevent_thread_lock: bool = False,
           warm_up: bool = True) -> gr.Blocks:
     """Build and launch the app; blocks until interrupted unless `prevent_thread_lock`."""
     settings = assistant.settings
-    auth = login_check(settings.ui_username, settings.ui_password)
-    app = build_app(assistant)
+    logins = logins_for(settings)
+    limit = RateLimit(settings.rate_limit)
+    auth = (lambda name, password: logins.check(name, password) is not None) if logins.required else None
+    app = build_app(assistant, logins=logins, limit=limit)
     if auth is None and host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s without a login; set ui_username and ui_password to require one", host)
     if warm_up:
         threading.Thread(target=app.actions.warm_up, name="warm-up", daemon=True).start()
-    app.queue(default_concurrency_limit=8)
+    app.queue(default_concurrency_limit=concurrency_limit(available_cores()))
     app.launch(server_name=host, server_port=port, auth=auth, auth_message=f"{TITLE}: please sign in.",
                prevent_thread_lock=True, show_error=False, quiet=True, ssr_mode=False, pwa=False,
                mcp_server=False, footer_links=["api"], css=CSS, theme=theme(),
                app_kwargs={"middleware": [Middleware(RequestGuard)]})
+    mount(app.server_app, build_api(assistant, logins, limit))
     print(f"council-assistant: serving on {app.local_url}" + (" (login required)" if auth else ""),
           file=sys.stderr, flush=True)
     if not prevent_thread_lock:
         app.block_thread()
     return app
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container's limit narrows)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def concurrency_limit(cores: int) -> int:
+    """How many events of one kind Gradio runs at once: four per core, at least 8. The work is CPU-bound
+    but short (tens of ms), and an LLM reply is a wait, not work: a few waiting calls per core keep
+    the cores busy without a slow endpoint holding up every user."""
+    return max(8, 4 * cores)
 
 
 def theme() -> gr.themes.Base:

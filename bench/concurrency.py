@@ -1,4 +1,4 @@
-"""Concurrent users against the served chat app: 16 gradio_client users asking 25 eval questions each.
+"""Concurrent users against the served app: 1 and 16 users asking 25 eval questions each through POST /api/ask.
 
 Run: `.venv/bin/python bench/concurrency.py` (two to three minutes on 2 cores). It serves the app on
 loopback in its own process over the bundled index (`index/`, or a fresh index of `corpus/` in a
@@ -11,8 +11,8 @@ Every timed run repeats questions already asked once, so query and sentence vect
 Assistant's caches (the first asks are reported apart): the figures measure serving many users, not
 encoding.
 
-`--compare-unlocked` repeats the 16-user run against a server whose Assistant lock is taken out (for
-comparison only: the answerer's caches are not thread-safe) and records it beside the locked run.
+`--via ui` asks through the UI's gradio_client endpoint (/ask) instead of the REST API. The Assistant is
+thread-safe and the server holds no lock around it, so users are answered side by side.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(index_dir: Path, port: int, unlocked: bool) -> None:
+def serve(index_dir: Path, port: int) -> None:
     """The server process: load the Assistant, serve it, run until terminated."""
     from assistant import ui
     from assistant.app import Assistant
@@ -67,20 +67,18 @@ def serve(index_dir: Path, port: int, unlocked: bool) -> None:
     assistant = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False))
     assistant.load()
     app = ui.serve(assistant, port=port, prevent_thread_lock=True, warm_up=False)
-    if unlocked:
-        app.actions.lock = contextlib.nullcontext()
     runtime = getattr(assistant.embedder, "runtime_in_use", "torch")
     print(json.dumps({"ready": app.local_url, "encoder": runtime}), flush=True)
     app.block_thread()
 
 
 @contextlib.contextmanager
-def server(index_dir: Path, unlocked: bool = False):
+def server(index_dir: Path):
     """(URL, encoder runtime) of the app served by a child process (its own interpreter, so the
     clients' threads here do not share the server's GIL)."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--index", str(index_dir)]
-                               + (["--unlocked"] if unlocked else []), stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--index", str(index_dir)],
+                               stdout=subprocess.PIPE, text=True)
     try:
         ready: dict = {}
         for line in process.stdout:  # libraries may print first; the server's line is JSON
@@ -113,16 +111,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def ask_all(url: str, asked: list[str]) -> list[tuple[str, float, dict | None, str | None]]:
-    """(question, latency ms, result, error) for each question, asked in order by one new client."""
-    from gradio_client import Client
+VIA = "api"
 
-    client = Client(url, verbose=False)
+
+def ask_all(url: str, asked: list[str]) -> list[tuple[str, float, dict | None, str | None]]:
+    """(question, latency ms, result, error) for each question, asked in order by one new client
+    (POST /api/ask, or the UI's gradio_client endpoint with --via ui)."""
+    if VIA == "ui":
+        from gradio_client import Client
+
+        client = Client(url, verbose=False)
+        predict = lambda question: client.predict(question, api_name="/ask")  # noqa: E731
+    else:
+        def predict(question: str) -> dict:
+            request = urllib.request.Request(url.rstrip("/") + "/api/ask", json.dumps({"question": question}).encode(),
+                                             {"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return json.loads(response.read())
     out = []
     for question in asked:
         started = time.perf_counter()
         try:
-            result, error = client.predict(question, api_name="/ask"), None
+            result, error = predict(question), None
         except Exception as exc:  # counted, never fatal: errors are one of the figures
             result, error = None, f"{type(exc).__name__}: {exc}"
         out.append((question, (time.perf_counter() - started) * 1000, result, error))
@@ -167,8 +177,7 @@ def run(url: str, asked: list[str], users: int) -> tuple[dict, dict, dict]:
     if any(e for *_, e in first):
         raise SystemExit(f"the first run failed: {next(e for *_, e in first if e)}")
     expected = {q: comparable(r) for q, _, r, _ in first}
-    alone = ask_all(url, asked)
-    return figures(first), figures(alone, expected), many_users(url, asked, users, expected)
+    return figures(first), many_users(url, asked, 1, expected), many_users(url, asked, users, expected)
 
 
 def main() -> None:
@@ -176,14 +185,15 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=ROOT / "index", help="index folder (default: index/)")
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--questions", type=int, default=25)
-    parser.add_argument("--compare-unlocked", action="store_true",
-                        help="also run the users against a server without the Assistant lock (comparison only)")
+    parser.add_argument("--via", choices=("api", "ui"), default="api",
+                        help="ask through POST /api/ask (default) or the UI's gradio_client endpoint")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--unlocked", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        return serve(args.index, args.serve, args.unlocked)
+        return serve(args.index, args.serve)
+    global VIA
+    VIA = args.via
 
     asked = questions(args.questions)
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,24 +210,18 @@ def main() -> None:
         results = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                    "index": "index/" if index_dir == args.index else "corpus/ (temporary index)",
                    "encoder": encoder, "questions": len(asked), "mix": "2 answerable : 1 not",
-                   "one_user_first_asks": first, "one_user": one, "locked": many}
-        if args.compare_unlocked:
-            with server(index_dir, unlocked=True) as (url, _):
-                _, results["unlocked_one_user"], results["unlocked"] = run(url, asked, args.users)
+                   "via": "POST /api/ask" if VIA == "api" else "gradio_client /ask",
+                   "one_user_first_asks": first, "one_user": one, "many_users": many}
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     print(f"{many['users']} users x {len(asked)} questions: {many['requests']} requests, {many['errors']} errors, "
           f"{many['answers_differing_from_one_user']} answers differing from one user's; "
-          f"p50 {many['p50_ms']:.0f} ms, p95 {many['p95_ms']:.0f} ms, {many['requests_per_s']:.1f} requests/s "
-          f"(one user alone: p50 {one['p50_ms']:.0f} ms, p95 {one['p95_ms']:.0f} ms, of which the Assistant "
+          f"p50 {many['p50_ms']:.0f} ms, p95 {many['p95_ms']:.0f} ms, {many['requests_per_s']:.1f} answers/s "
+          f"(one user alone: p50 {one['p50_ms']:.0f} ms, p95 {one['p95_ms']:.0f} ms, "
+          f"{one.get('requests_per_s', 0):.1f} answers/s, of which the Assistant "
           f"{one['assistant_p50_ms']:.0f} ms; first asks, before the caches hold the questions: p50 "
           f"{first['p50_ms']:.0f} ms, Assistant {first['assistant_p50_ms']:.0f} ms)")
-    if "unlocked" in results:
-        free = results["unlocked"]
-        print(f"without the lock: {free['errors']} errors, {free['answers_differing_from_one_user']} answers "
-              f"differing; p50 {free['p50_ms']:.0f} ms, p95 {free['p95_ms']:.0f} ms, "
-              f"{free['requests_per_s']:.1f} requests/s")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,7 @@ def test_query_vectors_are_cached_read_only_and_equal_to_fresh_ones(embedder):
 
 @pytest.mark.slow
 def test_query_cache_forgets_the_least_recently_used_beyond_its_size(embedder, monkeypatch):
-    from assistant import embedding
-
-    monkeypatch.setattr(embedding, "QUERY_CACHE", 2)
+    monkeypatch.setattr(embedder._queries, "size", 2)
     embedder.clear_query_cache()
     first, second = embedder.embed_query("first question"), embedder.embed_query("second question")
     assert embedder.embed_query("first question") is first

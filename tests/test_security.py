@@ -718,7 +718,7 @@ class BrokenAssistant:
     def __init__(self, settings) -> None:
         self.settings = settings
 
-    def documents(self):
+    def documents(self, restricted: bool = True):
         return []
 
     def _fail(self, *args, **kwargs):
@@ -877,7 +877,7 @@ class SlowAssistant:
     def __init__(self, settings) -> None:
         self.settings = settings
 
-    def documents(self):
+    def documents(self, restricted: bool = True):
         return []
 
     def chat(self, history, message, **filters):

@@ -117,11 +117,14 @@ def test_csv_export_guards_against_formulas(tmp_path):
 
 
 def test_login_is_on_only_when_both_settings_are_set():
-    assert ui.login_check(None, None) is None
-    check = ui.login_check("clerk", "s3cret")
-    assert check("clerk", "s3cret") and not check("clerk", "wrong") and not check("other", "s3cret")
+    from assistant.users import Logins
+
+    assert not Logins(None, None, None).required
+    logins = Logins(None, "clerk", "s3cret")
+    assert logins.required and logins.check("clerk", "s3cret").restricted
+    assert logins.check("clerk", "wrong") is None and logins.check("other", "s3cret") is None
     with pytest.raises(SettingsError):
-        ui.login_check("clerk", None)
+        Logins(None, "clerk", None)
 
 
 def test_unexpected_errors_are_not_shown_to_users():
