@@ -63,7 +63,12 @@ DECISION = re.compile(r"\b(?:resolved|agreed|approved|decided|refused|declined|r
                       r"accepted|adopted|ratified|awarded|noted|will (?:not )?(?:object|support|join|apply)|"
                       r"no objections?|not to)\b", re.IGNORECASE)
 ASKS_WHEN = re.compile(r"\bwhen\b|\b(what|which|on what|by what) (date|day|month|year|time|evening|week)\b"
-                       r"|\bhow long\b|\bdeadline\b|\bbetween which dates\b", re.IGNORECASE)
+                       r"|\bdeadline\b|\bbetween which dates\b", re.IGNORECASE)
+ASKS_DURATION = re.compile(r"\bhow (long|often|frequently|quickly|soon)\b|\b(what|which) (period|frequency)\b"
+                           r"|\bover how long\b", re.IGNORECASE)
+DURATION = re.compile(rf"\b(?:\d+|{_NUMBER_WORDS}|a|an)[- ](?:hours?|days?|weeks?|months?|years?|weekly|monthly)\b"
+                      r"|\b(?:daily|weekly|fortnightly|monthly|quarterly|annually|yearly|every \w+(?: \w+)?)\b",
+                      re.IGNORECASE)
 ASKS_WHO = re.compile(r"^\W*(and\s+)?who\b|\b(and|,)\s+who\b|\bwho (is|was|were|are|will|has|had|did|does|leads|chairs|"
                       r"attends|signed|wrote|heads|proposed|seconded|voted)\b|\bwhom\b|\bwhose\b"
                       r"|\bwhich (person|officer|councillor|advisor|adviser|director|solicitor|company|firm|"
@@ -73,13 +78,13 @@ ASKS_MONEY = re.compile(r"\bhow much\b|\bwhat (amount|sum|cost|price|budget|prec
                         r"contribut\w*|raise[ds]?|worth)\b", re.IGNORECASE)
 ASKS_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bwhat (score|percentage|share)\b", re.IGNORECASE)
 ASKS_VOTE = re.compile(r"\bvot(e|es|ed|ing)\b|\bproposed\b|\bseconded\b|\bmotion\b", re.IGNORECASE)
-ASKS_DECISION = re.compile(r"\bdecid\w*|\bdecision\b|\bresol\w*|\bagree\w*|\bapprov\w*|\boutcome\b"
+ASKS_DECISION = re.compile(r"^\W*(did|does|was|were|has|have|will|is)\b|\bdecid\w*|\bdecision\b|\bresol\w*|\bagree\w*|\bapprov\w*|\boutcome\b"
                            r"|\bwhat happened\b|\bstance\b|\bview\b|\bdid .+ (adopt|sign|switch|accept|award)\b",
                            re.IGNORECASE)
 # question words that ask for a second thing: "..., and why?", "who proposed and who seconded ..."
 MORE_PARTS = re.compile(r"\b(and|,)\s+(why|who|whom|what|when|where|which|how|whether)\b|\bcompare\b|\bboth\b"
                         r"|\beach\b|\bbetween which\b|\bwhen and where\b|\band in\b", re.IGNORECASE)
-KINDS = (("date", ASKS_WHEN, DATE), ("person", ASKS_WHO, NAME), ("money", ASKS_MONEY, MONEY),
+KINDS = (("duration", ASKS_DURATION, DURATION), ("date", ASKS_WHEN, DATE), ("person", ASKS_WHO, NAME), ("money", ASKS_MONEY, MONEY),
          ("count", ASKS_COUNT, COUNT), ("vote", ASKS_VOTE, VOTE), ("decision", ASKS_DECISION, DECISION))
 _TOKEN = re.compile(r"[a-z0-9£$]+")
 _NAMED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w'’-]*|\b[\w/-]*\d[\w/-]*|\"[^\"]+\"|“[^”]+”")
@@ -97,7 +102,7 @@ FEATURES = (
     "semantic", "semantic_gap", "lexical", "lexical_context", "lexical_gap", "focus", "focus_context",
     "rare", "title", "kind", "asks_kind", "kind_lead", "rank", "fused", "sparse", "dense",
     "date_agrees", "date_clashes", "heading", "position", "length", "digits", "best_focus", "best_lexical",
-    "row", "lexical_order", "semantic_order", "sparse_order",
+    "row", "lexical_order", "semantic_order", "sparse_order", "kind_x_context", "kind_x_semantic",
 )
 
 
@@ -208,7 +213,7 @@ def split_context(query: str) -> tuple[str, str]:
 
 
 def asked_kinds(question: str) -> tuple[str, ...]:
-    """The kinds of fact `question` asks for, in KINDS order ("date", "person", "money", "count",
+    """The kinds of fact `question` asks for, in KINDS order ("duration", "date", "person", "money", "count",
     "vote", "decision"); a "how much" question asks for a sum, not also for a count."""
     kinds = tuple(name for name, asks, _ in KINDS if asks.search(question))
     return tuple(k for k in kinds if not (k == "count" and "money" in kinds and re.search(r"how much", question, re.I)))
@@ -254,8 +259,6 @@ def new_facts(kind: str, question: str, sentence: str) -> list[re.Match]:
         if kind in ("count", "money") and YEAR.fullmatch(found):
             continue
         out.append(match)
-    if kind == "person" and not out:
-        out = [m for m in ROLE.finditer(sentence) if m.group(0).lower() not in known]
     return out
 
 
@@ -334,7 +337,7 @@ def sentence_features(question: str, sentences: list[Sentence], similarity: np.n
             math.log1p(len(tokens)),
             sum(any(c.isdigit() for c in t) for t in tokens) / max(len(tokens), 1),
             0.0, 0.0,
-            float(s.row), 0.0, 0.0, 0.0,
+            float(s.row), 0.0, 0.0, 0.0, 0.0, 0.0,
         ])
     out = np.array(rows, dtype=float)
     col = {name: i for i, name in enumerate(FEATURES)}
@@ -343,6 +346,8 @@ def sentence_features(question: str, sentences: list[Sentence], similarity: np.n
     out[:, col["sparse"]] = sparse / sparse.max() if sparse.max() > 0 else 0.0
     out[:, col["best_focus"]] = out[:, col["focus_context"]].max()
     out[:, col["best_lexical"]] = out[:, col["lexical_context"]].max()
+    out[:, col["kind_x_context"]] = out[:, col["kind"]] * out[:, col["lexical_context"]]
+    out[:, col["kind_x_semantic"]] = out[:, col["kind"]] * out[:, col["semantic"]]
     for name, source in (("lexical_order", "lexical_context"), ("semantic_order", "semantic"), ("sparse_order", "sparse")):
         out[:, col[name]] = 1.0 / (1.0 + _order(out[:, col[source]]))
     return out
@@ -434,15 +439,28 @@ def _clause_end(text: str, start: int) -> int:
     return start + stop.start() if stop else len(text.rstrip(". "))
 
 
+def _nearest(matches: list[re.Match], question: str, sentence: str) -> re.Match:
+    """The match closest to where the sentence holds the question's words ("... in the interim Hilary
+    Brooks will be the acting DCS" for "who is the acting DCS?"); the first on a tie or without any."""
+    wanted = set(content_words(question))
+    places = [m.start() for m in re.finditer(r"[\w£$']+", sentence) if set(content_words(m.group(0))) & wanted]
+    if not places:
+        return matches[0]
+    return min(matches, key=lambda m: min(min(abs(p - m.start()), abs(p - m.end())) for p in places))
+
+
 def short_span(question: str, sentence: str) -> tuple[int, int] | None:
     """(start, end) in `sentence` of the asked-for thing: the sum, date, count or name (with a role
     that follows it) of the first kind the question asks for, or the decision or vote clause; None
     when the question asks for no kind of fact or the sentence holds none new."""
     for kind in asked_kinds(question):
         matches = new_facts(kind, question, sentence)
+        if kind == "person" and not matches:
+            known = set(content_words(question))
+            matches = [m for m in ROLE.finditer(sentence) if not set(content_words(m.group(0))) & known]
         if not matches:
             continue
-        match = matches[0]
+        match = _nearest(matches, question, sentence)
         start, end = match.start(), match.end()
         if kind == "person":
             role = re.match(r",?\s+(?:the\s+)?(?:[A-Z][\w-]*\s+){0,3}(?:Clerk|Chair\w*|Mayor|Officer|Director|"
