@@ -360,7 +360,8 @@ def _order(values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ScoringModel:
-    """A logistic model over FEATURES: p = 1 / (1 + exp(-(((x - mean) / scale) . coef + intercept))).
+    """A logistic model over `features` (some of FEATURES): p = 1 / (1 + exp(-(((x - mean) / scale) . coef
+    + intercept))), x the row's values of those features.
 
     `threshold` is the least probability of the best sentence that answers; `follow` the least share
     of the best's probability a further sentence needs when the question asks for more than one thing.
@@ -377,9 +378,11 @@ class ScoringModel:
     info: dict = field(default_factory=dict, compare=False)
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """P(states the answer) of each row of FEATURES (the model reads the columns it names)."""
         if rows.shape[0] == 0:
             return np.zeros(0)
-        z = ((rows - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
+        x = rows[:, [FEATURES.index(name) for name in self.features]]
+        z = ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
     def to_json(self) -> dict:
@@ -396,7 +399,8 @@ class ScoringModel:
                         follow=float(data.get("follow", 0.5)), info=dict(data.get("info", {})))
         except (KeyError, TypeError, ValueError) as exc:
             raise SettingsError(f"{where}: not an answerer model ({exc}); re-fit it with `make tune`") from exc
-        if model.features != FEATURES or not len(model.mean) == len(model.scale) == len(model.coef) == len(FEATURES):
+        if (not set(model.features) <= set(FEATURES)
+                or not len(model.mean) == len(model.scale) == len(model.coef) == len(model.features)):
             raise SettingsError(f"{where}: fitted for other features than this version computes; "
                                 "re-fit it with `make tune`")
         return model

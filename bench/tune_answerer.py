@@ -37,6 +37,9 @@ FOLLOW_GRID = (0.3, 0.4, 0.5, 0.6, 0.8)
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
 RESULTS = ROOT / "bench" / "results"
 SEED_GROUP = "seed suite"
+# the features the model reads: all that FEATURES computes except those whose fitted sign contradicted
+# what they measure (collinear with others: full focus coverage scored *against* a sentence)
+USED = tuple(f for f in FEATURES if f not in {"focus", "best_focus", "best_lexical", "title", "rare"})
 
 
 def prepare() -> list[dict]:
@@ -74,14 +77,15 @@ def fit(items: list[dict], c: float) -> ScoringModel:
     """A logistic regression on the sentences of `items`, as a `ScoringModel` (numbers only)."""
     from sklearn.linear_model import LogisticRegression
 
-    rows = np.vstack([it["rows"] for it in items if len(it["sentences"])])
+    columns = [FEATURES.index(name) for name in USED]
+    rows = np.vstack([it["rows"] for it in items if len(it["sentences"])])[:, columns]
     labels = np.concatenate([it["labels"] for it in items if len(it["sentences"])])
     mean, scale = rows.mean(axis=0), rows.std(axis=0)
     scale[scale < 1e-9] = 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lr = LogisticRegression(C=c, max_iter=5000).fit((rows - mean) / scale, labels)
-    return ScoringModel(FEATURES, tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, lr.coef_[0])),
+    return ScoringModel(USED, tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, lr.coef_[0])),
                         float(lr.intercept_[0]))
 
 
@@ -240,7 +244,7 @@ def main() -> None:
     plot({"all dev": points, **{f"{k} dev": v for k, v in by_suite.items()}}, threshold,
          RESULTS / "answerer_curve.png")
     print(f"\nwrote {MODEL_FILE.relative_to(ROOT)}, bench/results/answerer_tuning.json, bench/results/answerer_curve.png")
-    print("coefficients: " + ", ".join(f"{n} {w:+.2f}" for n, w in sorted(zip(FEATURES, model.coef), key=lambda x: -abs(x[1]))))
+    print("coefficients: " + ", ".join(f"{n} {w:+.2f}" for n, w in sorted(zip(model.features, model.coef), key=lambda x: -abs(x[1]))))
 
 
 if __name__ == "__main__":
