@@ -179,7 +179,12 @@ def _print_answer(answer, as_json: bool) -> None:
     if as_json:
         print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         return
-    print(textwrap.fill(answer.text, 100))
+    text, short = answer.text, answer.short_answer
+    lead = f"{short.text} [{short.n}] — " if short else ""
+    if lead and text.startswith(lead):
+        print(f"{short.text} [{short.n}]\n")
+        text = text[len(lead):]
+    print(textwrap.fill(text, 100))
     if answer.citations:
         print("\nSources:" if answer.answered else "\nPossibly related:")
     for c in answer.citations:

@@ -227,7 +227,9 @@ def test_cli_ask_json_single_and_streamed(corpus_assistant):
                settings=corpus_assistant.settings)
     assert one.returncode == 0, one.stderr
     data = json.loads(one.stdout)
-    assert set(data) >= {"question", "answer", "answered", "latency_ms", "citations"}
+    assert set(data) >= {"question", "short_answer", "answer", "answered", "latency_ms", "citations"}
+    short = data["short_answer"]
+    assert short["text"] in data["citations"][short["n"] - 1]["quote"] and data["answer"].startswith(short["text"])
     assert set(data["citations"][0]) == {"n", "doc_id", "title", "date", "doc_type", "source", "page",
                                          "quote", "score"}
     questions = ["Who attends the Improvement Board?", "", "What happened to Cherry Road?",
