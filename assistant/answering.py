@@ -576,21 +576,58 @@ class ExtractiveAnswerer:
         sentences, rows = self.features(question, passages)
         return sentences, self.model.probabilities(rows)
 
+    def part_features(self, question: str, sentences: list[Sentence]) -> list[np.ndarray]:
+        """FEATURES rows of the sentences against each part of a question that asks several things."""
+        if not sentences:
+            return []
+        vectors = None
+        out = []
+        for part in question_parts(question):
+            vectors = self._vectors(sentences) if vectors is None else vectors
+            out.append(sentence_features(part, sentences, vectors @ self.embed_query(part)))
+        return out
+
     def answer(self, question: str, passages: list[Passage]) -> Answer:
         sentences, probability = self.scored(question, passages)
+        answered = len(sentences) and float(probability.max()) >= self.min_evidence
+        parts = tuple(self.model.probabilities(rows) for rows in self.part_features(question, sentences)) if answered else ()
         return decide(question, passages, sentences, probability, self.min_evidence, self.model.follow,
-                      self.max_sentences)
+                      self.max_sentences, parts)
 
 
 def decide(question: str, passages: list[Passage], sentences: list[Sentence], probability: np.ndarray,
-           threshold: float, follow: float, max_sentences: int) -> Answer:
+           threshold: float, follow: float, max_sentences: int,
+           part_probabilities: tuple[np.ndarray, ...] = ()) -> Answer:
     """The answer from scored sentences: abstain (with the closest passages as possibly related) when the
     best is below `threshold`; else the best, then runners-up scoring at least `follow` of it: up to one
     more for a question that asks one thing (the model could not tell the two apart; quoting both is
-    safer than guessing), one per further thing asked otherwise."""
+    safer than guessing), one per further thing asked otherwise. With `part_probabilities` (the
+    sentences scored against each part of a question that asks several things, see `question_parts`),
+    the best sentence for each part is quoted too, so that no part of the question goes unanswered."""
     if not sentences or float(probability.max()) < threshold:
         return Answer(question=question, text=NOT_IN_PAPERS, answered=False, citations=related_citations(passages))
     parts = analyse(question).parts
     chosen = select(sentences, probability, min(max_sentences, max(parts, SINGLE_THING_SENTENCES)), follow)
+    if part_probabilities:
+        chosen = chosen[:1]
+        for part in part_probabilities:
+            for i in (int(j) for j in np.argsort(-part, kind="stable")):
+                if i in chosen or any(_jaccard(sentences[i].text, sentences[j].text) >= NEAR_DUPLICATE for j in chosen):
+                    break
+                chosen.append(i)
+                break
+        chosen = chosen[:max_sentences]
     return compose(question, sentences, chosen, probability)
 
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a question that asks several things, split where a further question word follows
+    "and" or a comma ("How much was raised, and what did it cost?" -> two parts); [] for one thing."""
+    asked, _ = split_context(question)
+    cuts = [m.start() for m in re.finditer(r"\b(?:and|,)\s+(?:why|who|whom|what|when|where|which|how|whether)\b",
+                                           asked, re.IGNORECASE)]
+    if not cuts:
+        return []
+    bounds = [0, *cuts, len(asked)]
+    parts = [asked[a:b].strip(" ,") for a, b in zip(bounds, bounds[1:])]
+    return [re.sub(r"^(?:and|,)\s+", "", p, flags=re.IGNORECASE) for p in parts if p]

@@ -56,6 +56,7 @@ def prepare() -> list[dict]:
         for q in questions:
             found = passages[q.id]
             sentences, rows = answerer.features(q.question, found)
+            part_rows = answerer.part_features(q.question, sentences)
             labels = np.array([q.answerable and s.passage.meta.doc_id in q.sources
                                and any(fact_present(s.text, fact) for fact in q.key_facts) for s in sentences],
                               dtype=int)
@@ -69,7 +70,8 @@ def prepare() -> list[dict]:
             if suite.name != "seed":
                 fold = group or "unknown"
             items.append({"suite": suite.name, "q": q, "passages": found, "sentences": sentences, "rows": rows,
-                          "labels": labels, "group": group or "unknown", "fold": fold})
+                          "labels": labels, "group": group or "unknown", "fold": fold,
+                          "part_rows": part_rows})
     return items
 
 
@@ -89,11 +91,18 @@ def fit(items: list[dict], c: float) -> ScoringModel:
                         float(lr.intercept_[0]))
 
 
-def outcome(item: dict, probability: np.ndarray, threshold: float, follow: float) -> QuestionResult:
-    """The answer `decide` gives the question at `threshold`, judged as the eval suite judges it."""
-    answer = decide(item["q"].question, item["passages"], item["sentences"], probability, threshold, follow, 3)
+def outcome(item: dict, scored: tuple, threshold: float, follow: float) -> QuestionResult:
+    """The answer `decide` gives the question at `threshold`, judged as the eval suite judges it;
+    `scored` is (the sentences' probabilities, those against each part of the question)."""
+    probability, parts = scored
+    answer = decide(item["q"].question, item["passages"], item["sentences"], probability, threshold, follow, 3, parts)
     return QuestionResult(question=item["q"], system="product", answer=answer.text, answered=answer.answered,
                           cited=tuple(c.meta.doc_id for c in answer.citations))
+
+
+def score(model: ScoringModel, item: dict) -> tuple:
+    """(the model's probabilities of the item's sentences, and against each part of its question)."""
+    return model.probabilities(item["rows"]), tuple(model.probabilities(rows) for rows in item["part_rows"])
 
 
 def figures(results: list[QuestionResult]) -> dict:
@@ -111,22 +120,22 @@ def figures(results: list[QuestionResult]) -> dict:
             "citation_precision": float(np.mean(cited)) if cited else None}
 
 
-def out_of_fold(dev: list[dict], c: float, key: str = "fold") -> list[np.ndarray]:
+def out_of_fold(dev: list[dict], c: float, key: str = "fold") -> list[tuple]:
     """Each dev question's sentence probabilities from the model fitted without its fold: its council
     (`key` "group"), or for threshold choice ("fold") its council, the seed suite's questions by paper."""
     groups = sorted({it[key] for it in dev})
-    out: list[np.ndarray | None] = [None] * len(dev)
+    out: list[tuple | None] = [None] * len(dev)
     for group in groups:
         model = fit([it for it in dev if it[key] != group], c)
         for i, it in enumerate(dev):
             if it[key] == group:
-                out[i] = model.probabilities(it["rows"])
+                out[i] = score(model, it)
     return out
 
 
 def log_loss(dev: list[dict], probs: list[np.ndarray]) -> float:
     y = np.concatenate([it["labels"] for it in dev])
-    p = np.clip(np.concatenate(probs), 1e-6, 1 - 1e-6)
+    p = np.clip(np.concatenate([scored[0] for scored in probs]), 1e-6, 1 - 1e-6)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
@@ -189,7 +198,7 @@ def main() -> None:
     print("leave-one-council-out log loss by C: " + ", ".join(f"{k}: {v:.4f}" for k, v in losses.items()))
     probs = out_of_fold(dev, c)
     with_positive = [(it, p) for it, p in zip(dev, probs) if it["labels"].sum()]
-    print(f"out-of-fold: best sentence states a key fact for {sum(it['labels'][int(np.argmax(p))] for it, p in with_positive)}"
+    print(f"out-of-fold: best sentence states a key fact for {sum(it['labels'][int(np.argmax(p[0]))] for it, p in with_positive)}"
           f" of the {len(with_positive)} dev questions with such a sentence")
     best = None
     for follow in FOLLOW_GRID:
@@ -224,7 +233,7 @@ def main() -> None:
     for suite in ("seed", "realworld"):
         for split, group in (("dev", dev), ("test", test)):
             chosen = [it for it in group if it["suite"] == suite]
-            final[f"{suite} {split}"] = figures([outcome(it, model.probabilities(it["rows"]), threshold, follow)
+            final[f"{suite} {split}"] = figures([outcome(it, score(model, it), threshold, follow)
                                                 for it in chosen])
     report["final_model"] = final
     print("\nfinal model (fitted on all dev), same threshold:")

@@ -416,3 +416,32 @@ def test_shipped_model_loads_and_refuses_a_model_for_other_features(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(stale))
     with pytest.raises(SettingsError, match="make tune"):
         load_model(tmp_path / "m.json")
+
+
+@pytest.mark.parametrize("question,parts", [
+    ("How much had the fundraising brought in, and what did the project cost?",
+     ["How much had the fundraising brought in", "what did the project cost?"]),
+    ("Who proposed and who seconded the motion?", ["Who proposed", "who seconded the motion?"]),
+    ("What happened to the application, and why?", ["What happened to the application", "why?"]),
+    ("What did the committee decide about bins and recycling?", []),
+])
+def test_a_question_that_asks_several_things_is_split_into_its_parts(question, parts):
+    from assistant.answering import question_parts
+
+    assert question_parts(question) == parts
+
+
+def test_each_part_of_a_question_gets_its_best_sentence():
+    from assistant.answering import decide
+
+    _, passage = _corpus_sentence("is held monthly")
+    sentences = candidate_sentences([passage])
+    overall = np.full(len(sentences), 0.1)
+    overall[0] = 0.9
+    second = np.full(len(sentences), 0.1)
+    second[-1] = 0.8
+    question = "How often does the board meet, and who attends it?"
+    alone = decide(question, [passage], sentences, overall, 0.5, 0.5, 3)
+    both = decide(question, [passage], sentences, overall, 0.5, 0.5, 3, (overall, second))
+    assert [c.quote for c in alone.citations] == [sentences[0].text]
+    assert [c.quote for c in both.citations] == [sentences[0].text, sentences[-1].text]
