@@ -54,11 +54,21 @@ COUNT = re.compile(rf"\b\d[\d,]*(?:\.\d+)?\s*%?|\b(?:{_NUMBER_WORDS})\b", re.IGN
 FIGURE = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s*(%|per ?cent|million|m\b|k\b|bn|billion)|\b\d+\b", re.IGNORECASE)
 NAME = re.compile(r"\b(Cllr\.?|Councillor|Councilmember|Mr|Mrs|Ms|Dr)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z'’]+)?"
                   r"|\b[A-Z][a-z]+\s+(?:[A-Z]\.?\s+)?[A-Z][a-z'’]+(?:[- ][A-Z][a-z]+)?\b")
+# capitalised words that start or end a run of capitals without being part of a person's name
+NOT_NAMES = frozenset(
+    "the a an all and of for to in on at by with this that these those our your his her their it its "
+    "council councils councillor councillors parish town city district county borough committee chair chairman "
+    "vice deputy finance government quality assurance minutes meeting meetings item items agenda report reports "
+    "resolved mayor clerk member members budget planning policy services service department director officer "
+    "annual village hall board cabinet recommendation agreement motion note notes public school church "
+    "association commission commissioner fund funding grant grants project road street lane park".split()
+    + list(_MONTH_NAMES) + _DAYS.split("|"))
 ROLE = re.compile(r"\b(?:the\s+)?(?:(?:deputy|vice|acting|interim|town|parish|chief)[- ])?"
                   r"(?:clerk|chair(?:man|woman|person)?|mayor|treasurer|officer|director|solicitor|auditor|"
                   r"secretary|executive|manager|councillor|commissioner)\b", re.IGNORECASE)
 VOTE = re.compile(r"\b(?:ayes?|noes?|nays?|abstentions?|abstained|unanimous(?:ly)?|carried|failed|"
-                  r"voted|votes?|in favour|against|proposed|seconded)\b|\b\d+\s*(?:-|to)\s*\d+\b", re.IGNORECASE)
+                  r"voted|votes?|in favour|against|proposed|seconded)\b|(?<![\d(-])\b\d{1,2}\s*(?:-|to)\s*\d{1,2}\b(?![\d)-])",
+                  re.IGNORECASE)
 DECISION = re.compile(r"\b(?:resolved|agreed|approved|decided|refused|declined|rejected|deferred|granted|"
                       r"accepted|adopted|ratified|awarded|noted|will (?:not )?(?:object|support|join|apply)|"
                       r"no objections?|not to)\b", re.IGNORECASE)
@@ -258,6 +268,10 @@ def new_facts(kind: str, question: str, sentence: str) -> list[re.Match]:
             continue
         if kind in ("count", "money") and YEAR.fullmatch(found):
             continue
+        if kind == "person" and not re.match(r"(Cllr|Councillor|Councilmember|Mr|Mrs|Ms|Dr)\b", found):
+            words = re.findall(r"[\w'’]+", found.lower())
+            if words[0] in NOT_NAMES or words[-1] in NOT_NAMES:
+                continue
         out.append(match)
     return out
 

@@ -313,6 +313,7 @@ def _corpus_sentence(containing: str) -> tuple[str, Passage]:
     ("How often does the Improvement Board meet?", "is held monthly", "monthly"),
     ("How much extra did the council put into the budget?", "we have put an extra", "£"),
     ("When did the interim director of children's services leave?", "left post on", "March"),
+    ("Who attends the Improvement Board?", "is attended by both Lead Members", "Councillor Doyle"),
 ])
 def test_short_answer_is_the_asked_for_span_of_a_real_sentence(question, containing, span_has):
     from assistant.answering import short_span
