@@ -287,10 +287,11 @@ def kind_match(question: str, sentence: str) -> float:
 
 def _idf(sentences: list[Sentence]) -> dict[str, float]:
     """Inverse document frequency of words over the candidate sentences (rarer words weigh more);
-    the "" entry is the weight of a word that occurs in none of them."""
+    the "" entry is the weight of a word that occurs in none of them. Titles and headings are not
+    counted: repeated with every sentence of their paper, they would make its words look common."""
     counts: dict[str, int] = {}
     for s in sentences:
-        for w in _word_set(s.text) | _word_set(s.heading) | _word_set(s.passage.meta.title):
+        for w in _word_set(s.text):
             counts[w] = counts.get(w, 0) + 1
     n = len(sentences) or 1
     idf = {w: 1.0 + math.log((n + 1) / (c + 0.5)) for w, c in counts.items()}
@@ -328,6 +329,8 @@ def sentence_features(question: str, sentences: list[Sentence], similarity: np.n
     rare = tuple(sorted(q.words, key=lambda w: -idf.get(w, unseen))[:2])
     semantic = np.clip(np.asarray(similarity, dtype=float), 0.0, 1.0)
     sparse = np.array([s.passage.sparse_score or 0.0 for s in sentences])
+    # rank among the passages that offer candidates, so a passage left out shifts no other's rank
+    place = {rank: i + 1 for i, rank in enumerate(sorted({s.passage.rank for s in sentences}))}
     rows = []
     for s, sim in zip(sentences, semantic):
         own = _word_set(s.text)
@@ -344,7 +347,7 @@ def sentence_features(question: str, sentences: list[Sentence], similarity: np.n
             sum(bool(f) for f in facts) / len(facts) if facts else 1.0,
             float(bool(q.kinds)),
             float(bool(facts and facts[0])),
-            1.0 / s.passage.rank, s.passage.score, 0.0, s.passage.dense_score or 0.0,
+            1.0 / place[s.passage.rank], s.passage.score, 0.0, s.passage.dense_score or 0.0,
             agrees, clashes,
             coverage(q.words, _word_set(s.heading)) if s.heading else 0.0,
             1.0 / (1 + max(s.ordinal, 0)),
