@@ -9,8 +9,10 @@ A logistic model fitted on the dev halves of the eval suites (`make tune`, bench
 them into the probability that the sentence states the answer; the model is data, shipped as
 `models/answerer.json`, applied with numpy. The best sentence answers when its probability reaches the
 model's threshold (chosen on dev for precision first: a wrong answer costs a councillor more than an
-abstention), and its asked-for span (`short_answer`) leads the answer. A second or third sentence is
-added only when the question asks for more than one thing. Every quote is `document.text[start:end]`.
+abstention), and its asked-for span (`short_answer`) leads the answer. A second sentence follows only
+when the model scores it close to the best, and one per further part of a question that asks several
+things. Every quote is `document.text[start:end]`. The model reads the features it names, so a feature
+can be added here before the model is re-fitted to use it.
 """
 from __future__ import annotations
 
@@ -51,7 +53,6 @@ MONEY = re.compile(r"[£$€]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:m|k|bn|million|billio
                    r"|\b\d[\d,]*(?:\.\d\d)?\s?(?:pounds|dollars|pence|p\b)", re.IGNORECASE)
 _NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|hundred"
 COUNT = re.compile(rf"\b\d[\d,]*(?:\.\d+)?\s*%?|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
-FIGURE = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s*(%|per ?cent|million|m\b|k\b|bn|billion)|\b\d+\b", re.IGNORECASE)
 NAME = re.compile(r"\b(Cllr\.?|Councillor|Councilmember|Mr|Mrs|Ms|Dr)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z'’]+)?"
                   r"|\b[A-Z][a-z]+\s+(?:[A-Z]\.?\s+)?[A-Z][a-z'’]+(?:[- ][A-Z][a-z]+)?\b")
 # capitalised words that start or end a run of capitals without being part of a person's name
