@@ -12,6 +12,7 @@ table of the README.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import pickle
@@ -81,8 +82,13 @@ def assistant_for(suite: Suite) -> Assistant:
 
 
 def retrieved(suite: Suite, assistant: Assistant, questions: list[EvalQuestion]) -> dict[str, list]:
-    """Question id -> the passages the answerer reads, cached per index build."""
-    cache = suite.index_dir / f"passages-{Path(current_build(suite.index_dir)).name}-{assistant.settings.answer_passages}.pkl"
+    """Question id -> the passages the answerer reads, cached per index build, retrieval code and
+    retrieval settings (a change to any of them searches again)."""
+    code = b"".join((ROOT / "assistant" / name).read_bytes() for name in ("retrieval.py", "sparse.py", "app.py"))
+    s = assistant.settings
+    key = hashlib.sha256(code + repr((s.answer_passages, s.candidates, s.rrf_k, s.sparse_weight,
+                                      [q.question for q in questions])).encode()).hexdigest()[:12]
+    cache = suite.index_dir / f"passages-{Path(current_build(suite.index_dir)).name}-{key}.pkl"
     if cache.is_file():
         return pickle.loads(cache.read_bytes())
     out = {q.id: assistant.search(q.question, k=assistant.settings.answer_passages) for q in questions}
