@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/council-assistant
 STAMP := $(VENV)/.installed
 BROWSER_STAMP := $(VENV)/.browser
+OCR_STAMP := $(VENV)/.ocr
 LLM_STAMP := $(VENV)/.llm-installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install browser test test-quick index search chat tune bench bench-full clean
+.PHONY: install browser ocr test test-quick index search chat tune bench bench-full clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +19,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(OCR_STAMP)
+
+# Debian's Tesseract for reading scanned PDF pages (setting ocr = "auto"); without it such pages are
+# left out with a warning and the OCR tests skip with a message.
+$(OCR_STAMP): | $(STAMP)
+	command -v tesseract >/dev/null || (apt-get update && apt-get install -y tesseract-ocr tesseract-ocr-eng) \
+		|| echo "warning: could not install tesseract-ocr; scanned pages will not be read" >&2
+	if command -v tesseract >/dev/null; then touch $(OCR_STAMP); fi
+
+ocr: $(OCR_STAMP)
 
 # Debian's Chromium for the browser tests (Playwright's own download needs the internet); without
 # it the browser tests skip with a message.
@@ -54,11 +64,13 @@ chat: install
 	test -e index/current || $(CLI) ingest corpus/
 	$(CLI) chat $(CHAT_ARGS)
 
-# Re-fit the extractive answerer's scoring model (assistant/models/answerer.json), its threshold and
-# the precision / answered-share curve on the dev halves of both eval suites (about 2 minutes; builds
-# each suite's index once into /tmp/council-answer-bench). Test halves are only reported.
+# Re-fit the learned scoring on the dev halves of the eval suites: the retrieval re-ranking
+# (assistant/models/retrieval.json), then the answerer's model (assistant/models/answerer.json, its
+# threshold and the precision / answered-share curve; about 2 minutes once each suite's index is built
+# into /tmp/council-answer-bench). Test halves are only reported.
 tune: install
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[tune]'
+	$(PY) bench/tune_retrieval.py
 	$(PY) bench/tune_answerer.py
 
 # The performance benchmark (bench/scale.py): quick mode in under 10 minutes (10k and 100k chunks),

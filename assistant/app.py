@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import numbers
 import os
 import sqlite3
 import threading
 import time
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
 
 from .answering import Answerer, ExtractiveAnswerer
-from .conversation import resolve_followup
+from .conversation import Turn, resolve_followup
 from .embedding import Embedder
 from .errors import QueryError
 from .index import CURRENT, MODELS, Index
@@ -25,6 +26,8 @@ from .types import Answer, Document, DocumentMeta, IngestReport, Passage, Search
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 2_000
+# a follow-up's condensed query (the question plus context from the conversation) is cut to this
+MAX_CONDENSED_CHARS = 4 * MAX_QUERY_CHARS
 REOPEN_ATTEMPTS = 3
 _REOPENING = threading.Lock()
 
@@ -78,21 +81,37 @@ class Assistant:
         if self.council_scope:
             self.index.sparse_for(SearchFilters(councils=self.council_scope), None)
 
-    def ingest(self, paths: list[Path], rebuild: bool = False) -> IngestReport:
-        """Bring the index up to date with `paths`; the next query opens the new build (see `index`)."""
-        return ingest(paths, self.settings, self.embedder, rebuild=rebuild)
+    def ingest(self, paths: list[Path], rebuild: bool = False, retry_failed: bool = False) -> IngestReport:
+        """Bring the index up to date with `paths`; the next query opens the new build (see `index`).
+        `retry_failed` extracts again files that failed before and have not changed since. The ONNX
+        export is checked even when nothing changed, so that one lost to a killed ingest is made
+        again rather than leaving every later query on torch."""
+        report = ingest(paths, self.settings, self.embedder, rebuild=rebuild, retry_failed=retry_failed)
+        self.embedder.ensure_onnx()
+        return report
 
     def search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,
-               doc_types: tuple[str, ...] | list[str] = (), councils: tuple[str, ...] | list[str] = ()) -> list[Passage]:
+               doc_types: tuple[str, ...] | list[str] | str = (),
+               councils: tuple[str, ...] | list[str] | str = ()) -> list[Passage]:
         """Ranked passages for `query`, filtered by date (inclusive ISO dates), document type and
         council. Without a council filter, the settings' `council_scope` applies, and without that
-        a query naming indexed councils ("Sefton's improvement notice") is kept to them."""
+        a query naming indexed councils ("Sefton's improvement notice") is kept to them. Arguments of
+        the wrong type are refused with a `QueryError` naming them; a bare string for `doc_types` or
+        `councils` is one item."""
         query = clean_query(query)
-        councils = tuple(councils) or self.council_scope or named_councils(query, self.councils())
+        return self._search(query, _count(k, "k"), self._filters(since, until, doc_types, councils))
+
+    def _filters(self, since, until, doc_types, councils) -> SearchFilters:
         filters = SearchFilters(since=_iso(since, "since"), until=_iso(until, "until"),
-                                doc_types=tuple(doc_types), councils=councils)
+                                doc_types=_names(doc_types, "doc_types"), councils=_names(councils, "councils"))
         if filters.since and filters.until and filters.since > filters.until:
             raise QueryError(f"--since {filters.since} is after --until {filters.until}")
+        return filters
+
+    def _search(self, query: str, k: int | None, filters: SearchFilters) -> list[Passage]:
+        """`search` for a cleaned query and checked arguments."""
+        councils = filters.councils or self.council_scope or named_councils(query, self.councils())
+        filters = replace(filters, councils=councils)
         k = self.settings.top_k if k is None else k
         if k < 1:
             raise QueryError(f"-k must be at least 1, got {k}")
@@ -126,22 +145,26 @@ class Assistant:
         return self._answerer
 
     def ask(self, question: str, since: str | None = None, until: str | None = None,
-            doc_types: tuple[str, ...] | list[str] = (), history: Iterable = (),
-            councils: tuple[str, ...] | list[str] = ()) -> Answer:
-        """A short cited answer to `question`; with `history`, a follow-up is resolved against it first."""
+            doc_types: tuple[str, ...] | list[str] | str = (), history: Iterable | None = (),
+            councils: tuple[str, ...] | list[str] | str = ()) -> Answer:
+        """A short cited answer to `question`; with `history`, a follow-up is resolved against it first.
+        The length limit applies to the question as typed, not to the follow-up's condensed query."""
         question = clean_query(question)
+        filters = self._filters(since, until, doc_types, councils)
+        history = _history(history)
         self.load()
         started = time.perf_counter()
-        query = self.condense(history, question) if history else question
-        passages = self.search(query, k=self.settings.answer_passages, since=since, until=until,
-                               doc_types=doc_types, councils=councils)
+        query = question
+        if history:
+            query = clean_query(self.condense(history, question)[:MAX_CONDENSED_CHARS], limit=None)
+        passages = self._search(query, self.settings.answer_passages, filters)
         answer = self.answerer.answer(query, passages)
         return replace(answer, question=question, query=query,
                        latency_ms=(time.perf_counter() - started) * 1000)
 
-    def chat(self, history: Iterable, message: str, **filters) -> Answer:
+    def chat(self, history: Iterable | None, message: str, **filters) -> Answer:
         """The next answer in a conversation (`history`: earlier turns, oldest first)."""
-        return self.ask(message, history=list(history or ()), **filters)
+        return self.ask(message, history=history, **filters)
 
     def condense(self, history: Iterable, message: str) -> str:
         """The stand-alone query for a follow-up message (the LLM's rewrite when one is configured)."""
@@ -155,24 +178,25 @@ class Assistant:
         return self.index.store.documents()
 
 
-def clean_query(query: str) -> str:
+def clean_query(query: str, limit: int | None = MAX_QUERY_CHARS) -> str:
     """The query as one line of visible text: invisible format characters (zero-width spaces and
     joiners, direction overrides, byte-order marks) are dropped, other control and separator characters
-    become spaces, and runs of white space one space. Empty, oversized and non-text queries are refused
-    (oversized ones before any work is done on them)."""
+    (and lone surrogates, i.e. bytes that were not UTF-8) become spaces, and runs of white space one
+    space. Empty, non-text and (with a `limit`) oversized queries are refused, oversized ones before
+    any work is done on them."""
     if query is None:
         query = ""
     if not isinstance(query, str):
         raise QueryError(f"the question must be text, not {type(query).__name__}")
-    if len(query) > MAX_QUERY_CHARS * 4:
-        raise QueryError(f"the question is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+    if limit is not None and len(query) > limit * 4:
+        raise QueryError(f"the question is {len(query):,} characters long; the limit is {limit:,}")
     text = "".join("" if unicodedata.category(ch) == "Cf" else ch if ch.isprintable() else " "
                    for ch in query)
     text = " ".join(text.split())
     if not text:
         raise QueryError("the question is empty; type a question about the council papers")
-    if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"the question is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+    if limit is not None and len(text) > limit:
+        raise QueryError(f"the question is {len(text):,} characters long; the limit is {limit:,}")
     return text
 
 
@@ -184,10 +208,63 @@ def linked_build(index_dir: Path) -> str | None:
         return None
 
 
-def _iso(value: str | None, field: str) -> str | None:
-    if not value:
+def _iso(value: str | dt.date | None, field: str) -> str | None:
+    if value is None or value == "":
         return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise QueryError(f"{field} must be a date as text (YYYY-MM-DD), not {type(value).__name__} {_shown(value)}")
     try:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError as exc:
         raise QueryError(f"--{field} {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _count(value: int | None, field: str) -> int | None:
+    """A whole-number argument (None for the default); text, fractions and booleans are refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise QueryError(f"{field} must be a whole number, not {type(value).__name__} {_shown(value)}")
+    return int(value)
+
+
+def _names(value: Iterable[str] | str | None, field: str) -> tuple[str, ...]:
+    """A filter's names: a list or tuple of text, or one bare string (taken as a one-item list, never
+    as its characters)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise QueryError(f"{field} must be a list of text, not {type(value).__name__} {_shown(value)}")
+    names = tuple(value)
+    for n, name in enumerate(names):
+        if not isinstance(name, str):
+            raise QueryError(f"{field}[{n}] must be text, not {type(name).__name__} {_shown(name)}")
+    return names
+
+
+def _history(value: Iterable | None) -> list:
+    """The earlier turns of a conversation, checked: each a Turn, a (question, answer) pair or a
+    role/content message."""
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise QueryError(f"history must be a list of earlier turns, not {type(value).__name__} {_shown(value)}")
+    history = list(value)
+    for n, turn in enumerate(history):
+        pair = isinstance(turn, (list, tuple)) and 1 <= len(turn) <= 2
+        if not (pair or isinstance(turn, (Turn, Mapping))):
+            raise QueryError(f"history[{n}] must be a (question, answer) pair, a role/content message or a Turn, "
+                             f"not {type(turn).__name__} {_shown(turn)}")
+    return history
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """`value` in parentheses for an error message, cut to `limit` characters."""
+    text = repr(value)
+    return f"({text if len(text) <= limit else text[:limit - 1] + '…'})"

@@ -97,12 +97,22 @@ class LlamaIndexBaseline:
         return [Hit(doc_id=n.node.metadata["doc_id"], text=n.node.get_content()) for n in nodes]
 
 
-def build_baselines(assistant: Assistant) -> list[Baseline]:
-    """The three baselines over the assistant's index and its documents, with the packaged model."""
+NAMES = ("bm25", "dense", "llama-index")
+
+
+def build_baselines(assistant: Assistant, names: set[str] | None = None) -> list[Baseline]:
+    """The baselines named (default all three) over the assistant's index and its documents, with the
+    packaged model. `llama-index` embeds the whole corpus again: minutes for a large one."""
     from .embedding import resolve_model
 
+    names = set(NAMES) if names is None else names
     index = assistant.index
-    documents = [d for meta, _ in assistant.documents() if (d := assistant.document(meta.doc_id)) is not None]
-    model_path = resolve_model("all-MiniLM-L6-v2")[1]
-    return [SparseBaseline(index), DenseBaseline(index, assistant.embedder),
-            LlamaIndexBaseline(documents, model_path)]
+    out: list[Baseline] = []
+    if "bm25" in names:
+        out.append(SparseBaseline(index))
+    if "dense" in names:
+        out.append(DenseBaseline(index, assistant.embedder))
+    if "llama-index" in names:
+        documents = [d for meta, _ in assistant.documents() if (d := assistant.document(meta.doc_id)) is not None]
+        out.append(LlamaIndexBaseline(documents, resolve_model("all-MiniLM-L6-v2")[1]))
+    return out

@@ -20,19 +20,24 @@ CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, key TEXT UNIQUE NOT NULL, title TEXT NOT NULL, date TEXT,
     doc_type TEXT NOT NULL, council TEXT, committee TEXT, source TEXT, date_note TEXT,
     text TEXT NOT NULL, page_starts TEXT NOT NULL, content_hash TEXT NOT NULL,
-    meta_hash TEXT NOT NULL, warnings TEXT NOT NULL
+    meta_hash TEXT NOT NULL, warnings TEXT NOT NULL, ocr_pages TEXT NOT NULL DEFAULT '[]',
+    items TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, page INTEGER,
-    text TEXT NOT NULL, sentences TEXT NOT NULL DEFAULT '[]', sentence_vectors BLOB
+    text TEXT NOT NULL, sentences TEXT NOT NULL DEFAULT '[]', sentence_vectors BLOB, heading TEXT DEFAULT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
 CREATE INDEX IF NOT EXISTS documents_type ON documents(doc_type);
 """
 _META = "doc_id, title, date, doc_type, council, committee, source, date_note"
+# columns added after the first release: (table, column, declaration); a store without them is
+# brought up to date when opened for writing and read with the column's default otherwise
+_ADDED = [("documents", "ocr_pages", "TEXT NOT NULL DEFAULT '[]'"), ("documents", "items", "TEXT NOT NULL DEFAULT '[]'"),
+          ("chunks", "heading", "TEXT DEFAULT NULL")]
 
 
 class ChunkStore:
@@ -42,6 +47,13 @@ class ChunkStore:
         self.db.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             self.db.executescript(SCHEMA)
+        self._column = {}
+        for table, column, declaration in _ADDED:
+            present = column in {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if not present and not readonly:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                present = True
+            self._column[column] = column if present else declaration.split("DEFAULT ", 1)[1]
 
     @classmethod
     def open(cls, folder: Path, readonly: bool = False) -> "ChunkStore":
@@ -54,10 +66,13 @@ class ChunkStore:
     def put_document(self, document: Document, key: str, content_hash: str, meta_hash: str) -> None:
         m = document.meta
         self.db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents (doc_id, key, title, date, doc_type, council, committee, source, date_note, "
+            "text, page_starts, content_hash, meta_hash, warnings, ocr_pages, items) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (m.doc_id, key, m.title, m.date, m.doc_type, m.council, m.committee, m.source, m.date_note,
              document.text, json.dumps(list(document.page_starts)), content_hash, meta_hash,
-             json.dumps(list(document.warnings))),
+             json.dumps(list(document.warnings)), json.dumps(list(m.ocr_pages)),
+             json.dumps([list(item) for item in m.items], ensure_ascii=False)),
         )
 
     def update_meta(self, key: str, meta: DocumentMeta, meta_hash: str) -> None:
@@ -76,10 +91,10 @@ class ChunkStore:
             matrix = sentence_vectors[n] if sentence_vectors is not None else None
             blob = None if matrix is None else np.ascontiguousarray(matrix, dtype=np.float16).tobytes()
             cursor = self.db.execute(
-                "INSERT INTO chunks (doc_id, ord, start, end, page, text, sentences, sentence_vectors) "
-                "VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO chunks (doc_id, ord, start, end, page, text, sentences, sentence_vectors, heading) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
                 (c.doc_id, c.ord, c.start, c.end, c.page, c.text, json.dumps(c.sentences, separators=(",", ":")),
-                 blob))
+                 blob, c.heading))
             ids.append(cursor.lastrowid)
         return np.asarray(ids, dtype=np.int64)
 
@@ -127,16 +142,26 @@ class ChunkStore:
         rows = self._rows_by_id("d.date, d.doc_type, d.council", ids)
         return [dict(zip(("date", "doc_type", "council"), rows[int(i)])) for i in ids]
 
+    def _index_text(self) -> str:
+        """The SQL for the text BM25 indexes: the paper's title, the chunk's item heading, the chunk."""
+        return f"d.title || char(10) || coalesce({self._col('heading', 'c.')} || char(10), '') || c.text"
+
+    def _col(self, column: str, prefix: str) -> str:
+        """An added column as selected: its name, or its default where the store predates it."""
+        value = self._column[column]
+        return prefix + value if value == column else value
+
     def iter_index_texts(self, batch: int = 10_000) -> Iterator[list[tuple[int, str]]]:
-        """(chunk id, text to index) in batches, ordered by id; the text is the title plus the chunk."""
+        """(chunk id, text to index) in batches, ordered by id; the text is the title, the chunk's item
+        heading (when it has one) and the chunk."""
         cursor = self.db.execute(
-            "SELECT c.id, d.title || char(10) || c.text FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.id")
+            f"SELECT c.id, {self._index_text()} FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.id")
         while rows := cursor.fetchmany(batch):
             yield rows
 
     def index_texts(self, ids: np.ndarray) -> list[str]:
-        """The text BM25 indexes (title plus chunk, as `iter_index_texts` gives it) of each id, in order."""
-        rows = self._rows_by_id("d.title || char(10) || c.text", ids)
+        """The text BM25 indexes (as `iter_index_texts` gives it) of each id, in order."""
+        rows = self._rows_by_id(self._index_text(), ids)
         return [rows[int(i)][0] for i in ids]
 
     def matching_ids(self, filters: SearchFilters) -> np.ndarray:
@@ -172,30 +197,41 @@ class ChunkStore:
             return {}
         rows = self.db.execute(
             f"SELECT c.id, c.ord, c.start, c.end, c.page, c.text, c.sentences, c.sentence_vectors, "
-            f"{', '.join('d.' + f.strip() for f in _META.split(','))} "
+            f"{self._col('heading', 'c.')}, {self._meta_columns('d.')} "
             f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({','.join('?' * len(ids))})", ids)
         out = {}
         for row in rows:
-            meta = DocumentMeta(*row[8:])
+            meta = _meta(row[9:])
             sentences = tuple((s, e) for s, e in json.loads(row[6]))
             vectors = None
             if row[7] is not None and sentences:
                 vectors = np.frombuffer(row[7], dtype=np.float16).reshape(len(sentences), -1)
             out[row[0]] = (Chunk(doc_id=meta.doc_id, ord=row[1], start=row[2], end=row[3], page=row[4],
-                                 text=row[5], sentences=sentences), meta, vectors)
+                                 text=row[5], sentences=sentences, heading=row[8]), meta, vectors)
         return out
 
     def document(self, doc_id: str) -> Document | None:
-        row = self.db.execute(f"SELECT {_META}, text, key, page_starts, warnings FROM documents WHERE doc_id=?",
-                              (doc_id,)).fetchone()
+        row = self.db.execute(f"SELECT text, key, page_starts, warnings, {self._meta_columns()} FROM documents "
+                              "WHERE doc_id=?", (doc_id,)).fetchone()
         if row is None:
             return None
-        return Document(meta=DocumentMeta(*row[:8]), text=row[8], path=row[9],
-                        page_starts=tuple(json.loads(row[10])), warnings=tuple(json.loads(row[11])))
+        return Document(meta=_meta(row[4:]), text=row[0], path=row[1],
+                        page_starts=tuple(json.loads(row[2])), warnings=tuple(json.loads(row[3])))
 
     def documents(self) -> list[tuple[DocumentMeta, int]]:
         """Every document's metadata with its chunk count, newest first."""
         rows = self.db.execute(
-            f"SELECT {', '.join('d.' + f.strip() for f in _META.split(','))}, count(c.id) FROM documents d "
+            f"SELECT count(c.id), {self._meta_columns('d.')} FROM documents d "
             "LEFT JOIN chunks c USING (doc_id) GROUP BY d.doc_id ORDER BY d.date DESC, d.title")
-        return [(DocumentMeta(*row[:8]), row[8]) for row in rows]
+        return [(_meta(row[1:]), row[0]) for row in rows]
+
+    def _meta_columns(self, prefix: str = "") -> str:
+        """The select list `_meta` reads: the metadata fields, the OCR'd pages and the items."""
+        return ", ".join([prefix + f.strip() for f in _META.split(",")]
+                         + [self._col("ocr_pages", prefix), self._col("items", prefix)])
+
+
+def _meta(row: tuple) -> DocumentMeta:
+    """A document's metadata from the columns `ChunkStore._meta_columns` selects."""
+    return DocumentMeta(*row[:8], ocr_pages=tuple(json.loads(row[8] or "[]")),
+                        items=tuple((start, label) for start, label in json.loads(row[9] or "[]")))

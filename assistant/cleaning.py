@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from .structure import starts_item
+
 BOILERPLATE = re.compile(
     r"^(please\s+)?(follow|like)\s*(&|and)\s*(like|share|follow)\s+us[.!]?$"
     r"|^share\s+(this|on\s+\w+)(\s+\w+)?[.!:]?$"
@@ -89,7 +91,7 @@ def _reflow(lines: list[str], width: int | None) -> str:
             parts.append(line)
         elif re.search(r"[^\W\d_]-$", prev) and width and len(prev) >= _WRAP_FRACTION * width:
             parts.append(line)
-        elif width and len(prev) >= _WRAP_FRACTION * width:
+        elif width and len(prev) >= _WRAP_FRACTION * width and not starts_item(line):
             parts.append(" " + line)
         else:
             parts.append("\n" + line)

@@ -19,6 +19,9 @@ _OPENERS = re.compile(r"^\W*(and|but|also|so|then|what about|how about|and what 
 _PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|that|these|those|there|then)\b",
                        re.IGNORECASE)
 SHORT_WORDS = 4
+# the previous turn's question and answer are read up to this many characters each, which bounds the
+# query a follow-up becomes whatever the history holds
+CONTEXT_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ def resolve_followup(history: Iterable, message: str) -> str:
     if not previous or not is_followup(message):
         return message
     last = previous[-1]
-    answer = re.sub(r"\[\d+\]", " ", last.answer)
-    names = [n for n in dict.fromkeys(m.group(0) for m in NAME.finditer(answer)) if n not in last.question][:4]
-    context = " ".join([last.question, *names])
+    asked = last.question[:CONTEXT_CHARS]
+    answer = re.sub(r"\[\d+\]", " ", last.answer[:CONTEXT_CHARS])
+    names = [n for n in dict.fromkeys(m.group(0) for m in NAME.finditer(answer)) if n not in asked][:4]
+    context = " ".join([asked, *names])
     return f"{message}{CONTEXT_MARK}{context})"

@@ -13,10 +13,12 @@ normalisation (the sentence-transformers default) are exported, others stay on t
 """
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
 import re
+import time
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -33,6 +35,7 @@ QUERY_CACHE = 1024
 PACKAGED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 RUNTIMES = ("auto", "onnx", "torch")
 ONNX_OPSET = 17
+STALE_EXPORT_SECONDS = 3600  # an export takes well under a minute; an older temporary file is an orphan
 _MEAN_POOLING_MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
                          "sentence_transformers.models.Normalize"]
 
@@ -63,6 +66,40 @@ def onnx_compatible(location: str) -> bool:
     mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
         v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens")
     return modules == _MEAN_POOLING_MODULES and bool(mean_only) and (folder / "tokenizer.json").is_file()
+
+
+def partial_export(target: Path, pid: int) -> Path:
+    """The temporary file process `pid` writes an export to before renaming it to `target`."""
+    return target.with_name(f".{target.name}.{pid}.tmp")
+
+
+def remove_partial_exports(target: Path) -> list[Path]:
+    """Delete the temporary files that exports to `target` left behind when their process was killed
+    (its pid is gone, or the file is older than STALE_EXPORT_SECONDS); the files removed."""
+    removed = []
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2:-len(".tmp")]
+        try:
+            stale = not pid.isdigit() or not _running(int(pid)) or \
+                time.time() - tmp.stat().st_mtime > STALE_EXPORT_SECONDS
+            if stale:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue
+    if removed:
+        log.info("removed %d partial ONNX export(s) left by killed processes", len(removed))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    return True
 
 
 class Encoder(Protocol):
@@ -113,13 +150,15 @@ class TorchEncoder:
         names = ["input_ids", "attention_mask", "token_type_ids"]
         axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "token_embeddings"]}
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp = partial_export(target, os.getpid())
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 torch.onnx.export(TokenEmbeddings(), tuple(sample[n] for n in names), str(tmp),
                                   input_names=names, output_names=["token_embeddings"], dynamic_axes=axes,
                                   opset_version=ONNX_OPSET, dynamo=False)
+            with open(tmp, "rb") as written:
+                os.fsync(written.fileno())
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
@@ -216,10 +255,13 @@ class Embedder:
 
     def ensure_onnx(self) -> Path | None:
         """Export the model to ONNX once (when the runtime allows and the model is exportable), so
-        later processes start on ONNX Runtime; the path, or None."""
+        later processes start on ONNX Runtime; the path, or None. Every ingest calls it, even one with
+        nothing to index, so an export lost to a killed process is redone (and its partial file
+        removed) by the next ingest."""
         path = self.onnx_path
         if self.runtime == "torch" or path is None or not onnx_compatible(self._location):
             return None
+        remove_partial_exports(path)
         if not path.is_file():
             encoder = self.encoder
             torch_encoder = encoder if isinstance(encoder, TorchEncoder) else \

@@ -14,6 +14,11 @@ class CorpusError(AssistantError):
     """A source file or its metadata cannot be read; the message starts with the file name."""
 
 
+class ExtractionUnavailableError(CorpusError):
+    """A file could not be tried (the extraction worker did not start); not a fault of the file, so
+    ingest does not remember it as a failure."""
+
+
 class IndexNotFoundError(AssistantError):
     """No index has been built yet in the configured folder."""
 

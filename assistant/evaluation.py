@@ -1,4 +1,5 @@
-"""The evaluation suite: asks the assistant every question of eval/questions.jsonl and scores it.
+"""The evaluation suites: asks the assistant every question of each suite in eval/suites.toml (a
+question file and the corpus it was written for) and scores it.
 
 Metrics are pure functions of the answers and retrieved documents (see eval/README.md for the
 question format and how key facts are matched); the runner calls `Assistant.search` and
@@ -7,7 +8,8 @@ Retrieval is scored by source document: the distinct doc_ids of the top `depth` 
 order. With a corpus of five papers, hit@5 by document is close to trivially 1; hit@1 and MRR are
 the informative retrieval figures.
 
-Reuse for tuning (dev split only): `summarise(evaluate(assistant, load_questions(path, "dev")))`.
+Reuse for tuning (dev split only): `summarise(evaluate(assistant, suite.load("dev")))`, with the
+suite's sources resolved to doc_ids by `resolve_sources(questions, corpus_ids(suite.corpus), ...)`.
 Rendering what is measured here (report.md, results.json, charts, the printed summary) is `report.py`.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
 import sys
 import tempfile
@@ -39,12 +42,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_QUESTIONS = Path("eval/questions.jsonl")
+DEFAULT_SUITES = Path("eval/suites.toml")
 DEFAULT_OUT = Path("eval/results")
 SPLITS = ("dev", "test")
 PRODUCT = "product"
 REQUIRED_FIELDS = ("id", "question", "answerable", "key_facts", "sources", "category")
-FLOOR_METRICS = ("answer_accuracy", "citation_precision", "abstention_accuracy", "hit_at_5")
+FLOOR_METRICS = ("accuracy", "answer_accuracy", "precision", "citation_precision", "abstention_accuracy",
+                 "hit_at_1", "hit_at_5", "mrr")
 FLOOR_MARGIN = 0.03
+PROPOSED_FLOORS = ("accuracy", "answer_accuracy", "precision", "citation_precision", "abstention_accuracy",
+                   "hit_at_1", "hit_at_5")
 
 
 class EvalError(AssistantError):
@@ -158,6 +165,99 @@ def seeded_split(questions: Sequence[EvalQuestion], seed: str) -> dict[str, str]
         for position, qid in enumerate(ordered):
             split[qid] = SPLITS[position % 2]
     return split
+
+
+# -- suites: a question file, the corpus it was written for, its split seed ---------------------
+
+@dataclass(frozen=True)
+class Suite:
+    """One question file with the corpus folder it was written for, evaluated and reported as a unit.
+
+    `seed` fixes the dev/test split of questions that carry no `split` (see `seeded_split`).
+    """
+
+    name: str
+    questions: Path
+    corpus: Path | None
+    seed: str | None = None
+
+    def load(self, split: str = "all") -> list[EvalQuestion]:
+        return load_questions(self.questions, split, seed=self.seed)
+
+
+def load_suites(path: Path = DEFAULT_SUITES) -> list[Suite]:
+    """The suites of a TOML file with one `[suites.NAME]` table each (`questions`, `corpus`, optional
+    `split_seed`); relative paths are relative to the folder above the file's (the repository root for
+    eval/suites.toml)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvalError(f"{path}: suites file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise EvalError(f"{path}: not valid TOML ({exc})") from exc
+    root = path.resolve().parent.parent
+    tables = data.get("suites")
+    if not isinstance(tables, dict) or not tables:
+        raise EvalError(f"{path}: no [suites.NAME] tables")
+    suites = []
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise EvalError(f"{path}: [suites.{name}] must be a table")
+        unknown = set(table) - {"questions", "corpus", "split_seed", "description"}
+        if unknown:
+            raise EvalError(f"{path}: [suites.{name}] has unknown field(s) {', '.join(sorted(unknown))}")
+        for field in ("questions", "corpus"):
+            if not isinstance(table.get(field), str) or not table[field]:
+                raise EvalError(f"{path}: [suites.{name}] needs {field} = \"PATH\"")
+        seed = table.get("split_seed")
+        if seed is not None and not isinstance(seed, str):
+            raise EvalError(f"{path}: [suites.{name}] split_seed must be a string")
+        suites.append(Suite(name=name, questions=_relative(root, table["questions"]),
+                            corpus=_relative(root, table["corpus"]), seed=seed))
+    return suites
+
+
+def _relative(root: Path, text: str) -> Path:
+    """`text` as a path from `root`, shown relative to the working folder when it lies below it."""
+    path = Path(os.path.normpath(root / text))
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return Path(os.path.relpath(path))
+
+
+def corpus_ids(corpus: Path) -> dict[str, str]:
+    """{file name: doc_id} for the papers of a corpus folder, as ingest will name them (the manifest's
+    `id`, else the slug of the file name); read without loading any paper."""
+    from .loading import SUPPORTED, read_manifest, slug
+
+    manifest = read_manifest(corpus)
+    names: dict[str, str] = {}
+    for path in sorted(corpus.rglob("*")):
+        if path.is_file() and path.suffix.lower() in SUPPORTED and not any(
+                part.startswith(".") for part in path.relative_to(corpus).parts):
+            entry = manifest.get(path.name) or manifest.get(path.relative_to(corpus).as_posix()) or {}
+            names[path.relative_to(corpus).as_posix()] = entry.get("id") or slug(path.stem)
+    return names
+
+
+def resolve_sources(questions: Sequence[EvalQuestion], names: dict[str, str], where: str) -> list[EvalQuestion]:
+    """The questions with each source given as a doc_id: a source may name a file (its name in
+    `names`, {file name: doc_id}) or a doc_id. A source that is neither is an error naming the
+    question, so a typo is found before the (slow) ingest."""
+    ids = set(names.values())
+    out = []
+    for q in questions:
+        resolved = []
+        for source in q.sources:
+            if source in ids:
+                resolved.append(source)
+            elif source in names:
+                resolved.append(names[source])
+            else:
+                raise EvalError(f"{q.id}: source {source!r} is neither a file nor a document id of {where}")
+        out.append(dataclasses.replace(q, sources=tuple(dict.fromkeys(resolved))) if q.sources else q)
+    return out
 
 
 # -- key facts ---------------------------------------------------------------------------------
@@ -356,17 +456,22 @@ def summarise(results: Sequence[QuestionResult]) -> dict[str, Any]:
 
     answer_accuracy, hit@k, MRR and false_abstention_rate are over answerable questions;
     citation_precision and first_citation_accuracy over answered answerable ones;
-    abstention_accuracy over unanswerable ones; accuracy and latency over all.
+    abstention_accuracy over unanswerable ones; accuracy, latency and answered_share over all;
+    precision (as PaperQA2 reports it) over all answered questions: correct ÷ answered, so an answer
+    to an unanswerable question counts against it.
     """
     answerable = [r for r in results if r.question.answerable]
     unanswerable = [r for r in results if not r.question.answerable]
     answered = [r for r in answerable if r.answered]
+    given = [r for r in results if r.answered]
     latencies = [r.latency_ms for r in results]
     return {
         "questions": len(results),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
         "accuracy": mean(r.correct for r in results),
+        "precision": mean(r.correct for r in given),
+        "answered_share": mean(r.answered for r in results),
         "answer_accuracy": mean(r.correct for r in answerable),
         "hit_at_1": mean(r.hit_at(1) for r in answerable),
         "hit_at_5": mean(r.hit_at(5) for r in answerable),
@@ -379,6 +484,17 @@ def summarise(results: Sequence[QuestionResult]) -> dict[str, Any]:
         "latency_p95_ms": percentile(latencies, 95),
         "answer_words": mean(len(r.answer.split()) for r in results if r.answered),
     }
+
+
+REPORT_CATEGORIES = {"multi-document": "multi-doc"}
+
+
+def report_category(question: EvalQuestion) -> str:
+    """The category a question is reported under: "unanswerable" for every unanswerable question
+    (whatever kind of fact it asks for), the suites' two spellings of multi-document as one."""
+    if not question.answerable:
+        return "unanswerable"
+    return REPORT_CATEGORIES.get(question.category, question.category)
 
 
 def breakdown(results: Sequence[QuestionResult], key: Callable[[QuestionResult], str]) -> dict[str, dict]:
@@ -411,24 +527,41 @@ class FloorCheck:
         return self.value is not None and self.value >= self.floor - 1e-9
 
 
-def load_floors(path: Path) -> dict[str, dict[str, float]]:
-    """{split: {metric: floor}} from a TOML file with one table per split."""
+def load_floors(path: Path, suite: str | None = None) -> dict[str, dict[str, float]]:
+    """{split: {metric: floor}} for `suite` from a TOML file of `[SUITE.SPLIT]` tables (eval/floors.toml).
+
+    A file of bare `[dev]`, `[test]` or `[all]` tables holds the floors of whichever suite reads it; a
+    suite without tables of its own has no floors ({}).
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise EvalError(f"{path}: floors file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise EvalError(f"{path}: not valid TOML ({exc})") from exc
-    floors: dict[str, dict[str, float]] = {}
-    for split, table in data.items():
-        if split not in (*SPLITS, "all") or not isinstance(table, dict):
-            raise EvalError(f"{path}: [{split}] is not a split table; use [dev], [test] or [all]")
-        for metric, value in table.items():
-            if metric not in FLOOR_METRICS:
-                raise EvalError(f"{path}: [{split}] {metric} is not one of {', '.join(FLOOR_METRICS)}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise EvalError(f"{path}: [{split}] {metric} must be a number from 0 to 1")
-            floors.setdefault(split, {})[metric] = float(value)
+    tables: dict[str | None, dict[str, dict[str, float]]] = {}
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            raise EvalError(f"{path}: [{name}] is not a table; use [SUITE.dev], [SUITE.test] or [dev], [test]")
+        if name in (*SPLITS, "all"):
+            tables.setdefault(None, {})[name] = _floor_table(path, name, table)
+            continue
+        for split, inner in table.items():
+            if split not in (*SPLITS, "all") or not isinstance(inner, dict):
+                raise EvalError(f"{path}: [{name}.{split}] is not a split table; use [{name}.dev], [{name}.test] "
+                                f"or [{name}.all]")
+            tables.setdefault(name, {})[split] = _floor_table(path, f"{name}.{split}", inner)
+    return tables.get(suite) or tables.get(None) or {}
+
+
+def _floor_table(path: Path, where: str, table: dict) -> dict[str, float]:
+    floors: dict[str, float] = {}
+    for metric, value in table.items():
+        if metric not in FLOOR_METRICS:
+            raise EvalError(f"{path}: [{where}] {metric} is not one of {', '.join(FLOOR_METRICS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise EvalError(f"{path}: [{where}] {metric} must be a number from 0 to 1")
+        floors[metric] = float(value)
     return floors
 
 
@@ -448,13 +581,14 @@ def missed_floors(checks: Iterable[FloorCheck]) -> list[str]:
 def propose_floors(split_summaries: dict[str, dict], margin: float = FLOOR_MARGIN) -> dict[str, dict[str, float]]:
     """Floors `margin` below each measured figure, rounded down to 0.01: how eval/floors.toml is set."""
     return {split: {metric: max(0.0, math.floor((figures[metric] - margin) * 100 + 1e-6) / 100)
-                    for metric in FLOOR_METRICS if figures.get(metric) is not None}
+                    for metric in PROPOSED_FLOORS if figures.get(metric) is not None}
             for split, figures in split_summaries.items() if split in SPLITS}
 
 
-def floors_toml(floors: dict[str, dict[str, float]]) -> str:
-    """`floors` in the layout of eval/floors.toml."""
-    return "\n".join(f"[{split}]\n" + "".join(f"{metric} = {value:.2f}\n" for metric, value in table.items())
+def floors_toml(floors: dict[str, dict[str, float]], suite: str | None = None) -> str:
+    """`floors` in the layout of eval/floors.toml (`[SUITE.SPLIT]` tables when `suite` is given)."""
+    prefix = f"{suite}." if suite else ""
+    return "\n".join(f"[{prefix}{split}]\n" + "".join(f"{metric} = {value:.2f}\n" for metric, value in table.items())
                      for split, table in floors.items())
 
 
@@ -545,46 +679,65 @@ def evaluate_baseline(baseline: Baseline, questions: Sequence[EvalQuestion], dep
 
 @dataclass(frozen=True)
 class EvalRun:
-    """Every system's results on the same questions, with what was evaluated."""
+    """Every system's results on the same questions of one suite, with what was evaluated and the
+    floors that apply to it."""
 
     results: dict[str, list[QuestionResult]]
     info: dict[str, Any]
+    suite: str = "questions"
+    floors: dict[str, dict[str, float]] | None = None
 
     @property
     def product(self) -> list[QuestionResult]:
         return self.results[PRODUCT]
 
 
+def index_ids(assistant: Assistant) -> dict[str, str]:
+    """{file name: doc_id} for the papers in the assistant's index, from its manifest's file records."""
+    files = assistant.index.manifest.get("files", {})
+    return {Path(key).name: record["doc_id"] for key, record in files.items() if "doc_id" in record}
+
+
 def check_index_covers(assistant: Assistant, questions: Sequence[EvalQuestion], questions_path: Path,
-                       corpus_dir: Path | None = None) -> None:
-    """Refuse an index that lacks a paper the questions cite: every answer about it would count as wrong."""
+                       corpus_dir: Path | None = None) -> list[str]:
+    """The papers the questions cite that the index lacks (sorted doc_ids).
+
+    Without `corpus_dir` such an index is refused: every answer about the missing papers would count
+    as wrong. With it, the papers are in the corpus but failed to ingest (a scan without a text layer,
+    say): their questions stay in, as expected misses, and the ids are returned for the report.
+    """
     indexed = {meta.doc_id for meta, _ in assistant.documents()}
     missing = sorted({s for q in questions for s in q.sources} - indexed)
     if not missing:
-        return
+        return []
     papers = f"{len(missing)} paper(s) named in the sources of {questions_path} ({', '.join(missing[:5])})"
     if corpus_dir is not None:
-        raise EvalError(f"--corpus {corpus_dir}: lacks {papers}; evaluate the corpus the questions were written for")
+        log.warning("%s: %s could not be indexed; their questions count as misses", corpus_dir, papers)
+        return missing
     raise EvalError(f"{assistant.settings.index_dir}: the index lacks {papers}; pass --corpus corpus/ to evaluate "
                     "a fresh index of the corpus, or ingest it")
 
 
-def run(assistant: Assistant, questions: Sequence[EvalQuestion], baselines: bool = True,
+def run(assistant: Assistant, questions: Sequence[EvalQuestion], baselines: bool | Sequence[str] = True,
         depth: int | None = None, progress: bool = False, corpus_dir: Path | None = None,
-        questions_path: Path = DEFAULT_QUESTIONS, split: str = "all") -> EvalRun:
-    """The product and (unless `baselines` is false) the three baselines on `questions`."""
+        questions_path: Path = DEFAULT_QUESTIONS, split: str = "all", suite: str = "questions",
+        floors: dict[str, dict[str, float]] | None = None) -> EvalRun:
+    """The product and the baselines (all three when `baselines` is true, those named when it is a list,
+    none when false) on `questions`."""
     started = time.perf_counter()
-    check_index_covers(assistant, questions, questions_path, corpus_dir)
+    unindexed = check_index_covers(assistant, questions, questions_path, corpus_dir)
     depth = depth or assistant.settings.answer_passages
     results = {PRODUCT: evaluate(assistant, questions, depth, progress)}
     if baselines:
         from .baselines import ANSWER_PASSAGES, build_baselines
 
-        for baseline in build_baselines(assistant):
+        names = None if baselines is True else set(baselines)
+        for baseline in build_baselines(assistant, names):
             log.info("baseline %s", baseline.name)
             results[baseline.name] = evaluate_baseline(baseline, questions, depth, ANSWER_PASSAGES, progress)
     index = assistant.index
     info = {
+        "suite": suite,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "questions_file": str(questions_path),
         "split": split,
@@ -593,6 +746,8 @@ def run(assistant: Assistant, questions: Sequence[EvalQuestion], baselines: bool
         "index": str(index.folder),
         "documents": index.manifest.get("documents"),
         "chunks": index.manifest.get("chunks"),
+        "unindexed": unindexed,
+        "expected_misses": sorted(q.id for q in questions if set(q.sources) & set(unindexed)),
         "embedding_model": index.manifest.get("embedding_model"),
         "answerer": type(assistant.answerer).__name__,
         "min_evidence": getattr(assistant.answerer, "min_evidence", assistant.settings.min_evidence),
@@ -600,15 +755,20 @@ def run(assistant: Assistant, questions: Sequence[EvalQuestion], baselines: bool
         "llm_judge": judge(assistant.settings, results[PRODUCT]),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    return EvalRun(results=results, info=info)
+    return EvalRun(results=results, info=info, suite=suite, floors=floors)
 
 
 def summary_json(run: EvalRun, floors: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
-    """Every figure of the run, without the per-question details."""
+    """Every figure of the run, without the per-question details; floors checked are `floors`, else
+    the run's own."""
+    floors = floors if floors is not None else run.floors
     out: dict[str, Any] = {"info": run.info, "systems": {}}
     for name, results in run.results.items():
         out["systems"][name] = {"by_split": by_split(results),
-                                "by_category": breakdown(results, lambda r: r.question.category)}
+                                "by_category": breakdown(results, lambda r: report_category(r.question)),
+                                "by_split_category": {split: breakdown([r for r in results if r.question.split == split],
+                                                                       lambda r: report_category(r.question))
+                                                      for split in SPLITS}}
     if floors is not None:
         checks = check_floors(out["systems"][PRODUCT]["by_split"], floors)
         out["floors"] = {"passed": all(c.ok for c in checks),
@@ -618,49 +778,110 @@ def summary_json(run: EvalRun, floors: dict[str, dict[str, float]] | None = None
 
 # -- the command -------------------------------------------------------------------------------
 
-def command(assistant: Assistant, questions_path: Path = DEFAULT_QUESTIONS, split: str = "all",
-            out: Path = DEFAULT_OUT, as_json: bool = False, baselines: bool = True,
-            corpus: Path | None = None, check: bool = False) -> int:
-    """`council-assistant eval`: run, write the report into `out`, print the summary; the exit code.
+def choose_suites(suites_path: Path, names: Sequence[str], questions: Path | None,
+                  corpus: Path | None) -> list[tuple[Suite, bool]]:
+    """The suites to run, each with whether it was asked for by name (a named suite whose corpus is
+    absent is an error; an unnamed one is skipped).
 
-    Without `corpus` the assistant's configured index is evaluated (it must exist); with it, a fresh
-    index of that folder is built in a temporary folder, so the figures never depend on a stale index.
-    With `check`, the floors file beside the questions (eval/floors.toml) must exist, and the exit
-    code is 1 when a figure of an evaluated split is below its floor, with one line per floor missed
-    on standard error (the report is written either way).
+    With `questions`, one suite: the suites-file entry with that question file when there is one
+    (for its split seed and floors), with `corpus` (or none: the configured index) as its corpus.
+    Otherwise the suites named, or every suite of the file.
     """
+    known = load_suites(suites_path) if suites_path.is_file() else []
+    if questions is not None:
+        same = next((s for s in known if s.questions.resolve() == questions.resolve()), None)
+        base = same or Suite(name=questions.stem, questions=questions, corpus=None)
+        return [(dataclasses.replace(base, questions=questions, corpus=corpus), True)]
+    if not known:
+        raise EvalError(f"{suites_path}: suites file not found; pass --questions FILE")
+    by_name = {s.name: s for s in known}
+    for name in names:
+        if name not in by_name:
+            raise EvalError(f"--suite {name}: not in {suites_path} (suites: {', '.join(by_name)})")
+    chosen = [by_name[n] for n in dict.fromkeys(names)] if names else known
+    return [(dataclasses.replace(s, corpus=corpus) if corpus is not None else s, bool(names)) for s in chosen]
+
+
+def suite_index(suite: Suite, settings, tmp: Path, cache: Path | None) -> Assistant:
+    """An assistant over an index of the suite's corpus: fresh in `tmp`, or kept in `cache/NAME` and
+    brought up to date by an incremental ingest (only changed papers are read again)."""
     from .app import Assistant
+
+    folder = (cache / suite.name) if cache is not None else tmp / suite.name
+    # its own embedder: the ONNX export ingest makes belongs to this index, not the configured one
+    assistant = Assistant(dataclasses.replace(settings, index_dir=folder))
+    log.info("indexing %s in %s", suite.corpus, folder)
+    report = assistant.ingest([suite.corpus])
+    for file, problem in report.failed:
+        log.warning("%s: %s", file, problem)
+    return assistant
+
+
+def command(assistant: Assistant, questions_path: Path | None = None, split: str = "all",
+            out: Path = DEFAULT_OUT, as_json: bool = False, baselines: bool | Sequence[str] = True,
+            corpus: Path | None = None, check: bool = False, suites: Sequence[str] = (),
+            suites_path: Path = DEFAULT_SUITES, index_cache: Path | None = None) -> int:
+    """`council-assistant eval`: run each suite, write one report of all into `out`, print the summary;
+    the exit code.
+
+    Without `questions_path`, the suites of eval/suites.toml (those named in `suites`, or all; one whose
+    corpus folder is absent is skipped with a message), each over an index of its own corpus. With it,
+    that question file alone, over a fresh index of `corpus`, or the configured index without one. A
+    suite's index is built in a temporary folder, so the figures never depend on a stale index, or kept
+    in `index_cache` and brought up to date. Papers of a corpus that fail to ingest (scans without a
+    text layer) stay in: their questions count as misses. Every source is checked against the corpus
+    (file name or doc_id) before any ingest. With `check`, the exit code is 1 when a figure is below
+    its floor, one line per floor missed on standard error (the report is written either way).
+    """
     from .index import current_build
     from .report import summary_text, write_report
 
-    questions = load_questions(questions_path, split)
-    floors_path = questions_path.parent / "floors.toml"
-    if check and not floors_path.is_file():
-        raise EvalError(f"{floors_path}: floors file not found; --check compares the figures with the floors "
-                        "file beside the question file")
-    floors = load_floors(floors_path) if floors_path.is_file() else None
-    progress = assistant.settings.progress and not as_json
-    with tempfile.TemporaryDirectory(prefix="council-eval-") as tmp:
-        if corpus is not None:
-            if not corpus.is_dir():
-                raise EvalError(f"--corpus {corpus}: not a folder")
-            # its own embedder: the ONNX export ingest makes belongs to the fresh index, not the configured one
-            fresh = Assistant(dataclasses.replace(assistant.settings, index_dir=Path(tmp) / "index"))
-            log.info("building a fresh index of %s in %s", corpus, fresh.settings.index_dir)
-            report = fresh.ingest([corpus])
-            if report.failed:
-                raise EvalError(f"--corpus {corpus}: {len(report.failed)} file(s) failed to ingest, first "
-                                f"{report.failed[0][0]}: {report.failed[0][1]}")
-            assistant = fresh
+    if not isinstance(baselines, bool):
+        from .baselines import NAMES
+
+        unknown = sorted(set(baselines) - set(NAMES))
+        if unknown:
+            raise EvalError(f"--baselines: unknown {', '.join(unknown)}; choose from {', '.join(NAMES)}")
+    if questions_path is None and corpus is not None and not suites:
+        questions_path = DEFAULT_QUESTIONS
+    chosen = choose_suites(suites_path, suites, questions_path, corpus)
+    plans = []
+    for suite, named in chosen:
+        if suite.corpus is not None and not suite.corpus.is_dir():
+            if named:
+                raise EvalError(f"--corpus {suite.corpus}: not a folder" if corpus is not None else
+                                f"suite {suite.name}: corpus folder {suite.corpus} not found")
+            print(f"council-assistant: suite {suite.name} skipped: corpus folder {suite.corpus} not found",
+                  file=sys.stderr)
+            continue
+        questions = suite.load(split)
+        floors_path = suites_path.parent / "floors.toml" if questions_path is None else suite.questions.parent / "floors.toml"
+        if check and not floors_path.is_file():
+            raise EvalError(f"{floors_path}: floors file not found; --check compares the figures with the floors "
+                            "file beside the question file")
+        floors = load_floors(floors_path, suite.name) if floors_path.is_file() else None
+        if suite.corpus is not None:
+            questions = resolve_sources(questions, corpus_ids(suite.corpus), f"the corpus {suite.corpus}")
         elif current_build(assistant.settings.index_dir) is None:
             raise EvalError(f"{assistant.settings.index_dir}: no index to evaluate; build one with "
                             "`council-assistant ingest corpus/`, or pass --corpus corpus/ to evaluate a fresh "
                             "index of that folder")
-        result = run(assistant, questions, baselines=baselines, progress=progress, corpus_dir=corpus,
-                     questions_path=questions_path, split=split)
-        summary = write_report(result, out, floors)
-        if corpus is not None:
-            assistant.index.close()
+        else:
+            questions = resolve_sources(questions, index_ids(assistant) | {
+                meta.doc_id: meta.doc_id for meta, _ in assistant.documents()}, f"the index {assistant.settings.index_dir}")
+        plans.append((suite, questions, floors, floors_path))
+    if not plans:
+        raise EvalError("no suite to evaluate: every suite's corpus folder is absent")
+    progress = assistant.settings.progress and not as_json
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="council-eval-") as tmp:
+        for suite, questions, floors, _ in plans:
+            target = suite_index(suite, assistant.settings, Path(tmp), index_cache) if suite.corpus else assistant
+            runs.append(run(target, questions, baselines=baselines, progress=progress, corpus_dir=suite.corpus,
+                            questions_path=suite.questions, split=split, suite=suite.name, floors=floors))
+            if target is not assistant:
+                target.index.close()
+        summary = write_report(runs, out)
     if as_json:
         print(json.dumps(summary | {"out": str(out)}, ensure_ascii=False))
     else:
@@ -668,10 +889,12 @@ def command(assistant: Assistant, questions_path: Path = DEFAULT_QUESTIONS, spli
         print(f"\nreport: {out / 'report.md'}")
     if not check:
         return 0
-    checks = check_floors(summary["systems"][PRODUCT]["by_split"], floors)
-    if not checks:
-        log.warning("%s: no floor applies to the %s split; nothing checked", floors_path, split)
-    missed = missed_floors(checks)
+    missed = []
+    for one, (*_, floors_path) in zip(runs, plans):
+        checks = check_floors(summary["suites"][one.suite]["systems"][PRODUCT]["by_split"], one.floors or {})
+        if not checks:
+            log.warning("%s: no floor applies to suite %s, %s split; nothing checked", floors_path, one.suite, split)
+        missed += [f"{floors_path}: {one.suite} {line}" for line in missed_floors(checks)]
     for line in missed:
-        print(f"council-assistant: {floors_path}: {line}", file=sys.stderr)
+        print(f"council-assistant: {line}", file=sys.stderr)
     return 1 if missed else 0

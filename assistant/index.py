@@ -5,6 +5,8 @@ Layout of the index folder:
     builds/<id>/                vectors.faiss (or a Milvus collection the manifest names), chunks.sqlite3,
                                 bm25/, manifest.json
     .lock                       held by the one ingest allowed at a time
+    failures.json               files that failed to load, by content and metadata hash (see ingest.py);
+                                kept beside the builds, so it outlives every publish
     models/                     the embedding model exported to ONNX (see embedding.py), shared by builds
 A crash at any point leaves `current` pointing at the last complete build.
 """
@@ -42,6 +44,8 @@ CURRENT = "current"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
 MODELS = "models"
+FAILURES = "failures.json"
+FAILURES_FORMAT = 1
 # councils with at most this many chunks get BM25 statistics of their own (see Index.sparse_for); an
 # index over 50,000 chunks builds in a few seconds, once per build and council
 LOCAL_BM25_LIMIT = 50_000
@@ -235,6 +239,51 @@ def ingest_lock(index_dir: Path, wait: bool = True) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_failures(index_dir: Path) -> dict[str, dict]:
+    """The record of files that failed to load: key -> {content_hash, meta_hash, context, error}.
+    A missing or unreadable record is empty: every failed file is then simply tried again."""
+    path = index_dir / FAILURES
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("%s: cannot be read (%s); files that failed before are tried again", path, exc)
+        return {}
+    files = record.get("files") if isinstance(record, dict) and record.get("format") == FAILURES_FORMAT else None
+    return files if isinstance(files, dict) else {}
+
+
+def write_failures(index_dir: Path, files: dict[str, dict]) -> None:
+    """Replace the failure record atomically (a crash leaves the old record or the new one)."""
+    path = index_dir / FAILURES
+    tmp = index_dir / f".{FAILURES}-{uuid.uuid4().hex[:8]}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump({"format": FAILURES_FORMAT, "files": files}, handle, indent=1, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def remove_abandoned(index_dir: Path) -> list[str]:
+    """Remove what a killed ingest left behind: unfinished builds (builds/.tmp-*) and temporary
+    `current` links and failure records. Call only under the ingest lock, where none is live;
+    the names removed."""
+    leftovers = [p for p in index_dir.glob(f".{CURRENT}-*") if p.is_symlink()]
+    leftovers += list(index_dir.glob(f".{FAILURES}-*"))
+    if (index_dir / BUILDS).is_dir():
+        leftovers += [p for p in (index_dir / BUILDS).glob(".tmp-*") if p.is_dir() and not p.is_symlink()]
+    for path in leftovers:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if leftovers:
+        log.info("removed %d leftover(s) of an interrupted ingest: %s", len(leftovers),
+                 ", ".join(p.name for p in leftovers))
+    return [p.name for p in leftovers]
 
 
 def new_build_dir(index_dir: Path) -> Path:

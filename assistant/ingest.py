@@ -1,9 +1,13 @@
 """Incremental ingest: find files, load what changed, embed it, and publish a new index build.
 
 Unchanged files (same bytes, same manifest entry) are skipped; changed ones are re-chunked and
-re-embedded; files gone from a scanned folder are removed. A file that fails to load is reported
-and, if an older version of it is indexed, that version is kept. Nothing is written over the
-current build: the new one is made beside it and swapped in (see index.py).
+re-embedded; files gone from a scanned folder are removed. A file that fails (unreadable, not
+extractable, its manifest entry or whole manifest refused, its folder unreadable) is reported and,
+if an older version of it is indexed, that version is kept: only a file that is gone is removed.
+A failure is remembered by content hash, metadata hash and context in the index folder's
+failures.json, and the file is not extracted again until one of those changes (or retry_failed).
+Nothing is written over the current build: the new one is made beside it and swapped in (see
+index.py); what a killed run left behind is removed when the next one starts.
 """
 from __future__ import annotations
 
@@ -11,54 +15,87 @@ import datetime as dt
 import errno
 import os
 import hashlib
+import json
 import logging
 import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from . import index as index_layout
-from .chunking import chunk_document
+from .chunking import chunk_document, with_items
 from .chunkstore import ChunkStore
 from .embedding import Embedder
-from .errors import CorpusError, IndexMismatchError
-from .loading import (MANIFEST_NAME, MAX_FILE_BYTES, SUPPORTED, Loader, SourceFile, content_hash, file_key,
-                      metadata_hash, path_text, read_manifest)
+from .errors import CorpusError, ExtractionUnavailableError, IndexMismatchError
+from .loading import (MANIFEST_NAME, MAX_FILE_BYTES, SUPPORTED, Loader, Manifest, SourceFile, content_hash,
+                      file_key, load_manifest, metadata_hash, path_text, printable)
+from .ocr import OcrOptions
 from .settings import Settings
 from .sparse import SparseIndex
 from .types import Document, IngestReport
 
 log = logging.getLogger(__name__)
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
+# Tesseract's own limit per page, as a share of extract_timeout: a stuck page is stopped and reported
+# while the worker's clock (rendering included) still runs, so the file's other pages are kept.
+_OCR_PAGE_SHARE = 0.8
 
 
 @dataclass
 class Discovery:
+    """Files found for ingest. `kept` holds the keys of files that failed but are still there, and
+    `kept_folders` those of folders that could not be read: what the index holds for them stays."""
+
     sources: list[SourceFile] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)
+    kept_folders: list[str] = field(default_factory=list)
 
 
-def discover(paths: list[Path]) -> Discovery:
-    """Files to ingest under `paths`. Hidden files and folders and manifest files are passed over."""
+def discover(paths: list[Path], follow_external_links: bool = False) -> Discovery:
+    """Files to ingest under `paths`. Hidden files and folders and manifest files are passed over.
+
+    A symbolic link found in a folder is followed only when its target lies inside one of the folders
+    given (or `follow_external_links` is set): a link to `/etc/passwd` dropped into the corpus is
+    reported as skipped, not indexed. A file named in `paths` is read wherever it points.
+
+    Each file gets a key no other file has (see `_distinct_key`) and its manifest entry; a file whose
+    entry (or whose folder's manifest) is refused is failed on its own line and its key kept."""
     found = Discovery()
-    manifests: dict[Path, dict] = {}
+    manifests: dict[Path, Manifest | CorpusError] = {}
     seen: set[Path] = set()
+    keys: dict[str, Path] = {}
+    roots = [path.resolve() for path in paths if path.is_dir()]
 
-    def manifest_for(folder: Path) -> dict:
+    def inside(real: Path) -> bool:
+        return follow_external_links or any(real.is_relative_to(root) for root in roots)
+
+    def manifest_for(folder: Path) -> Manifest:
         if folder not in manifests:
-            manifests[folder] = read_manifest(folder)
-        return manifests[folder]
+            try:
+                manifests[folder] = load_manifest(folder)
+            except CorpusError as exc:
+                manifests[folder] = exc
+        manifest = manifests[folder]
+        if isinstance(manifest, CorpusError):
+            raise manifest
+        return manifest
 
     def add(path: Path, explicit: bool) -> None:
         try:
             real = path.resolve(strict=True)
         except (OSError, RuntimeError) as exc:
             found.failed.append((path_text(path), _unresolved(exc)))
+            return
+        if not explicit and not inside(real):
+            found.skipped.append((path_text(path), _outside(real)))
             return
         if real in seen:
             return
@@ -71,13 +108,14 @@ def discover(paths: list[Path]) -> Discovery:
             found.failed.append((path_text(path), "not a regular file (a named pipe, socket or device); "
                                                   "remove it from the folder"))
             return
+        key = _distinct_key(path, keys, found)
         try:
-            entries = manifest_for(path.parent)
+            meta = manifest_for(path.parent).meta_for(path.name)
         except CorpusError as exc:
             found.failed.append((path_text(path), str(exc)))
+            found.kept.add(key)
             return
-        meta = entries.get(path.name, entries.get("*", {}))
-        found.sources.append(SourceFile(path=path, key=file_key(path), meta=dict(meta)))
+        found.sources.append(SourceFile(path=path, key=key, meta=meta))
 
     for path in paths:
         if path.is_symlink() and not path.exists():
@@ -86,8 +124,9 @@ def discover(paths: list[Path]) -> Discovery:
             found.failed.append((path_text(path), "no such file or folder"))
         elif path.is_dir():
             found.folders.append(file_key(path))
-            files = _walk(path, found)
-            if not files:
+            skipped = len(found.skipped)
+            files = _walk(path, found, inside)
+            if not files and len(found.skipped) == skipped:
                 found.failed.append((path_text(path), "folder holds no files to ingest"))
             for file in files:
                 add(file, explicit=False)
@@ -96,12 +135,15 @@ def discover(paths: list[Path]) -> Discovery:
     return found
 
 
-def _walk(root: Path, found: Discovery) -> list[Path]:
-    """Files below root in a stable order, following no folder twice (symlink loops are cut)."""
+def _walk(root: Path, found: Discovery, inside: Callable[[Path], bool]) -> list[Path]:
+    """Files below root in a stable order, following no folder twice (symlink loops are cut) and no
+    linked folder whose target is not `inside` the folders given (reported as skipped)."""
     files: list[Path] = []
     visited: set[Path] = set()
+
     def on_error(exc: OSError) -> None:
         found.failed.append((path_text(exc.filename), f"cannot read folder ({exc.strerror})"))
+        found.kept_folders.append(file_key(Path(exc.filename)))
 
     for name, subfolders, names in os.walk(root, followlinks=True, onerror=on_error):
         folder = Path(name)
@@ -110,9 +152,42 @@ def _walk(root: Path, found: Discovery) -> list[Path]:
             subfolders.clear()
             continue
         visited.add(real)
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        kept = []
+        for sub in sorted(d for d in subfolders if not d.startswith(".")):
+            target = (folder / sub).resolve()
+            if (folder / sub).is_symlink() and not inside(target):
+                found.skipped.append((path_text(folder / sub), _outside(target)))
+            else:
+                kept.append(sub)
+        subfolders[:] = kept
         files.extend(folder / n for n in sorted(names) if not n.startswith(".") and n != MANIFEST_NAME)
     return files
+
+
+def _distinct_key(path: Path, keys: dict[str, Path], found: Discovery) -> str:
+    """The file's key, unless another file found in this run has it: names whose bytes are not
+    UTF-8 read alike once shown (U+FFFD); the later file is then keyed with those bytes as \\xNN
+    escapes (and a counter, should even that be taken), and the clash is reported as a warning."""
+    key = file_key(path)
+    if key in keys:
+        first = keys[key]
+        key = candidate = file_key(path, exact=True)
+        count = 2
+        while key in keys:
+            key, count = f"{candidate}~{count}", count + 1
+        found.warnings.append((path_text(path), f"name reads the same as {path_text(first)} (bytes that are "
+                                               f"not UTF-8); indexed under the key {key}; rename one of them"))
+    keys[key] = path
+    return key
+
+
+def _under(key: str, folders: list[str]) -> bool:
+    return any(key == folder or key.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+def _outside(target: Path) -> str:
+    return (f"symbolic link to {path_text(target)}, outside the folders given to ingest; not followed "
+            "(set follow_external_links = true to index it)")
 
 
 def _unresolved(exc: Exception) -> str:
@@ -125,20 +200,32 @@ def _unresolved(exc: Exception) -> str:
 
 @dataclass
 class Loaded:
-    """The load step's outcome: documents to index, keys of unchanged files, failures, warnings."""
+    """The load step's outcome: documents to index, keys of unchanged files, failures, warnings, and
+    the failure record of the files that failed in a way worth remembering (key -> record)."""
 
     documents: list[tuple[SourceFile, Document, str, str]] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    failures: dict[str, dict] = field(default_factory=dict)
 
 
-def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings) -> Loaded:
+REMEMBERED = "unchanged since it last failed; `council-assistant ingest --retry-failed` tries it again"
+
+
+def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings,
+                 remembered: dict[str, dict] | None = None, context: str = "") -> Loaded:
     """Read every source and extract the new or changed ones, each in the worker under
-    `settings.extract_timeout`. A file that fails is one line in `failed` and never stops the rest."""
+    `settings.extract_timeout`. A file that fails is one line in `failed` and never stops the rest.
+
+    A file in `remembered` (the failure record) whose bytes, metadata and `context` (see
+    `failure_context`) are those it failed with is not extracted again, only reported again."""
     out = Loaded()
+    remembered = remembered or {}
     log.info("checking %d file(s) for changes", len(sources))
-    with Loader(settings.extract_timeout, settings.pdf_password, settings.default_council) as loader:
+    ocr = OcrOptions(settings.ocr, page_timeout=_OCR_PAGE_SHARE * settings.extract_timeout)
+    with Loader(settings.extract_timeout, settings.pdf_password, settings.default_council, ocr,
+                settings.progress) as loader:
         for source in sources:
             shown = path_text(source.path)
             try:
@@ -156,15 +243,26 @@ def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings)
             if old and old["content_hash"] == chash and old["meta_hash"] == mhash:
                 out.unchanged.append(source.key)
                 continue
-            log.debug("extracting %s", shown)
+            fingerprint = {"content_hash": chash, "meta_hash": mhash, "context": context}
+            before = remembered.get(source.key)
+            if _failed_as(before, fingerprint):
+                out.failed.append((shown, f"{before['error']} ({REMEMBERED})"))
+                out.failures[source.key] = before
+                continue
+            log.debug("extracting %s", printable(shown))
             try:
                 document = loader.load(source, data)
             except CorpusError as exc:
-                out.failed.append((shown, _one_line(str(exc).removeprefix(f"{source.path}: "))))
+                message = _one_line(str(exc).removeprefix(f"{source.path}: "))
+                out.failed.append((shown, message))
+                if not isinstance(exc, ExtractionUnavailableError):
+                    out.failures[source.key] = {**fingerprint, "error": message}
                 continue
             except Exception as exc:  # a loader bug must not abort the whole ingest
-                log.exception("%s: unexpected error while loading", shown)
-                out.failed.append((shown, _one_line(f"could not be read ({type(exc).__name__}: {exc})")))
+                log.exception("%s: unexpected error while loading", printable(shown))
+                message = _one_line(f"could not be read ({type(exc).__name__}: {exc})")
+                out.failed.append((shown, message))
+                out.failures[source.key] = {**fingerprint, "error": message}
                 continue
             out.warnings.extend((shown, _one_line(w)) for w in document.warnings)
             out.documents.append((source, document, chash, mhash))
@@ -173,18 +271,44 @@ def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings)
     return out
 
 
+def _failed_as(record: object, fingerprint: dict) -> bool:
+    """Whether a failure record is of this very file version (bytes, metadata and context)."""
+    return (isinstance(record, dict) and isinstance(record.get("error"), str)
+            and all(record.get(k) == v for k, v in fingerprint.items()))
+
+
+def failure_context(settings: Settings, chunking: dict) -> str:
+    """What besides a file's bytes and metadata decides whether it loads: the extraction time limit,
+    whether a PDF password is set (not the password), the OCR setting and whether Tesseract runs, the
+    chunking and the code of the loading, OCR, cleaning and chunking stages. A remembered failure
+    stands only under the same context, so a raised `extract_timeout`, an installed Tesseract or an
+    upgrade tries the file again."""
+    from . import __version__, chunking as chunking_module, cleaning, loading, ocr
+
+    code = hashlib.sha256()
+    for module in (loading, cleaning, chunking_module, ocr):
+        code.update(Path(module.__file__).read_bytes())
+    described = {"extract_timeout": settings.extract_timeout, "pdf_password": bool(settings.pdf_password),
+                 "ocr": settings.ocr, "ocr_engine": settings.ocr == "auto" and ocr.unavailable() is None,
+                 "chunking": chunking, "version": __version__, "code": code.hexdigest()}
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _one_line(message: str, limit: int = 500) -> str:
     message = re.sub(r"\s*[\r\n]+\s*", " ", message).strip()
     return message if len(message) <= limit else message[:limit - 1] + "\u2026"
 
 
-def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: bool = False) -> IngestReport:
-    """Bring the index in `settings.index_dir` up to date with `paths`; see the module docstring."""
+def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: bool = False,
+           retry_failed: bool = False) -> IngestReport:
+    """Bring the index in `settings.index_dir` up to date with `paths`; see the module docstring.
+    `retry_failed` (and `rebuild`) extract again the files remembered as failed though unchanged."""
     started = time.perf_counter()
     index_dir = settings.index_dir
     chunking = {"chunk_words": settings.chunk_words, "overlap_sentences": settings.chunk_overlap_sentences,
                 "version": CHUNKER_VERSION}
     with index_layout.ingest_lock(index_dir):
+        index_layout.remove_abandoned(index_dir)
         current = None if rebuild else index_layout.current_build(index_dir)
         old_files: dict = {}
         if current is not None:
@@ -197,26 +321,46 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
                     f"{chunking}; rebuild with `council-assistant ingest --rebuild`")
             old_files = manifest.get("files", {})
 
-        found = discover(paths)
-        seen_keys = {source.key for source in found.sources}
-        outcome = load_sources(found.sources, old_files, settings)
+        found = discover(paths, settings.follow_external_links)
+        seen_keys = {source.key for source in found.sources} | found.kept
+        previous_failures = index_layout.read_failures(index_dir)
+        context = failure_context(settings, chunking)
+        outcome = load_sources(found.sources, old_files, settings,
+                               {} if retry_failed or rebuild else previous_failures, context)
         failed = found.failed + outcome.failed
-        warnings = found.skipped + outcome.warnings
+        warnings = found.skipped + found.warnings + outcome.warnings
         unchanged = outcome.unchanged
+        failures = outcome.failures
         loaded = []  # chunked before the build starts, so a file that cannot be chunked fails alone
         for source, document, chash, mhash in outcome.documents:
             try:
-                chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences)
+                document = with_items(document)
+                chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences,
+                                        settings.extract_timeout)
             except Exception as exc:  # a chunker bug must not abort the whole ingest
-                log.exception("%s: unexpected error while chunking", source.path)
-                failed.append((path_text(source.path), f"could not be chunked ({type(exc).__name__}: {exc})"))
+                if isinstance(exc, CorpusError):
+                    message = _one_line(str(exc).removeprefix(f"{document.path}: "))
+                else:
+                    log.exception("%s: unexpected error while chunking", printable(source.path))
+                    message = _one_line(f"could not be chunked ({type(exc).__name__}: {exc})")
+                failed.append((path_text(source.path), message))
+                failures[source.key] = {"content_hash": chash, "meta_hash": mhash, "context": context,
+                                        "error": message}
                 continue
             loaded.append((source, document, chash, mhash, chunks))
 
-        removed = [key for key in old_files if key not in seen_keys
-                   and any(key == folder or key.startswith(folder.rstrip("/") + "/") for folder in found.folders)]
+        def gone(key: str) -> bool:
+            """A key indexed (or remembered) from a scanned folder whose file is no longer there."""
+            return key not in seen_keys and _under(key, found.folders) and not _under(key, found.kept_folders)
+
+        removed = [key for key in old_files if gone(key)]
         updated = [s.key for s, *_ in loaded if s.key in old_files]
         added = [s.key for s, *_ in loaded if s.key not in old_files]
+        taken = {v["doc_id"]: k for k, v in old_files.items() if k not in removed and k not in updated}
+        loaded = _with_unique_ids(loaded, taken, warnings)
+        failures = {k: v for k, v in previous_failures.items() if k not in seen_keys and not gone(k)} | failures
+        if failures != previous_failures:
+            index_layout.write_failures(index_dir, failures)
         report = dict(added=tuple(added), updated=tuple(updated), removed=tuple(removed),
                       unchanged=tuple(unchanged), failed=tuple(failed), warnings=tuple(warnings))
         if not (added or updated or removed):
@@ -234,13 +378,8 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
             for key in removed + updated:
                 vectors.remove(store.delete_document(key))
                 files.pop(key, None)
-            taken = store.doc_ids()
             new_chunks = []
             for source, document, chash, mhash, chunks in loaded:
-                unique = _unique_id(document, source.key, taken)
-                if unique is not document:
-                    document = unique
-                    chunks = [replace(c, doc_id=document.doc_id) for c in chunks]
                 store.put_document(document, source.key, chash, mhash)
                 new_chunks.extend(chunks)
                 files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
@@ -285,12 +424,23 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
                             embed_seconds=embed_seconds)
 
 
-def _unique_id(document: Document, key: str, taken: set[str]) -> Document:
-    """Give the document an id no other indexed document has (same file name in two folders)."""
-    doc_id = document.doc_id
-    if doc_id in taken:
-        doc_id = f"{doc_id}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
-    taken.add(doc_id)
-    if doc_id == document.doc_id:
-        return document
-    return replace(document, meta=replace(document.meta, doc_id=doc_id))
+def _with_unique_ids(loaded: list[tuple], taken: dict[str, str], warnings: list[tuple[str, str]]) -> list[tuple]:
+    """`loaded` with each document's id made unique against `taken` (id -> key, updated in place)
+    and the others. Ids the manifest gives are placed before generated ones; an id given in the
+    manifest but already taken is one line in `warnings`."""
+    out = []
+    for source, document, chash, mhash, chunks in sorted(loaded, key=lambda item: not item[0].meta.get("id")):
+        doc_id = document.doc_id
+        if doc_id in taken:
+            digest = hashlib.sha1(source.key.encode("utf-8", "backslashreplace")).hexdigest()[:6]
+            unique, count = f"{doc_id}-{digest}", 2
+            while unique in taken:
+                unique, count = f"{doc_id}-{digest}-{count}", count + 1
+            if source.meta.get("id"):
+                warnings.append((path_text(source.path), f"manifest id {doc_id!r} is already the id of {taken[doc_id]}; "
+                                                         f"indexed as {unique!r}; give it another id"))
+            document = replace(document, meta=replace(document.meta, doc_id=unique))
+            chunks = [replace(c, doc_id=unique) for c in chunks]
+        taken[document.doc_id] = source.key
+        out.append((source, document, chash, mhash, chunks))
+    return out

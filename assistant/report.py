@@ -1,12 +1,13 @@
 """The evaluation report: report.md, results.json and PNG charts in the output folder, and the summary
-printed to standard output.
+printed to standard output, for one or more suites side by side.
 
-Renders what `evaluation` measured (an `EvalRun` and its `summary_json`); computes no figure of its own
+Renders what `evaluation` measured (`EvalRun`s and their `summary_json`); computes no figure of its own
 beyond per-split category breakdowns for the tables and charts.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,16 +20,23 @@ from .evaluation import (
     QuestionResult,
     breakdown,
     floors_toml,
+    report_category,
     propose_floors,
     summary_json,
 )
 
 CATEGORY_CHART = "accuracy_by_category.png"
 BASELINE_CHART = "product_vs_baselines.png"
-TABLE_METRICS = (("accuracy", "accuracy"), ("answer_accuracy", "answer acc."), ("hit_at_1", "hit@1"),
+TABLE_METRICS = (("accuracy", "accuracy"), ("precision", "precision"), ("answered_share", "answered"),
+                 ("answer_accuracy", "answer acc."), ("hit_at_1", "hit@1"),
                  ("hit_at_5", "hit@5"), ("mrr", "MRR"), ("citation_precision", "citation prec."),
                  ("first_citation_accuracy", "first citation"), ("abstention_accuracy", "abstention acc."),
                  ("false_abstention_rate", "false abstention"))
+SIDE_METRICS = (("questions", "questions"), ("accuracy", "accuracy"), ("precision", "precision"),
+                ("abstention_accuracy", "abstention"), ("answer_accuracy", "answer acc."),
+                ("citation_precision", "citation prec."), ("hit_at_1", "hit@1"), ("hit_at_5", "hit@5"),
+                ("mrr", "MRR"), ("latency_p50_ms", "latency p50 ms"))
+CATEGORIES = ("figure", "date", "person", "decision", "vote", "multi-doc", "paraphrase", "unanswerable")
 BASELINE_METRICS = (("hit_at_1", "hit@1"), ("hit_at_5", "hit@5"), ("mrr", "MRR"),
                     ("answer_accuracy", "answer acc."), ("abstention_accuracy", "abstention acc."),
                     ("citation_precision", "citation prec."), ("answer_words", "answer words"),
@@ -40,7 +48,7 @@ def _fmt(value: Any, metric: str = "") -> str:
         return "–"
     if metric.endswith("_ms") or metric == "answer_words":
         return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
-    if metric in ("questions", "answerable", "unanswerable"):
+    if metric in ("questions", "answerable", "unanswerable", "n"):
         return str(value)
     return f"{value:.3f}" if metric == "mrr" else f"{100 * value:.1f}%"
 
@@ -79,34 +87,38 @@ def _judge_line(judged: dict[str, Any]) -> str:
     return f"Judged by {judged.get('judge')} with llama-index's evaluators: {', '.join(parts)}{errors}."
 
 
-def render_report(run: EvalRun, summary: dict[str, Any]) -> str:
-    """report.md: summary, per-split, per-category and baseline tables, floors, and every failure."""
+def render_suite(run: EvalRun, summary: dict[str, Any]) -> list[str]:
+    """One suite's section of report.md: summary, per-split, per-category and baseline tables, floors,
+    and every failure."""
     info, systems = run.info, summary["systems"]
     product = systems[PRODUCT]
     splits = [s for s in product["by_split"] if s != "all" or len(product["by_split"]) > 2]
     fresh = f", built fresh from `{info['corpus']}`" if info["corpus"] else ""
-    lines = ["# Evaluation report", "",
+    lines = [f"## Suite: {run.suite}", "",
              f"{info['questions']} questions from `{info['questions_file']}` (split: {info['split']}), "
              f"{info['date']}. Index: {info['documents']} papers, {info['chunks']} chunks, "
              f"{info['embedding_model']}{fresh}. "
              f"Answerer: {info['answerer']} (min_evidence {info['min_evidence']}). Retrieval is scored by "
              f"source document over the top {info['depth']} passages.", ""]
-    lines += ["## Summary (product)", ""]
+    if info.get("unindexed"):
+        lines += [f"Not indexed (failed to ingest; their questions count as misses, not skips): "
+                  f"{', '.join(info['unindexed'])}; questions: {', '.join(info.get('expected_misses', [])) or 'none'}.", ""]
+    lines += ["### Summary (product)", ""]
     lines += _table(["metric", *splits], (
         [label, *(_fmt(product["by_split"][s][m], m) for s in splits)]
         for m, label in (("questions", "questions"), *TABLE_METRICS, ("latency_p50_ms", "latency p50 ms"),
                          ("latency_p95_ms", "latency p95 ms"))))
     lines += ["", "Answer accuracy: answered and every key fact present (answerable questions). Abstention "
               "accuracy: declined on unanswerable questions. Accuracy: either, over all questions.", ""]
-    lines += ["## Faithfulness and relevancy (LLM judge)", "", _judge_line(info.get("llm_judge") or {}), ""]
-    if CATEGORY_CHART in summary.get("charts", ()):
-        lines += [f"![Accuracy by category]({CATEGORY_CHART})", ""]
-    lines += ["## By category (product)", ""]
+    lines += ["### Faithfulness and relevancy (LLM judge)", "", _judge_line(info.get("llm_judge") or {}), ""]
+    if _chart(run, CATEGORY_CHART) in summary.get("charts", ()):
+        lines += [f"![Accuracy by category]({_chart(run, CATEGORY_CHART)})", ""]
+    lines += ["### By category (product)", ""]
     categories = product["by_category"]
     columns = (("questions", "n"), ("accuracy", "accuracy"), ("hit_at_1", "hit@1"), ("mrr", "MRR"),
                ("citation_precision", "citation prec."), ("first_citation_accuracy", "first citation"),
                ("false_abstention_rate", "false abstention"))
-    split_accuracy = {s: breakdown([r for r in run.product if r.question.split == s], lambda r: r.question.category)
+    split_accuracy = {s: breakdown([r for r in run.product if r.question.split == s], lambda r: report_category(r.question))
                       for s in SPLITS if s in splits}
     lines += _table(["category", *(label for _, label in columns), *(f"{s} accuracy" for s in split_accuracy)], (
         [name, *(_fmt(figures[m], m) for m, _ in columns),
@@ -114,7 +126,7 @@ def render_report(run: EvalRun, summary: dict[str, Any]) -> str:
         for name, figures in categories.items()))
     lines.append("")
     if len(systems) > 1:
-        lines += ["## Product and baselines", ""]
+        lines += ["### Product and baselines", ""]
         for split in splits:
             lines += [f"**{split}**", ""]
             lines += _table(["system", *(label for _, label in BASELINE_METRICS)], (
@@ -129,9 +141,9 @@ def render_report(run: EvalRun, summary: dict[str, Any]) -> str:
                   "`VectorStoreIndex.from_documents` with default chunking and the same embedding model. Latency is "
                   "the whole `ask` for the product (retrieval, sentence embedding, answer) and retrieval alone for "
                   "the baselines.", ""]
-        if BASELINE_CHART in summary.get("charts", ()):
-            lines += [f"![Product and baselines]({BASELINE_CHART})", ""]
-    lines += ["## Floors (eval/floors.toml)", ""]
+        if _chart(run, BASELINE_CHART) in summary.get("charts", ()):
+            lines += [f"![Product and baselines]({_chart(run, BASELINE_CHART)})", ""]
+    lines += ["### Floors (eval/floors.toml)", ""]
     if "floors" in summary:
         lines += _table(["split", "metric", "floor", "measured", ""], (
             [c["split"], c["metric"], _fmt(c["floor"], c["metric"]), _fmt(c["value"], c["metric"]),
@@ -139,12 +151,12 @@ def render_report(run: EvalRun, summary: dict[str, Any]) -> str:
         lines.append("")
     lines += [f"Floors {100 * FLOOR_MARGIN:.0f} points below these figures (how eval/floors.toml is set; raise "
               "a floor when a change lifts its figure for good):", "", "```toml",
-              floors_toml(propose_floors(product["by_split"])).rstrip(), "```", ""]
+              floors_toml(propose_floors(product["by_split"]), run.suite).rstrip(), "```", ""]
     for split in SPLITS:
         failures = [r for r in run.product if r.question.split == split and not r.correct]
         if split not in splits:
             continue
-        heading = f"## Failures: {split} split ({len(failures)})"
+        heading = f"### Failures: {run.suite}, {split} split ({len(failures)})"
         lines += [heading, ""]
         if split == "test":
             lines += ["For reporting only: do not tune on these (eval/README.md, \"Dev and test splits\").", ""]
@@ -152,7 +164,7 @@ def render_report(run: EvalRun, summary: dict[str, Any]) -> str:
             lines += _failure_lines(result)
         if not failures:
             lines += ["None.", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def write_charts(run: EvalRun, summary: dict[str, Any], out: Path) -> list[str]:
@@ -165,9 +177,9 @@ def write_charts(run: EvalRun, summary: dict[str, Any], out: Path) -> list[str]:
     written = []
     product = summary["systems"][PRODUCT]
     categories = list(product["by_category"])
-    groups = {s: breakdown([r for r in run.product if r.question.split == s], lambda r: r.question.category)
+    groups = {s: breakdown([r for r in run.product if r.question.split == s], lambda r: report_category(r.question))
               for s in SPLITS if any(r.question.split == s for r in run.product)}
-    if len(groups) > 1:
+    if len(groups) != 1:
         groups["all"] = product["by_category"]
     fig, ax = plt.subplots(figsize=(10, 4.5))
     width = 0.8 / len(groups)
@@ -178,12 +190,12 @@ def write_charts(run: EvalRun, summary: dict[str, Any], out: Path) -> list[str]:
                   rotation=20, ha="right")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 105)
-    ax.set_title("Product accuracy by category (unanswerable: correctly declined)")
+    ax.set_title(f"{run.suite}: product accuracy by category (unanswerable: correctly declined)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / CATEGORY_CHART, dpi=120)
+    fig.savefig(out / _chart(run, CATEGORY_CHART), dpi=120)
     plt.close(fig)
-    written.append(CATEGORY_CHART)
+    written.append(_chart(run, CATEGORY_CHART))
     systems = summary["systems"]
     if len(systems) > 1:
         metrics = [(m, label) for m, label in BASELINE_METRICS if m in ("hit_at_1", "hit_at_5", "mrr",
@@ -198,47 +210,119 @@ def write_charts(run: EvalRun, summary: dict[str, Any], out: Path) -> list[str]:
                       [label.replace("MRR", "MRR ×100") for _, label in metrics])
         ax.set_ylim(0, 105)
         ax.set_ylabel("%")
-        ax.set_title(f"Product and baselines ({run.info['split']} split)")
+        ax.set_title(f"{run.suite}: product and baselines ({run.info['split']} split)")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(out / BASELINE_CHART, dpi=120)
+        fig.savefig(out / _chart(run, BASELINE_CHART), dpi=120)
         plt.close(fig)
-        written.append(BASELINE_CHART)
+        written.append(_chart(run, BASELINE_CHART))
     return written
 
 
-def write_report(run: EvalRun, out: Path, floors: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
-    """Write results.json, report.md and the charts into `out`; return the summary."""
+def _chart(run: EvalRun, name: str) -> str:
+    """A chart's file name, prefixed by the suite's so two suites' charts sit in one folder."""
+    return f"{run.suite}-{name}"
+
+
+def _columns(summaries: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """(suite, split) for every split evaluated in every suite, in suite order; "all" only for a suite
+    evaluated without splits."""
+    columns = []
+    for suite, summary in summaries.items():
+        splits = [s for s in summary["systems"][PRODUCT]["by_split"] if s != "all"] or ["all"]
+        columns += [(suite, split) for split in splits]
+    return columns
+
+
+def render_report(runs: Sequence[EvalRun], summary: dict[str, Any]) -> str:
+    """report.md: every suite side by side (product figures, per category, retrieval against the
+    baselines), then each suite's own section."""
+    summaries = summary["suites"]
+    columns = _columns(summaries)
+    header = ["metric", *(f"{suite} {split}" for suite, split in columns)]
+    product = {suite: s["systems"][PRODUCT] for suite, s in summaries.items()}
+    lines = ["# Evaluation report", "",
+             "Suites: " + ", ".join(f"`{r.suite}` ({r.info['questions']} questions of `{r.info['questions_file']}`)"
+                                    for r in runs) + ".",
+             "", "## Suites side by side (product)", ""]
+    lines += _table(header, ([label, *(_fmt(product[suite]["by_split"][split].get(m), m) for suite, split in columns)]
+                             for m, label in SIDE_METRICS))
+    lines += ["", "Accuracy: correct over all questions asked (answerable: answered with every key fact; "
+              "unanswerable: declined). Precision: correct over the questions answered (PaperQA2's precision; "
+              "an answer to an unanswerable question is a wrong answer). Abstention: share of unanswerable "
+              "questions declined. Citation precision: share of citations of answered answerable questions that "
+              "point at an expected source.", "", "### Accuracy by category", ""]
+    def by_category(suite: str, split: str) -> dict[str, dict]:
+        figures = product[suite]
+        return figures["by_category"] if split == "all" else figures["by_split_category"].get(split, {})
+    names = list(CATEGORIES) + sorted({c for suite, split in columns for c in by_category(suite, split)} - set(CATEGORIES))
+    lines += _table(["category", *(f"{suite} {split}" for suite, split in columns)], (
+        [name, *((f"{_fmt(f['accuracy'], 'accuracy')} of {f['questions']}" if (f := by_category(suite, split).get(name))
+                  else "–") for suite, split in columns)]
+        for name in names if any(by_category(suite, split).get(name) for suite, split in columns)))
+    systems = sorted({name for s in summaries.values() for name in s["systems"]}, key=lambda n: n != PRODUCT)
+    if len(systems) > 1:
+        lines += ["", "### Retrieval: product against each retriever alone", ""]
+        rows = []
+        for name in systems:
+            for metric, label in (("hit_at_1", "hit@1"), ("mrr", "MRR")):
+                rows.append([f"{name} {label}", *(_fmt(summaries[suite]["systems"][name]["by_split"][split].get(metric), metric)
+                                                  if name in summaries[suite]["systems"] else "–"
+                                                  for suite, split in columns)])
+        lines += _table(header, rows)
+    lines.append("")
+    for one in runs:
+        lines += render_suite(one, summaries[one.suite])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(runs: EvalRun | Sequence[EvalRun], out: Path,
+                 floors: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
+    """Write results.json, report.md and the charts of every suite into `out`; return the summary,
+    {"suites": {name: summary_json}, "charts": [...]}. `floors` replaces a single run's own."""
     out.mkdir(parents=True, exist_ok=True)
-    summary = summary_json(run, floors)
-    summary["charts"] = write_charts(run, summary, out)
-    everything = summary | {"results": {name: [r.to_json() for r in results]
-                                        for name, results in run.results.items()}}
+    runs = [runs] if isinstance(runs, EvalRun) else list(runs)
+    if floors is not None and len(runs) == 1:
+        runs = [replace(runs[0], floors=floors)]
+    summary: dict[str, Any] = {"suites": {}, "charts": []}
+    for one in runs:
+        figures = summary_json(one)
+        figures["charts"] = write_charts(one, figures, out)
+        summary["suites"][one.suite] = figures
+        summary["charts"] += figures["charts"]
+    everything = {"suites": {one.suite: summary["suites"][one.suite] | {
+        "results": {name: [r.to_json() for r in results] for name, results in one.results.items()}}
+        for one in runs}}
     (out / "results.json").write_text(json.dumps(everything, indent=1, ensure_ascii=False) + "\n",
                                       encoding="utf-8")
-    (out / "report.md").write_text(render_report(run, summary), encoding="utf-8")
+    (out / "report.md").write_text(render_report(runs, summary), encoding="utf-8")
     return summary
 
 
 def summary_text(summary: dict[str, Any]) -> str:
-    """The short table printed to standard output: the product per split, then each system overall."""
-    systems = summary["systems"]
-    product = systems[PRODUCT]["by_split"]
-    splits = [s for s in product if s != "all" or len(product) > 2]
-    metrics = ("answer_accuracy", "citation_precision", "first_citation_accuracy", "abstention_accuracy",
-               "false_abstention_rate", "hit_at_1", "hit_at_5", "mrr", "latency_p50_ms", "latency_p95_ms")
-    rows = [["product", *splits]] + [[m, *(_fmt(product[s][m], m) for s in splits)] for m in metrics]
+    """The short table printed to standard output: the product per suite and split, then each system's
+    retrieval per suite and split."""
+    summaries = summary["suites"]
+    columns = _columns(summaries)
+    metrics = ("accuracy", "precision", "abstention_accuracy", "answer_accuracy", "citation_precision",
+               "first_citation_accuracy", "false_abstention_rate", "hit_at_1", "hit_at_5", "mrr",
+               "latency_p50_ms", "latency_p95_ms")
+    rows = [["product", *(f"{suite} {split}" for suite, split in columns)]]
+    rows += [[m, *(_fmt(summaries[suite]["systems"][PRODUCT]["by_split"][split][m], m) for suite, split in columns)]
+             for m in metrics]
+    systems = sorted({name for s in summaries.values() for name in s["systems"]}, key=lambda n: n != PRODUCT)
     if len(systems) > 1:
-        rows += [[""], ["system (all)", "hit@1", "hit@5", "MRR", "answer acc.", "abstention"]]
-        rows += [[name, *(_fmt(f["by_split"]["all"][m], m)
-                          for m in ("hit_at_1", "hit_at_5", "mrr", "answer_accuracy", "abstention_accuracy"))]
-                 for name, f in systems.items()]
+        rows += [[""], ["hit@1 / MRR", *(f"{suite} {split}" for suite, split in columns)]]
+        rows += [[name, *(
+            (f"{_fmt(f['hit_at_1'], 'hit_at_1')} / {_fmt(f['mrr'], 'mrr')}"
+             if (f := summaries[suite]["systems"].get(name, {}).get("by_split", {}).get(split)) else "–")
+            for suite, split in columns)] for name in systems]
     widths = [max(len(r[i]) for r in rows if len(r) > i) for i in range(max(map(len, rows)))]
     text = "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
-    if "floors" in summary:
-        below = [c for c in summary["floors"]["checks"] if not c["ok"]]
+    below = [(suite, c) for suite, s in summaries.items() if "floors" in s
+             for c in s["floors"]["checks"] if not c["ok"]]
+    if any("floors" in s for s in summaries.values()):
         text += "\n\nfloors: " + ("all met" if not below else "below in " + ", ".join(
-            f"{c['split']} {c['metric']} ({_fmt(c['value'], c['metric'])} < {_fmt(c['floor'], c['metric'])})"
-            for c in below))
+            f"{suite} {c['split']} {c['metric']} ({_fmt(c['value'], c['metric'])} < {_fmt(c['floor'], c['metric'])})"
+            for suite, c in below))
     return text
-

@@ -1,17 +1,38 @@
-"""Hybrid retrieval: dense (FAISS or Milvus) and BM25 candidates, filtered first, fused by reciprocal rank.
+"""Hybrid retrieval: dense (FAISS or Milvus) and BM25 candidates, filtered first, fused by reciprocal
+rank, then the top candidates re-ranked by a learned model.
 
 Fused score = sum over the two rankings of 1/(rrf_k + rank), divided by its maximum 2/(rrf_k + 1),
-so a passage ranked first by both retrievers scores 1.0.
+so a passage ranked first by both retrievers scores 1.0. The re-ranking is a logistic regression over
+features of each candidate (`candidate_features`: dense and BM25 scores and ranks of the chunk and of
+its paper, and how the paper's title, date, committee and items agree with what the question names),
+fitted on the dev halves of the eval suites by `bench/tune_retrieval.py` (`make tune`) and stored as
+data in `assistant/models/retrieval.json`; at run time it is a dot product and a sigmoid, no sklearn.
 """
 from __future__ import annotations
 
+import calendar
+import json
+import logging
+import math
 import re
 from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
+import numpy as np
 
 from .embedding import Embedder
 from .index import Index
-from .types import Passage, SearchFilters
+from .types import DocumentMeta, Passage, SearchFilters
+
+log = logging.getLogger(__name__)
+
+MODEL_PATH = Path(__file__).parent / "models" / "retrieval.json"
+RERANK_DEPTH = 40
+# the most of the k passages one paper takes while another paper's chunk waits; chosen on the dev halves
+# (1/8, 1/4, 3/8, 1/2 and no limit tried: 3/8 kept answer accuracy, with more citation precision than 1/4)
+PAPER_SHARE = 0.375
 
 
 def rrf_fuse(rankings: list[list[int]], rrf_k: int = 60,
@@ -33,8 +54,8 @@ def rrf_fuse(rankings: list[list[int]], rrf_k: int = 60,
     return [(i, scores[i] / top) for i in ordered]
 
 
-_GENERIC_COUNCIL_WORDS = {"council", "borough", "metropolitan", "city", "county", "district", "of", "the",
-                          "and", "royal", "london"}
+_GENERIC_COUNCIL_WORDS = {"council", "borough", "metropolitan", "city", "county", "district", "parish", "town",
+                          "village", "community", "of", "the", "and", "royal", "london"}
 
 
 def named_councils(query: str, councils: list[str]) -> tuple[str, ...]:
@@ -43,36 +64,357 @@ def named_councils(query: str, councils: list[str]) -> tuple[str, ...]:
     lowered = query.lower().replace("’", "'")
     named = []
     for council in councils:
-        words = [w for w in re.findall(r"[\w'-]+", council.lower()) if w not in _GENERIC_COUNCIL_WORDS]
+        words = [w for w in re.findall(r"[\w'-]+", re.sub(r"\([^)]*\)", " ", council.lower()))
+                 if w not in _GENERIC_COUNCIL_WORDS]
         if words and re.search(r"\b" + r"\s+".join(map(re.escape, words)) + r"(?:'s)?\b", lowered):
             named.append(council)
     return tuple(named)
 
 
+# -- what a question names: dates, bodies, items ---------------------------------------------------
+
+_MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
+_MONTHS |= {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
+_MONTHS.pop("may", None)  # "may" is a verb far more often than a month in questions
+_MONTH_WORDS = "|".join(sorted((*_MONTHS, "may"), key=len, reverse=True))
+_DATE = re.compile(rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?)?({_MONTH_WORDS})\b"
+                   rf"(?:\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?![/-]?\d))?(?:,?\s+(\d{{4}})\b(?![/-]\d))?", re.I)
+_YEAR = re.compile(r"\b(19\d\d|20\d\d)\b(?![/-]\d)")
+_FINANCIAL_YEAR = re.compile(r"\b(19\d\d|20\d\d)[/-](\d\d)\b")
+_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_BODY = re.compile(r"\b((?:[A-Z][\w&'’-]*,?\s+(?:(?:and|of|for|&)\s+)?){0,6}(?:Committee|Sub-Committee|Board|"
+                   r"Cabinet|Panel|Forum|Commission|Working Group|Scrutiny))\b")
+_ITEM = re.compile(r"\b(?:item|agenda item|minute)\s+(?:no\.?\s*)?(\d+(?:\.\d+)?[a-z]?)\b", re.I)
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset("""a about after all also an and any are as at be been before but by can could did do does for
+from had has have how if in into is it its many may much of on or our over same should so than that the their
+them then there these they this those to up was we were what when where which who whom whose why will with
+would year years meeting council councils""".split())
+
+
+@dataclass(frozen=True)
+class QueryCues:
+    """What a question names that papers carry as metadata: dates, each (year, month, day) with None
+    where that part is not named; bodies ("the Audit Committee"); items ("item 7"); its content words."""
+
+    dates: tuple[tuple[int | None, int | None, int | None], ...] = ()
+    bodies: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    words: frozenset[str] = frozenset()
+
+
+def _month(word: str) -> int | None:
+    word = word.lower()
+    return 5 if word == "may" else _MONTHS.get(word)
+
+
+def _dates(query: str) -> tuple[tuple[int | None, int | None, int | None], ...]:
+    """Every date `query` names: "2021-06-15", "15 June 2021", "June 15", "February 2025", "January",
+    a year alone, and both years of a financial year ("2016/17"). "May" counts as a month only beside
+    a day or a year ("7 May", "May 2019")."""
+    dates: list[tuple[int | None, int | None, int | None]] = []
+    spans: list[tuple[int, int]] = []
+    for m in _ISO.finditer(query):
+        dates.append((int(m.group(1)), int(m.group(2)), int(m.group(3))))
+        spans.append(m.span())
+    for m in _DATE.finditer(query):
+        if any(start <= m.start() < end for start, end in spans):
+            continue
+        day_before, month, day_after, year = m.groups()
+        day = int(day_before or day_after) if (day_before or day_after) else None
+        if month.lower() == "may" and day is None and year is None:
+            continue
+        dates.append((int(year) if year else None, _month(month), day if day and 1 <= day <= 31 else None))
+        spans.append(m.span())
+    for m in _YEAR.finditer(query):
+        if not any(start <= m.start() < end for start, end in spans):
+            dates.append((int(m.group(1)), None, None))
+    for m in _FINANCIAL_YEAR.finditer(query):
+        if any(start <= m.start() < end for start, end in spans):
+            continue
+        first, second = int(m.group(1)), int(m.group(2))
+        dates.append((first, None, None))
+        if second == (first + 1) % 100:
+            dates.append((first + 1, None, None))
+    return tuple(dict.fromkeys(dates))
+
+
+def query_cues(query: str) -> QueryCues:
+    """The date, body and item cues of `query`: "in February 2025", "at the January meeting", "on 15
+    June", "the Audit Committee", "item 7" (see `_dates`)."""
+    bodies = tuple(dict.fromkeys(b.strip() for b in _BODY.findall(query)))
+    items = tuple(dict.fromkeys(i.lower() for i in _ITEM.findall(query)))
+    words = frozenset(w for w in _WORD.findall(query.lower()) if w not in _STOP and len(w) > 2)
+    return QueryCues(dates=_dates(query), bodies=bodies, items=items, words=words)
+
+
+def _stem(word: str) -> str:
+    return word[:6]
+
+
+def date_agreement(cues: QueryCues, date: str | None) -> tuple[float, float]:
+    """(match, mismatch) of a paper's ISO date with the dates the question names: match 1 when every
+    named part (year, month, day) of one of them agrees, mismatch 1 when none does; both 0 when the
+    question names no date or the paper has none."""
+    if not cues.dates or not date or not re.match(r"\d{4}-\d{2}-\d{2}", date):
+        return 0.0, 0.0
+    have = (int(date[:4]), int(date[5:7]), int(date[8:10]))
+    agrees = any(all(want is None or want == got for want, got in zip(named, have)) for named in cues.dates)
+    return (1.0, 0.0) if agrees else (0.0, 1.0)
+
+
+def body_agreement(cues: QueryCues, meta: DocumentMeta) -> float:
+    """Share of the words of the bodies the question names ("Audit Committee") found in the paper's
+    committee and title; 0 when it names none."""
+    if not cues.bodies:
+        return 0.0
+    wanted = {_stem(w) for b in cues.bodies for w in _WORD.findall(b.lower()) if w not in _STOP}
+    have = {_stem(w) for w in _WORD.findall(f"{meta.committee or ''} {meta.title}".lower())}
+    return len(wanted & have) / len(wanted) if wanted else 0.0
+
+
+def item_agreement(cues: QueryCues, text: str, title: str) -> float:
+    """1 when the chunk or title carries an item the question names ("item 7": "Item 7", "7." or "7)"
+    starting a line), else 0."""
+    for item in cues.items:
+        number = re.escape(item)
+        if re.search(rf"(?i)\bitem\s+{number}\b", f"{title}\n{text}") or re.search(
+                rf"(?m)^\s*{number}[.)]?\s+[A-Z]", text):
+            return 1.0
+    return 0.0
+
+
+def title_overlap(cues: QueryCues, meta: DocumentMeta) -> float:
+    """Share of the question's content words (by their first six letters) in the paper's title and
+    committee."""
+    if not cues.words:
+        return 0.0
+    have = {_stem(w) for w in _WORD.findall(f"{meta.title} {meta.committee or ''}".lower())}
+    return sum(_stem(w) in have for w in cues.words) / len(cues.words)
+
+
+# -- the learned re-ranking ---------------------------------------------------------------------------
+
+FEATURES = ("sparse", "sparse_doc_rr", "dense", "dense_doc_rr", "rrf_doc_rr", "coverage", "bigrams", "names",
+            "title", "date_match", "date_mismatch", "body", "item")
+_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-z]+(?:['’]s)?|[A-Z]{2,})\b")
+
+
+def _content(text: str) -> list[str]:
+    """The words of `text` that carry content, by their first six letters, in order."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2]
+
+
+def _names(query: str) -> set[str]:
+    """The capitalised words of `query` not at its start, and not months: the named things it asks
+    about ("Kompan", "CBSO", "Boldmere"), by their first six letters."""
+    return {_stem(w.lower().replace("’s", "").replace("'s", "")) for w in _NAME.findall(query)
+            if w.lower() not in _MONTHS and w.lower() not in _STOP}
+
+
+def text_agreement(query_words: list[str], names: set[str], text: str) -> tuple[float, float, float]:
+    """(share of the query's content words in `text`, share of its adjacent content-word pairs found
+    adjacent in `text`, share of its named things in `text`)."""
+    words = _content(text)
+    have = set(words)
+    wanted = set(query_words)
+    pairs = {(a, b) for a, b in zip(query_words, query_words[1:]) if a != b}
+    present = set(zip(words, words[1:]))
+    return (len(wanted & have) / len(wanted) if wanted else 0.0,
+            len(pairs & present) / len(pairs) if pairs else 0.0,
+            len(names & have) / len(names) if names else 0.0)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A chunk among the top fused candidates, with what the features read of it."""
+
+    id: int
+    meta: DocumentMeta
+    text: str
+    dense: float | None
+    dense_rank: int | None
+    sparse: float | None
+    sparse_rank: int | None
+    rrf: float
+
+
+def _doc_ranks(best: dict[str, float]) -> dict[str, int]:
+    """1-based rank of each paper by its best value (higher first; ties by doc_id)."""
+    return {doc: n for n, doc in enumerate(sorted(best, key=lambda d: (-best[d], d)), start=1)}
+
+
+def candidate_features(query: str, candidates: list[Candidate]) -> tuple[list[str], np.ndarray]:
+    """The candidate papers (doc_ids, in order of their best fused chunk) and one row of `FEATURES`
+    each: the best BM25 score of its chunks over the query's best and the paper's rank by it, the best
+    dense cosine and the paper's rank by it, the paper's rank by its best fused (RRF) score; the best
+    chunk's share of the question's content words, of its word pairs and of its named things
+    (capitalised words); title and committee words shared with the question; date, body and item
+    agreement (`query_cues`).
+
+    Papers, not chunks, are ranked: the question asks which paper holds the answer, and a chunk's
+    own scores are noisy where a paper's best are not."""
+    cues = query_cues(query)
+    query_words, names = _content(query), _names(query)
+    dense_known = [c.dense for c in candidates if c.dense is not None]
+    dense_floor = min(dense_known, default=0.0)
+    sparse_top = max((c.sparse for c in candidates if c.sparse), default=0.0) or 1.0
+    docs: dict[str, dict] = {}
+    for c in candidates:
+        doc = docs.setdefault(c.meta.doc_id, {"meta": c.meta, "sparse": 0.0, "dense": dense_floor, "rrf": 0.0,
+                                              "item": 0.0, "coverage": 0.0, "bigrams": 0.0, "names": 0.0})
+        doc["sparse"] = max(doc["sparse"], (c.sparse or 0.0) / sparse_top)
+        doc["dense"] = max(doc["dense"], c.dense if c.dense is not None else dense_floor)
+        doc["rrf"] = max(doc["rrf"], c.rrf)
+        doc["item"] = max(doc["item"], item_agreement(cues, c.text, c.meta.title))
+        agreement = text_agreement(query_words, names, f"{c.meta.title}\n{c.text}")
+        for name, value in zip(("coverage", "bigrams", "names"), agreement):
+            doc[name] = max(doc[name], value)
+    sparse_rank = _doc_ranks({d: f["sparse"] for d, f in docs.items()})
+    dense_rank = _doc_ranks({d: f["dense"] for d, f in docs.items()})
+    rrf_rank = _doc_ranks({d: f["rrf"] for d, f in docs.items()})
+    out = np.zeros((len(docs), len(FEATURES)), dtype=np.float64)
+    for row, (doc, f) in enumerate(docs.items()):
+        match, mismatch = date_agreement(cues, f["meta"].date)
+        out[row] = (f["sparse"], 1.0 / sparse_rank[doc], f["dense"], 1.0 / dense_rank[doc], 1.0 / rrf_rank[doc],
+                    f["coverage"], f["bigrams"], f["names"], title_overlap(cues, f["meta"]), match, mismatch,
+                    body_agreement(cues, f["meta"]), f["item"])
+    return list(docs), out
+
+
+def named_papers(query: str, candidates: list[Candidate]) -> set[str]:
+    """The candidate papers that carry what the question names: every word of a named body ("the
+    Audit Committee") in the paper's committee or title; a named item ("item 7") in one of its chunks;
+    a named month or day ("at the January meeting", "on 15 June", "in February 2025") in the paper's
+    date. Papers that carry all that is named, else those that carry the first of body, item, date
+    that any paper carries. Empty when the question names none or no candidate carries it."""
+    cues = query_cues(query)
+    dated = [d for d in cues.dates if d[1] is not None]  # years alone are left to the learned weights
+    if not (cues.bodies or cues.items or dated):
+        return set()
+    month_cues = QueryCues(dates=tuple(dated))
+    sets = [{c.meta.doc_id for c in candidates if cues.bodies and body_agreement(cues, c.meta) == 1.0},
+            {c.meta.doc_id for c in candidates if cues.items and item_agreement(cues, c.text, c.meta.title)},
+            {c.meta.doc_id for c in candidates if dated and date_agreement(month_cues, c.meta.date)[0] == 1.0}]
+    found = [one for one in sets if one]
+    if not found:
+        return set()
+    return set.intersection(*found) or found[0]
+
+
+def rerank(query: str, candidates: list[Candidate], model: RerankModel, k: int) -> list[tuple[Candidate, float]]:
+    """The top `k` candidates by `model`'s score of their papers, with that score; papers carrying the
+    body or item the question names (`named_papers`) come first, as a filter would put them, without
+    dropping the others."""
+    if not candidates:
+        return []
+    docs, x = candidate_features(query, candidates)
+    return order_passages(candidates, dict(zip(docs, model.scores(x).tolist())), k, named_papers(query, candidates))
+
+
+def order_passages(candidates: list[Candidate], doc_scores: dict[str, float], k: int,
+                   preferred: set[str] = frozenset()) -> list[tuple[Candidate, float]]:
+    """The top `k` candidates with their papers' scores: `preferred` papers first, then papers best
+    first, each paper's chunks in fused order, but no paper takes more than `PAPER_SHARE` of the `k`
+    places while another paper's chunk waits, so the passages read for a question that spans two
+    papers include both."""
+
+    def key(c: Candidate) -> tuple:
+        return (c.meta.doc_id not in preferred, -doc_scores[c.meta.doc_id], -c.rrf)
+
+    ordered = sorted(candidates, key=key)
+    cap = max(1, int(k * PAPER_SHARE))
+    taken: dict[str, int] = defaultdict(int)
+    first, rest = [], []
+    for c in ordered:
+        (first if taken[c.meta.doc_id] < cap else rest).append(c)
+        taken[c.meta.doc_id] += 1
+    chosen = sorted((first + rest)[:k], key=key)
+    return [(c, doc_scores[c.meta.doc_id]) for c in chosen]
+
+
+@dataclass(frozen=True)
+class RerankModel:
+    """Logistic regression over a paper's standardised `FEATURES`: the probability that the paper holds
+    the answer, sigmoid(((x - mean) / scale) · coef + intercept)."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def to_json(self, **extra) -> dict:
+        return {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "coef": self.coef.tolist(), "intercept": self.intercept, **extra}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RerankModel":
+        features = tuple(data["features"])
+        if features != FEATURES:
+            raise ValueError(f"features {features} differ from this version's {FEATURES}; re-run `make tune`")
+        return cls(features, np.asarray(data["mean"], float), np.asarray(data["scale"], float),
+                   np.asarray(data["coef"], float), float(data["intercept"]))
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path = MODEL_PATH) -> RerankModel | None:
+    """The fitted re-ranking model, or None (fused ranking kept) when the file is absent or stale."""
+    try:
+        return RerankModel.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        log.warning("%s: not used (%s)", path, exc)
+        return None
+
+
 class HybridRetriever:
+    """Dense and BM25 candidates, fused by RRF, the top `rerank_depth` re-ranked by `model` (the
+    packaged one by default; None keeps the fused order)."""
+
     def __init__(self, index: Index, embedder: Embedder, candidates: int = 50, rrf_k: int = 60,
-                 sparse_weight: float = 1.0) -> None:
+                 sparse_weight: float = 1.0, model: RerankModel | None | str = "packaged",
+                 rerank_depth: int = RERANK_DEPTH) -> None:
         self.index = index
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.sparse_weight = sparse_weight
+        self.model = load_model() if model == "packaged" else model
+        self.rerank_depth = rerank_depth
 
-    def search(self, query: str, k: int, filters: SearchFilters = SearchFilters()) -> list[Passage]:
+    def candidates_for(self, query: str, depth: int, filters: SearchFilters = SearchFilters()
+                       ) -> tuple[list[Candidate], dict[int, tuple]]:
+        """The top `depth` fused candidates, best first, and their stored rows."""
         allowed = self.index.store.matching_ids(filters) if filters.active else None
         if allowed is not None and len(allowed) == 0:
-            return []
-        pool = max(self.candidates, k)
+            return [], {}
+        pool = max(self.candidates, depth)
         dense = self.index.vectors.search(self.embedder.embed_query(query), pool, allowed, filters)
         sparse_index, mask = self.index.sparse_for(filters, allowed)
         sparse = sparse_index.search(query, pool, mask)
         fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k,
-                         [1.0, self.sparse_weight])[:k]
-        dense_scores, sparse_scores = dict(dense), dict(sparse)
+                         [1.0, self.sparse_weight])[:depth]
+        dense_at = {i: (s, r) for r, (i, s) in enumerate(dense, start=1)}
+        sparse_at = {i: (s, r) for r, (i, s) in enumerate(sparse, start=1)}
         rows = self.index.store.chunks([i for i, _ in fused])
+        return [Candidate(id=i, meta=rows[i][1], text=rows[i][0].text, dense=dense_at.get(i, (None, None))[0],
+                          dense_rank=dense_at.get(i, (None, None))[1], sparse=sparse_at.get(i, (None, None))[0],
+                          sparse_rank=sparse_at.get(i, (None, None))[1], rrf=score)
+                for i, score in fused if i in rows], rows
+
+    def search(self, query: str, k: int, filters: SearchFilters = SearchFilters()) -> list[Passage]:
+        depth = max(k, self.rerank_depth) if self.model is not None else k
+        candidates, rows = self.candidates_for(query, depth, filters)
+        scored = rerank(query, candidates, self.model, k) if self.model is not None else [
+            (c, c.rrf) for c in candidates[:k]]
         return [
-            Passage(chunk=rows[i][0], meta=rows[i][1], score=score, rank=rank,
-                    dense_score=dense_scores.get(i), sparse_score=sparse_scores.get(i),
-                    sentence_vectors=rows[i][2])
-            for rank, (i, score) in enumerate(fused, start=1) if i in rows
+            Passage(chunk=rows[c.id][0], meta=c.meta, score=float(score), rank=rank, dense_score=c.dense,
+                    sparse_score=c.sparse, sentence_vectors=rows[c.id][2])
+            for rank, (c, score) in enumerate(scored, start=1)
         ]

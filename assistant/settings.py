@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import SettingsError
+from .ocr import MODES as OCR_MODES
 
 ENV_PREFIX = "COUNCIL_ASSISTANT_"
 SETTINGS_FILE = "council-assistant.toml"
@@ -45,8 +46,15 @@ class Settings:
     llm_api_key_env: str | None = None
     llm_timeout: float = 60.0
     pdf_password: str | None = None
-    # Seconds one file's text extraction may take (in a worker process) before it is reported as failed; 0: no limit.
+    # Seconds one file's text extraction may take (in a worker process) before it is reported as failed, and
+    # again its chunking; 0: no limit.
     extract_timeout: float = 60.0
+    # Whether ingest follows a symbolic link in a corpus folder to a file or folder outside the folders it
+    # was given (off: such links are reported as skipped, so a link to /etc/passwd is never indexed).
+    follow_external_links: bool = False
+    # PDF pages without a usable text layer (scans): "auto" reads them with Tesseract (when installed),
+    # "off" leaves them out with a warning. With OCR, extract_timeout applies to each page read.
+    ocr: str = "auto"
     default_council: str | None = None
     # keep every search and answer to these councils ("Sefton Council"; several separated by ";")
     council_scope: str | None = None
@@ -66,6 +74,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.vector_store not in VECTOR_STORES:
             raise SettingsError(f"setting vector_store={self.vector_store!r}: choose one of {', '.join(VECTOR_STORES)}")
+        if self.ocr not in OCR_MODES:
+            raise SettingsError(f"setting ocr={self.ocr!r}: choose one of {', '.join(OCR_MODES)}")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
             raise SettingsError(f"setting milvus_collection={self.milvus_collection!r}: use letters, digits and "
                                 "underscores, starting with a letter or underscore")

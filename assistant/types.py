@@ -7,7 +7,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DocumentMeta:
-    """What a citation says about its source: title, date (ISO), type, council, committee, source."""
+    """What a citation says about its source: title, date (ISO), type, council, committee, source,
+    the PDF pages whose text was read by OCR from a scan, and the numbered items of minutes and
+    agendas as (offset where the item starts, "Item 37/18 Appointment of Internal Auditor")."""
 
     doc_id: str
     title: str
@@ -17,6 +19,25 @@ class DocumentMeta:
     committee: str | None = None
     source: str | None = None
     date_note: str | None = None
+    ocr_pages: tuple[int, ...] = ()
+    items: tuple[tuple[int, str], ...] = ()
+
+    def read_by_ocr(self, page: int | None) -> bool:
+        """Whether the text of `page` was read by OCR from a scan."""
+        return page is not None and page in self.ocr_pages
+
+
+    def heading_at(self, offset: int) -> str | None:
+        """The label of the numbered item that holds character `offset` of the text, if any."""
+        label = None
+        for start, item in self.items:
+            if start > offset:
+                break
+            label = item
+        return label
+
+
+OCR_NOTE = "text read by OCR from a scan"
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,9 @@ class Chunk:
     # (start, end) of each sentence, relative to `text`; found at ingest so that answering needs no
     # sentence splitter (empty: not recorded, split on demand)
     sentences: tuple[tuple[int, int], ...] = ()
+    # the numbered item the chunk belongs to ("Item 37/18 Appointment of Internal Auditor"): context
+    # for search and answers, never part of `text`
+    heading: str | None = None
 
     @property
     def chunk_id(self) -> str:
@@ -87,6 +111,8 @@ class Passage:
             "doc_type": self.meta.doc_type,
             "source": self.meta.source,
             "page": self.chunk.page,
+            "item": self.chunk.heading,
+            "ocr": self.meta.read_by_ocr(self.chunk.page),
             "text": self.chunk.text,
             "score": round(self.score, 4),
         }
@@ -115,6 +141,8 @@ class Citation:
             "doc_type": self.meta.doc_type,
             "source": self.meta.source,
             "page": self.page,
+            "item": self.meta.heading_at(self.start),
+            "ocr": self.meta.read_by_ocr(self.page),
             "quote": self.quote,
             "score": round(self.score, 4),
         }

@@ -4,7 +4,8 @@ the library of indexed papers, and a document view that shows a cited passage in
 Interfaces call only the `Assistant`. Every piece of document or question text is escaped before it
 becomes HTML; documents are opened by doc_id through the Assistant, so nothing the browser sends
 reaches the file system. The HTML builders are pure functions; `build_app` lays out the Blocks;
-`serve` launches it (loopback by default, analytics off, login when both UI settings are set).
+`serve` launches it (loopback by default, analytics off, login when both UI settings are set) behind
+`serving.RequestGuard`, which bounds request bodies and refuses clients without a login before reading them.
 API endpoints for `gradio_client`: /ask, /search, /document, /documents, each returning JSON.
 """
 from __future__ import annotations
@@ -29,9 +30,11 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from .errors import AssistantError, SettingsError
-from .types import Answer, Citation, Document, DocumentMeta, Passage
+from .serving import RequestGuard
+from .types import OCR_NOTE, Answer, Citation, Document, DocumentMeta, Passage
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +179,17 @@ def highlight(text: str, start: int, end: int) -> str:
             f"{_esc(text[end:])}")
 
 
-def meta_line(meta: DocumentMeta, page: int | None = None, score: float | None = None) -> str:
-    """"15 Mar 2022 · cabinet-member-update · page 3", escaped."""
+def meta_line(meta: DocumentMeta, page: int | None = None, score: float | None = None,
+              item: str | None = None) -> str:
+    """"15 Mar 2022 · minutes · Item 37/18 Appointment of Internal Auditor · page 3", escaped; a page
+    read by OCR says so."""
     parts = [meta.date or "undated", meta.doc_type]
+    if item:
+        parts.append(item)
     if page:
         parts.append(f"page {page}")
+        if meta.read_by_ocr(page):
+            parts.append(OCR_NOTE)
     if score is not None:
         parts.append(f"relevance {score:.2f}")
     return " · ".join(_esc(str(p)) for p in parts)
@@ -297,7 +306,7 @@ def source_card_html(citation: Citation, related: bool = False) -> str:
     attrs = cite_attrs(citation.meta.doc_id, citation.start, citation.end)
     return (f'<article class="ca-card{" ca-related-card" if related else ""}" id="ca-source-{citation.n}">'
             f"<h3>{cite_button(citation)} {_esc(citation.meta.title)}</h3>"
-            f'<p class="ca-meta">{meta_line(citation.meta, citation.page)}</p>'
+            f'<p class="ca-meta">{meta_line(citation.meta, citation.page, item=citation.meta.heading_at(citation.start))}</p>'
             f'<blockquote class="ca-passage">{passage_html(citation)}</blockquote>'
             f'<button type="button" class="ca-open" {attrs}>Open the document at this passage →</button></article>')
 
@@ -560,7 +569,7 @@ class Actions:
         earlier turns as [question, answer] pairs or role/content messages, for follow-ups."""
         try:
             answer = self._call(self.assistant.chat, history or [], question, since=since or None,
-                                until=until or None, doc_types=tuple(doc_types or ()))
+                                until=until or None, doc_types=doc_types or ())
         except Exception as exc:
             raise api_error(exc) from None
         return answer_json(answer)
@@ -569,8 +578,8 @@ class Actions:
                    doc_types: list[str] | None = None) -> dict:
         """Ranked passages: the `search --json` object, with each passage's start/end offsets."""
         try:
-            passages = self._call(self.assistant.search, query, k=None if k is None else int(k),
-                                  since=since or None, until=until or None, doc_types=tuple(doc_types or ()))
+            passages = self._call(self.assistant.search, query, k=k, since=since or None, until=until or None,
+                                  doc_types=doc_types or ())
         except Exception as exc:
             raise api_error(exc) from None
         return {"query": query, "results": [passage_json(p) for p in passages]}
@@ -770,7 +779,8 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, prevent_threa
     app.queue(default_concurrency_limit=8)
     app.launch(server_name=host, server_port=port, auth=auth, auth_message=f"{TITLE}: please sign in.",
                prevent_thread_lock=True, show_error=False, quiet=True, ssr_mode=False, pwa=False,
-               mcp_server=False, footer_links=["api"], css=CSS, theme=theme())
+               mcp_server=False, footer_links=["api"], css=CSS, theme=theme(),
+               app_kwargs={"middleware": [Middleware(RequestGuard)]})
     print(f"council-assistant: serving on {app.local_url}" + (" (login required)" if auth else ""),
           file=sys.stderr, flush=True)
     if not prevent_thread_lock:

@@ -1,7 +1,7 @@
 """The two question suites the answerer is tuned and measured on, with their indexes built once.
 
 `seed`: eval/questions.jsonl over corpus/ (split fixed in the file). `realworld`: the real-papers set in
-../shared/realworld-dev (no split field; the seeded split of eval, seed SPLIT_SEED). Each index is
+../shared/realworld-dev (no split field; the seeded split of eval with the split_seed of eval/suites.toml, SPLIT_SEED). Each index is
 built once into INDEX_ROOT and reused; retrieval for every question is cached there too, keyed by the
 index build, so tuning recombines features without searching again.
 
@@ -30,7 +30,7 @@ from assistant.evaluation import EvalQuestion, evaluate, load_questions, percent
 from assistant.index import current_build  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
-SPLIT_SEED = "realworld-v1"
+SPLIT_SEED = tomllib.loads((ROOT / "eval" / "suites.toml").read_text(encoding="utf-8"))["suites"]["real-papers"]["split_seed"]
 SHARED = ROOT.parent / "shared" if (ROOT.parent / "shared").is_dir() else Path("/work/shared")
 INDEX_ROOT = Path(os.environ.get("ANSWER_BENCH_DIR", "/tmp/council-answer-bench"))
 

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from answer_suites import ROOT, SUITES, assistant_for, questions_of, retrieved  # noqa: E402
+from answer_suites import ROOT, SPLIT_SEED, SUITES, assistant_for, questions_of, retrieved  # noqa: E402
 
 from assistant.answering import (FEATURES, MODEL_FILE, ExtractiveAnswerer, ScoringModel,  # noqa: E402
                                  decide)
@@ -242,7 +242,7 @@ def main() -> None:
               f"{'-' if f['precision'] is None else format(f['precision'], '.3f')} answered {f['answered_share']:.3f} "
               f"abstention {f['abstention']:.3f}")
     info = {"fitted_on": "dev halves of eval/questions.jsonl and ../shared/realworld-dev/questions.jsonl "
-                         "(seed realworld-v1)", "C": c, "target_precision": TARGET_PRECISION,
+                         f"(split seed {SPLIT_SEED})", "C": c, "target_precision": TARGET_PRECISION,
             "dev_questions": len(dev), "dev_sentences": int(sum(len(it["sentences"]) for it in dev))}
     shipped = ScoringModel(model.features, model.mean, model.scale, model.coef, model.intercept, threshold, follow,
                            info)

@@ -89,3 +89,55 @@ def test_onnx_runtime_gives_the_same_vectors_rankings_and_answers_as_torch(corpu
         got = on_onnx.search(question, k=10)
         assert [(p.meta.doc_id, p.chunk.ord) for p in got] == [(p.meta.doc_id, p.chunk.ord) for p in expected]
         assert corpus_assistant.ask(question).text == on_onnx.ask(question).text
+
+
+@pytest.mark.slow
+def test_an_export_killed_by_sigkill_is_redone_by_the_next_ingest_and_its_partial_file_removed(tmp_path):
+    """SIGKILL lands after the first ingest published its build but before the ONNX export was renamed
+    into place; the next ingest, with nothing to index, makes the export and removes the partial file."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from assistant.app import Assistant
+    from assistant.embedding import Embedder
+    from assistant.index import CURRENT, MODELS
+    from assistant.settings import Settings
+
+    from conftest import CORPUS, ROOT
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in sorted(p.name for p in CORPUS.glob("*.txt"))[:2]:
+        shutil.copy(CORPUS / name, corpus / name)
+    index_dir = tmp_path / "index"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COUNCIL_ASSISTANT_")}
+    process = subprocess.Popen([sys.executable, "-m", "assistant", "--index", str(index_dir), "ingest", str(corpus)],
+                               cwd=ROOT, env={**env, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not (index_dir / CURRENT).is_symlink() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    stderr = process.communicate(timeout=60)[1].decode("utf-8", "replace")
+    assert process.returncode == -signal.SIGKILL, f"the ingest ended before the kill: {stderr}"
+    assert (index_dir / CURRENT).is_symlink(), "killed after publishing"
+
+    settings = Settings.load(env={}, index_dir=index_dir, progress=False)
+    export = Embedder(settings.embedding_model, cache_dir=index_dir / MODELS).onnx_path
+    if export.is_file():
+        pytest.skip("the export finished before the kill could land")
+    partial = export.with_name(f".{export.name}.{process.pid}.tmp")  # the name export_onnx writes to
+    if not partial.exists():  # killed before the export began writing: leave what a later kill would
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"\x08\x07\x12\x07pytorch" + b"\x00" * 4096)
+    assert Embedder(settings.embedding_model, cache_dir=index_dir / MODELS).runtime_in_use == "torch"
+
+    report = Assistant(settings).ingest([corpus])
+    assert not (report.added or report.updated or report.removed or report.failed) and len(report.unchanged) == 2
+    assert export.is_file() and not partial.exists()
+    assert sorted(p.name for p in export.parent.iterdir()) == [export.name]
+    assert Embedder(settings.embedding_model, cache_dir=index_dir / MODELS).runtime_in_use == "onnx"

@@ -64,7 +64,7 @@ def slow_pdf(moves: int) -> bytes:
 def load_folder(*paths: Path, **overrides):
     """(discovery, load outcome) for `paths` as ingest computes them for an empty index."""
     settings = Settings.load(env={}, progress=False, **overrides)
-    found = discover(list(paths))
+    found = discover(list(paths), settings.follow_external_links)
     return found, load_sources(found.sources, {}, settings)
 
 
@@ -405,3 +405,460 @@ def test_cli_ingest_of_hostile_files_prints_one_line_per_failed_file(hostile, tm
         index.close()
     assert files == {name for name, outcome in expected.items() if outcome == "indexed"} | {
         path.name for path in CORPUS.glob("*.txt")}
+
+
+# --- manifest faults, colliding names and ids, leftovers and remembered failures (issue 20) ---------
+# These run whole ingests with `HashEmbedder` in place of the model: what they test is which papers
+# the published index holds, not how well it ranks them.
+
+class HashEmbedder:
+    """A stand-in embedder: a unit vector seeded by each text's SHA-256 (no model is loaded)."""
+
+    model_id = "test/hash-embedder"
+    dimension = 32
+
+    def _vector(self, text: str) -> "np.ndarray":
+        import hashlib
+
+        import numpy as np
+
+        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+        vector = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+        return vector / np.linalg.norm(vector)
+
+    def embed_chunks(self, chunks, progress: bool = False):
+        import numpy as np
+
+        rows = [self._vector(c.text) for c in chunks]
+        return np.stack(rows) if rows else np.zeros((0, self.dimension), np.float32), [None] * len(chunks)
+
+    def embed_query(self, text: str):
+        return self._vector(text)
+
+    def clear_query_cache(self) -> None:
+        pass
+
+    def ensure_onnx(self) -> None:
+        return None
+
+
+@pytest.fixture
+def hashed(tmp_path):
+    """An Assistant over an index in tmp_path/index, embedding with HashEmbedder."""
+    from assistant.app import Assistant
+
+    assistant = Assistant(Settings.load(env={}, index_dir=tmp_path / "index", progress=False))
+    assistant.embedder = HashEmbedder()
+    return assistant
+
+
+def indexed(assistant) -> dict[str, object]:
+    """doc_id -> metadata of every paper in the published build."""
+    return {meta.doc_id: meta for meta, _ in assistant.documents()}
+
+
+@pytest.mark.parametrize("old,new", [
+    ("title = \"Cabinet Member Update: Children's", "title = \"Cabinet \"Member\" Update: Children's"),
+    ('care.txt"]\nid = "cmu-2021-09-28', 'care.txt"\nid = "cmu-2021-09-28'),
+], ids=["unescaped-quote", "unclosed-table"])
+def test_a_manifest_that_no_longer_parses_keeps_every_indexed_paper(hashed, corpus_copy, old, new):
+    first = hashed.ingest([corpus_copy])
+    assert len(first.added) == 5 and not first.failed
+    before = indexed(hashed)
+    manifest = corpus_copy / "manifest.toml"
+    text = manifest.read_text(encoding="utf-8")
+    assert old in text
+    manifest.write_text(text.replace(old, new, 1), encoding="utf-8")
+    report = hashed.ingest([corpus_copy])
+    assert len(report.failed) == 5 and not report.removed and not report.changed
+    assert all("manifest.toml: not valid TOML" in message for _, message in report.failed)
+    assert indexed(hashed) == before
+    assert hashed.search("Improvement Board", k=3)
+
+
+@pytest.mark.parametrize("field,value,shown", [
+    ("doc_type", "[]", "field doc_type must be text in quotes"),
+    ("id", "[1]", "field id must be text in quotes"),
+    ("id", "7", "field id must be text in quotes (id = \"...\"), not a number (7)"),
+    ("council", "{a = 1}", "field council must be text in quotes (council = \"...\"), not a table"),
+    ("title", "true", "field title must be text in quotes"),
+    ("date", '"15/03/2022"', "field date: \"15/03/2022\" is not an ISO date"),
+    ("date", '"2022-02-30"', "field date: \"2022-02-30\" is not an ISO date"),
+    ("date", "[2022]", "field date: a list ([2022]) is not a date"),
+    ("author", '"x"', "has unknown field(s) author"),
+])
+def test_a_manifest_value_of_the_wrong_type_fails_only_its_own_file(hashed, tmp_path, field, value, shown):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text(f"Paper {name}: the board met in June.", encoding="utf-8")
+    (folder / "manifest.toml").write_text(
+        f'[defaults]\ncouncil = "A Council"\n\n[documents."a.txt"]\n{field} = {value}\n\n'
+        '[documents."b.txt"]\nid = "paper-b"\ndoc_type = "minutes"\n', encoding="utf-8")
+    report = hashed.ingest([folder])
+    assert [Path(file).name for file, _ in report.failed] == ["a.txt"]
+    message = report.failed[0][1]
+    assert message.startswith(f'{folder / "manifest.toml"}: [documents."a.txt"] '), message
+    assert shown in message and "\n" not in message
+    assert sorted(Path(key).name for key in report.added) == ["b.txt", "c.txt"]
+    assert indexed(hashed)["paper-b"].doc_type == "minutes"
+
+
+def test_a_manifest_whose_documents_is_not_a_table_fails_its_folder_on_one_line_each(hashed, tmp_path):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The board met in June.", encoding="utf-8")
+    (folder / "manifest.toml").write_text("documents = 5\n", encoding="utf-8")
+    report = hashed.ingest([folder])
+    assert report.failed == ((str(folder / "a.txt"),
+                              f"{folder / 'manifest.toml'}: documents must be a table ([documents...]), "
+                              "not a number (5)"),)
+
+
+@pytest.mark.parametrize("value,iso", [
+    ("2022-03-15", "2022-03-15"), ('"2022-03-15"', "2022-03-15"), ('"20220315"', "2022-03-15"),
+    ("2022-03-15T09:30:00", "2022-03-15"),
+])
+def test_manifest_dates_are_stored_as_iso(hashed, tmp_path, value, iso):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The board met in March.", encoding="utf-8")
+    (folder / "manifest.toml").write_text(f'[documents."a.txt"]\nid = "a"\ndate = {value}\n', encoding="utf-8")
+    report = hashed.ingest([folder])
+    assert not report.failed and indexed(hashed)["a"].date == iso
+    assert hashed.search("board", k=1, since=iso, until=iso)
+
+
+def test_file_names_that_read_alike_get_distinct_keys(hashed, tmp_path):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    for raw in (b"caf\xe8.txt", b"caf\xe9.txt"):
+        with open(os.fsencode(folder) + b"/" + raw, "wb") as handle:
+            handle.write(b"A paper named " + raw)
+    report = hashed.ingest([folder])
+    assert not report.failed and len(report.added) == 2 and len(set(report.added)) == 2
+    clash = [(file, w) for file, w in report.warnings if "reads the same as" in w]
+    assert len(clash) == 1 and "caf\\xe9.txt" in clash[0][1], report.warnings
+    assert len(indexed(hashed)) == 2
+    again = hashed.ingest([folder])
+    assert len(again.unchanged) == 2 and not again.changed
+
+
+def test_a_manifest_id_equal_to_a_generated_one_is_made_unique(hashed, tmp_path):
+    import hashlib
+
+    from assistant.loading import file_key
+
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "a" / "update.txt").write_text("First update.", encoding="utf-8")
+    (tmp_path / "b" / "update.txt").write_text("Second update.", encoding="utf-8")
+    (tmp_path / "c" / "other.txt").write_text("Another paper.", encoding="utf-8")
+    generated = f"update-{hashlib.sha1(file_key(tmp_path / 'b' / 'update.txt').encode()).hexdigest()[:6]}"
+    (tmp_path / "c" / "manifest.toml").write_text(f'[documents."other.txt"]\nid = "{generated}"\n',
+                                                  encoding="utf-8")
+    report = hashed.ingest([tmp_path / "a", tmp_path / "c", tmp_path / "b"])
+    assert not report.failed and len(report.added) == 3
+    ids = indexed(hashed)
+    assert len(ids) == 3 and "update" in ids and ids[generated].title == "Another paper."
+
+    (tmp_path / "c" / "late.txt").write_text("A late paper.", encoding="utf-8")
+    (tmp_path / "c" / "manifest.toml").write_text(
+        f'[documents."other.txt"]\nid = "{generated}"\n[documents."late.txt"]\nid = "update"\n', encoding="utf-8")
+    late = hashed.ingest([tmp_path / "c"])
+    assert [Path(k).name for k in late.added] == ["late.txt"] and not late.failed
+    clash = [w for file, w in late.warnings if file.endswith("late.txt")]
+    assert len(clash) == 1 and "manifest id 'update' is already the id of" in clash[0], late.warnings
+    assert len(indexed(hashed)) == 4
+
+
+def test_an_ingest_removes_the_builds_a_killed_run_left(hashed, corpus_copy):
+    hashed.ingest([corpus_copy])
+    index_dir = hashed.settings.index_dir
+    current = os.readlink(index_dir / "current")
+    leftover = index_dir / "builds" / ".tmp-20240101T000000-deadbeef"
+    leftover.mkdir()
+    (leftover / "chunks.sqlite3").write_bytes(b"\x00" * 4096)
+    os.symlink(current, index_dir / ".current-deadbeef")
+    report = hashed.ingest([corpus_copy])
+    assert not report.changed and len(report.unchanged) == 5
+    assert not leftover.exists() and not os.path.lexists(index_dir / ".current-deadbeef")
+    assert os.readlink(index_dir / "current") == current and hashed.search("Improvement Board", k=1)
+
+
+def test_a_failed_file_is_extracted_again_only_when_it_changes_or_is_retried(hashed, tmp_path, monkeypatch):
+    from assistant import ingest as ingest_module
+
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "good.txt").write_text("The board met in June.", encoding="utf-8")
+    bad = folder / "bad.txt"
+    bad.write_bytes(bytes(range(256)) * 4)
+    extracted: list[str] = []
+    real_load = ingest_module.Loader.load
+
+    def counting_load(loader, source, data):
+        extracted.append(source.path.name)
+        return real_load(loader, source, data)
+
+    monkeypatch.setattr(ingest_module.Loader, "load", counting_load)
+    first = hashed.ingest([folder])
+    assert extracted == ["bad.txt", "good.txt"] and first.failed[0][1].startswith("binary data, not text")
+
+    extracted.clear()
+    again = hashed.ingest([folder])
+    assert extracted == [] and len(again.failed) == 1 and len(again.unchanged) == 1
+    assert again.failed[0][1].startswith("binary data, not text")
+    assert "unchanged since it last failed; `council-assistant ingest --retry-failed` tries it again" in \
+        again.failed[0][1]
+
+    retried = hashed.ingest([folder], retry_failed=True)
+    assert extracted == ["bad.txt"] and "unchanged since" not in retried.failed[0][1]
+
+    extracted.clear()
+    (folder / "manifest.toml").write_text('[documents."bad.txt"]\ntitle = "Renamed"\n', encoding="utf-8")
+    assert hashed.ingest([folder]).failed and extracted == ["bad.txt"]
+
+    extracted.clear()
+    bad.write_text("Now a readable paper.", encoding="utf-8")
+    fixed = hashed.ingest([folder])
+    assert extracted == ["bad.txt"] and not fixed.failed and len(fixed.added) == 1
+    record = json.loads((hashed.settings.index_dir / "failures.json").read_text(encoding="utf-8"))
+    assert record["files"] == {}
+
+
+def test_cli_ingest_has_retry_failed():
+    from assistant.cli import _parser
+
+    assert _parser().parse_args(["ingest", "--retry-failed", "corpus"]).retry_failed
+    assert not _parser().parse_args(["ingest"]).retry_failed
+
+
+UNREADABLE_FOLDER_RUN = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, "tests")
+from test_hostile_files import HashEmbedder
+from assistant.ingest import ingest
+from assistant.settings import Settings
+
+folder, settings = Path(sys.argv[1]), Settings.load(env={}, index_dir=Path(sys.argv[2]), progress=False)
+first = ingest([folder], settings, HashEmbedder())
+(folder / "sub").chmod(0o000)
+try:
+    second = ingest([folder], settings, HashEmbedder())
+finally:
+    (folder / "sub").chmod(0o755)
+print(json.dumps({"added": first.added, "removed": second.removed, "failed": second.failed}))
+"""
+
+
+def test_a_folder_that_cannot_be_read_keeps_its_indexed_papers():
+    """Run as nobody in a child process (as root, chmod 000 does not stop reads)."""
+    folder = Path(tempfile.mkdtemp(prefix="unreadable-folder-"))
+    try:
+        (folder / "papers" / "sub").mkdir(parents=True)
+        (folder / "papers" / "top.txt").write_text("The board met in June.", encoding="utf-8")
+        (folder / "papers" / "sub" / "inner.txt").write_text("The panel met in July.", encoding="utf-8")
+        command = [sys.executable, "-c", UNREADABLE_FOLDER_RUN, str(folder / "papers"), str(folder / "index")]
+        if os.geteuid() == 0:
+            if not shutil.which("setpriv"):
+                pytest.skip("running as root, where chmod 000 does not stop reads, and setpriv (util-linux) "
+                            "is missing to run the check as another user")
+            for path in [folder, *folder.rglob("*")]:
+                os.chown(path, NOBODY, NOBODY)
+            folder.chmod(0o755)
+            command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+        child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if child.returncode and os.geteuid() == 0 and "Permission denied" in child.stderr.splitlines()[-1:][0]:
+            pytest.skip(f"running as root and uid {NOBODY} cannot run the tests' Python: {child.stderr[-200:]}")
+        assert child.returncode == 0, child.stderr
+        got = json.loads(child.stdout)
+        assert len(got["added"]) == 2
+        assert got["removed"] == []
+        assert [Path(file).name for file, _ in got["failed"]] == ["sub"]
+        assert got["failed"][0][1].startswith("cannot read folder (Permission denied)")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+def test_bytes_that_are_not_text_are_refused_whatever_the_name_says(tmp_path):
+    """Random bytes named .html were indexed as a garbage paper (bs4 decodes anything); .txt, .md
+    and .html now pass the same test, and real text in any of them, or in a declared charset, loads."""
+    rng = random.Random(SEED)
+    noise = bytes(rng.randrange(256) for _ in range(4096))
+    high = bytes(rng.randrange(0x80, 0x100) for _ in range(4096))
+    for name, data in [("noise.html", noise), ("noise.htm", noise), ("noise.md", noise), ("noise.txt", noise),
+                       ("high.html", high), ("high.md", high), ("high.txt", high)]:
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "page.html").write_bytes(b"<html><body><p>The cabinet agreed the budget.</p></body></html>")
+    (tmp_path / "latin-1.html").write_bytes("<p>Caf\u00e9 budget agreed in M\u00e4rz.</p>".encode("latin-1"))
+    (tmp_path / "declared.html").write_bytes(
+        '<meta charset="windows-1251"><p>\u041f\u0440\u043e\u0442\u043e\u043a\u043e\u043b \u0437\u0430\u0441'
+        '\u0435\u0434\u0430\u043d\u0438\u044f.</p>'.encode("cp1251"))
+    (tmp_path / "utf-16.html").write_bytes("<p>Kinship care review.</p>".encode("utf-16"))
+    found, loaded = load_folder(tmp_path)
+    got = results(found, loaded)
+    for name in ("noise.html", "noise.htm", "noise.md", "noise.txt"):
+        assert got[name] == "binary data, not text; rename it to its real type or remove it", (name, got[name])
+    for name in ("high.html", "high.md", "high.txt"):
+        assert got[name].startswith("neither UTF-8 nor Windows-1252 text (100% of its first 4,096 bytes"), got[name]
+    for name in ("page.html", "latin-1.html", "declared.html", "utf-16.html"):
+        assert got[name] == "indexed", (name, got[name])
+    texts = {Path(source.key).name: document.text for source, document, *_ in loaded.documents}
+    assert texts["declared.html"] == "\u041f\u0440\u043e\u0442\u043e\u043a\u043e\u043b \u0437\u0430\u0441" \
+                                     "\u0435\u0434\u0430\u043d\u0438\u044f."
+    assert texts["utf-16.html"] == "Kinship care review."
+
+
+def test_symbolic_links_out_of_the_given_folders_are_skipped_unless_allowed(tmp_path):
+    """A link in the corpus to a file or folder elsewhere (/etc/passwd, say) was indexed and searchable."""
+    corpus, other, outside = tmp_path / "corpus", tmp_path / "other", tmp_path / "outside"
+    for folder in (corpus, other, outside, corpus / "minutes"):
+        folder.mkdir()
+    (corpus / "paper.txt").write_text("The cabinet agreed the budget.", encoding="utf-8")
+    (corpus / "minutes" / "june.txt").write_text("The board met in June.", encoding="utf-8")
+    (other / "shared.txt").write_text("A paper in the second folder given.", encoding="utf-8")
+    (outside / "secret.txt").write_text("Not part of any corpus.", encoding="utf-8")
+    (outside / "private").mkdir()
+    (outside / "private" / "notes.txt").write_text("Private notes.", encoding="utf-8")
+    os.symlink(outside / "secret.txt", corpus / "secret-link.txt")
+    os.symlink("/etc/passwd", corpus / "passwd.txt")
+    os.symlink(outside / "private", corpus / "private-link")
+    os.symlink("minutes/june.txt", corpus / "june-link.txt")
+    os.symlink(corpus / "minutes", corpus / "minutes-link")
+    os.symlink(other / "shared.txt", corpus / "shared-link.txt")
+
+    found, loaded = load_folder(corpus, other)
+    got = results(found, loaded)
+    skipped = {Path(file).name: reason for file, reason in found.skipped}
+    assert set(skipped) == {"secret-link.txt", "passwd.txt", "private-link"}, skipped
+    assert skipped["passwd.txt"] == ("symbolic link to /etc/passwd, outside the folders given to ingest; not "
+                                     "followed (set follow_external_links = true to index it)")
+    assert f"symbolic link to {outside / 'private'}, outside the folders" in skipped["private-link"]
+    indexed = {Path(source.key).name for source, *_ in loaded.documents}
+    assert indexed == {"paper.txt", "june.txt", "shared.txt"}, indexed  # a file is indexed under its real path
+    assert set(got) == indexed
+
+    found, loaded = load_folder(corpus, follow_external_links=True)
+    assert not found.skipped and not found.failed and not loaded.failed
+    assert {Path(source.key).name for source, *_ in loaded.documents} == {
+        "paper.txt", "june.txt", "shared.txt", "secret.txt", "passwd", "notes.txt"}
+
+    found, loaded = load_folder(corpus / "secret-link.txt")
+    assert [Path(source.key).name for source, *_ in loaded.documents] == ["secret.txt"]
+
+
+def test_follow_external_links_setting():
+    from assistant.errors import SettingsError
+
+    assert Settings.load(env={}).follow_external_links is False
+    assert Settings.load(env={"COUNCIL_ASSISTANT_FOLLOW_EXTERNAL_LINKS": "true"}).follow_external_links is True
+    with pytest.raises(SettingsError, match="follow_external_links='sometimes': expected true or false"):
+        Settings.load(env={"COUNCIL_ASSISTANT_FOLLOW_EXTERNAL_LINKS": "sometimes"})
+
+
+def docx_with_paragraphs(path: Path, paragraph: bytes, count: int) -> Path:
+    """A real .docx (python-docx) with `count` copies of the raw paragraph XML before its one line of text."""
+    import zipfile
+
+    import docx
+
+    base = path.with_name("base-" + path.name)
+    document = docx.Document()
+    document.add_paragraph("Budget agreed.")
+    document.save(base)
+    with zipfile.ZipFile(base) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "word/document.xml":
+                data = data.replace(b"<w:body>", b"<w:body>" + paragraph * count, 1)
+            target.writestr(item, data)
+    base.unlink()
+    return path
+
+
+def test_cheap_docx_files_of_a_million_paragraphs_cost_little(tmp_path):
+    """45 KB of a million empty paragraphs took 25 s to read (python-docx: 50 µs each) and 135 KB of
+    a million one-letter ones about a minute, then gave 11,200 chunks to embed: now the empty ones
+    cost a lookup, and a file of more paragraphs than a paper has is refused on one line."""
+    from assistant.loading import MAX_DOCX_PARAGRAPHS
+
+    empty = docx_with_paragraphs(tmp_path / "empty-paragraphs.docx", b"<w:p/>", 1_000_000)
+    letters = docx_with_paragraphs(tmp_path / "letters.docx", b"<w:p><w:r><w:t>a</w:t></w:r></w:p>", 1_000_000)
+    assert empty.stat().st_size < 60_000 and letters.stat().st_size < 150_000
+    found, loaded = load_folder(tmp_path, extract_timeout=15)
+    got = results(found, loaded)
+    assert got["empty-paragraphs.docx"] == "indexed", got["empty-paragraphs.docx"]
+    assert got["letters.docx"] == (f"1,000,001 paragraphs, more than the {MAX_DOCX_PARAGRAPHS:,} allowed for one "
+                                   "paper; split it into smaller files or remove it")
+    assert loaded.documents[0][1].text == "Budget agreed."
+
+
+def test_no_chunk_holds_more_than_its_share_of_characters(tmp_path):
+    """A PDF whose text is one giant "word" gave it whole as one chunk (and so in search results)."""
+    from assistant.chunking import MAX_CHARS_PER_WORD, chunk_document
+
+    rng = random.Random(SEED)
+    word = "".join(rng.choice("abcdefghij") for _ in range(300_000))
+    path = make_pdf(tmp_path / "word.pdf", [f"Budget agreed. {word} Fostering reviewed."])
+    document = load_document(SourceFile(path, path.name, {}), path.read_bytes())
+    assert word in document.text
+    chunks = chunk_document(document, 90, 0)
+    assert max(len(chunk.text) for chunk in chunks) == 90 * MAX_CHARS_PER_WORD
+    assert len(chunks) < 2 * 300_000 / (90 * MAX_CHARS_PER_WORD)
+    assert chunks[0].text == "Budget agreed."
+    gaps = [document.text[a.end:b.start] for a, b in zip(chunks, chunks[1:])]
+    assert all(not gap.strip() for gap in gaps), "a character of the text is in no chunk"
+
+
+def test_chunking_longer_than_the_time_limit_fails_that_file_alone(tmp_path, embedder):
+    """Chunking ran in the ingest process with no limit: 600,000 characters of "a. a. a." take Punkt
+    most of a minute, after a fraction of a second of extraction."""
+    from assistant.ingest import ingest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "full-stops.txt").write_bytes(b"a. " * 200_000)
+    (corpus / "good.txt").write_text("The cabinet agreed the budget in March.", encoding="utf-8")
+    settings = Settings.load(env={}, progress=False, index_dir=tmp_path / "index", extract_timeout=2)
+    report = ingest([corpus], settings, embedder)
+    assert [Path(key).name for key in report.added] == ["good.txt"]
+    assert [(Path(file).name, problem) for file, problem in report.failed] == [(
+        "full-stops.txt", "chunking took longer than 2 s (599,999 characters of text); split the file, raise "
+                          "extract_timeout or remove it")]
+
+
+def test_control_characters_in_names_and_titles_are_escaped_in_text_output(tmp_path, embedder, monkeypatch, capsys):
+    """A newline in a file name forged a report line, and escape sequences in a name or a title reached
+    the terminal; each is now shown escaped in text output, while the JSON report keeps the exact name."""
+    from assistant.cli import main
+
+    monkeypatch.setattr("assistant.app.Embedder", lambda *args, **kwargs: embedder)
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    forged = "forged\nfailed: everything.txt"
+    rng = random.Random(SEED)
+    (folder / forged).write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
+    (folder / "\x1b[2J\x1b[31mred.txt").write_bytes("Caf\u00e9 budget agreed in March.".encode("latin-1"))
+    (folder / "title.html").write_bytes(b"<title>Budget &#27;[31mred&#27;[0m \xe2\x80\xaeevil</title>"
+                                        b"<p>The cabinet agreed the budget for children's services.</p>")
+    index = str(tmp_path / "index")
+
+    assert main(["--index", index, "ingest", str(folder)]) == 1
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and "\u202e" not in out + err
+    assert [line for line in err.splitlines() if line.startswith("failed: ")] == [
+        f"failed: {folder}/forged\\nfailed: everything.txt: binary data, not text; rename it to its real type "
+        "or remove it"]
+    assert f"warning: {folder}/\\x1b[2J\\x1b[31mred.txt: not UTF-8" in err
+    assert out.strip().splitlines()[-1].startswith("2 added, 0 updated, 0 removed, 0 unchanged, 1 failed; ")
+
+    assert main(["--index", index, "ingest", "--json", str(folder)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [entry["file"] for entry in report["failed"]] == [f"{folder}/{forged}"]
+
+    assert main(["--index", index, "search", "cabinet budget children"]) == 0
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and "\u202e" not in out + err
+    assert "1. Budget \\x1b[31mred\\x1b[0m \\u202eevil (undated, document)  score " in out

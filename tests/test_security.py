@@ -114,10 +114,10 @@ def test_python_api_answers_or_refuses_each_hostile_question_promptly(corpus_ass
     assert (len(corpus_assistant.documents()), corpus_assistant.index.store.chunk_count()) == before
 
 
-def cli(args: list[str], index_dir: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+def cli(args: list[str], index_dir: Path, stdin: bytes | None = None, **env_vars: str) -> subprocess.CompletedProcess:
     """`council-assistant --index INDEX ARGS…` in its own process, bytes in and out."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COUNCIL_ASSISTANT_")}
-    env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), **env_vars)
     return subprocess.run([sys.executable, "-m", "assistant", "--index", str(index_dir), *args], input=stdin,
                           capture_output=True, cwd=Path.cwd(), env=env, timeout=CLI_SECONDS)
 
@@ -151,6 +151,82 @@ def test_cli_answers_hostile_questions_from_standard_input_as_whole_json_lines(c
     errors = [line for line in done.stderr.decode().splitlines() if line.startswith("council-assistant:")]
     assert len(errors) == 1 and errors[0].startswith("council-assistant: line ")
     assert "Traceback" not in done.stderr.decode()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
+def test_cli_json_output_is_utf8_whatever_bytes_come_in(corpus_assistant, locale):
+    """Bytes that are not UTF-8, on standard input or in an argument, never reach the JSON raw."""
+    index_dir = corpus_assistant.settings.index_dir
+    raw = b"\xff\xfe\n" + b"funding \xc3\x28 for foster carers?\n" + b"\xed\xa0\x80\x80\n"
+    done = cli(["ask", "--json", "-"], index_dir, stdin=raw, LC_ALL=locale, PYTHONUTF8="0")
+    assert "Traceback" not in done.stderr.decode("utf-8", "replace")
+    records = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]  # strict UTF-8
+    assert len(records) == 3 and done.returncode == 1
+    assert records[0] == {"question": "\ufffd\ufffd", "error": records[0]["error"]}
+    assert "empty" in records[0]["error"]
+    assert records[1]["question"] == "funding ( for foster carers?" and isinstance(records[1]["answered"], bool)
+    assert "error" in records[2] and "\\x" not in records[2]["question"]
+    done = cli(["search", "--json", "funding \udcff for foster carers", "-k", "2"], index_dir, LC_ALL=locale,
+               PYTHONUTF8="0")
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
+    result = json.loads(done.stdout.decode("utf-8"))
+    assert result["query"] == "funding \ufffd for foster carers" and len(result["results"]) == 2
+
+
+WRONG_TYPES = {  # (method, keyword arguments) -> the argument the refusal must name
+    "k text": ("search", {"k": "3"}, "k must be a whole number, not str"),
+    "k fraction": ("search", {"k": 1.5}, "k must be a whole number, not float"),
+    "k boolean": ("search", {"k": True}, "k must be a whole number, not bool"),
+    "since number": ("search", {"since": 20220101}, "since must be a date as text"),
+    "until list": ("ask", {"until": ["2022-01-01"]}, "until must be a date as text"),
+    "doc_types nested": ("search", {"doc_types": [["x"]]}, r"doc_types\[0\] must be text, not list"),
+    "doc_types number": ("ask", {"doc_types": 5}, "doc_types must be a list of text, not int"),
+    "councils mapping": ("search", {"councils": {"a": 1}}, "councils must be a list of text, not dict"),
+    "councils bytes": ("search", {"councils": [b"x"]}, r"councils\[0\] must be text, not bytes"),
+    "history number": ("ask", {"history": 7}, "history must be a list of earlier turns, not int"),
+    "history text": ("ask", {"history": "who?"}, "history must be a list of earlier turns, not str"),
+    "history item": ("ask", {"history": [("who?", "her"), 7]}, r"history\[1\] must be a \(question, answer\) pair"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(WRONG_TYPES))
+def test_python_api_refuses_arguments_of_the_wrong_type_naming_them(corpus_assistant, case):
+    method, kwargs, message = WRONG_TYPES[case]
+    with pytest.raises(QueryError, match=message):
+        getattr(corpus_assistant, method)("How much extra funding went into children's services?", **kwargs)
+    if "history" in kwargs:
+        with pytest.raises(QueryError, match=message):
+            corpus_assistant.chat(kwargs["history"], "and who advises it?")
+
+
+@pytest.mark.slow
+def test_python_api_takes_a_bare_string_filter_as_one_item(corpus_assistant):
+    query = "social care roles"
+    as_list = corpus_assistant.search(query, k=3, doc_types=["press-release"])
+    as_string = corpus_assistant.search(query, k=3, doc_types="press-release")
+    assert as_string and [p.chunk.text for p in as_string] == [p.chunk.text for p in as_list]
+    assert {p.meta.doc_type for p in as_string} == {"press-release"}
+    council = corpus_assistant.councils()[0]
+    assert corpus_assistant.search(query, k=3, councils=council)
+    answer = corpus_assistant.ask("What new social care roles were approved?", doc_types="press-release")
+    assert {c.meta.doc_type for c in answer.citations} <= {"press-release"}
+
+
+@pytest.mark.slow
+def test_the_length_limit_applies_to_what_the_user_typed_not_to_the_condensed_follow_up(corpus_assistant):
+    first = "Who is the DfE adviser working with the Improvement Board?"
+    first += " Please quote the paper." * ((MAX_QUERY_CHARS - 10 - len(first)) // 24)
+    assert MAX_QUERY_CHARS - 40 < len(first) <= MAX_QUERY_CHARS - 10
+    answer = corpus_assistant.ask(first)
+    follow_up = corpus_assistant.ask("and who advises it?", history=[(first, answer.text)])
+    assert follow_up.question == "and who advises it?"
+    assert follow_up.query.startswith("and who advises it?") and len(follow_up.query) > MAX_QUERY_CHARS
+    chatted = corpus_assistant.chat([(first * 50, answer.text * 50)], "and who advises it?")
+    assert chatted.question == "and who advises it?" and len(chatted.query) < 3 * MAX_QUERY_CHARS
+    with pytest.raises(QueryError, match="the question is 2,001 characters long"):
+        corpus_assistant.ask("x" * (MAX_QUERY_CHARS + 1), history=[(first, answer.text)])
 
 
 @pytest.fixture(scope="module")
@@ -469,11 +545,11 @@ def routes(app) -> list[tuple[str, str]]:
 
 
 # Routes that answer without a login by design, none with data: the login page and its assets, the
-# login/logout actions, the session heartbeat, and identity probes that say "nobody".
+# login/logout actions, and identity probes that say "nobody" (serving.PUBLIC_PATHS). Gradio's own
+# open routes that touch sessions (heartbeat, cancel, stream, run history) get 401 from the guard.
 PUBLIC = {"/", "/login", "/login/", "/logout", "/favicon.ico", "/robots.txt", "/manifest.json", "/theme.css",
           "/openapi.json", "/gradio_api/theme.css", "/gradio_api/user", "/gradio_api/user/", "/gradio_api/token",
-          "/gradio_api/token/", "/gradio_api/app_id", "/gradio_api/app_id/", "/gradio_api/runs",
-          "/gradio_api/runs/", "/gradio_api/startup-events", "/gradio_api/heartbeat/{session_hash}"}
+          "/gradio_api/token/", "/gradio_api/app_id", "/gradio_api/app_id/", "/gradio_api/startup-events"}
 # Routes that hold the app's data or run it: each must answer 401 without a login.
 GUARDED = {"/config", "/gradio_api/info", "/gradio_api/openapi.json", "/gradio_api/queue/join",
            "/gradio_api/queue/data", "/gradio_api/call/{api_name}", "/gradio_api/run/{api_name}",
@@ -712,3 +788,127 @@ def test_the_app_listens_on_loopback_only_by_default(corpus_assistant, monkeypat
                 socket.create_connection((outward, port), timeout=5).close()
     finally:
         app.close()
+
+
+# --- request bodies: refused before they are read ---------------------------------------------------
+
+HUGE = 100_000_000  # a declared body the server must never wait for
+
+
+def raw_post(base: str, path: str, headers: dict[str, str], parts=(), timeout: float = 20) -> tuple[int, bytes]:
+    """(status, head) of a POST written by hand: `headers` as given (a Content-Length may lie about a
+    body never sent), then `parts` until the server answers. A server that waits for the body times out."""
+    import select
+
+    address = urllib.parse.urlsplit(base)
+    head = [f"POST {path} HTTP/1.1", f"Host: {address.netloc}", *(f"{k}: {v}" for k, v in headers.items())]
+    with socket.create_connection((address.hostname, address.port), timeout=timeout) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        for part in parts:
+            if select.select([sock], [], [], 0.05)[0]:
+                break  # answered: stop sending
+            try:
+                sock.sendall(part)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            response += chunk
+    return int(response.split(b" ", 2)[1]), response
+
+
+def chunked(total: int, size: int = 65_536):
+    """A chunked body of `total` bytes (never valid JSON), then its terminating chunk."""
+    for _ in range(total // size):
+        yield f"{size:x}\r\n".encode() + b"[" * size + b"\r\n"
+    yield b"0\r\n\r\n"
+
+
+def session_cookie(base: str) -> str:
+    import httpx
+
+    with httpx.Client(timeout=30) as http:
+        assert log_in(http, base).status_code == 200
+        return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+
+
+BODY_ROUTES = ["/gradio_api/call/ask", "/gradio_api/queue/join", "/gradio_api/run/ask", "/gradio_api/upload",
+               "/gradio_api/component_server", "/gradio_api/cancel", "/gradio_api/stream/x/close"]
+
+
+@pytest.mark.slow
+def test_without_the_login_no_body_is_read(guarded_app):
+    base = guarded_app.local_url.rstrip("/")
+    for path in BODY_ROUTES:
+        started = time.perf_counter()
+        status, head = raw_post(base, path, {"Content-Type": "application/json", "Content-Length": str(HUGE)},
+                                [b'{"data": ["'])
+        assert status == 401 and time.perf_counter() - started < 10, (path, head)
+        status, head = raw_post(base, path, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+                                chunked(HUGE))
+        assert status == 401, (path, head)
+
+
+@pytest.mark.slow
+def test_an_oversized_body_is_refused_with_413_before_or_while_it_is_read(guarded_app, open_app):
+    from assistant.serving import MAX_BODY_BYTES, MAX_LOGIN_BYTES
+
+    guarded = guarded_app.local_url.rstrip("/")
+    cookie = session_cookie(guarded)
+    for base, extra in ((guarded, {"Cookie": cookie}), (open_app.local_url.rstrip("/"), {})):
+        for path in ("/gradio_api/call/ask", "/gradio_api/queue/join"):
+            status, head = raw_post(base, path, {**extra, "Content-Type": "application/json",
+                                                 "Content-Length": str(HUGE)}, [b'{"data": ["'])
+            assert status == 413, (base, path, head)
+            status, head = raw_post(base, path, {**extra, "Content-Type": "application/json",
+                                                 "Transfer-Encoding": "chunked"}, chunked(4 * MAX_BODY_BYTES))
+            assert status == 413, (base, path, head)
+    status, _ = raw_post(guarded, "/login", {"Content-Type": "application/x-www-form-urlencoded",
+                                             "Content-Length": str(MAX_LOGIN_BYTES + 1)}, [b"username=clerk"])
+    assert status == 413
+
+
+class SlowAssistant:
+    """An assistant whose answers take a few seconds, so that others can try to disturb one in flight."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    def documents(self):
+        return []
+
+    def chat(self, history, message, **filters):
+        time.sleep(3)
+        return Answer(question=message, text=f"{NOT_IN_PAPERS} (slow answer)", answered=False)
+
+
+@pytest.mark.slow
+def test_routes_open_without_the_login_cannot_read_or_disturb_a_users_work(serve_app, make_settings):
+    import httpx
+
+    app = serve_app(SlowAssistant(make_settings(ui_username="clerk", ui_password="correct horse")))
+    base = app.local_url.rstrip("/")
+    with httpx.Client(timeout=60) as user, httpx.Client(timeout=30) as other:
+        assert log_in(user, base).status_code == 200
+        ask = next(d["id"] for d in user.get(f"{base}/config").json()["dependencies"] if d.get("api_name") == "ask")
+        session = "victim-session"
+        event = user.post(f"{base}/gradio_api/call/ask",
+                          json={"data": ["who advises the board?", [], None, None, None], "session_hash": session}).json()["event_id"]
+        attempts = [("POST", "/gradio_api/cancel", {"session_hash": session, "fn_index": ask, "event_id": event}),
+                    ("POST", f"/gradio_api/stream/{event}/close", None),
+                    ("POST", f"/gradio_api/stream/{event}", {"data": [], "session_hash": session}),
+                    ("POST", "/gradio_api/reset", {"event_id": event}),
+                    ("GET", f"/gradio_api/call/ask/{event}", None),
+                    ("GET", f"/gradio_api/queue/data?session_hash={session}", None),
+                    ("GET", "/gradio_api/runs", None), ("GET", "/gradio_api/queue/status", None)]
+        for method, path, body in attempts:
+            response = other.request(method, base + path, json=body)
+            assert response.status_code == 401, (method, path, response.status_code, response.text[:200])
+            assert "slow answer" not in response.text
+        with other.stream("GET", f"{base}/gradio_api/heartbeat/{session}") as heartbeat:
+            assert heartbeat.status_code == 401  # closing a heartbeat would end the session's events
+        result = user.get(f"{base}/gradio_api/call/ask/{event}").text
+        assert "event: complete" in result and "slow answer" in result, result
