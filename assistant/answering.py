@@ -128,7 +128,8 @@ class Sentence:
     """A candidate sentence: `text == document.text[start:end]` of the passage's document.
 
     `before` is the sentence before it in the passage (or ""): it often names what this one is about;
-    `heading` is the last heading line above it in the passage (an item title, a table caption), or "".
+    `heading` is the last heading line above it in the passage (a table caption, a sub-heading), else the
+    numbered item the passage belongs to ("Item 37/18 Appointment of Internal Auditor"), or "".
     """
 
     text: str
@@ -202,7 +203,7 @@ def candidate_sentences(passages: list[Passage]) -> list[Sentence]:
     out: list[Sentence] = []
     for passage in passages:
         chunk = passage.chunk
-        before = heading = ""
+        before, heading = "", chunk.heading or ""
         for ordinal, (start, end) in enumerate(chunk.sentences or sentence_spans(chunk.text)):
             key = (chunk.doc_id, chunk.start + start)
             text = chunk.text[start:end]
