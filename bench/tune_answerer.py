@@ -32,6 +32,7 @@ from assistant.evaluation import QuestionResult, fact_present  # noqa: E402
 TARGET_PRECISION = 0.90
 MIN_ANSWERED = 0.3
 WRONG_COST = 1.0
+SMOOTHING = 0.05
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 FOLLOW_GRID = (0.3, 0.4, 0.5, 0.6, 0.8)
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
@@ -151,13 +152,15 @@ def curve(dev: list[dict], probs: list[np.ndarray], follow: float) -> list[dict]
 def choose(points: list[dict]) -> dict:
     """Precision first: the lowest threshold whose precision reaches TARGET_PRECISION while answering
     at least MIN_ANSWERED of the questions; when none does, the threshold of the highest utility: +1 for
-    a correct answer or a correct abstention, -WRONG_COST for a wrong answer, 0 for a missed answer
-    (ties: the higher threshold)."""
+    a correct answer or a correct abstention, -WRONG_COST for a wrong answer, 0 for a missed answer,
+    averaged over thresholds within SMOOTHING (a few dev questions must not move the point by chance)."""
     good = [p for p in points if p["precision"] is not None and p["precision"] >= TARGET_PRECISION - 1e-9
             and p["answered_share"] >= MIN_ANSWERED]
     if good:
         return min(good, key=lambda p: p["threshold"])
-    return max(points, key=lambda p: (p["utility"], p["threshold"]))
+    smoothed = [np.mean([q["utility"] for q in points if abs(q["threshold"] - p["threshold"]) <= SMOOTHING + 1e-9])
+                for p in points]
+    return points[int(np.argmax(smoothed))]
 
 
 def plot(points_by: dict[str, list[dict]], chosen: float, path: Path) -> None:
