@@ -113,7 +113,7 @@ def figures(results: list[QuestionResult]) -> dict:
     cited = [r.citation_precision for r in answerable if r.citation_precision is not None]
     wrong = sum(r.answered and not r.correct for r in results)
     return {"questions": len(results), "accuracy": np.mean([r.correct for r in results]),
-            "utility": (sum(r.correct for r in results) - WRONG_COST * wrong) / len(results),
+            "utility": (sum(r.correct and r.answered for r in results) - WRONG_COST * wrong) / len(results),
             "answer_accuracy": np.mean([r.correct for r in answerable]) if answerable else None,
             "precision": np.mean([r.correct for r in answered]) if answered else None,
             "answered_share": len(answered) / len(results),
@@ -152,7 +152,8 @@ def curve(dev: list[dict], probs: list[np.ndarray], follow: float) -> list[dict]
 def choose(points: list[dict]) -> dict:
     """Precision first: the lowest threshold whose precision reaches TARGET_PRECISION while answering
     at least MIN_ANSWERED of the questions; when none does, the threshold of the highest utility: +1 for
-    a correct answer or a correct abstention, -WRONG_COST for a wrong answer, 0 for a missed answer,
+    a correct answer, -WRONG_COST for a wrong one, 0 for an abstention (right or wrong), so an answer is
+    worth giving when it is more likely right than wrong;
     averaged over thresholds within SMOOTHING (a few dev questions must not move the point by chance)."""
     good = [p for p in points if p["precision"] is not None and p["precision"] >= TARGET_PRECISION - 1e-9
             and p["answered_share"] >= MIN_ANSWERED]
