@@ -65,8 +65,11 @@ chat: install
 	$(CLI) chat $(CHAT_ARGS)
 
 # Re-fit the learned scoring on the dev halves of the eval suites: the retrieval re-ranking
-# (assistant/models/retrieval.json; about a minute plus building the suites' indexes), then the answerer.
+# (assistant/models/retrieval.json), then the answerer's model (assistant/models/answerer.json, its
+# threshold and the precision / answered-share curve; about 2 minutes once each suite's index is built
+# into /tmp/council-answer-bench). Test halves are only reported.
 tune: install
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[tune]'
 	$(PY) bench/tune_retrieval.py
 	$(PY) bench/tune_answerer.py
 

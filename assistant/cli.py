@@ -400,7 +400,12 @@ def _print_answer(answer, as_json: bool) -> None:
     if as_json:
         print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         return
-    print(textwrap.fill(printable(" ".join(answer.text.split())), 100))
+    text, short = " ".join(answer.text.split()), answer.short_answer
+    lead = f"{' '.join(short.text.split())} [{short.n}] — " if short else ""
+    if lead and text.startswith(lead):
+        print(printable(lead.removesuffix(" — ")) + "\n")
+        text = text[len(lead):]
+    print(textwrap.fill(printable(text), 100))
     if answer.citations:
         print("\nSources:" if answer.answered else "\nPossibly related:")
     for c in answer.citations:

@@ -38,7 +38,9 @@ class Settings:
     sparse_weight: float = 2.0
     answer_passages: int = 8
     answer_sentences: int = 3
-    min_evidence: float = 0.32
+    # the least probability (0..1) of the best sentence for the extractive answerer to answer; unset: the
+    # threshold fitted with its scoring model (assistant/models/answerer.json, `make tune`)
+    min_evidence: float | None = None
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key_env: str | None = None
@@ -168,7 +170,9 @@ def _coerce(name: str, type_name: str, value: Any) -> Any:
             if number < 0:
                 raise ValueError("must not be negative")
             return number
-        if type_name == "float":
+        if type_name in ("float", "float | None"):
+            if value in (None, "") and type_name != "float":
+                return None
             number = float(value)
             if number < 0:
                 raise ValueError("must not be negative")

@@ -156,8 +156,25 @@ NOT_IN_PAPERS = "The indexed papers do not say."
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The asked-for thing (a sum, date, name and role, decision or vote) exactly as the paper words it:
+    `text == document.text[start:end]`, inside the quote of citation `n`."""
+
+    text: str
+    start: int
+    end: int
+    n: int
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "n": self.n, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer with `[n]` markers; when `answered` is false the citations are only possibly related.
+
+    `short_answer` is the asked-for span the answer leads with (None when the question asks for no
+    particular kind of fact, or when it abstains).
 
     `query` is the question actually searched (a follow-up resolved against the conversation).
     """
@@ -169,10 +186,12 @@ class Answer:
     latency_ms: float = 0.0
     query: str | None = None
     notes: tuple[str, ...] = ()
+    short_answer: ShortAnswer | None = None
 
     def to_json(self) -> dict:
         out = {
             "question": self.question,
+            "short_answer": self.short_answer.to_json() if self.short_answer else None,
             "answer": self.text,
             "answered": self.answered,
             "latency_ms": round(self.latency_ms, 1),

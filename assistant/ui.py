@@ -116,6 +116,7 @@ CSS = """
 .ca-answer { max-width: 72ch; border-left: 4px solid var(--ca-accent); padding: .15rem 0 .15rem .9rem; }
 .ca-answer.ca-unanswered { border-left: 4px dashed var(--border-color-primary); }
 .ca-answer.ca-unanswered .ca-answer-text { font-style: italic; }
+.ca-short { font-size: 1.25rem; font-weight: 700; line-height: 1.35; margin: .1rem 0 .45rem; }
 .ca-answer.ca-pending { border-left-color: var(--border-color-primary); color: var(--ca-muted); }
 .ca-label { display: block; font-size: .8rem; font-weight: 700; color: var(--ca-muted);
   margin: 0 0 .15rem; }
@@ -220,6 +221,18 @@ def answer_text_html(answer: Answer, text: str | None = None) -> str:
     return "".join(out)
 
 
+def short_answer_lead(answer: Answer, text: str) -> tuple[str, str]:
+    """(the short answer as a prominent line with its citation button, or "", the rest of `text`): the
+    asked-for span leads, the quoted sentences follow."""
+    short = answer.short_answer
+    prefix = f"{short.text} [{short.n}] — " if short else ""
+    if not short or not text.startswith(prefix):
+        return "", text
+    citation = next((c for c in answer.citations if c.n == short.n), None)
+    button = cite_button(citation) if citation else ""
+    return f'<p class="ca-short">{_esc(short.text)} {button}</p>', text[len(prefix):]
+
+
 def question_html(question: str) -> str:
     return f'<div class="ca-question"><span class="ca-label">You</span>{_esc(question)}</div>'
 
@@ -228,8 +241,9 @@ def turn_html(answer: Answer, shown: str | None = None) -> str:
     """One question and its answer; `shown` is the part of the answer streamed so far."""
     parts = [question_html(answer.question)]
     if answer.answered:
-        parts.append('<div class="ca-answer"><span class="ca-label">From the papers</span>'
-                     f'<p class="ca-answer-text">{answer_text_html(answer, shown)}</p>')
+        lead, text = short_answer_lead(answer, answer.text if shown is None else shown)
+        parts.append('<div class="ca-answer"><span class="ca-label">From the papers</span>' + lead +
+                     f'<p class="ca-answer-text">{answer_text_html(answer, text)}</p>')
     else:
         parts.append('<div class="ca-answer ca-unanswered"><span class="ca-label">Not found in the papers</span>'
                      f'<p class="ca-answer-text">{_esc(answer.text)}</p>')

@@ -1,133 +1,264 @@
-"""Tune the extractive answerer's weights and abstention threshold on the eval suite's dev split.
+"""Fit the extractive answerer's scoring model on the dev halves of both eval suites (`make tune`).
 
-Run: `make tune` (or `.venv/bin/python bench/tune_answerer.py [weight=value ...]`, which holds
-those weights fixed). Retrieval and sentence embeddings
-are computed once per question; each weight setting is then a cheap recombination. The objective is
-the share of dev questions handled correctly: answerable ones answered with every key fact,
-unanswerable ones abstained (thresholds within one question of the best: the highest wins). The test split is only reported, for the chosen setting and the
-current default, so the figures on it stay honest.
+What it does, reproducibly (no randomness; scikit-learn is needed here only, not at run time):
+1. Builds each suite's index once (bench/answer_suites.py) and retrieves the passages of every question.
+2. Labels each candidate sentence of every DEV question: positive when its paper is a source of the
+   question and it holds a key fact; every sentence of an unanswerable question is negative.
+3. Leave-one-council-out cross-validation on dev (the seed suite's papers count as one council): a
+   logistic regression fitted on the other councils scores the held-out council's sentences. These
+   out-of-fold scores choose the regularisation, the answer threshold and the follow ratio (precision
+   first, see `choose`), and give the precision / answered-share curve.
+4. Fits the model on all dev sentences and writes assistant/models/answerer.json, the curve to
+   bench/results/answerer_curve.png and the figures to bench/results/answerer_tuning.json.
+The test halves are only reported, with the final model, never used to choose anything.
 """
 from __future__ import annotations
 
-import dataclasses
-import itertools
-import os
+import json
 import sys
-import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from assistant.answering import Weights, combine, select  # noqa: E402
-from assistant.app import Assistant  # noqa: E402
-from assistant.evaluation import load_questions, missing_facts  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
+from answer_suites import ROOT, SPLIT_SEED, SUITES, assistant_for, questions_of, retrieved  # noqa: E402
 
-GRID = {
-    "semantic": (0.3, 0.45),
-    "lexical": (0.2, 0.35),
-    "rank": (0.1, 0.2),
-    "kind": (0.2, 0.3),
-    "before": (0.3, 0.5),
-    "evidence_lexical": (0.5, 1.0),
-    "follow_ratio": (0.8, 0.9),
-}
-SENTENCES = (2, 3)
-THRESHOLDS = np.round(np.arange(0.30, 0.62, 0.01), 2)
+from assistant.answering import (FEATURES, MODEL_FILE, ExtractiveAnswerer, ScoringModel,  # noqa: E402
+                                 decide)
+from assistant.evaluation import QuestionResult, fact_present  # noqa: E402
 
-
-def prepare(assistant: Assistant, questions) -> list[dict]:
-    """Per question: its sentences and their features, computed by the answerer itself."""
-    prepared = []
-    for q in questions:
-        passages = assistant.search(q.question, k=assistant.settings.answer_passages)
-        sentences, features = assistant.answerer.features(q.question, passages)
-        prepared.append({"q": q, "sentences": sentences, "features": features})
-    return prepared
+TARGET_PRECISION = 0.90
+MIN_ANSWERED = 0.3
+WRONG_COST = 1.0
+SMOOTHING = 0.05
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+FOLLOW_GRID = (0.3, 0.4, 0.5, 0.6, 0.8)
+THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
+RESULTS = ROOT / "bench" / "results"
+SEED_GROUP = "seed suite"
+# the features the model reads: all that FEATURES computes except those whose fitted sign contradicted
+# what they measure (collinear with others: full focus coverage scored *against* a sentence)
+USED = tuple(f for f in FEATURES if f not in {"focus", "best_focus", "best_lexical", "title", "rare"})
 
 
-def outcome(item: dict, weights: Weights, limit: int) -> tuple[float, bool]:
-    """(evidence of the best sentence, whether the chosen sentences hold every key fact)."""
-    sentences = item["sentences"]
-    if not sentences:
-        return 0.0, False
-    score, evidence = combine(item["features"], weights)
-    chosen = select(sentences, score, limit, weights.follow_ratio)
-    text = " ".join(sentences[i].text for i in chosen)
-    complete = bool(item["q"].key_facts) and not missing_facts(text, item["q"].key_facts)
-    return float(evidence[int(np.argmax(score))]), complete
+def prepare() -> list[dict]:
+    """Per question of both suites: its sentences, feature rows, labels and council group."""
+    items = []
+    for suite in SUITES:
+        assistant = assistant_for(suite)
+        questions = questions_of(suite)
+        passages = retrieved(suite, assistant, questions)
+        blank = ScoringModel(FEATURES, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES), 0.0)
+        answerer = ExtractiveAnswerer(assistant.embedder.embed_passages, model=blank,
+                                      embed_query=assistant.embedder.embed_query)
+        councils = {meta.doc_id: meta.council for meta, _ in assistant.documents()}
+        for q in questions:
+            found = passages[q.id]
+            sentences, rows = answerer.features(q.question, found)
+            part_rows = answerer.part_features(q.question, sentences)
+            labels = np.array([q.answerable and s.passage.meta.doc_id in q.sources
+                               and any(fact_present(s.text, fact) for fact in q.key_facts) for s in sentences],
+                              dtype=int)
+            if suite.name == "seed":
+                group = SEED_GROUP
+                fold = f"seed:{q.sources[0] if q.sources else (found[0].meta.doc_id if found else '')}"
+            elif q.sources:
+                group = councils.get(q.sources[0]) or "unknown"
+            else:
+                group = found[0].meta.council if found else "unknown"
+            if suite.name != "seed":
+                fold = group or "unknown"
+            items.append({"suite": suite.name, "q": q, "passages": found, "sentences": sentences, "rows": rows,
+                          "labels": labels, "group": group or "unknown", "fold": fold,
+                          "part_rows": part_rows})
+    return items
 
 
-def correct_share(outcomes: list[tuple[float, bool]], items: list[dict], threshold: float) -> dict:
-    answerable = [(e, ok) for (e, ok), it in zip(outcomes, items) if it["q"].answerable]
-    unanswerable = [e for (e, _), it in zip(outcomes, items) if not it["q"].answerable]
-    accurate = sum(e >= threshold and ok for e, ok in answerable)
-    abstained = sum(e < threshold for e in unanswerable)
-    return {"correct": (accurate + abstained) / len(items), "accuracy": accurate / max(len(answerable), 1),
-            "abstention": abstained / max(len(unanswerable), 1),
-            "false_abstention": sum(e < threshold for e, _ in answerable) / max(len(answerable), 1)}
+def fit(items: list[dict], c: float) -> ScoringModel:
+    """A logistic regression on the sentences of `items`, as a `ScoringModel` (numbers only)."""
+    from sklearn.linear_model import LogisticRegression
+
+    columns = [FEATURES.index(name) for name in USED]
+    rows = np.vstack([it["rows"] for it in items if len(it["sentences"])])[:, columns]
+    labels = np.concatenate([it["labels"] for it in items if len(it["sentences"])])
+    mean, scale = rows.mean(axis=0), rows.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lr = LogisticRegression(C=c, max_iter=5000).fit((rows - mean) / scale, labels)
+    return ScoringModel(USED, tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, lr.coef_[0])),
+                        float(lr.intercept_[0]))
 
 
-def best_threshold(outcomes, items) -> tuple[float, dict]:
-    """The highest threshold whose correct share is within one question of the best: when the dev
-    split cannot tell two thresholds apart, saying "the papers do not say" is the cheaper mistake
-    for a councillor than a confident answer that quotes the wrong passage."""
-    scored = [(correct_share(outcomes, items, t)["correct"], float(t)) for t in THRESHOLDS]
-    best = max(c for c, _ in scored)
-    threshold = max(t for c, t in scored if c >= best - 1 / len(items) - 1e-9)
-    return threshold, correct_share(outcomes, items, threshold)
+def outcome(item: dict, scored: tuple, threshold: float, follow: float) -> QuestionResult:
+    """The answer `decide` gives the question at `threshold`, judged as the eval suite judges it;
+    `scored` is (the sentences' probabilities, those against each part of the question)."""
+    probability, parts = scored
+    answer = decide(item["q"].question, item["passages"], item["sentences"], probability, threshold, follow, 3, parts)
+    return QuestionResult(question=item["q"], system="product", answer=answer.text, answered=answer.answered,
+                          cited=tuple(c.meta.doc_id for c in answer.citations))
 
 
-def main(argv: list[str]) -> None:
-    for fixed in argv:  # e.g. kind=0.3 holds that weight while the rest are tuned
-        name, _, value = fixed.partition("=")
-        if name not in GRID:
-            raise SystemExit(f"{fixed}: not a tuned weight; one of {', '.join(GRID)}")
-        GRID[name] = (float(value),)
-    questions = load_questions(ROOT / "eval" / "questions.jsonl")
-    with tempfile.TemporaryDirectory() as tmp:
-        assistant = Assistant(Settings.load(env={}, index_dir=Path(tmp), progress=False))
-        assistant.ingest([ROOT / "corpus"])
-        prepared = prepare(assistant, questions)
-    dev = [p for p in prepared if p["q"].split == "dev"]
-    test = [p for p in prepared if p["q"].split == "test"]
-    print(f"{len(dev)} dev and {len(test)} test questions; {np.prod([len(v) for v in GRID.values()]) * len(SENTENCES)} "
-          "settings tried on dev")
+def score(model: ScoringModel, item: dict) -> tuple:
+    """(the model's probabilities of the item's sentences, and against each part of its question)."""
+    return model.probabilities(item["rows"]), tuple(model.probabilities(rows) for rows in item["part_rows"])
 
-    default = Weights()
-    results = []
-    for values in itertools.product(*GRID.values()):
-        weights = Weights(**dict(zip(GRID, values)))
-        for limit in SENTENCES:
-            outcomes = [outcome(p, weights, limit) for p in dev]
-            threshold, metrics = best_threshold(outcomes, dev)
-            results.append((metrics["correct"], metrics["accuracy"], weights, limit, threshold))
-    results.sort(key=lambda r: (-r[0], -r[1]))
-    print("\nBest settings on dev (correct share, answer accuracy):")
-    for correct, accuracy, weights, limit, threshold in results[:5]:
-        print(f"  {correct:.3f} {accuracy:.3f}  sentences={limit} min_evidence={threshold:.2f} "
-              f"{dataclasses.asdict(weights)}")
 
-    current = Settings.load(env={})
-    _, _, chosen, limit, threshold = results[0]
-    for label, weights, n, t in (("default", default, current.answer_sentences, current.min_evidence),
-                                 ("chosen", chosen, limit, threshold)):
-        for split, items in (("dev", dev), ("test", test)):
-            m = correct_share([outcome(p, weights, n) for p in items], items, t)
-            print(f"{label:8} {split:5} correct {m['correct']:.3f}  accuracy {m['accuracy']:.3f}  "
-                  f"abstention {m['abstention']:.3f}  false abstention {m['false_abstention']:.3f}")
+def figures(results: list[QuestionResult]) -> dict:
+    answered = [r for r in results if r.answered]
+    answerable = [r for r in results if r.question.answerable]
+    unanswerable = [r for r in results if not r.question.answerable]
+    cited = [r.citation_precision for r in answerable if r.citation_precision is not None]
+    wrong = sum(r.answered and not r.correct for r in results)
+    return {"questions": len(results), "accuracy": np.mean([r.correct for r in results]),
+            "utility": (sum(r.correct and r.answered for r in results) - WRONG_COST * wrong) / len(results),
+            "answer_accuracy": np.mean([r.correct for r in answerable]) if answerable else None,
+            "precision": np.mean([r.correct for r in answered]) if answered else None,
+            "answered_share": len(answered) / len(results),
+            "abstention": np.mean([not r.answered for r in unanswerable]) if unanswerable else None,
+            "citation_precision": float(np.mean(cited)) if cited else None}
 
-    print("\nThreshold sweep on dev for the chosen weights:")
-    outcomes = [outcome(p, chosen, limit) for p in dev]
-    for t in THRESHOLDS[::2]:
-        m = correct_share(outcomes, dev, float(t))
-        print(f"  min_evidence {t:.2f}: correct {m['correct']:.3f} accuracy {m['accuracy']:.3f} "
-              f"abstention {m['abstention']:.3f} false abstention {m['false_abstention']:.3f}")
+
+def out_of_fold(dev: list[dict], c: float, key: str = "fold") -> list[tuple]:
+    """Each dev question's sentence probabilities from the model fitted without its fold: its council
+    (`key` "group"), or for threshold choice ("fold") its council, the seed suite's questions by paper."""
+    groups = sorted({it[key] for it in dev})
+    out: list[tuple | None] = [None] * len(dev)
+    for group in groups:
+        model = fit([it for it in dev if it[key] != group], c)
+        for i, it in enumerate(dev):
+            if it[key] == group:
+                out[i] = score(model, it)
+    return out
+
+
+def log_loss(dev: list[dict], probs: list[np.ndarray]) -> float:
+    y = np.concatenate([it["labels"] for it in dev])
+    p = np.clip(np.concatenate([scored[0] for scored in probs]), 1e-6, 1 - 1e-6)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def curve(dev: list[dict], probs: list[np.ndarray], follow: float) -> list[dict]:
+    """Precision, answered share and accuracy of the dev questions at every threshold."""
+    points = []
+    for t in THRESHOLDS:
+        f = figures([outcome(it, p, float(t), follow) for it, p in zip(dev, probs)])
+        points.append({"threshold": float(t), **f})
+    return points
+
+
+def choose(points: list[dict]) -> dict:
+    """Precision first: the lowest threshold whose precision reaches TARGET_PRECISION while answering
+    at least MIN_ANSWERED of the questions; when none does, the threshold of the highest utility: +1 for
+    a correct answer, -WRONG_COST for a wrong one, 0 for an abstention (right or wrong), so an answer is
+    worth giving when it is more likely right than wrong;
+    averaged over thresholds within SMOOTHING (a few dev questions must not move the point by chance)."""
+    good = [p for p in points if p["precision"] is not None and p["precision"] >= TARGET_PRECISION - 1e-9
+            and p["answered_share"] >= MIN_ANSWERED]
+    if good:
+        return min(good, key=lambda p: p["threshold"])
+    smoothed = [np.mean([q["utility"] for q in points if abs(q["threshold"] - p["threshold"]) <= SMOOTHING + 1e-9])
+                for p in points]
+    return points[int(np.argmax(smoothed))]
+
+
+def plot(points_by: dict[str, list[dict]], chosen: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, points in points_by.items():
+        xs = [p["answered_share"] for p in points if p["precision"] is not None]
+        ys = [p["precision"] for p in points if p["precision"] is not None]
+        ax.plot(xs, ys, marker=".", label=label)
+        at = min(points, key=lambda p: abs(p["threshold"] - chosen))
+        ax.scatter([at["answered_share"]], [at["precision"]], s=60, zorder=3)
+    ax.axhline(TARGET_PRECISION, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("answered share (answered ÷ asked)")
+    ax.set_ylabel("precision (correct ÷ answered)")
+    ax.set_title(f"Answerer trade-off, dev halves, out-of-fold by council (dots: threshold {chosen:.2f})", fontsize=8)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, 1.02)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    items = prepare()
+    dev = [it for it in items if it["q"].split == "dev"]
+    test = [it for it in items if it["q"].split == "test"]
+    print(f"{len(dev)} dev questions ({sum(len(it['sentences']) for it in dev)} sentences, "
+          f"{sum(int(it['labels'].sum()) for it in dev)} positive), {len(test)} test questions; "
+          f"councils: {', '.join(sorted({it['group'] for it in dev}))}")
+
+    losses = {c: log_loss(dev, out_of_fold(dev, c)) for c in C_GRID}
+    c = min(losses, key=losses.get)
+    print("leave-one-council-out log loss by C: " + ", ".join(f"{k}: {v:.4f}" for k, v in losses.items()))
+    probs = out_of_fold(dev, c)
+    with_positive = [(it, p) for it, p in zip(dev, probs) if it["labels"].sum()]
+    print(f"out-of-fold: best sentence states a key fact for {sum(it['labels'][int(np.argmax(p[0]))] for it, p in with_positive)}"
+          f" of the {len(with_positive)} dev questions with such a sentence")
+    best = None
+    for follow in FOLLOW_GRID:
+        points = curve(dev, probs, follow)
+        point = choose(points)
+        key = point["utility"], point["accuracy"], -follow
+        if best is None or key > best[0]:
+            best = (key, follow, points, point)
+    _, follow, points, point = best
+    threshold = point["threshold"]
+    print(f"chosen C {c}, follow {follow}, threshold {threshold:.2f}: out-of-fold dev precision "
+          f"{point['precision']:.3f}, answered {point['answered_share']:.3f}, accuracy {point['accuracy']:.3f}")
+
+    by_suite = {name: curve([it for it in dev if it["suite"] == name],
+                            [p for it, p in zip(dev, probs) if it["suite"] == name], follow)
+                for name in ("seed", "realworld")}
+    folds = {}
+    by_council = out_of_fold(dev, c, "group")
+    for group in sorted({it["group"] for it in dev}):
+        held = [(it, p) for it, p in zip(dev, by_council) if it["group"] == group]
+        folds[group] = figures([outcome(it, p, threshold, follow) for it, p in held])
+    print("\nheld-out council (model fitted on the others), at the chosen threshold:")
+    for group, f in folds.items():
+        print(f"  {group:40} n={f['questions']:3d} accuracy {f['accuracy']:.3f} precision "
+              f"{'-' if f['precision'] is None else format(f['precision'], '.3f')} answered {f['answered_share']:.3f}")
+
+    model = fit(dev, c)
+    report = {"C": c, "follow": follow, "threshold": threshold, "target_precision": TARGET_PRECISION,
+              "log_loss_by_C": losses, "out_of_fold_dev": point, "folds": folds,
+              "curve": {"all dev": points, **{f"{k} dev": v for k, v in by_suite.items()}}}
+    final = {}
+    for suite in ("seed", "realworld"):
+        for split, group in (("dev", dev), ("test", test)):
+            chosen = [it for it in group if it["suite"] == suite]
+            final[f"{suite} {split}"] = figures([outcome(it, score(model, it), threshold, follow)
+                                                for it in chosen])
+    report["final_model"] = final
+    print("\nfinal model (fitted on all dev), same threshold:")
+    for name, f in final.items():
+        print(f"  {name:15} accuracy {f['accuracy']:.3f} precision "
+              f"{'-' if f['precision'] is None else format(f['precision'], '.3f')} answered {f['answered_share']:.3f} "
+              f"abstention {f['abstention']:.3f}")
+    info = {"fitted_on": "dev halves of eval/questions.jsonl and ../shared/realworld-dev/questions.jsonl "
+                         f"(split seed {SPLIT_SEED})", "C": c, "target_precision": TARGET_PRECISION,
+            "dev_questions": len(dev), "dev_sentences": int(sum(len(it["sentences"]) for it in dev))}
+    shipped = ScoringModel(model.features, model.mean, model.scale, model.coef, model.intercept, threshold, follow,
+                           info)
+    MODEL_FILE.parent.mkdir(exist_ok=True)
+    MODEL_FILE.write_text(json.dumps(shipped.to_json(), indent=1) + "\n", encoding="utf-8")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "answerer_tuning.json").write_text(json.dumps(report, indent=1, default=float) + "\n", encoding="utf-8")
+    plot({"all dev": points, **{f"{k} dev": v for k, v in by_suite.items()}}, threshold,
+         RESULTS / "answerer_curve.png")
+    print(f"\nwrote {MODEL_FILE.relative_to(ROOT)}, bench/results/answerer_tuning.json, bench/results/answerer_curve.png")
+    print("coefficients: " + ", ".join(f"{n} {w:+.2f}" for n, w in sorted(zip(model.features, model.coef), key=lambda x: -abs(x[1]))))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -174,6 +175,10 @@ def test_filters_limit_the_answer_to_matching_papers(corpus_assistant):
 
 @pytest.mark.slow
 def test_follow_up_is_resolved_against_the_conversation(corpus_assistant):
+    """Resolution, not the operating point, is under test: this assistant answers whatever it finds."""
+    corpus_assistant = copy.copy(corpus_assistant)
+    corpus_assistant._answerer = ExtractiveAnswerer(corpus_assistant.embedder.embed_passages, min_evidence=0.0,
+                                                    embed_query=corpus_assistant.embedder.embed_query)
     first = corpus_assistant.ask("Who was appointed permanently as Director of Children's Services?")
     assert "Martin Birch" in first.text
     alone = corpus_assistant.ask("and when does he start?")
@@ -222,9 +227,11 @@ def test_cli_ask_json_single_and_streamed(corpus_assistant):
                settings=corpus_assistant.settings)
     assert one.returncode == 0, one.stderr
     data = json.loads(one.stdout)
-    assert set(data) >= {"question", "answer", "answered", "latency_ms", "citations"}
+    assert set(data) >= {"question", "short_answer", "answer", "answered", "latency_ms", "citations"}
+    short = data["short_answer"]
+    assert short["text"] in data["citations"][short["n"] - 1]["quote"] and data["answer"].startswith(short["text"])
     assert set(data["citations"][0]) == {"n", "doc_id", "title", "date", "doc_type", "source", "page",
-                                         "quote", "score"}
+                                         "item", "ocr", "quote", "score"}
     questions = ["Who attends the Improvement Board?", "", "What happened to Cherry Road?",
                  "When are the bins collected in Formby?"]
     many = _cli("ask", "--json", "-", stdin="\n".join(questions) + "\n", index=index, settings=corpus_assistant.settings)
@@ -283,3 +290,159 @@ def test_no_corpus_sentence_reads_as_an_instruction():
     for path in sorted((ROOT / "corpus").glob("*.txt")):
         text = path.read_text(encoding="utf-8")
         assert [text[s:e] for s, e in sentence_spans(text) if INSTRUCTION.search(text[s:e])] == [], path.name
+
+
+# -- the learned answerer: short answers, answerability and the stored model, on real corpus sentences --
+
+def _corpus_sentence(containing: str) -> tuple[str, Passage]:
+    """The sentence of the bundled corpus that contains `containing`, and a passage of its whole paper."""
+    from assistant.chunking import sentence_spans
+
+    for path in sorted((ROOT / "corpus").glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        for start, end in sentence_spans(text):
+            if containing in text[start:end]:
+                chunk = Chunk(doc_id=path.stem, ord=0, text=text, start=0, end=len(text))
+                meta = DocumentMeta(doc_id=path.stem, title=path.stem.replace("-", " "), date=path.stem[:10])
+                return text[start:end], Passage(chunk=chunk, meta=meta, score=1.0, rank=1)
+    raise AssertionError(f"no corpus sentence contains {containing!r}")
+
+
+@pytest.mark.parametrize("question,containing,span_has", [
+    ("Who will be the acting DCS until the new director starts?", "Hilary Brooks", "Hilary Brooks"),
+    ("How often does the Improvement Board meet?", "is held monthly", "monthly"),
+    ("How much extra did the council put into the budget?", "we have put an extra", "£"),
+    ("When did the interim director of children's services leave?", "left post on", "March"),
+    ("Who attends the Improvement Board?", "is attended by both Lead Members", "Councillor Doyle"),
+])
+def test_short_answer_is_the_asked_for_span_of_a_real_sentence(question, containing, span_has):
+    from assistant.answering import short_span
+
+    sentence, _ = _corpus_sentence(containing)
+    start, end = short_span(question, sentence)
+    span = sentence[start:end]
+    assert span_has in span and len(span.split()) <= 4 and span != sentence
+
+
+def test_no_short_answer_when_the_question_asks_no_kind_of_fact_or_the_sentence_lacks_it():
+    from assistant.answering import short_span
+
+    sentence, _ = _corpus_sentence("is held monthly")
+    assert short_span("Why was the Improvement Board set up?", sentence) is None
+    assert short_span("Who chairs the Improvement Board?", "The board is independently chaired.") is None
+
+
+def test_stop_words_hold_no_corpus_names():
+    """Words of one council's papers must not be built in: a council's name is a content word."""
+    assert content_words("What did Sefton Council decide?") == ["sefton", "decid"]
+
+
+@pytest.mark.parametrize("question,kinds", [
+    ("How often does the board meet?", ("duration",)),
+    ("When will the hearings begin?", ("date",)),
+    ("Who signed the letter?", ("person",)),
+    ("How much was the precept?", ("money",)),
+    ("How many councillors voted against?", ("count", "vote")),
+    ("Did the council adopt the guidelines?", ("decision",)),
+    ("Why was the home closed?", ()),
+])
+def test_questions_say_which_kind_of_fact_they_want(question, kinds):
+    from assistant.answering import asked_kinds
+
+    assert asked_kinds(question) == kinds
+
+
+def test_a_date_in_the_question_is_checked_against_the_papers_date():
+    from assistant.answering import analyse, date_agreement
+
+    sentence, passage = _corpus_sentence("is held monthly")
+    paper_year = passage.meta.date[:4]
+    other = str(int(paper_year) + 3)
+    s = Sentence(sentence, 0, len(sentence), passage)
+    assert date_agreement(analyse(f"How often did the board meet in {paper_year}?"), s) == (1.0, 0.0)
+    assert date_agreement(analyse(f"How often did the board meet in {other}?"), s) == (0.0, 1.0)
+    assert date_agreement(analyse("How often does the board meet?"), s) == (0.0, 0.0)
+
+
+def test_focus_words_count_in_the_sentence_and_its_context():
+    from assistant.answering import FEATURES, sentence_features
+
+    _, passage = _corpus_sentence("is held monthly")
+    sentences = candidate_sentences([passage])
+    rows = sentence_features("How often is the Improvement Board held?", sentences, np.zeros(len(sentences)))
+    focus = rows[:, FEATURES.index("focus")]
+    named = [i for i, s in enumerate(sentences) if "Improvement Board" in s.text]
+    unnamed = [i for i, s in enumerate(sentences) if "improvement" not in s.text.lower()]
+    assert named and unnamed and focus[named].min() > focus[unnamed].max()
+    kind = rows[:, FEATURES.index("kind")]
+    assert kind[[i for i, s in enumerate(sentences) if "held monthly" in s.text][0]] == 1.0
+
+
+def test_answerer_abstains_below_the_threshold_and_shows_related_passages():
+    from assistant.answering import decide
+
+    _, passage = _corpus_sentence("is held monthly")
+    sentences = candidate_sentences([passage])
+    probability = np.linspace(0.1, 0.4, len(sentences))
+    unsure = decide("How often does the board meet?", [passage], sentences, probability, 0.5, 0.5, 3)
+    assert not unsure.answered and unsure.short_answer is None and unsure.citations
+    sure = decide("How often does the board meet?", [passage], sentences, probability, 0.3, 0.99, 3)
+    assert sure.answered and sure.citations[0].quote == sentences[-1].text
+
+
+def test_answer_leads_with_the_short_answer_exactly_as_in_the_paper():
+    from assistant.answering import decide
+
+    sentence, passage = _corpus_sentence("is held monthly")
+    sentences = candidate_sentences([passage])
+    probability = np.array([0.9 if s.text == sentence else 0.1 for s in sentences])
+    answer = decide("How often is the Improvement Board held?", [passage], sentences, probability, 0.5, 0.5, 3)
+    short = answer.short_answer
+    assert short.text == "monthly" and passage.chunk.text[short.start:short.end] == short.text
+    assert answer.text.startswith("monthly [1] — ") and answer.text.endswith(f"{sentence} [1]")
+    assert answer.to_json()["short_answer"] == {"text": "monthly", "n": 1, "start": short.start, "end": short.end}
+
+
+def test_shipped_model_loads_and_refuses_a_model_for_other_features(tmp_path):
+    from assistant.answering import FEATURES, MODEL_FILE, ScoringModel, load_model
+    from assistant.errors import SettingsError
+
+    model = load_model()
+    assert set(model.features) <= set(FEATURES) and 0 < model.threshold < 1
+    assert ScoringModel.from_json(json.loads(json.dumps(model.to_json()))) == model
+    rows = np.zeros((2, len(FEATURES)))
+    assert model.probabilities(rows).shape == (2,)
+    stale = json.loads(MODEL_FILE.read_text())
+    stale["features"][0] = "a feature this version does not compute"
+    (tmp_path / "m.json").write_text(json.dumps(stale))
+    with pytest.raises(SettingsError, match="make tune"):
+        load_model(tmp_path / "m.json")
+
+
+@pytest.mark.parametrize("question,parts", [
+    ("How much had the fundraising brought in, and what did the project cost?",
+     ["How much had the fundraising brought in", "what did the project cost?"]),
+    ("Who proposed and who seconded the motion?", ["Who proposed", "who seconded the motion?"]),
+    ("What happened to the application, and why?", ["What happened to the application", "why?"]),
+    ("What did the committee decide about bins and recycling?", []),
+])
+def test_a_question_that_asks_several_things_is_split_into_its_parts(question, parts):
+    from assistant.answering import question_parts
+
+    assert question_parts(question) == parts
+
+
+def test_each_part_of_a_question_gets_its_best_sentence():
+    from assistant.answering import decide
+
+    _, passage = _corpus_sentence("is held monthly")
+    sentences = candidate_sentences([passage])
+    overall = np.full(len(sentences), 0.1)
+    overall[0] = 0.9
+    second = np.full(len(sentences), 0.1)
+    second[-1] = 0.8
+    question = "How often does the board meet, and who attends it?"
+    alone = decide(question, [passage], sentences, overall, 0.5, 0.5, 3)
+    both = decide(question, [passage], sentences, overall, 0.5, 0.5, 3, (overall, second))
+    assert [c.quote for c in alone.citations] == [sentences[0].text]
+    assert [c.quote for c in both.citations] == [sentences[0].text, sentences[-1].text]

@@ -397,3 +397,16 @@ def test_browser_login_refuses_a_wrong_password_and_admits_the_right_one(browser
         assert "Council papers assistant" in page.inner_text("body")
     finally:
         context.close()
+
+
+def test_short_answer_leads_the_turn_prominently_with_its_citation():
+    from assistant.types import ShortAnswer
+
+    text = "£10 million [1] — The council put in £10 million. [1]"
+    answer = Answer(question="How much?", text=text, answered=True, citations=(citation(1),),
+                    short_answer=ShortAnswer(text="£10 million", start=120, end=131, n=1))
+    turn = ui.turn_html(answer)
+    assert '<p class="ca-short">£10 million <button' in turn
+    assert 'class="ca-answer-text">The council put in £10 million. <button' in turn
+    plain = ui.turn_html(Answer(question="Why?", text="Because. [1]", answered=True, citations=(citation(1),)))
+    assert "ca-short" not in plain.split("</style>")[-1] and "Because." in plain
