@@ -21,8 +21,10 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from .errors import AssistantError, QueryError
 from .serving import RateLimit
@@ -129,9 +131,15 @@ def build_api(assistant, logins: Logins | None = None, limit: RateLimit | None =
         log.error("unexpected error in %s", request.url.path, exc_info=exc)
         return JSONResponse({"error": UNEXPECTED}, status_code=500)
 
+    # Swagger UI's scripts come from a PyPI package and are served here, so the docs work offline
+    api.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
     @api.get("/docs", include_in_schema=False)
     def docs(who: User = Depends(viewer)) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=PREFIX + "/openapi.json", title=api.title)
+        return get_swagger_ui_html(openapi_url=PREFIX + "/openapi.json", title=api.title,
+                                   swagger_js_url=PREFIX + "/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url=PREFIX + "/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url=PREFIX + "/docs-assets/favicon-32x32.png")
 
     @api.get("/health", summary="The server is up; the index build it serves")
     def health(who: User = Depends(viewer)) -> dict:

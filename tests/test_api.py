@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import threading
 import urllib.error
@@ -77,6 +78,20 @@ def test_health_and_docs(served):
     assert status == 200 and body["status"] == "ok" and body["build"]
     status, spec = call(url, "/api/openapi.json")
     assert status == 200 and {"/ask", "/search", "/documents", "/documents/{doc_id}"} <= set(spec["paths"])
+
+
+def test_the_docs_page_loads_its_scripts_from_this_server(served):
+    """The machines this runs on may have no internet: Swagger UI must not come from a CDN."""
+    url, _, _ = served
+    request = urllib.request.Request(url + "/api/docs", headers={
+        "Authorization": "Basic " + base64.b64encode(":".join(ALICE).encode()).decode()})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        page = response.read().decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(asset.startswith("/api/") for asset in assets), assets
+    for asset in assets:
+        with urllib.request.urlopen(url + asset, timeout=60) as response:
+            assert response.status == 200 and len(response.read()) > 100, asset
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic " + base64.b64encode(b"alice:wrong").decode()},
