@@ -26,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .chunking import sentence_spans
+from .chunking import INSTRUCTION, sentence_spans
 from .embedding import VectorCache
 from .errors import SettingsError
 from .types import NOT_IN_PAPERS, Answer, Citation, Passage, ShortAnswer
@@ -99,13 +99,6 @@ KINDS = (("duration", ASKS_DURATION, DURATION), ("date", ASKS_WHEN, DATE), ("per
          ("count", ASKS_COUNT, COUNT), ("vote", ASKS_VOTE, VOTE), ("decision", ASKS_DECISION, DECISION))
 _TOKEN = re.compile(r"[a-z0-9£$]+")
 _NAMED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w'’-]*|\b[\w/-]*\d[\w/-]*|\"[^\"]+\"|“[^”]+”")
-# Text addressed to a language model, or prompt markup, rather than to a reader of council papers. A
-# paper may carry such text by accident or by design (a prompt injection); answers never quote it.
-INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b[^.!?]{0,40}\b(instructions?|prompts?|passages?|rules)\b"
-    r"|\b(system|assistant)\s*:|\byou are (now|no longer)\b|\b(reply|respond|answer)\s+(only|exactly)\b"
-    r"|\b(ai|llm) (assistants?|systems?|models?|tools?)\b|\blanguage models?\b"
-    r"|</?[a-z][\w-]*(\s[^<>]*)?>", re.IGNORECASE)
 CONTEXT_MARK = " (about: "
 CONTEXT_WEIGHT = 0.5
 
@@ -244,6 +237,26 @@ def analyse(query: str) -> Question:
         parts=1 + len(MORE_PARTS.findall(asked)))
 
 
+def unmatched_names(question: str, passages: list[Passage]) -> tuple[str, ...]:
+    """The capitalised names of the asked question (not its first word, a month or day, or an acronym,
+    which the papers may spell out) that occur
+    in none of the passages' text, item headings or paper titles: the papers found do not mention the
+    place, body or person asked about, so no sentence of theirs can state the answer ("... the roads
+    in <a town no paper names>?"). Passages that address a machine (INSTRUCTION) do not count."""
+    asked, _ = split_context(question)
+    dates = set(_MONTH_NAMES) | set(_DAYS.split("|"))
+    names = [m.group(0) for m in _NAMED.finditer(asked.strip())
+             if m.group(0)[0].isupper() and not m.group(0).isupper() and m.group(0).lower() not in dates]
+    wanted = {w: name for name in names for w in content_words(name)}
+    if not wanted:
+        return ()
+    seen: set[str] = set()
+    for p in passages:
+        if not INSTRUCTION.search(p.chunk.text):
+            seen |= _word_set(p.chunk.text) | _word_set(p.chunk.heading or "") | _word_set(p.meta.title)
+    return tuple(dict.fromkeys(name for w, name in wanted.items() if w not in seen))
+
+
 def lexical_overlap(question_words: list[str] | tuple[str, ...], sentence: str, idf: dict[str, float],
                     context_words: list[str] | tuple[str, ...] = ()) -> float:
     """Idf-weighted share of the question's content words found in the sentence (0..1); words that
@@ -326,13 +339,20 @@ def sentence_features(question: str, sentences: list[Sentence], similarity: np.n
     if not sentences:
         return np.zeros((0, len(FEATURES)))
     q = analyse(question)
-    idf = _idf(sentences)
+    # the sentences every comparison is made against (word rarity, best scores, orders, places): not
+    # those of a passage that addresses a machine (INSTRUCTION), which are scored but set no scale, so
+    # that a paper stuffed with the corpus's topics changes no other sentence's features
+    ref = np.array([not INSTRUCTION.search(s.passage.chunk.text) for s in sentences])
+    if not ref.any():
+        ref[:] = True
+    idf = _idf([s for s, r in zip(sentences, ref) if r])
     unseen = idf[""]
     rare = tuple(sorted(q.words, key=lambda w: -idf.get(w, unseen))[:2])
     semantic = np.clip(np.asarray(similarity, dtype=float), 0.0, 1.0)
     sparse = np.array([s.passage.sparse_score or 0.0 for s in sentences])
     # rank among the passages that offer candidates, so a passage left out shifts no other's rank
-    place = {rank: i + 1 for i, rank in enumerate(sorted({s.passage.rank for s in sentences}))}
+    ranks = np.array(sorted({s.passage.rank for s, r in zip(sentences, ref) if r}))
+    place = {s.passage.rank: 1 + int(np.searchsorted(ranks, s.passage.rank)) for s in sentences}
     rows = []
     for s, sim in zip(sentences, semantic):
         own = _word_set(s.text)
@@ -360,21 +380,23 @@ def sentence_features(question: str, sentences: list[Sentence], similarity: np.n
         ])
     out = np.array(rows, dtype=float)
     col = {name: i for i, name in enumerate(FEATURES)}
-    out[:, col["semantic_gap"]] = out[:, col["semantic"]] - out[:, col["semantic"]].max()
-    out[:, col["lexical_gap"]] = out[:, col["lexical_context"]] - out[:, col["lexical_context"]].max()
-    out[:, col["sparse"]] = sparse / sparse.max() if sparse.max() > 0 else 0.0
-    out[:, col["best_focus"]] = out[:, col["focus_context"]].max()
-    out[:, col["best_lexical"]] = out[:, col["lexical_context"]].max()
+    out[:, col["semantic_gap"]] = out[:, col["semantic"]] - out[ref, col["semantic"]].max()
+    out[:, col["lexical_gap"]] = out[:, col["lexical_context"]] - out[ref, col["lexical_context"]].max()
+    out[:, col["sparse"]] = sparse / sparse[ref].max() if sparse[ref].max() > 0 else 0.0
+    out[:, col["best_focus"]] = out[ref, col["focus_context"]].max()
+    out[:, col["best_lexical"]] = out[ref, col["lexical_context"]].max()
     out[:, col["kind_x_context"]] = out[:, col["kind"]] * out[:, col["lexical_context"]]
     out[:, col["kind_x_semantic"]] = out[:, col["kind"]] * out[:, col["semantic"]]
     for name, source in (("lexical_order", "lexical_context"), ("semantic_order", "semantic"), ("sparse_order", "sparse")):
-        out[:, col[name]] = 1.0 / (1.0 + _order(out[:, col[source]]))
+        out[:, col[name]] = 1.0 / (1.0 + _order(out[:, col[source]], out[ref, col[source]]))
     return out
 
 
-def _order(values: np.ndarray) -> np.ndarray:
-    """0 for the highest value, 1 for the next, ... (ties share the better place)."""
-    return np.searchsorted(np.sort(-values), -values, side="left").astype(float)
+def _order(values: np.ndarray, among: np.ndarray | None = None) -> np.ndarray:
+    """Each value's place among `among` (default: `values`): 0 for the highest, 1 for the next, ...
+    (ties share the better place)."""
+    among = values if among is None else among
+    return np.searchsorted(np.sort(-among), -values, side="left").astype(float)
 
 
 @dataclass(frozen=True)
@@ -595,12 +617,13 @@ def decide(question: str, passages: list[Passage], sentences: list[Sentence], pr
            threshold: float, follow: float, max_sentences: int,
            part_probabilities: tuple[np.ndarray, ...] = ()) -> Answer:
     """The answer from scored sentences: abstain (with the closest passages as possibly related) when the
-    best is below `threshold`; else the best, then runners-up scoring at least `follow` of it: up to one
+    best is below `threshold` or the passages never mention a name the question asks about
+    (`unmatched_names`); else the best, then runners-up scoring at least `follow` of it: up to one
     more for a question that asks one thing (the model could not tell the two apart; quoting both is
     safer than guessing), one per further thing asked otherwise. With `part_probabilities` (the
     sentences scored against each part of a question that asks several things, see `question_parts`),
     the best sentence for each part is quoted too, so that no part of the question goes unanswered."""
-    if not sentences or float(probability.max()) < threshold:
+    if not sentences or float(probability.max()) < threshold or unmatched_names(question, passages):
         return Answer(question=question, text=NOT_IN_PAPERS, answered=False, citations=related_citations(passages))
     parts = analyse(question).parts
     chosen = select(sentences, probability, min(max_sentences, max(parts, SINGLE_THING_SENTENCES)), follow)

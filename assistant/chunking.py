@@ -25,6 +25,14 @@ _ABBREVIATIONS = {"cllr", "dr", "mr", "mrs", "ms", "st", "no", "nos", "cllrs", "
 _WORD = re.compile(r"\S+")
 _PIECE_CHARS = 10_000
 MAX_CHARS_PER_WORD = 20
+# Text addressed to a language model, or prompt markup, rather than to a reader of council papers. A
+# paper may carry such text by accident or by design (a prompt injection); answers never quote it,
+# and retrieval lets it set no other paper's scores.
+INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.!?]{0,40}\b(instructions?|prompts?|passages?|rules)\b"
+    r"|\b(system|assistant)\s*:|\byou are (now|no longer)\b|\b(reply|respond|answer)\s+(only|exactly)\b"
+    r"|\b(ai|llm) (assistants?|systems?|models?|tools?)\b|\blanguage models?\b"
+    r"|</?[a-z][\w-]*(\s[^<>]*)?>", re.IGNORECASE)
 
 
 class _TimeUp(Exception):

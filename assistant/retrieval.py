@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .chunking import INSTRUCTION
 from .embedding import Embedder
 from .index import Index
 from .types import DocumentMeta, Passage, SearchFilters
@@ -304,11 +305,18 @@ def named_papers(query: str, candidates: list[Candidate]) -> set[str]:
 def rerank(query: str, candidates: list[Candidate], model: RerankModel, k: int) -> list[tuple[Candidate, float]]:
     """The top `k` candidates by `model`'s score of their papers, with that score; papers carrying the
     body or item the question names (`named_papers`) come first, as a filter would put them, without
-    dropping the others."""
+    dropping the others. Chunks that address a machine (INSTRUCTION) are scored but set no other
+    paper's features (best BM25 score, ranks): a paper stuffed with the corpus's topics would otherwise
+    reorder the rest."""
     if not candidates:
         return []
-    docs, x = candidate_features(query, candidates)
-    return order_passages(candidates, dict(zip(docs, model.scores(x).tolist())), k, named_papers(query, candidates))
+    plain = [c for c in candidates if not INSTRUCTION.search(c.text)]
+    docs, x = candidate_features(query, plain or candidates)
+    scores = dict(zip(docs, model.scores(x).tolist()))
+    if len(plain) < len(candidates):
+        docs, x = candidate_features(query, candidates)
+        scores.update((d, s) for d, s in zip(docs, model.scores(x).tolist()) if d not in scores)
+    return order_passages(candidates, scores, k, named_papers(query, candidates))
 
 
 def order_passages(candidates: list[Candidate], doc_scores: dict[str, float], k: int,
@@ -389,7 +397,9 @@ class HybridRetriever:
 
     def candidates_for(self, query: str, depth: int, filters: SearchFilters = SearchFilters()
                        ) -> tuple[list[Candidate], dict[int, tuple]]:
-        """The top `depth` fused candidates, best first, and their stored rows."""
+        """The top `depth` fused candidates, best first, and their stored rows. Chunks that address a
+        machine (INSTRUCTION) are fused apart: a chunk stuffed with the corpus's topics would otherwise
+        take a place in the dense and sparse lists and move every other paper's fused score."""
         allowed = self.index.store.matching_ids(filters) if filters.active else None
         if allowed is not None and len(allowed) == 0:
             return [], {}
@@ -400,11 +410,19 @@ class HybridRetriever:
             dense = [(i, s) for i, s in dense if i in permitted]
         sparse_index, mask = self.index.sparse_for(filters, allowed)
         sparse = sparse_index.search(query, pool, mask)
-        fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k,
-                         [1.0, self.sparse_weight])[:depth]
+        lists = [[i for i, _ in dense], [i for i, _ in sparse]]
+        rows = self.index.store.chunks(list(dict.fromkeys(lists[0] + lists[1])))
+        instructing = {i for i, row in rows.items() if INSTRUCTION.search(row[0].text)}
+        fused = rrf_fuse([[i for i in ids if i not in instructing] for ids in lists], self.rrf_k,
+                         [1.0, self.sparse_weight])
+        if instructing:
+            # ranked among all, but holding no place that shifts the others' fused scores
+            fused += [(i, score) for i, score in rrf_fuse(lists, self.rrf_k, [1.0, self.sparse_weight])
+                      if i in instructing]
+            fused.sort(key=lambda pair: -pair[1])
+        fused = fused[:depth]
         dense_at = {i: (s, r) for r, (i, s) in enumerate(dense, start=1)}
         sparse_at = {i: (s, r) for r, (i, s) in enumerate(sparse, start=1)}
-        rows = self.index.store.chunks([i for i, _ in fused])
         return [Candidate(id=i, meta=rows[i][1], text=rows[i][0].text, dense=dense_at.get(i, (None, None))[0],
                           dense_rank=dense_at.get(i, (None, None))[1], sparse=sparse_at.get(i, (None, None))[0],
                           sparse_rank=sparse_at.get(i, (None, None))[1], rrf=score)

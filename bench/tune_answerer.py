@@ -39,8 +39,10 @@ THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
 RESULTS = ROOT / "bench" / "results"
 SEED_GROUP = "seed suite"
 # the features the model reads: all that FEATURES computes except those whose fitted sign contradicted
-# what they measure (collinear with others: full focus coverage scored *against* a sentence)
-USED = tuple(f for f in FEATURES if f not in {"focus", "best_focus", "best_lexical", "title", "rare"})
+# what they measure (collinear with others: full focus coverage scored *against* a sentence), and the
+# fused retrieval score, which moves with every other paper in the index (rank fusion), so that adding
+# an unrelated paper cannot change an answer
+USED = tuple(f for f in FEATURES if f not in {"focus", "best_focus", "best_lexical", "title", "rare", "fused"})
 
 
 def prepare() -> list[dict]:
