@@ -47,10 +47,10 @@ $(LLM_STAMP): | $(STAMP)
 	touch $(LLM_STAMP)
 
 test: install browser $(LLM_STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -m ""
 
 test-quick: install
-	$(PY) -m pytest -m "not slow and not milvus"
+	$(PY) -m pytest
 
 index: install
 	$(CLI) ingest corpus/
