@@ -185,16 +185,21 @@ class Suite:
         return load_questions(self.questions, split, seed=self.seed)
 
 
+def _read_toml(path: Path, what: str) -> dict:
+    """The TOML file at `path`; an EvalError naming it (as `what`) when it is missing or malformed."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvalError(f"{path}: {what} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise EvalError(f"{path}: not valid TOML ({exc})") from exc
+
+
 def load_suites(path: Path = DEFAULT_SUITES) -> list[Suite]:
     """The suites of a TOML file with one `[suites.NAME]` table each (`questions`, `corpus`, optional
     `split_seed`); relative paths are relative to the folder above the file's (the repository root for
     eval/suites.toml)."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvalError(f"{path}: suites file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise EvalError(f"{path}: not valid TOML ({exc})") from exc
+    data = _read_toml(path, "suites file")
     root = path.resolve().parent.parent
     tables = data.get("suites")
     if not isinstance(tables, dict) or not tables:
@@ -533,12 +538,7 @@ def load_floors(path: Path, suite: str | None = None) -> dict[str, dict[str, flo
     A file of bare `[dev]`, `[test]` or `[all]` tables holds the floors of whichever suite reads it; a
     suite without tables of its own has no floors ({}).
     """
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvalError(f"{path}: floors file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise EvalError(f"{path}: not valid TOML ({exc})") from exc
+    data = _read_toml(path, "floors file")
     tables: dict[str | None, dict[str, dict[str, float]]] = {}
     for name, table in data.items():
         if not isinstance(table, dict):
