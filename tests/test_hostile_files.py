@@ -216,6 +216,27 @@ def test_hostile_folder_reports_each_bad_file_on_one_line_and_loads_the_rest(hos
     assert seconds < 120, f"loading the hostile folder took {seconds:.0f} s"
 
 
+def run_as_nobody(command: list[str], timeout: float, owned: Path | None = None):
+    """The JSON a child process prints, run as nobody when the tests run as root (where chmod 000
+    does not stop reads); `owned` (a folder the child writes in) is then handed to nobody first.
+    Skips with a message where that cannot be arranged."""
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root, where chmod 000 does not stop reads, and setpriv (util-linux) "
+                        "is missing to run the check as another user")
+        if owned is not None:
+            for path in [owned, *owned.rglob("*")]:
+                os.chown(path, NOBODY, NOBODY)
+            owned.chmod(0o755)
+        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+    child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if child.returncode and os.geteuid() == 0 and "Permission denied" in child.stderr.splitlines()[-1:][0]:
+        pytest.skip(f"running as root and uid {NOBODY} cannot run the tests' Python: {child.stderr[-200:]}")
+    assert child.returncode == 0, child.stderr
+    return json.loads(child.stdout)
+
+
 def test_unreadable_file_is_reported_and_the_rest_loaded(tmp_path):
     """As root, chmod 000 does not stop reads, so the load step runs in a child process as nobody."""
     folder = Path(tempfile.mkdtemp(prefix="unreadable-"))
@@ -228,18 +249,7 @@ def test_unreadable_file_is_reported_and_the_rest_loaded(tmp_path):
         script = ("import json, sys; from pathlib import Path; sys.path.insert(0, 'tests');"
                   "from test_hostile_files import load_folder, results;"
                   "print(json.dumps(results(*load_folder(Path(sys.argv[1])))))")
-        command = [sys.executable, "-c", script, str(folder)]
-        if os.geteuid() == 0:
-            if not shutil.which("setpriv"):
-                pytest.skip("running as root, where chmod 000 does not stop reads, and setpriv (util-linux) "
-                            "is missing to run the check as another user")
-            command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
-        child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
-        if child.returncode and os.geteuid() == 0 and "Permission denied" in child.stderr.splitlines()[-1:][0]:
-            pytest.skip(f"running as root and uid {NOBODY} cannot run the tests' Python: {child.stderr[-200:]}")
-        assert child.returncode == 0, child.stderr
-        got = json.loads(child.stdout)
+        got = run_as_nobody([sys.executable, "-c", script, str(folder)], timeout=120)
         assert got["readable.txt"] == "indexed"
         assert got["locked.txt"].startswith("cannot read (Permission denied)"), got["locked.txt"]
     finally:
@@ -660,21 +670,8 @@ def test_a_folder_that_cannot_be_read_keeps_its_indexed_papers():
         (folder / "papers" / "sub").mkdir(parents=True)
         (folder / "papers" / "top.txt").write_text("The board met in June.", encoding="utf-8")
         (folder / "papers" / "sub" / "inner.txt").write_text("The panel met in July.", encoding="utf-8")
-        command = [sys.executable, "-c", UNREADABLE_FOLDER_RUN, str(folder / "papers"), str(folder / "index")]
-        if os.geteuid() == 0:
-            if not shutil.which("setpriv"):
-                pytest.skip("running as root, where chmod 000 does not stop reads, and setpriv (util-linux) "
-                            "is missing to run the check as another user")
-            for path in [folder, *folder.rglob("*")]:
-                os.chown(path, NOBODY, NOBODY)
-            folder.chmod(0o755)
-            command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
-        child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
-        if child.returncode and os.geteuid() == 0 and "Permission denied" in child.stderr.splitlines()[-1:][0]:
-            pytest.skip(f"running as root and uid {NOBODY} cannot run the tests' Python: {child.stderr[-200:]}")
-        assert child.returncode == 0, child.stderr
-        got = json.loads(child.stdout)
+        got = run_as_nobody([sys.executable, "-c", UNREADABLE_FOLDER_RUN, str(folder / "papers"),
+                             str(folder / "index")], timeout=300, owned=folder)
         assert len(got["added"]) == 2
         assert got["removed"] == []
         assert [Path(file).name for file, _ in got["failed"]] == ["sub"]
