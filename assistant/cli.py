@@ -10,7 +10,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import re
 import sys
 import textwrap
@@ -19,7 +18,7 @@ from typing import Iterator
 
 from .errors import AssistantError, QueryError, SettingsError
 from .loading import printable
-from .settings import Settings
+from .settings import Settings, prepare_libraries
 from .types import OCR_NOTE, DocumentMeta
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    prepare_libraries("models")
     try:
         settings = Settings.load(args.settings, index_dir=args.index,
                                  progress=sys.stderr.isatty() and not getattr(args, "json", False))

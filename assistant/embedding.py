@@ -28,6 +28,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .errors import SettingsError
+from .settings import prepare_libraries
 from .types import Chunk
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,7 @@ class TorchEncoder:
     """sentence-transformers on torch: the reference runtime, and the one that can export to ONNX."""
 
     def __init__(self, model_id: str, location: str) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+        prepare_libraries("models")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 

@@ -9,7 +9,6 @@ or an endpoint that is down, slow or failing, gives the extractive answer with a
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import replace
 from typing import Callable, Iterable, Sequence
@@ -292,7 +291,7 @@ def make_llm(settings: Settings):
     import openai.resources  # noqa: F401
     from llama_index.llms.openai_like import OpenAILike
 
-    key = os.environ.get(settings.llm_api_key_env) if settings.llm_api_key_env else None
+    key = settings.secret("llm_api_key")
     if settings.llm_api_key_env and not key:
         log.warning("llm_api_key_env names %s, which is not set; calling %s without a key",
                     settings.llm_api_key_env, settings.llm_base_url)

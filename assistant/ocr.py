@@ -12,14 +12,12 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 import shutil
 from dataclasses import dataclass, field
 from typing import Callable
 
 log = logging.getLogger(__name__)
 
-MODES = ("auto", "off")
 MAX_PAGE_PIXELS = 25_000_000
 MAX_IMAGE_PIXELS = 100_000_000
 OCR_OFF = 'OCR is off (setting ocr = "off")'
@@ -104,7 +102,9 @@ def read_pages(data: bytes, numbers: list[int], options: OcrOptions, password: s
     import pypdfium2.raw as pdfium_c
     import pytesseract
 
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    from .settings import prepare_libraries
+
+    prepare_libraries("tesseract")
     texts: dict[int, str] = {}
     failed: dict[int, str] = {}
     try:

@@ -1,6 +1,18 @@
 """One settings object, read once from `council-assistant.toml` and `COUNCIL_ASSISTANT_*` variables.
 
-Precedence: explicit overrides > environment > settings file > defaults.
+Precedence: explicit overrides > environment > settings file > defaults. Every field carries its bounds
+(pydantic validates them, in `Settings.__post_init__`, however the object is made: `load`, the
+constructor or `dataclasses.replace`), and a bad value is a `SettingsError` naming the field and where
+the value came from (the settings file, the environment variable or the caller).
+
+This module is the only reader of the process environment: secrets are read at the moment of use by
+`Settings.secret` (never kept on the object), and the variables libraries read at start are set by
+`prepare_libraries`.
+
+Settings stays a frozen dataclass with flat names (`settings.chunk_words`), grouped by section below,
+rather than a pydantic-settings model with nested groups: callers copy it with `dataclasses.replace`
+(which validates again here, where a pydantic model's `model_copy` would not), and the sources are read
+by hand so that an error can say which file or variable held the bad value.
 """
 from __future__ import annotations
 
@@ -8,117 +20,145 @@ import dataclasses
 import os
 import re
 import tomllib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import ConfigDict, Field, ValidationError, create_model
 
 from .errors import SettingsError
-from .ocr import MODES as OCR_MODES
 
 ENV_PREFIX = "COUNCIL_ASSISTANT_"
 SETTINGS_FILE = "council-assistant.toml"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-VECTOR_STORES = ("faiss", "milvus")
 DEFAULT_MILVUS_URI = "http://127.0.0.1:19530"
+
+# Patterns a text setting must match as a whole, and what each asks for, said to the person whose
+# value did not match.
+_ONE_LINE = r"[^\r\n]+"
+_VARIABLE = r"[A-Za-z_][A-Za-z0-9_]*"
+_HOST = r"[^\s/]+"
+_URL = r"https?://\S+"
+_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,200}"
+_ADDRESS = r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+"
+_EMAILS = rf"\s*{_ADDRESS}\s*([;,]\s*{_ADDRESS}\s*)*[;,]?\s*"
+_CONTACT = rf"{_ADDRESS}|https?://[^\s<>]+"
+_PATTERN_HINTS = {
+    _ONE_LINE: "give a value on one line",
+    _VARIABLE: "give the name of an environment variable (letters, digits and underscores)",
+    _HOST: "give a host name or address, without spaces",
+    _URL: "give a web address (http://host:port/...)",
+    _NAME: "use letters, digits and underscores, starting with a letter or underscore",
+    _EMAILS: "give e-mail addresses (name@example.org), several separated by ';'",
+    _CONTACT: "give an e-mail address (name@example.org) or a web address (https://...), on one line",
+}
+
+# The secrets `Settings.secret` reads, each from the environment variable a setting names.
+SECRETS = {"llm_api_key": "llm_api_key_env", "milvus_token": "milvus_token_env",
+           "smtp_password": "smtp_password_env"}
+
+
+def _f(default: Any, description: str, **bounds: Any) -> Any:
+    """A settings field: its default, what it means (the README table says the same) and its bounds."""
+    return dataclasses.field(default=default, repr=not bounds.pop("hidden", False),
+                             metadata={"description": description, "bounds": bounds})
 
 
 @dataclass(frozen=True)
 class Settings:
-    corpus_dir: Path = Path("corpus")
-    index_dir: Path = Path("index")
-    embedding_model: str = DEFAULT_MODEL
-    embed_batch_size: int = 64
-    # "auto": ONNX Runtime when ingest has exported the model (fast start), else torch; or "onnx", "torch".
-    encoder_runtime: str = "auto"
-    chunk_words: int = 90
-    chunk_overlap_sentences: int = 1
-    top_k: int = 5
-    candidates: int = 50
-    rrf_k: int = 60
-    sparse_weight: float = 2.0
-    answer_passages: int = 8
-    answer_sentences: int = 3
-    # the least probability (0..1) of the best sentence for the extractive answerer to answer; unset: the
-    # threshold fitted with its scoring model (assistant/models/answerer.json, `make tune`)
-    min_evidence: float | None = None
-    llm_base_url: str | None = None
-    llm_model: str | None = None
-    llm_api_key_env: str | None = None
-    llm_timeout: float = 60.0
-    pdf_password: str | None = None
-    # Seconds one file's text extraction may take (in a worker process) before it is reported as failed, and
-    # again its chunking; 0: no limit.
-    extract_timeout: float = 60.0
-    # Whether ingest follows a symbolic link in a corpus folder to a file or folder outside the folders it
-    # was given (off: such links are reported as skipped, so a link to /etc/passwd is never indexed).
-    follow_external_links: bool = False
-    # PDF pages without a usable text layer (scans): "auto" reads them with Tesseract (when installed),
-    # "off" leaves them out with a warning. With OCR, extract_timeout applies to each page read.
-    ocr: str = "auto"
-    default_council: str | None = None
-    # keep every search and answer to these councils ("Sefton Council"; several separated by ";")
-    council_scope: str | None = None
-    progress: bool = True
-    # Where ingest puts the vectors: "faiss" (files in the index folder) or "milvus" (a server several
-    # replicas share; see README "Scaling out"). Readers follow the index's manifest; milvus_uri (default
-    # the one ingest used, or DEFAULT_MILVUS_URI) says where this machine reaches the server.
-    vector_store: str = "faiss"
-    milvus_uri: str | None = None
-    milvus_collection: str = "council_assistant"
-    # the environment variable holding Milvus credentials ("user:password" or an API key), if any
-    milvus_token_env: str | None = None
-    # Login for the chat UI: on when both are set (e.g. COUNCIL_ASSISTANT_UI_PASSWORD); never logged.
-    ui_username: str | None = None
-    ui_password: str | None = dataclasses.field(default=None, repr=False)
-    # Importing from a council's site (`import moderngov`): who its operators can contact about our
-    # requests (an e-mail address or web address; sent in the User-Agent, required to import), the
-    # pause between requests, each request's time limit (seconds per read), how many times a time-out,
-    # dropped connection or busy answer is retried (with doubling back-off), and how many days back a
-    # re-run checks meetings again for papers published late (minutes come weeks after).
-    import_contact: str | None = None
-    import_delay: float = 1.0
-    import_timeout: float = 30.0
-    import_retries: int = 3
-    import_window_days: int = 28
-    # E-mail of the watch report (`watch report --email`): SMTP server, sender and recipients
-    # (separated by ";" or ","); the password, if the server wants one, is read from the environment
-    # variable smtp_password_env names (with smtp_username), never from this file.
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_starttls: bool = False
-    smtp_username: str | None = None
-    smtp_password_env: str | None = None
-    smtp_sender: str | None = None
-    smtp_recipients: str | None = None
-    # Users and their access (see users.py; `council-assistant users add`): when this file exists, the UI
-    # login and the API's HTTP Basic auth check it, and only users marked restricted see restricted papers.
-    users_file: str | None = None
-    # Answers one user may ask for in a minute (the chat and /api/ask; more get 429); 0: no limit.
-    rate_limit: int = 0
+    # -- where things live ---------------------------------------------------------------------
+    corpus_dir: Path = _f(Path("corpus"), "the folder of papers ingest reads")
+    index_dir: Path = _f(Path("index"), "the folder of index builds")
+
+    # -- embedding and chunking ----------------------------------------------------------------
+    embedding_model: str = _f(DEFAULT_MODEL, "the packaged model, or a local sentence-transformers folder",
+                               pattern=_ONE_LINE)
+    embed_batch_size: int = _f(64, "texts the encoder embeds at once", ge=1, le=4096)
+    encoder_runtime: Literal["auto", "onnx", "torch"] = _f(
+        "auto", "ONNX Runtime when ingest has exported the model (fast start), else torch; or onnx, torch")
+    chunk_words: int = _f(90, "words a chunk aims at", ge=10, le=2000)
+    chunk_overlap_sentences: int = _f(1, "sentences a chunk repeats from the one before", ge=0, le=20)
+
+    # -- search --------------------------------------------------------------------------------
+    top_k: int = _f(5, "search results", ge=1, le=1000)
+    candidates: int = _f(50, "candidates each retriever passes to the fusion", ge=1, le=10_000)
+    rrf_k: int = _f(60, "the reciprocal-rank fusion constant", ge=0, le=10_000)
+    sparse_weight: float = _f(2.0, "weight of the BM25 ranking against the dense one", ge=0, le=100)
+
+    # -- answering -----------------------------------------------------------------------------
+    answer_passages: int = _f(8, "passages an answer reads", ge=1, le=100)
+    answer_sentences: int = _f(3, "sentences an answer may quote", ge=1, le=50)
+    min_evidence: float | None = _f(
+        None, "the least probability (0..1) of the best sentence for the extractive answerer to answer; "
+        "unset: the threshold fitted with its scoring model (assistant/models/answerer.json, `make tune`)",
+        ge=0, le=1)
+    llm_base_url: str | None = _f(None, "an OpenAI-compatible endpoint", pattern=_URL)
+    llm_model: str | None = _f(None, "the model name the endpoint is asked for", pattern=_ONE_LINE)
+    llm_api_key_env: str | None = _f(None, "the environment variable holding the endpoint's API key", pattern=_VARIABLE)
+    llm_timeout: float = _f(60.0, "seconds each network wait of an LLM call may take", gt=0, le=3600)
+
+    # -- reading papers ------------------------------------------------------------------------
+    pdf_password: str | None = _f(None, "password tried on encrypted PDFs", hidden=True)
+    extract_timeout: float = _f(
+        60.0, "seconds one file's text extraction may take (in a worker process) before it is reported as "
+        "failed, and again its chunking; with OCR, per page; 0: no limit", ge=0, le=86_400)
+    follow_external_links: bool = _f(
+        False, "whether ingest follows a symbolic link in a corpus folder to a file or folder outside the "
+        "folders it was given (off: such links are skipped, so a link to /etc/passwd is never indexed)")
+    ocr: Literal["auto", "off"] = _f(
+        "auto", "PDF pages without a usable text layer: auto reads them with Tesseract (when installed), "
+        "off leaves them out with a warning")
+    default_council: str | None = _f(None, "council for papers whose manifest names none", pattern=_ONE_LINE)
+    council_scope: str | None = _f(
+        None, "keep every search and answer to these councils (several separated by ';')", pattern=_ONE_LINE)
+    progress: bool = _f(True, "progress bars for work a person waits on")
+
+    # -- vector store --------------------------------------------------------------------------
+    vector_store: Literal["faiss", "milvus"] = _f(
+        "faiss", "where ingest puts the vectors: faiss (files in the index folder) or milvus (a server "
+        "several replicas share); readers follow the index's manifest")
+    milvus_uri: str | None = _f(
+        None, "where this machine reaches Milvus (default the one ingest used, or DEFAULT_MILVUS_URI)", pattern=_ONE_LINE)
+    milvus_collection: str = _f("council_assistant", "the prefix of this index's Milvus collections",
+                                pattern=_NAME)
+    milvus_token_env: str | None = _f(
+        None, "the environment variable holding Milvus credentials ('user:password' or an API key)", pattern=_VARIABLE)
+
+    # -- users ---------------------------------------------------------------------------------
+    ui_username: str | None = _f(None, "login for the chat UI: on when both it and ui_password are set", pattern=_ONE_LINE)
+    ui_password: str | None = _f(None, "password of the chat UI's login; never logged", hidden=True)
+    users_file: str | None = _f(
+        None, "users and their access (users.py): when the file exists, the UI login and the API's HTTP "
+        "Basic auth check it, and only users marked restricted see restricted papers", pattern=_ONE_LINE)
+    rate_limit: int = _f(0, "answers one user may ask for in a minute (more get 429); 0: no limit",
+                         ge=0, le=100_000)
+
+    # -- importing from a council's site (`import moderngov`) ------------------------------------
+    import_contact: str | None = _f(
+        None, "who the site's operators can contact about our requests (sent in the User-Agent; required "
+        "to import)", pattern=_CONTACT)
+    import_delay: float = _f(1.0, "seconds between requests", ge=0, le=60)
+    import_timeout: float = _f(30.0, "seconds each read of a request may take", gt=0, le=600)
+    import_retries: int = _f(3, "retries of a time-out, dropped connection or busy answer (doubling "
+                                "back-off)", ge=0, le=10)
+    import_window_days: int = _f(28, "days back a re-run checks meetings again for papers published late",
+                                 ge=0, le=366)
+
+    # -- e-mail of the watch report (`watch report --email`) -----------------------------------
+    smtp_host: str | None = _f(None, "the SMTP server", pattern=_HOST)
+    smtp_port: int = _f(25, "the SMTP server's port", ge=1, le=65535)
+    smtp_starttls: bool = _f(False, "STARTTLS before the login")
+    smtp_username: str | None = _f(None, "the SMTP login (its password: smtp_password_env)", pattern=_ONE_LINE)
+    smtp_password_env: str | None = _f(
+        None, "the environment variable holding the SMTP password (never this file)", pattern=_VARIABLE)
+    smtp_sender: str | None = _f(None, "the report's sender", pattern=_EMAILS)
+    smtp_recipients: str | None = _f(None, "the report's recipients, separated by ';' or ','",
+                                     pattern=_EMAILS)
 
     def __post_init__(self) -> None:
-        if self.vector_store not in VECTOR_STORES:
-            raise SettingsError(f"setting vector_store={self.vector_store!r}: choose one of {', '.join(VECTOR_STORES)}")
-        if self.ocr not in OCR_MODES:
-            raise SettingsError(f"setting ocr={self.ocr!r}: choose one of {', '.join(OCR_MODES)}")
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
-            raise SettingsError(f"setting milvus_collection={self.milvus_collection!r}: use letters, digits and "
-                                "underscores, starting with a letter or underscore")
-        if self.import_contact is not None and not _CONTACT.fullmatch(self.import_contact):
-            raise SettingsError(f"setting import_contact={self.import_contact!r}: give an e-mail address "
-                                "(name@example.org) or a web address (https://...), on one line")
-        if not 0 < self.import_timeout <= 600:
-            raise SettingsError(f"setting import_timeout={self.import_timeout!r}: give seconds from 0.1 to 600")
-        if self.import_delay > 60 or self.import_retries > 10 or self.import_window_days > 366:
-            raise SettingsError("settings import_delay (at most 60 s), import_retries (at most 10) and "
-                                "import_window_days (at most 366): one is out of range")
-        if not 0 < self.smtp_port < 65536:
-            raise SettingsError(f"setting smtp_port={self.smtp_port!r}: give a port from 1 to 65535")
-        for name in ("smtp_sender", "smtp_recipients"):
-            value = getattr(self, name)
-            if value is not None and not all(_EMAIL.fullmatch(a) for a in email_addresses(value)):
-                raise SettingsError(f"setting {name}={value!r}: give e-mail addresses (name@example.org), "
-                                    "several separated by ';'")
+        for name, value in _validate({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}).items():
+            object.__setattr__(self, name, value)
 
     @classmethod
     def load(
@@ -127,33 +167,54 @@ class Settings:
         env: Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> "Settings":
+        """Settings from `file` (or COUNCIL_ASSISTANT_SETTINGS, or ./council-assistant.toml when present),
+        then `env` (the process environment unless given), then `overrides` (None values ignored)."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
         path = file or Path(env.get(ENV_PREFIX + "SETTINGS", SETTINGS_FILE))
         if path.is_file():
             try:
                 values.update(tomllib.loads(path.read_text(encoding="utf-8")))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
-            source = str(path)
+            sources.update(dict.fromkeys(values, str(path)))
         elif file is not None:
             raise SettingsError(f"{file}: settings file not found")
-        else:
-            source = "settings"
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(values) - set(fields)
-        if unknown:
-            raise SettingsError(f"{source}: unknown setting(s) {', '.join(sorted(unknown))}")
-        for name in fields:
-            key = ENV_PREFIX + name.upper()
+        for f in dataclasses.fields(cls):
+            key = ENV_PREFIX + f.name.upper()
             if key in env:
-                values[name] = env[key]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**{name: _coerce(name, fields[name].type, value) for name, value in values.items()})
+                values[f.name], sources[f.name] = env[key], f"environment variable {key}"
+        for name, value in overrides.items():
+            if value is not None:
+                values[name], sources[name] = value, "the caller"
+        return cls(**_validate(values, sources))
+
+    def secret(self, name: str) -> str:
+        """The secret `name` (llm_api_key, milvus_token or smtp_password) from the environment variable
+        its `<name>_env` setting names; '' when that setting or the variable is unset. Read at each call
+        and never kept, so it shows in no repr, log or error."""
+        variable = getattr(self, SECRETS[name])
+        return os.environ.get(variable, "") if variable else ""
 
 
-_EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
-_CONTACT = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+|https?://[^\s<>]+")
+# Variables libraries read when they start, by the part of the program that needs them: the model
+# hub offline and quiet (no network, no advisory warnings), Gradio's analytics off, and Tesseract on
+# one thread per page (its own threads only slow it down on a shared machine). The Tesseract limit is
+# set only where OCR runs: set before torch or FAISS start, it would limit their threads as well.
+LIBRARY_ENVIRONMENT: dict[str, dict[str, str]] = {
+    "models": {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"},
+    "gradio": {"GRADIO_ANALYTICS_ENABLED": "False"},
+    "tesseract": {"OMP_THREAD_LIMIT": "1"},
+}
+
+
+def prepare_libraries(*parts: str) -> None:
+    """Set the variables of LIBRARY_ENVIRONMENT's `parts` that the environment does not set already
+    (a value the user set wins). Called at the entry points, before the libraries are imported."""
+    for part in parts:
+        for name, value in LIBRARY_ENVIRONMENT[part].items():
+            os.environ.setdefault(name, value)
 
 
 def email_addresses(value: str | None) -> list[str]:
@@ -161,30 +222,68 @@ def email_addresses(value: str | None) -> list[str]:
     return [a.strip() for a in re.split(r"[;,]", value or "") if a.strip()]
 
 
-def _coerce(name: str, type_name: str, value: Any) -> Any:
+def _validator() -> type:
+    """A pydantic model with Settings' fields and bounds, patterns anchored (built once, on first use)."""
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        hints = typing.get_type_hints(Settings, include_extras=True)
+        fields = {}
+        for f in dataclasses.fields(Settings):
+            bounds = dict(f.metadata["bounds"])
+            if "pattern" in bounds:
+                bounds["pattern"] = f"^(?:{bounds['pattern']})$"
+            fields[f.name] = (Annotated[hints[f.name], Field(**bounds)], f.default)
+        _VALIDATOR = create_model("SettingsValidator", __config__=ConfigDict(coerce_numbers_to_str=True,
+                                                                             extra="forbid"), **fields)
+    return _VALIDATOR
+
+
+_VALIDATOR: type | None = None
+
+
+def _validate(values: dict[str, Any], sources: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`values` converted and checked against each field's type and bounds ('' reads as unset where a
+    field may be unset); otherwise a SettingsError naming every bad field and where its value came
+    from (`sources`, by field name)."""
+    nullable = {f.name for f in dataclasses.fields(Settings) if f.default is None}
+    values = {k: None if k in nullable and v == "" else v for k, v in values.items()}
     try:
-        if type_name == "Path":
-            return Path(value)
-        if type_name == "int":
-            number = int(value)
-            if number < 0:
-                raise ValueError("must not be negative")
-            return number
-        if type_name in ("float", "float | None"):
-            if value in (None, "") and type_name != "float":
-                return None
-            number = float(value)
-            if number < 0:
-                raise ValueError("must not be negative")
-            return number
-        if type_name == "bool":
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in {"1", "true", "yes", "on"}:
-                return True
-            if str(value).lower() in {"0", "false", "no", "off"}:
-                return False
-            raise ValueError("expected true or false")
-        return None if value in (None, "") else str(value)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"setting {name}={value!r}: {exc}") from exc
+        model = _validator().model_validate(values)
+    except ValidationError as exc:
+        raise SettingsError("; ".join(_message(error, values, sources or {}) for error in exc.errors())) from None
+    return {name: getattr(model, name) for name in values}
+
+
+def _message(error: Any, values: Mapping[str, Any], sources: Mapping[str, str]) -> str:
+    """One validation error as `SOURCE: setting NAME=VALUE: what to give instead`."""
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting {name}" + (f" (in {sources[name]})" if name in sources else "")
+    shown = "(hidden)" if name in _HIDDEN else repr(values.get(name))
+    where = f"{sources[name]}: " if name in sources else ""
+    return f"{where}setting {name}={shown}: {_reason(name, error)}"
+
+
+def _reason(name: str, error: Any) -> str:
+    kind, context = error["type"], error.get("ctx") or {}
+    if kind.startswith("bool"):
+        return "expected true or false"
+    if kind.startswith("int"):
+        return "expected a whole number"
+    if kind.startswith("float"):
+        return "expected a number"
+    if kind == "literal_error":
+        return "choose one of " + context.get("expected", "").replace("'", "").replace(" or ", ", ")
+    if kind == "string_pattern_mismatch":
+        pattern = context.get("pattern", "").removeprefix("^(?:").removesuffix(")$")
+        return _PATTERN_HINTS.get(pattern, error["msg"])
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bounds = _BOUNDS[name]
+        low = f"from {bounds['ge']}" if "ge" in bounds else f"over {bounds['gt']}"
+        return f"give a value {low} up to {bounds['le']}"
+    return str(error["msg"])
+
+
+_BOUNDS = {f.name: f.metadata["bounds"] for f in dataclasses.fields(Settings)}
+# fields whose values are never shown, in a repr or an error message
+_HIDDEN = frozenset(f.name for f in dataclasses.fields(Settings) if not f.repr)

@@ -10,11 +10,12 @@ API endpoints for `gradio_client`: /ask, /search, /document, /documents, each re
 """
 from __future__ import annotations
 
-import os
+from .settings import prepare_libraries
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+prepare_libraries("gradio")  # before Gradio is imported: it reads the variable then
 
 import atexit
+import os
 import csv
 import html
 import logging

@@ -218,8 +218,6 @@ def report_text(matches: list[Match]) -> str:
 
 def send_report(settings: Settings, text: str, subject: str = "council-assistant: new papers on your watches") -> None:
     """E-mail the report through the SMTP server the settings name (STARTTLS and login when set)."""
-    import os
-
     recipients = email_addresses(settings.smtp_recipients)
     if not (settings.smtp_host and settings.smtp_sender and recipients):
         raise SettingsError("e-mail needs smtp_host, smtp_sender and smtp_recipients in the settings")
@@ -231,7 +229,7 @@ def send_report(settings: Settings, text: str, subject: str = "council-assistant
             if settings.smtp_starttls:
                 smtp.starttls()
             if settings.smtp_username and settings.smtp_password_env:
-                smtp.login(settings.smtp_username, os.environ.get(settings.smtp_password_env, ""))
+                smtp.login(settings.smtp_username, settings.secret("smtp_password"))
             smtp.send_message(message, to_addrs=recipients)
     except (OSError, smtplib.SMTPException) as exc:
         raise SettingsError(f"smtp_host {settings.smtp_host}:{settings.smtp_port}: cannot send the report "
