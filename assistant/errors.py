@@ -27,8 +27,8 @@ class IndexMismatchError(AssistantError):
     """The index on disk was built with other settings (e.g. another embedding model)."""
 
 
-class IngestLockedError(AssistantError):
-    """Another ingest holds the index lock."""
+class IndexDamagedError(AssistantError):
+    """A file of the index build cannot be read; the message names it."""
 
 
 class QueryError(AssistantError):

@@ -19,8 +19,8 @@ import json
 import logging
 import os
 import shutil
-import uuid
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from .chunkstore import ChunkStore
-from .errors import IndexMismatchError, IndexNotFoundError, IngestLockedError
+from .errors import IndexDamagedError, IndexMismatchError, IndexNotFoundError
 from .sparse import SparseIndex
 from .types import SearchFilters
-from .vectors import FILE_NAME as FAISS_FILE, FaissVectors
+from .vector_store import close_vectors, open_vectors
 
 if TYPE_CHECKING:
-    from .milvus_store import MilvusVectors
     from .settings import Settings
+    from .vector_store import Vectors
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Index:
     folder: Path
     manifest: dict
     store: ChunkStore
-    vectors: "FaissVectors | MilvusVectors"
+    vectors: "Vectors"
     sparse: SparseIndex
     _council_sparse: dict = field(default_factory=dict, repr=False)
     _council_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -122,88 +122,6 @@ class Index:
         close_vectors(self.vectors)
 
 
-# -- the vector store: FAISS in the build folder, or a Milvus collection the manifest names ---------
-def vectors_record(manifest: dict) -> dict:
-    return manifest.get("vectors") or {"store": "faiss"}
-
-
-def milvus_uri(settings: "Settings") -> str:
-    from .settings import DEFAULT_MILVUS_URI
-
-    return settings.milvus_uri or DEFAULT_MILVUS_URI
-
-
-def milvus_token(settings: "Settings | None") -> str:
-    """The Milvus credentials from the variable `milvus_token_env` names ('' when unset)."""
-    name = settings.milvus_token_env if settings is not None else None
-    return os.environ.get(name, "") if name else ""
-
-
-def check_store(folder: Path, manifest: dict, settings: "Settings") -> None:
-    kept_in = vectors_record(manifest)["store"]
-    if kept_in != settings.vector_store:
-        raise IndexMismatchError(
-            f"{folder}: index keeps its vectors in {kept_in} but the settings name vector_store="
-            f"{settings.vector_store!r}; set it back or rebuild with `council-assistant ingest --rebuild`")
-
-
-def open_vectors(build: Path, manifest: dict, settings: "Settings | None" = None):
-    """The build's vectors, in the store its manifest records (so a reader needs no store setting);
-    a Milvus server is reached at the settings' milvus_uri when set, else at the one ingest used."""
-    record = vectors_record(manifest)
-    if record["store"] == "milvus":
-        from .milvus_store import MilvusVectors
-
-        uri = (settings.milvus_uri if settings is not None else None) or record["uri"]
-        return MilvusVectors.open(uri, record, milvus_token(settings))
-    return FaissVectors.load(build)
-
-
-def close_vectors(vectors) -> None:
-    close = getattr(vectors, "close", None)
-    if close is not None:
-        close()
-
-
-def new_vectors(settings: "Settings", tmp: Path, dimension: int, current: Path | None = None,
-                manifest: dict | None = None):
-    """The vector store of a new build in `tmp`, holding the vectors of the current build's chunks
-    (copied into `tmp` already, when there is a current build) so that ingest only adds and removes."""
-    if settings.vector_store == "milvus":
-        from .milvus_store import MilvusVectors, collection_name
-
-        vectors = MilvusVectors.create(milvus_uri(settings), collection_name(settings.milvus_collection, tmp.name),
-                                       dimension, milvus_token(settings))
-        if current is not None:
-            copied = ChunkStore.open(tmp, readonly=True)
-            previous = open_vectors(current, manifest, settings)
-            try:
-                vectors.copy_from(previous, copied.chunk_ids())
-            finally:
-                previous.close()
-                copied.close()
-        return vectors
-    if current is not None:
-        shutil.copy2(current / FAISS_FILE, tmp / FAISS_FILE)
-        return FaissVectors.load(tmp)
-    return FaissVectors.create(dimension)
-
-
-def drop_superseded_vectors(settings: "Settings", keep: list[dict]) -> None:
-    """After a publish: drop the Milvus collections of this index other than those in `keep` (the new
-    build's and the one it replaced, which a search begun before the swap may still be reading).
-    A failure here only leaves a collection behind; the next publish tries again."""
-    if settings.vector_store != "milvus":
-        return
-    from .milvus_store import drop_stale
-
-    try:
-        drop_stale(milvus_uri(settings), settings.milvus_collection,
-                   {r["collection"] for r in keep if r.get("store") == "milvus"}, milvus_token(settings))
-    except Exception as exc:
-        log.warning("could not drop superseded Milvus collections (%s); the next ingest tries again", exc)
-
-
 def check_model(folder: Path, manifest: dict, model_id: str) -> None:
     built_with = manifest.get("embedding_model")
     if built_with != model_id:
@@ -221,7 +139,16 @@ def current_build(index_dir: Path) -> Path | None:
 
 
 def read_manifest(build: Path) -> dict:
-    manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    """The build's manifest; IndexDamagedError naming the file when it cannot be read as one."""
+    path = build / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexDamagedError(f"{path}: cannot be read ({exc}); rebuild with "
+                                "`council-assistant ingest --rebuild`") from exc
+    if not isinstance(manifest, dict):
+        raise IndexDamagedError(f"{path}: not a manifest (a JSON object expected); rebuild with "
+                                "`council-assistant ingest --rebuild`")
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexMismatchError(f"{build}: index format {manifest.get('format')} is not {FORMAT_VERSION}; "
                                  "rebuild with `council-assistant ingest --rebuild`")
@@ -229,15 +156,13 @@ def read_manifest(build: Path) -> dict:
 
 
 @contextlib.contextmanager
-def ingest_lock(index_dir: Path, wait: bool = True) -> Iterator[None]:
-    """Hold the index's ingest lock; a second ingest waits (or, with wait=False, refuses)."""
+def ingest_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index's ingest lock; a second ingest waits for the first to finish."""
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if not wait:
-                raise IngestLockedError(f"{index_dir}: another ingest is running; try again when it ends")
             log.warning("%s: another ingest is running; waiting for it to finish", index_dir)
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:

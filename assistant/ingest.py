@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from . import index as index_layout
+from . import vector_store
 from .chunking import chunk_document, with_items
 from .chunkstore import ChunkStore
 from .embedding import Embedder
@@ -314,7 +315,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         if current is not None:
             manifest = index_layout.read_manifest(current)
             index_layout.check_model(current, manifest, embedder.model_id)
-            index_layout.check_store(current, manifest, settings)
+            vector_store.check_store(current, manifest, settings)
             if manifest.get("chunking") != chunking:
                 raise IndexMismatchError(
                     f"{current}: index was chunked with {manifest.get('chunking')} but the settings say "
@@ -370,7 +371,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         log.info("writing a new build in %s", tmp)
         if current is not None:
             index_layout.copy_build(current, tmp)
-        vectors = index_layout.new_vectors(settings, tmp, embedder.dimension, current,
+        vectors = vector_store.new_vectors(settings, tmp, embedder.dimension, current,
                                            manifest if current is not None else None)
         store = ChunkStore.open(tmp)
         try:
@@ -403,7 +404,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
             SparseIndex.build(np.asarray(all_ids, dtype=np.int64), all_texts).save(tmp)
         finally:
             store.close()
-            index_layout.close_vectors(vectors)
+            vector_store.close_vectors(vectors)
         log.info("publishing %s", tmp.name)
         index_layout.publish(index_dir, tmp, {
             "format": index_layout.FORMAT_VERSION,
@@ -417,8 +418,8 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
             "chunks": len(all_ids),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         })
-        index_layout.drop_superseded_vectors(
-            settings, [vectors.record, index_layout.vectors_record(manifest) if current is not None else {}])
+        vector_store.drop_superseded_vectors(
+            settings, [vectors.record, vector_store.vectors_record(manifest) if current is not None else {}])
         embedder.ensure_onnx()
         return IngestReport(**report, chunks_embedded=len(new_chunks), seconds=time.perf_counter() - started,
                             embed_seconds=embed_seconds)
