@@ -88,10 +88,6 @@ class Chunk:
     # for search and answers, never part of `text`
     heading: str | None = None
 
-    @property
-    def chunk_id(self) -> str:
-        return f"{self.doc_id}#{self.ord}"
-
 
 @dataclass(frozen=True)
 class Passage:
@@ -233,7 +229,6 @@ class IngestReport:
     chunks_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:

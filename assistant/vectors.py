@@ -47,9 +47,8 @@ class FaissVectors:
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)))
 
     @classmethod
-    def load(cls, folder: Path, mmap: bool = False) -> "FaissVectors":
-        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
-        vectors = cls(faiss.read_index(str(folder / FILE_NAME), flags))
+    def load(cls, folder: Path) -> "FaissVectors":
+        vectors = cls(faiss.read_index(str(folder / FILE_NAME)))
         if vectors.ivf is not None:
             vectors.ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
         return vectors
