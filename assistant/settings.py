@@ -59,7 +59,7 @@ SECRETS = {"llm_api_key": "llm_api_key_env", "milvus_token": "milvus_token_env",
            "smtp_password": "smtp_password_env"}
 
 
-def _f(default: Any, description: str, **bounds: Any) -> Any:
+def _setting(default: Any, description: str, **bounds: Any) -> Any:
     """A settings field: its default, what it means (the README table says the same) and its bounds."""
     return dataclasses.field(default=default, repr=not bounds.pop("hidden", False),
                              metadata={"description": description, "bounds": bounds})
@@ -68,92 +68,92 @@ def _f(default: Any, description: str, **bounds: Any) -> Any:
 @dataclass(frozen=True)
 class Settings:
     # -- where things live ---------------------------------------------------------------------
-    corpus_dir: Path = _f(Path("corpus"), "the folder of papers ingest reads")
-    index_dir: Path = _f(Path("index"), "the folder of index builds")
+    corpus_dir: Path = _setting(Path("corpus"), "the folder of papers ingest reads")
+    index_dir: Path = _setting(Path("index"), "the folder of index builds")
 
     # -- embedding and chunking ----------------------------------------------------------------
-    embedding_model: str = _f(DEFAULT_MODEL, "the packaged model, or a local sentence-transformers folder",
+    embedding_model: str = _setting(DEFAULT_MODEL, "the packaged model, or a local sentence-transformers folder",
                                pattern=_ONE_LINE)
-    embed_batch_size: int = _f(64, "texts the encoder embeds at once", ge=1, le=4096)
-    encoder_runtime: Literal["auto", "onnx", "torch"] = _f(
+    embed_batch_size: int = _setting(64, "texts the encoder embeds at once", ge=1, le=4096)
+    encoder_runtime: Literal["auto", "onnx", "torch"] = _setting(
         "auto", "ONNX Runtime when ingest has exported the model (fast start), else torch; or onnx, torch")
-    chunk_words: int = _f(90, "words a chunk aims at", ge=10, le=2000)
-    chunk_overlap_sentences: int = _f(1, "sentences a chunk repeats from the one before", ge=0, le=20)
+    chunk_words: int = _setting(90, "words a chunk aims at", ge=10, le=2000)
+    chunk_overlap_sentences: int = _setting(1, "sentences a chunk repeats from the one before", ge=0, le=20)
 
     # -- search --------------------------------------------------------------------------------
-    top_k: int = _f(5, "search results", ge=1, le=1000)
-    candidates: int = _f(50, "candidates each retriever passes to the fusion", ge=1, le=10_000)
-    rrf_k: int = _f(60, "the reciprocal-rank fusion constant", ge=0, le=10_000)
-    sparse_weight: float = _f(2.0, "weight of the BM25 ranking against the dense one", ge=0, le=100)
+    top_k: int = _setting(5, "search results", ge=1, le=1000)
+    candidates: int = _setting(50, "candidates each retriever passes to the fusion", ge=1, le=10_000)
+    rrf_k: int = _setting(60, "the reciprocal-rank fusion constant", ge=0, le=10_000)
+    sparse_weight: float = _setting(2.0, "weight of the BM25 ranking against the dense one", ge=0, le=100)
 
     # -- answering -----------------------------------------------------------------------------
-    answer_passages: int = _f(8, "passages an answer reads", ge=1, le=100)
-    answer_sentences: int = _f(3, "sentences an answer may quote", ge=1, le=50)
-    min_evidence: float | None = _f(
+    answer_passages: int = _setting(8, "passages an answer reads", ge=1, le=100)
+    answer_sentences: int = _setting(3, "sentences an answer may quote", ge=1, le=50)
+    min_evidence: float | None = _setting(
         None, "the least probability (0..1) of the best sentence for the extractive answerer to answer; "
         "unset: the threshold fitted with its scoring model (assistant/models/answerer.json, `make tune`)",
         ge=0, le=1)
-    llm_base_url: str | None = _f(None, "an OpenAI-compatible endpoint", pattern=_URL)
-    llm_model: str | None = _f(None, "the model name the endpoint is asked for", pattern=_ONE_LINE)
-    llm_api_key_env: str | None = _f(None, "the environment variable holding the endpoint's API key", pattern=_VARIABLE)
-    llm_timeout: float = _f(60.0, "seconds each network wait of an LLM call may take", gt=0, le=3600)
+    llm_base_url: str | None = _setting(None, "an OpenAI-compatible endpoint", pattern=_URL)
+    llm_model: str | None = _setting(None, "the model name the endpoint is asked for", pattern=_ONE_LINE)
+    llm_api_key_env: str | None = _setting(None, "the environment variable holding the endpoint's API key", pattern=_VARIABLE)
+    llm_timeout: float = _setting(60.0, "seconds each network wait of an LLM call may take", gt=0, le=3600)
 
     # -- reading papers ------------------------------------------------------------------------
-    pdf_password: str | None = _f(None, "password tried on encrypted PDFs", hidden=True)
-    extract_timeout: float = _f(
+    pdf_password: str | None = _setting(None, "password tried on encrypted PDFs", hidden=True)
+    extract_timeout: float = _setting(
         60.0, "seconds one file's text extraction may take (in a worker process) before it is reported as "
         "failed, and again its chunking; with OCR, per page; 0: no limit", ge=0, le=86_400)
-    follow_external_links: bool = _f(
+    follow_external_links: bool = _setting(
         False, "whether ingest follows a symbolic link in a corpus folder to a file or folder outside the "
         "folders it was given (off: such links are skipped, so a link to /etc/passwd is never indexed)")
-    ocr: Literal["auto", "off"] = _f(
+    ocr: Literal["auto", "off"] = _setting(
         "auto", "PDF pages without a usable text layer: auto reads them with Tesseract (when installed), "
         "off leaves them out with a warning")
-    default_council: str | None = _f(None, "council for papers whose manifest names none", pattern=_ONE_LINE)
-    council_scope: str | None = _f(
+    default_council: str | None = _setting(None, "council for papers whose manifest names none", pattern=_ONE_LINE)
+    council_scope: str | None = _setting(
         None, "keep every search and answer to these councils (several separated by ';')", pattern=_ONE_LINE)
-    progress: bool = _f(True, "progress bars for work a person waits on")
+    progress: bool = _setting(True, "progress bars for work a person waits on")
 
     # -- vector store --------------------------------------------------------------------------
-    vector_store: Literal["faiss", "milvus"] = _f(
+    vector_store: Literal["faiss", "milvus"] = _setting(
         "faiss", "where ingest puts the vectors: faiss (files in the index folder) or milvus (a server "
         "several replicas share); readers follow the index's manifest")
-    milvus_uri: str | None = _f(
+    milvus_uri: str | None = _setting(
         None, "where this machine reaches Milvus (default the one ingest used, or DEFAULT_MILVUS_URI)", pattern=_ONE_LINE)
-    milvus_collection: str = _f("council_assistant", "the prefix of this index's Milvus collections",
+    milvus_collection: str = _setting("council_assistant", "the prefix of this index's Milvus collections",
                                 pattern=_NAME)
-    milvus_token_env: str | None = _f(
+    milvus_token_env: str | None = _setting(
         None, "the environment variable holding Milvus credentials ('user:password' or an API key)", pattern=_VARIABLE)
 
     # -- users ---------------------------------------------------------------------------------
-    ui_username: str | None = _f(None, "login for the chat UI: on when both it and ui_password are set", pattern=_ONE_LINE)
-    ui_password: str | None = _f(None, "password of the chat UI's login; never logged", hidden=True)
-    users_file: str | None = _f(
+    ui_username: str | None = _setting(None, "login for the chat UI: on when both it and ui_password are set", pattern=_ONE_LINE)
+    ui_password: str | None = _setting(None, "password of the chat UI's login; never logged", hidden=True)
+    users_file: str | None = _setting(
         None, "users and their access (users.py): when the file exists, the UI login and the API's HTTP "
         "Basic auth check it, and only users marked restricted see restricted papers", pattern=_ONE_LINE)
-    rate_limit: int = _f(0, "answers one user may ask for in a minute (more get 429); 0: no limit",
+    rate_limit: int = _setting(0, "answers one user may ask for in a minute (more get 429); 0: no limit",
                          ge=0, le=100_000)
 
     # -- importing from a council's site (`import moderngov`) ------------------------------------
-    import_contact: str | None = _f(
+    import_contact: str | None = _setting(
         None, "who the site's operators can contact about our requests (sent in the User-Agent; required "
         "to import)", pattern=_CONTACT)
-    import_delay: float = _f(1.0, "seconds between requests", ge=0, le=60)
-    import_timeout: float = _f(30.0, "seconds each read of a request may take", gt=0, le=600)
-    import_retries: int = _f(3, "retries of a time-out, dropped connection or busy answer (doubling "
+    import_delay: float = _setting(1.0, "seconds between requests", ge=0, le=60)
+    import_timeout: float = _setting(30.0, "seconds each read of a request may take", gt=0, le=600)
+    import_retries: int = _setting(3, "retries of a time-out, dropped connection or busy answer (doubling "
                                 "back-off)", ge=0, le=10)
-    import_window_days: int = _f(28, "days back a re-run checks meetings again for papers published late",
+    import_window_days: int = _setting(28, "days back a re-run checks meetings again for papers published late",
                                  ge=0, le=366)
 
     # -- e-mail of the watch report (`watch report --email`) -----------------------------------
-    smtp_host: str | None = _f(None, "the SMTP server", pattern=_HOST)
-    smtp_port: int = _f(25, "the SMTP server's port", ge=1, le=65535)
-    smtp_starttls: bool = _f(False, "STARTTLS before the login")
-    smtp_username: str | None = _f(None, "the SMTP login (its password: smtp_password_env)", pattern=_ONE_LINE)
-    smtp_password_env: str | None = _f(
+    smtp_host: str | None = _setting(None, "the SMTP server", pattern=_HOST)
+    smtp_port: int = _setting(25, "the SMTP server's port", ge=1, le=65535)
+    smtp_starttls: bool = _setting(False, "STARTTLS before the login")
+    smtp_username: str | None = _setting(None, "the SMTP login (its password: smtp_password_env)", pattern=_ONE_LINE)
+    smtp_password_env: str | None = _setting(
         None, "the environment variable holding the SMTP password (never this file)", pattern=_VARIABLE)
-    smtp_sender: str | None = _f(None, "the report's sender", pattern=_EMAILS)
-    smtp_recipients: str | None = _f(None, "the report's recipients, separated by ';' or ','",
+    smtp_sender: str | None = _setting(None, "the report's sender", pattern=_EMAILS)
+    smtp_recipients: str | None = _setting(None, "the report's recipients, separated by ';' or ','",
                                      pattern=_EMAILS)
 
     def __post_init__(self) -> None:
@@ -211,7 +211,8 @@ LIBRARY_ENVIRONMENT: dict[str, dict[str, str]] = {
 
 def prepare_libraries(*parts: str) -> None:
     """Set the variables of LIBRARY_ENVIRONMENT's `parts` that the environment does not set already
-    (a value the user set wins). Called at the entry points, before the libraries are imported."""
+    (a value the user set wins). Called where each library is first reached (the CLI, the UI module,
+    the torch encoder, OCR), before it is imported or started."""
     for part in parts:
         for name, value in LIBRARY_ENVIRONMENT[part].items():
             os.environ.setdefault(name, value)
