@@ -513,6 +513,12 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "document"
 
 
+TRUSTED_TITLES = {".html", ".htm"}
+"""Formats whose own title field beats a title read from the heading: a web page's <title> names the
+page, while PDF and Word title fields are mostly a template's or a draft's ("DRAFT", "Microsoft Word -
+…", an export's hash: so on every real PDF measured in bench/metadata_inference.py)."""
+
+
 def _describe(source: SourceFile, text: str, found_title: str | None, default_council: str | None,
               first_page: str) -> DocumentMeta:
     """The paper's metadata: its manifest entry; for a file the manifest does not title, each field
@@ -531,7 +537,10 @@ def _describe(source: SourceFile, text: str, found_title: str | None, default_co
             return value
         return fallback
 
-    title = pick("title", meta.get("title"), found_title or first_line[:120])
+    if source.path.suffix.lower() in TRUSTED_TITLES:
+        title = meta.get("title") or found_title or pick("title", None, first_line[:120])
+    else:
+        title = pick("title", meta.get("title"), found_title or first_line[:120])
     date = pick("date", str(meta["date"]) if meta.get("date") else None)
     date_note = meta.get("date_note")
     if "date" in inferred and not date_note:
