@@ -38,7 +38,7 @@ _META = "doc_id, title, date, doc_type, council, committee, source, date_note"
 # brought up to date when opened for writing and read with the column's default otherwise
 _ADDED = [("documents", "ocr_pages", "TEXT NOT NULL DEFAULT '[]'"), ("documents", "items", "TEXT NOT NULL DEFAULT '[]'"),
           ("documents", "access", "TEXT NOT NULL DEFAULT 'public'"),
-          ("chunks", "heading", "TEXT DEFAULT NULL")]
+          ("chunks", "heading", "TEXT DEFAULT NULL"), ("documents", "inferred", "TEXT NOT NULL DEFAULT '[]'")]
 
 
 class ChunkStore:
@@ -71,20 +71,21 @@ class ChunkStore:
         m = document.meta
         self.db.execute(
             "INSERT INTO documents (doc_id, key, title, date, doc_type, council, committee, source, date_note, "
-            "text, page_starts, content_hash, meta_hash, warnings, ocr_pages, items, access) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "text, page_starts, content_hash, meta_hash, warnings, ocr_pages, items, access, inferred) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (m.doc_id, key, m.title, m.date, m.doc_type, m.council, m.committee, m.source, m.date_note,
              document.text, json.dumps(list(document.page_starts)), content_hash, meta_hash,
              json.dumps(list(document.warnings)), json.dumps(list(m.ocr_pages)),
-             json.dumps([list(item) for item in m.items], ensure_ascii=False), m.access),
+             json.dumps([list(item) for item in m.items], ensure_ascii=False), m.access,
+             json.dumps(list(m.inferred))),
         )
 
     def update_meta(self, key: str, meta: DocumentMeta, meta_hash: str) -> None:
         self.db.execute(
             "UPDATE documents SET title=?, date=?, doc_type=?, council=?, committee=?, source=?, "
-            "date_note=?, access=?, meta_hash=? WHERE key=?",
+            "date_note=?, access=?, inferred=?, meta_hash=? WHERE key=?",
             (meta.title, meta.date, meta.doc_type, meta.council, meta.committee, meta.source,
-             meta.date_note, meta.access, meta_hash, key),
+             meta.date_note, meta.access, json.dumps(list(meta.inferred)), meta_hash, key),
         )
 
     def put_chunks(self, chunks: list[Chunk], sentence_vectors: list[np.ndarray | None] | None = None) -> np.ndarray:
@@ -236,12 +237,14 @@ class ChunkStore:
         return [(_meta(row[1:]), row[0]) for row in rows]
 
     def _meta_columns(self, prefix: str = "") -> str:
-        """The select list `_meta` reads: the metadata fields, the access level, the OCR'd pages and the items."""
+        """The select list `_meta` reads: the metadata fields, the access level, the OCR'd pages, the
+        items and the inferred fields."""
         return ", ".join([prefix + f.strip() for f in _META.split(",")]
-                         + [self._col("access", prefix), self._col("ocr_pages", prefix), self._col("items", prefix)])
+                         + [self._col(column, prefix) for column in ("access", "ocr_pages", "items", "inferred")])
 
 
 def _meta(row: tuple) -> DocumentMeta:
     """A document's metadata from the columns `ChunkStore._meta_columns` selects."""
     return DocumentMeta(*row[:8], access=row[8], ocr_pages=tuple(json.loads(row[9] or "[]")),
-                        items=tuple((start, label) for start, label in json.loads(row[10] or "[]")))
+                        items=tuple((start, label) for start, label in json.loads(row[10] or "[]")),
+                        inferred=tuple(json.loads(row[11] or "[]")))

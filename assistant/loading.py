@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Callable
 
 from .cleaning import clean_pages, clean_text
 from .errors import CorpusError, ExtractionUnavailableError
+from .inferring import Inferred, infer
 from .ocr import OCR_OFF, OcrOptions, Scanned, needs_ocr, read_scanned
-from .types import ACCESS_LEVELS, Document, DocumentMeta
+from .types import ACCESS_LEVELS, INFERRED_DATE_NOTE, Document, DocumentMeta
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -286,7 +287,9 @@ def load_document(source: SourceFile, data: bytes, pdf_password: str | None = No
         if suffix == ".pdf":
             raise CorpusError(f"{source.path}: no text layer (needs OCR); not indexed")
         raise CorpusError(f"{source.path}: no text after cleaning; not indexed")
-    meta = replace(_describe(source, text, extracted.title, default_council), ocr_pages=extracted.ocr_pages)
+    first_page = text[:starts[1]] if extracted.paged and len(starts) > 1 else text
+    meta = replace(_describe(source, text, extracted.title, default_council, first_page),
+                   ocr_pages=extracted.ocr_pages)
     return Document(meta=meta, text=text, path=source.key,
                     page_starts=tuple(starts) if extracted.paged else (),
                     warnings=extracted.warnings)
@@ -510,20 +513,49 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "document"
 
 
-def _describe(source: SourceFile, text: str, found_title: str | None, default_council: str | None) -> DocumentMeta:
+TRUSTED_TITLES = {".html", ".htm"}
+"""Formats whose own title field beats a title read from the heading: a web page's <title> names the
+page, while PDF and Word title fields are mostly a template's or a draft's ("DRAFT", "Microsoft Word -
+…", an export's hash: so on every real PDF measured in bench/metadata_inference.py)."""
+
+
+def _describe(source: SourceFile, text: str, found_title: str | None, default_council: str | None,
+              first_page: str) -> DocumentMeta:
+    """The paper's metadata: its manifest entry; for a file the manifest does not title, each field
+    the manifest leaves empty is read from the paper's heading (`inferring`) and marked inferred."""
     meta = source.meta
+    guess = infer(first_page, source.path.name) if not meta.get("title") else Inferred()
     first_line = next((line.strip() for line in text.splitlines() if line.strip()), source.path.stem)
-    title = meta.get("title") or found_title or first_line[:120]
+    inferred = []
+
+    def pick(name: str, given: object, fallback: object = None) -> object:
+        if given:
+            return given
+        value = getattr(guess, name)
+        if value:
+            inferred.append(name)
+            return value
+        return fallback
+
+    if source.path.suffix.lower() in TRUSTED_TITLES:
+        title = meta.get("title") or found_title or pick("title", None, first_line[:120])
+    else:
+        title = pick("title", meta.get("title"), found_title or first_line[:120])
+    date = pick("date", str(meta["date"]) if meta.get("date") else None)
+    date_note = meta.get("date_note")
+    if "date" in inferred and not date_note:
+        date_note = INFERRED_DATE_NOTE
     return DocumentMeta(
         doc_id=meta.get("id") or slug(source.path.stem),
         title=str(title),
-        date=str(meta["date"]) if meta.get("date") else None,
-        doc_type=meta.get("doc_type", "document"),
-        council=meta.get("council") or default_council,
-        committee=meta.get("committee"),
+        date=date,
+        doc_type=pick("doc_type", meta.get("doc_type"), "document"),
+        council=pick("council", meta.get("council") or default_council),
+        committee=pick("committee", meta.get("committee")),
         source=meta.get("source") or source.key,
-        date_note=meta.get("date_note"),
+        date_note=date_note,
         access=meta.get("access", "public"),
+        inferred=tuple(inferred),
     )
 
 

@@ -10,7 +10,8 @@ class DocumentMeta:
     """What a citation says about its source: title, date (ISO), type, council, committee, source;
     who may see it (`access`: "public", or "restricted" for exempt papers only some users may read);
     the PDF pages whose text was read by OCR from a scan, and the numbered items of minutes and
-    agendas as (offset where the item starts, "Item 37/18 Appointment of Internal Auditor")."""
+    agendas as (offset where the item starts, "Item 37/18 Appointment of Internal Auditor");
+    `inferred` names the fields read from the paper's heading because the manifest did not give them."""
 
     doc_id: str
     title: str
@@ -23,6 +24,17 @@ class DocumentMeta:
     access: str = "public"
     ocr_pages: tuple[int, ...] = ()
     items: tuple[tuple[int, str], ...] = ()
+    inferred: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        """The fields a search result or citation shows of its paper (one projection for both)."""
+        return {"doc_id": self.doc_id, "title": self.title, "date": self.date, "doc_type": self.doc_type,
+                "source": self.source, "inferred": list(self.inferred)}
+
+    def marked(self, name: str) -> str:
+        """Field `name` as shown to people: its value ("" when empty), "(inferred)" after an inferred one."""
+        value = getattr(self, name) or ""
+        return f"{value} (inferred)" if value and name in self.inferred else str(value)
 
     def read_by_ocr(self, page: int | None) -> bool:
         """Whether the text of `page` was read by OCR from a scan."""
@@ -39,6 +51,8 @@ class DocumentMeta:
 
 
 OCR_NOTE = "text read by OCR from a scan"
+
+INFERRED_DATE_NOTE = "date inferred from the paper itself (no manifest entry gives it)"
 
 
 ACCESS_LEVELS = ("public", "restricted")
@@ -105,11 +119,7 @@ class Passage:
     def to_json(self) -> dict:
         return {
             "rank": self.rank,
-            "doc_id": self.meta.doc_id,
-            "title": self.meta.title,
-            "date": self.meta.date,
-            "doc_type": self.meta.doc_type,
-            "source": self.meta.source,
+            **self.meta.to_json(),
             "page": self.chunk.page,
             "item": self.chunk.heading,
             "ocr": self.meta.read_by_ocr(self.chunk.page),
@@ -135,11 +145,7 @@ class Citation:
     def to_json(self) -> dict:
         return {
             "n": self.n,
-            "doc_id": self.meta.doc_id,
-            "title": self.meta.title,
-            "date": self.meta.date,
-            "doc_type": self.meta.doc_type,
-            "source": self.meta.source,
+            **self.meta.to_json(),
             "page": self.page,
             "item": self.meta.heading_at(self.start),
             "ocr": self.meta.read_by_ocr(self.page),

@@ -326,6 +326,10 @@ def sources_html(answer: Answer | None) -> str:
     return f'<div class="ca-html ca-sources"><h2>{heading}</h2>{cards}</div>'
 
 
+INFERRED_NAMES = {"title": "title", "date": "date", "doc_type": "type of paper", "committee": "committee",
+                  "council": "council"}
+
+
 def document_html(document: Document, start: int | None = None, end: int | None = None) -> str:
     """A document's cleaned text, page by page for PDFs, with `text[start:end]` highlighted (id ca-hit)."""
     text, meta = document.text, document.meta
@@ -336,6 +340,10 @@ def document_html(document: Document, start: int | None = None, end: int | None 
         head.append(f'<p class="ca-small">Source: {_source_html(meta.source)}</p>')
     if meta.date_note:
         head.append(f'<p class="ca-small">About the date: {_esc(meta.date_note)}</p>')
+    if meta.inferred:
+        fields = ", ".join(INFERRED_NAMES.get(name, name) for name in meta.inferred)
+        head.append(f'<p class="ca-small">Read from the paper itself, as no manifest entry describes it: '
+                    f'{_esc(fields)}.</p>')
     if start is not None and end is not None:
         start = max(0, min(start, len(text)))
         end = max(start, min(end, len(text)))
@@ -397,7 +405,8 @@ def search_rows(passages: Sequence[Passage]) -> list[list]:
 
 
 def library_rows(documents: Sequence[tuple[DocumentMeta, int]]) -> list[list]:
-    return [[m.title, m.date or "", m.doc_type, m.committee or "", chunks, m.doc_id] for m, chunks in documents]
+    return [[m.marked("title"), m.marked("date"), m.marked("doc_type"), m.marked("committee"), chunks, m.doc_id]
+            for m, chunks in documents]
 
 
 def csv_cell(value) -> str:

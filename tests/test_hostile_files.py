@@ -858,4 +858,4 @@ def test_control_characters_in_names_and_titles_are_escaped_in_text_output(tmp_p
     assert main(["--index", index, "search", "cabinet budget children"]) == 0
     out, err = capsys.readouterr()
     assert "\x1b" not in out + err and "\u202e" not in out + err
-    assert "1. Budget \\x1b[31mred\\x1b[0m \\u202eevil (undated, document)  score " in out
+    assert "1. Budget \\x1b[31mred\\x1b[0m \\u202eevil (undated, budget)  score " in out
