@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from assistant.chunkstore import ChunkStore
 from assistant.corpus import SourceFile, read_manifest
 from assistant.errors import CorpusError
 from assistant.extraction import load_document
+from assistant.types import Chunk, SearchFilters
 from conftest import CORPUS
 
 
@@ -63,3 +65,25 @@ def test_bad_manifest_names_the_file_and_field(tmp_path, body, problem):
         read_manifest(tmp_path)
     assert str(tmp_path / "manifest.toml") in str(caught.value)
     assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize("written", ['"20220315"', '"2022-03-15"', "2022-03-15", "2022-03-15T10:30:00"])
+def test_manifest_dates_are_stored_as_iso_and_pass_the_date_filters(tmp_path, written):
+    """A compact "20220315" was once checked but kept as written, and then fell outside --until
+    (text comparison: "20220315" > "2022-03-31")."""
+    (tmp_path / "manifest.toml").write_text(f'[documents."a.txt"]\ndate = {written}\n', encoding="utf-8")
+    path = tmp_path / "a.txt"
+    path.write_text("The cabinet agreed the budget.", encoding="utf-8")
+    entry = read_manifest(tmp_path)["a.txt"]
+    assert entry["date"] == "2022-03-15"
+    document = load(path, entry)
+    assert document.meta.date == "2022-03-15"
+    store = ChunkStore.open(tmp_path)
+    try:
+        store.put_document(document, "a.txt", "content", "meta")
+        store.put_chunks([Chunk(document.doc_id, 0, document.text, 0, len(document.text))])
+        for filters in (SearchFilters(until="2022-03-31"), SearchFilters(since="2022-03-15", until="2022-03-15")):
+            assert len(store.matching_ids(filters)) == 1
+        assert len(store.matching_ids(SearchFilters(until="2022-03-14"))) == 0
+    finally:
+        store.close()
