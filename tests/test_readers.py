@@ -176,3 +176,22 @@ def test_one_repeated_line_on_every_page_is_content_not_a_header(tmp_path):
     document = load(path)
     assert document.text.count("Safeguarding children in Sefton") == 4
     assert len(document.page_starts) == 4
+
+
+def test_a_reader_is_chosen_by_the_registry(tmp_path, monkeypatch):
+    """Adding a format is one entry in READERS; the entry's reader gets the path, bytes and options."""
+    from assistant.readers import READERS, SUPPORTED, Extracted
+
+    assert SUPPORTED == {".txt", ".md", ".pdf", ".html", ".htm", ".docx"}
+    seen = []
+
+    def read_csv(path, data, options):
+        seen.append((path.name, options.pdf_password))
+        return Extracted(pages=[data.decode().replace(",", " | ")], title="Budget table", warnings=(), paged=False)
+
+    monkeypatch.setitem(READERS, ".csv", read_csv)
+    path = tmp_path / "budget.csv"
+    path.write_text("Line,Amount\nFostering,2m\n", encoding="utf-8")
+    document = load(path, pdf_password="unused")
+    assert seen == [("budget.csv", "unused")]
+    assert document.meta.title == "Budget table" and "Fostering | 2m" in document.text
