@@ -1,9 +1,11 @@
 """Incremental ingest: find files, load what changed, embed it, and publish a new index build.
 
 Unchanged files (same bytes, same manifest entry) are skipped; changed ones are re-chunked and
-re-embedded; files gone from a scanned folder are removed. A file that fails (unreadable, not
-extractable, its manifest entry or whole manifest refused, its folder unreadable) is reported and,
-if an older version of it is indexed, that version is kept: only a file that is gone is removed.
+re-embedded, except a file whose manifest entry alone changed (its text reads as stored): it keeps
+its chunks and vectors and gets its new metadata. Files gone from a scanned folder are removed. A
+file that fails (unreadable, not extractable, its manifest entry or whole manifest refused, its
+folder unreadable) is reported and, if an older version of it is indexed, that version is kept:
+only a file that is gone is removed.
 A failure is remembered by content hash, metadata hash and context in the index folder's
 failures.json, and the file is not extracted again until one of those changes (or retry_failed).
 Nothing is written over the current build: the new one is made beside it and swapped in (see
@@ -223,15 +225,23 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         store = ChunkStore.open(tmp)
         try:
             files = {k: v for k, v in old_files.items()}
-            for key in removed + updated:
+            retitled = _metadata_only(store, loaded, old_files)
+            for key in removed + [key for key in updated if key not in retitled]:
                 vectors.remove(store.delete_document(key))
                 files.pop(key, None)
+            for source, document, chash, mhash, chunks in loaded:
+                if source.key in retitled:
+                    ids = store.update_meta(source.key, document.meta, mhash)
+                    vectors.update_fields(ids, store.filter_fields(ids))
+                    files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
+                                         "chunks": len(ids)}
             new_chunks = []
             for source, document, chash, mhash, chunks in loaded:
-                store.put_document(document, source.key, chash, mhash)
-                new_chunks.extend(chunks)
-                files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
-                                     "chunks": len(chunks)}
+                if source.key not in retitled:
+                    store.put_document(document, source.key, chash, mhash)
+                    new_chunks.extend(chunks)
+                    files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
+                                         "chunks": len(chunks)}
             log.info("embedding %d chunk(s)", len(new_chunks))
             embed_started = time.perf_counter()
             vectors_new, sentence_vectors = embedder.embed_chunks(
@@ -270,6 +280,22 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         embedder.ensure_onnx()
         return IngestReport(**report, chunks_embedded=len(new_chunks), seconds=time.perf_counter() - started,
                             embed_seconds=embed_seconds)
+
+
+def _metadata_only(store: ChunkStore, loaded: list[tuple], old_files: dict) -> set[str]:
+    """Keys of the loaded files of which only the manifest entry changed: same bytes as indexed, and
+    text and pages read as stored. Their chunks, vectors and sentence vectors are kept and only their
+    metadata updated, so a new title or date costs no embedding. A file whose new id is the old id of
+    another such file (two ids swapped) is indexed again instead, since ids change one at a time."""
+    same: dict[str, tuple[str, str]] = {}
+    for source, document, chash, _, _ in loaded:
+        old = old_files.get(source.key)
+        if old and old["content_hash"] == chash:
+            stored = store.document(old["doc_id"])
+            if stored is not None and (stored.text, stored.page_starts) == (document.text, document.page_starts):
+                same[source.key] = (old["doc_id"], document.doc_id)
+    old_ids = {old for old, _ in same.values()}
+    return {key for key, (old, new) in same.items() if new == old or new not in old_ids}
 
 
 def _with_unique_ids(loaded: list[tuple], taken: dict[str, str], warnings: list[tuple[str, str]]) -> list[tuple]:
