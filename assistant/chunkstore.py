@@ -80,13 +80,22 @@ class ChunkStore:
              json.dumps(list(m.inferred))),
         )
 
-    def update_meta(self, key: str, meta: DocumentMeta, meta_hash: str) -> None:
+    def update_meta(self, key: str, meta: DocumentMeta, meta_hash: str) -> np.ndarray:
+        """Give the document indexed under `key` new metadata, its id included, and keep its text,
+        chunks and sentence vectors (a manifest change leaves the text alone); return its chunk ids.
+        A new id must not be another document's. The items and OCR'd pages, read from the text, stay."""
+        old_id = self.db.execute("SELECT doc_id FROM documents WHERE key=?", (key,)).fetchone()[0]
+        if meta.doc_id != old_id:
+            self.db.execute("PRAGMA defer_foreign_keys = ON")  # the document and its chunks change id together
+            self.db.execute("UPDATE chunks SET doc_id=? WHERE doc_id=?", (meta.doc_id, old_id))
         self.db.execute(
-            "UPDATE documents SET title=?, date=?, doc_type=?, council=?, committee=?, source=?, "
+            "UPDATE documents SET doc_id=?, title=?, date=?, doc_type=?, council=?, committee=?, source=?, "
             "date_note=?, access=?, inferred=?, meta_hash=? WHERE key=?",
-            (meta.title, meta.date, meta.doc_type, meta.council, meta.committee, meta.source,
+            (meta.doc_id, meta.title, meta.date, meta.doc_type, meta.council, meta.committee, meta.source,
              meta.date_note, meta.access, json.dumps(list(meta.inferred)), meta_hash, key),
         )
+        return np.fromiter((r[0] for r in self.db.execute(
+            "SELECT id FROM chunks WHERE doc_id=? ORDER BY id", (meta.doc_id,))), dtype=np.int64)
 
     def put_chunks(self, chunks: list[Chunk], sentence_vectors: list[np.ndarray | None] | None = None) -> np.ndarray:
         """Insert chunks (with each one's sentence vectors, stored as float16) and return their new

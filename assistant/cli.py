@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import AssistantError, QueryError, SettingsError
-from .loading import printable
+from .corpus import printable
 from .settings import Settings, prepare_libraries
 from .types import OCR_NOTE, DocumentMeta
 
@@ -209,7 +209,7 @@ def _print_ingest(report) -> None:
 def _import(settings: Settings, args) -> int:
     """`import moderngov`: fetch the site's papers into a corpus folder, then (--ingest) index them."""
     from .importing import import_moderngov
-    from .loading import slug
+    from .corpus import slug
     from .moderngov import ModernGovClient
 
     if args.contact:

@@ -234,7 +234,7 @@ def _relative(root: Path, text: str) -> Path:
 def corpus_ids(corpus: Path) -> dict[str, str]:
     """{file name: doc_id} for the papers of a corpus folder, as ingest will name them (the manifest's
     `id`, else the slug of the file name); read without loading any paper."""
-    from .loading import SUPPORTED, read_manifest, slug
+    from .corpus import SUPPORTED, read_manifest, slug
 
     manifest = read_manifest(corpus)
     names: dict[str, str] = {}

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SiteError
-from .loading import MANIFEST_NAME, slug
+from .corpus import MANIFEST_NAME, slug
 from .moderngov import Committee, LinkedDocument, Meeting, ModernGovClient
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,11 @@
 """Incremental ingest: find files, load what changed, embed it, and publish a new index build.
 
 Unchanged files (same bytes, same manifest entry) are skipped; changed ones are re-chunked and
-re-embedded; files gone from a scanned folder are removed. A file that fails (unreadable, not
-extractable, its manifest entry or whole manifest refused, its folder unreadable) is reported and,
-if an older version of it is indexed, that version is kept: only a file that is gone is removed.
+re-embedded, except a file whose manifest entry alone changed (its text reads as stored): it keeps
+its chunks and vectors and gets its new metadata. Files gone from a scanned folder are removed. A
+file that fails (unreadable, not extractable, its manifest entry or whole manifest refused, its
+folder unreadable) is reported and, if an older version of it is indexed, that version is kept:
+only a file that is gone is removed.
 A failure is remembered by content hash, metadata hash and context in the index folder's
 failures.json, and the file is not extracted again until one of those changes (or retry_failed).
 Nothing is written over the current build: the new one is made beside it and swapped in (see
@@ -12,8 +14,6 @@ index.py); what a killed run left behind is removed when the next one starts.
 from __future__ import annotations
 
 import datetime as dt
-import errno
-import os
 import hashlib
 import json
 import logging
@@ -21,7 +21,6 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -29,10 +28,10 @@ from . import index as index_layout
 from . import vector_store
 from .chunking import chunk_document, with_items
 from .chunkstore import ChunkStore
+from .corpus import MAX_FILE_BYTES, SourceFile, content_hash, discover, metadata_hash, path_text, printable
 from .embedding import Embedder
 from .errors import CorpusError, ExtractionUnavailableError, IndexMismatchError
-from .loading import (MANIFEST_NAME, MAX_FILE_BYTES, SUPPORTED, Loader, Manifest, SourceFile, content_hash,
-                      file_key, load_manifest, metadata_hash, path_text, printable)
+from .extraction import Loader
 from .ocr import OcrOptions
 from .settings import Settings
 from .sparse import SparseIndex
@@ -46,157 +45,8 @@ CHUNKER_VERSION = 2
 _OCR_PAGE_SHARE = 0.8
 
 
-@dataclass
-class Discovery:
-    """Files found for ingest. `kept` holds the keys of files that failed but are still there, and
-    `kept_folders` those of folders that could not be read: what the index holds for them stays."""
-
-    sources: list[SourceFile] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    warnings: list[tuple[str, str]] = field(default_factory=list)
-    folders: list[str] = field(default_factory=list)
-    kept: set[str] = field(default_factory=set)
-    kept_folders: list[str] = field(default_factory=list)
-
-
-def discover(paths: list[Path], follow_external_links: bool = False) -> Discovery:
-    """Files to ingest under `paths`. Hidden files and folders and manifest files are passed over.
-
-    A symbolic link found in a folder is followed only when its target lies inside one of the folders
-    given (or `follow_external_links` is set): a link to `/etc/passwd` dropped into the corpus is
-    reported as skipped, not indexed. A file named in `paths` is read wherever it points.
-
-    Each file gets a key no other file has (see `_distinct_key`) and its manifest entry; a file whose
-    entry (or whose folder's manifest) is refused is failed on its own line and its key kept."""
-    found = Discovery()
-    manifests: dict[Path, Manifest | CorpusError] = {}
-    seen: set[Path] = set()
-    keys: dict[str, Path] = {}
-    roots = [path.resolve() for path in paths if path.is_dir()]
-
-    def inside(real: Path) -> bool:
-        return follow_external_links or any(real.is_relative_to(root) for root in roots)
-
-    def manifest_for(folder: Path) -> Manifest:
-        if folder not in manifests:
-            try:
-                manifests[folder] = load_manifest(folder)
-            except CorpusError as exc:
-                manifests[folder] = exc
-        manifest = manifests[folder]
-        if isinstance(manifest, CorpusError):
-            raise manifest
-        return manifest
-
-    def add(path: Path, explicit: bool) -> None:
-        try:
-            real = path.resolve(strict=True)
-        except (OSError, RuntimeError) as exc:
-            found.failed.append((path_text(path), _unresolved(exc)))
-            return
-        if not explicit and not inside(real):
-            found.skipped.append((path_text(path), _outside(real)))
-            return
-        if real in seen:
-            return
-        seen.add(real)
-        if path.suffix.lower() not in SUPPORTED:
-            reason = f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}"
-            (found.failed if explicit else found.skipped).append((path_text(path), reason))
-            return
-        if not real.is_file():
-            found.failed.append((path_text(path), "not a regular file (a named pipe, socket or device); "
-                                                  "remove it from the folder"))
-            return
-        key = _distinct_key(path, keys, found)
-        try:
-            meta = manifest_for(path.parent).meta_for(path.name)
-        except CorpusError as exc:
-            found.failed.append((path_text(path), str(exc)))
-            found.kept.add(key)
-            return
-        found.sources.append(SourceFile(path=path, key=key, meta=meta))
-
-    for path in paths:
-        if path.is_symlink() and not path.exists():
-            found.failed.append((path_text(path), "broken symbolic link"))
-        elif not path.exists():
-            found.failed.append((path_text(path), "no such file or folder"))
-        elif path.is_dir():
-            found.folders.append(file_key(path))
-            skipped = len(found.skipped)
-            files = _walk(path, found, inside)
-            if not files and len(found.skipped) == skipped:
-                found.failed.append((path_text(path), "folder holds no files to ingest"))
-            for file in files:
-                add(file, explicit=False)
-        else:
-            add(path, explicit=True)
-    return found
-
-
-def _walk(root: Path, found: Discovery, inside: Callable[[Path], bool]) -> list[Path]:
-    """Files below root in a stable order, following no folder twice (symlink loops are cut) and no
-    linked folder whose target is not `inside` the folders given (reported as skipped)."""
-    files: list[Path] = []
-    visited: set[Path] = set()
-
-    def on_error(exc: OSError) -> None:
-        found.failed.append((path_text(exc.filename), f"cannot read folder ({exc.strerror})"))
-        found.kept_folders.append(file_key(Path(exc.filename)))
-
-    for name, subfolders, names in os.walk(root, followlinks=True, onerror=on_error):
-        folder = Path(name)
-        real = folder.resolve()
-        if real in visited:
-            subfolders.clear()
-            continue
-        visited.add(real)
-        kept = []
-        for sub in sorted(d for d in subfolders if not d.startswith(".")):
-            target = (folder / sub).resolve()
-            if (folder / sub).is_symlink() and not inside(target):
-                found.skipped.append((path_text(folder / sub), _outside(target)))
-            else:
-                kept.append(sub)
-        subfolders[:] = kept
-        files.extend(folder / n for n in sorted(names) if not n.startswith(".") and n != MANIFEST_NAME)
-    return files
-
-
-def _distinct_key(path: Path, keys: dict[str, Path], found: Discovery) -> str:
-    """The file's key, unless another file found in this run has it: names whose bytes are not
-    UTF-8 read alike once shown (U+FFFD); the later file is then keyed with those bytes as \\xNN
-    escapes (and a counter, should even that be taken), and the clash is reported as a warning."""
-    key = file_key(path)
-    if key in keys:
-        first = keys[key]
-        key = candidate = file_key(path, exact=True)
-        count = 2
-        while key in keys:
-            key, count = f"{candidate}~{count}", count + 1
-        found.warnings.append((path_text(path), f"name reads the same as {path_text(first)} (bytes that are "
-                                               f"not UTF-8); indexed under the key {key}; rename one of them"))
-    keys[key] = path
-    return key
-
-
 def _under(key: str, folders: list[str]) -> bool:
     return any(key == folder or key.startswith(folder.rstrip("/") + "/") for folder in folders)
-
-
-def _outside(target: Path) -> str:
-    return (f"symbolic link to {path_text(target)}, outside the folders given to ingest; not followed "
-            "(set follow_external_links = true to index it)")
-
-
-def _unresolved(exc: Exception) -> str:
-    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
-        return "symbolic link loop; remove the link"
-    if isinstance(exc, FileNotFoundError):
-        return "broken symbolic link; remove it or restore its target"
-    return f"cannot read ({getattr(exc, 'strerror', None) or exc})"
 
 
 @dataclass
@@ -281,13 +131,13 @@ def _failed_as(record: object, fingerprint: dict) -> bool:
 def failure_context(settings: Settings, chunking: dict) -> str:
     """What besides a file's bytes and metadata decides whether it loads: the extraction time limit,
     whether a PDF password is set (not the password), the OCR setting and whether Tesseract runs, the
-    chunking and the code of the loading, OCR, cleaning and chunking stages. A remembered failure
-    stands only under the same context, so a raised `extract_timeout`, an installed Tesseract or an
-    upgrade tries the file again."""
-    from . import __version__, chunking as chunking_module, cleaning, loading, ocr
+    chunking and the code of the corpus, reading, extraction, OCR, cleaning and chunking stages. A
+    remembered failure stands only under the same context, so a raised `extract_timeout`, an
+    installed Tesseract or an upgrade tries the file again."""
+    from . import __version__, chunking as chunking_module, cleaning, corpus, extraction, ocr, readers
 
     code = hashlib.sha256()
-    for module in (loading, cleaning, chunking_module, ocr):
+    for module in (corpus, readers, extraction, cleaning, chunking_module, ocr):
         code.update(Path(module.__file__).read_bytes())
     described = {"extract_timeout": settings.extract_timeout, "pdf_password": bool(settings.pdf_password),
                  "ocr": settings.ocr, "ocr_engine": settings.ocr == "auto" and ocr.unavailable() is None,
@@ -376,15 +226,23 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         store = ChunkStore.open(tmp)
         try:
             files = {k: v for k, v in old_files.items()}
-            for key in removed + updated:
+            retitled = _metadata_only(store, loaded, old_files)
+            for key in removed + [key for key in updated if key not in retitled]:
                 vectors.remove(store.delete_document(key))
                 files.pop(key, None)
+            for source, document, chash, mhash, chunks in loaded:
+                if source.key in retitled:
+                    ids = store.update_meta(source.key, document.meta, mhash)
+                    vectors.update_fields(ids, store.filter_fields(ids))
+                    files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
+                                         "chunks": len(ids)}
             new_chunks = []
             for source, document, chash, mhash, chunks in loaded:
-                store.put_document(document, source.key, chash, mhash)
-                new_chunks.extend(chunks)
-                files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
-                                     "chunks": len(chunks)}
+                if source.key not in retitled:
+                    store.put_document(document, source.key, chash, mhash)
+                    new_chunks.extend(chunks)
+                    files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
+                                         "chunks": len(chunks)}
             log.info("embedding %d chunk(s)", len(new_chunks))
             embed_started = time.perf_counter()
             vectors_new, sentence_vectors = embedder.embed_chunks(
@@ -423,6 +281,22 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         embedder.ensure_onnx()
         return IngestReport(**report, chunks_embedded=len(new_chunks), seconds=time.perf_counter() - started,
                             embed_seconds=embed_seconds)
+
+
+def _metadata_only(store: ChunkStore, loaded: list[tuple], old_files: dict) -> set[str]:
+    """Keys of the loaded files of which only the manifest entry changed: same bytes as indexed, and
+    text and pages read as stored. Their chunks, vectors and sentence vectors are kept and only their
+    metadata updated, so a new title or date costs no embedding. A file whose new id is the old id of
+    another such file (two ids swapped) is indexed again instead, since ids change one at a time."""
+    same: dict[str, tuple[str, str]] = {}
+    for source, document, chash, _, _ in loaded:
+        old = old_files.get(source.key)
+        if old and old["content_hash"] == chash:
+            stored = store.document(old["doc_id"])
+            if stored is not None and (stored.text, stored.page_starts) == (document.text, document.page_starts):
+                same[source.key] = (old["doc_id"], document.doc_id)
+    old_ids = {old for old, _ in same.values()}
+    return {key for key, (old, new) in same.items() if new == old or new not in old_ids}
 
 
 def _with_unique_ids(loaded: list[tuple], taken: dict[str, str], warnings: list[tuple[str, str]]) -> list[tuple]:

@@ -99,6 +99,12 @@ def connect(uri: str, token: str = ""):
                             "holds its credentials") from exc
 
 
+def _filter_values(fields: dict) -> dict:
+    """A chunk's filter fields as the collection stores them (see the module docstring)."""
+    return {"date": date_number(fields.get("date")), "doc_type": (fields.get("doc_type") or "")[:MAX_TEXT],
+            "council": (fields.get("council") or "").lower()[:MAX_TEXT]}
+
+
 class MilvusVectors:
     """The vectors of one index build in one Milvus collection."""
 
@@ -174,9 +180,7 @@ class MilvusVectors:
             raise ValueError("Milvus needs each chunk's filter fields (date, doc_type, council)")
         vectors = np.asarray(vectors, dtype=np.float32)
         for start in range(0, len(ids), _INSERT_BATCH):
-            rows = [{"id": int(i), VECTOR: v.tolist(), "date": date_number(f.get("date")),
-                     "doc_type": (f.get("doc_type") or "")[:MAX_TEXT],
-                     "council": (f.get("council") or "").lower()[:MAX_TEXT]}
+            rows = [{"id": int(i), VECTOR: v.tolist(), **_filter_values(f)}
                     for i, v, f in zip(ids[start:start + _INSERT_BATCH], vectors[start:start + _INSERT_BATCH],
                                        fields[start:start + _INSERT_BATCH])]
             self.client.insert(self.collection, rows)
@@ -197,6 +201,16 @@ class MilvusVectors:
             for part in range(0, len(rows), _INSERT_BATCH):
                 self.client.insert(self.collection, [{k: r[k] for k in fields}
                                                      for r in rows[part:part + _INSERT_BATCH]])
+
+    def update_fields(self, ids: np.ndarray, fields: list[dict]) -> None:
+        """New filter fields (date, doc_type, council) for the stored vectors of `ids`, in the order of
+        `ids` (their document's metadata changed): each row is upserted with its own vector."""
+        new = {int(i): f for i, f in zip(ids, fields)}
+        for rows in self._rows(ids, ["id", VECTOR]):
+            rows = [{"id": r["id"], VECTOR: r[VECTOR], **_filter_values(new[int(r["id"])])}
+                    for r in rows if int(r["id"]) in new]
+            for part in range(0, len(rows), _INSERT_BATCH):
+                self.client.upsert(self.collection, rows[part:part + _INSERT_BATCH])
 
     def remove(self, ids: np.ndarray) -> int:
         if not len(ids):

@@ -90,6 +90,10 @@ class FaissVectors:
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                     np.asarray(ids, dtype=np.int64))
 
+    def update_fields(self, ids: np.ndarray, fields: list[dict]) -> None:
+        """New filter fields for stored vectors (their document's metadata changed): nothing to do,
+        since FAISS filters by id through the chunk store."""
+
     def remove(self, ids: np.ndarray) -> int:
         if not len(ids):
             return 0

@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from assistant.chunkstore import ChunkStore  # noqa: E402
 from assistant.errors import CorpusError  # noqa: E402
 from assistant.inferring import infer  # noqa: E402
-from assistant.loading import SUPPORTED, SourceFile, file_key, load_document, load_manifest  # noqa: E402
+from assistant.corpus import SUPPORTED, SourceFile, file_key, load_manifest  # noqa: E402
+from assistant.extraction import load_document  # noqa: E402
 
 SPLIT_SEED = "metadata-inference-2026"
 TITLE_OVERLAP = 0.4

@@ -102,8 +102,8 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
     """Product ingest against raw encode and llama-index's default, on the same generated papers."""
     from assistant.app import Assistant
     from assistant.chunking import chunk_document
-    from assistant.ingest import discover
-    from assistant.loading import load_document
+    from assistant.corpus import discover
+    from assistant.extraction import load_document
 
     folder = work / "ingest-papers"
     # a reused --work folder holds the distractor section's papers and an index of them: start afresh,

@@ -3,12 +3,13 @@ from __future__ import annotations
 import pytest
 
 from assistant.chunking import chunk_document, chunk_spans, sentence_spans
-from assistant.loading import SourceFile, load_document
+from assistant.corpus import SourceFile
+from assistant.extraction import load_document
 from conftest import CORPUS
 
 
 def corpus_documents():
-    from assistant.loading import read_manifest
+    from assistant.corpus import read_manifest
 
     manifest = read_manifest(CORPUS)
     for path in sorted(CORPUS.glob("*.txt")):

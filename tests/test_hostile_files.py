@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import CorpusError
-from assistant.ingest import discover, load_sources
-from assistant.loading import MAX_TEXT_CHARS, Loader, SourceFile, load_document
+from assistant.corpus import SourceFile, discover
+from assistant.extraction import MAX_TEXT_CHARS, Loader, load_document
+from assistant.ingest import load_sources
 from assistant.settings import Settings
 from conftest import CORPUS, ROOT, SHARED, make_pdf
 
@@ -557,7 +558,7 @@ def test_file_names_that_read_alike_get_distinct_keys(hashed, tmp_path):
 def test_a_manifest_id_equal_to_a_generated_one_is_made_unique(hashed, tmp_path):
     import hashlib
 
-    from assistant.loading import file_key
+    from assistant.corpus import file_key
 
     for name in ("a", "b", "c"):
         (tmp_path / name).mkdir()
@@ -778,7 +779,7 @@ def test_cheap_docx_files_of_a_million_paragraphs_cost_little(tmp_path):
     """45 KB of a million empty paragraphs took 25 s to read (python-docx: 50 µs each) and 135 KB of
     a million one-letter ones about a minute, then gave 11,200 chunks to embed: now the empty ones
     cost a lookup, and a file of more paragraphs than a paper has is refused on one line."""
-    from assistant.loading import MAX_DOCX_PARAGRAPHS
+    from assistant.readers import MAX_DOCX_PARAGRAPHS
 
     empty = docx_with_paragraphs(tmp_path / "empty-paragraphs.docx", b"<w:p/>", 1_000_000)
     letters = docx_with_paragraphs(tmp_path / "letters.docx", b"<w:p><w:r><w:t>a</w:t></w:r></w:p>", 1_000_000)

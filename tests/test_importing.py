@@ -12,7 +12,7 @@ import pytest
 from assistant.cli import main
 from assistant.errors import SiteError
 from assistant.importing import doc_type, import_moderngov
-from assistant.loading import read_manifest
+from assistant.corpus import read_manifest
 from assistant.moderngov import ModernGovClient, parse_date
 from conftest import make_pdf
 from moderngov_standin import Doc, Item, StandInMeeting, StandInModernGov

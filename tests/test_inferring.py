@@ -13,7 +13,8 @@ import pytest
 
 from assistant.chunkstore import ChunkStore
 from assistant.inferring import date_in_name, infer, infer_date, infer_title
-from assistant.loading import SourceFile, load_document
+from assistant.corpus import SourceFile
+from assistant.extraction import load_document
 from assistant.types import Chunk, Passage
 from assistant.ui import document_html, library_rows
 from conftest import make_pdf

@@ -178,3 +178,62 @@ def test_a_file_that_cannot_be_chunked_fails_alone(corpus_copy, make_settings, e
     report = ingest([corpus_copy], make_settings(), embedder)
     assert len(report.failed) == 1 and "could not be chunked (ValueError: chunker bug)" in report.failed[0][1]
     assert "ofsted" in report.failed[0][0] and len(report.added) == 4
+
+
+def chunk_rows(settings, doc_id):
+    """(chunk id, text, sentence vectors) of a document's chunks in the published build."""
+    index = Index.open(settings.index_dir, settings)
+    try:
+        return index.store.db.execute("SELECT id, text, sentence_vectors FROM chunks WHERE doc_id=? ORDER BY id",
+                                      (doc_id,)).fetchall()
+    finally:
+        index.close()
+
+
+def test_a_metadata_only_change_updates_the_paper_without_embedding_it(assistant, corpus_copy, monkeypatch):
+    """A new id, title, date and type in the manifest reach search, its filters (pushed into Milvus)
+    and the document table, while the file's chunks keep their ids, texts and vectors."""
+    assistant.ingest([corpus_copy])
+    old_id, new_id = "cmu-2022-03-15-childrens-social-care", "cmu-childrens-social-care-march"
+    before = chunk_rows(assistant.settings, old_id)
+    manifest = corpus_copy / "manifest.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        f'id = "{old_id}"\ntitle = "Cabinet Member Update: Children\'s Social Care, Cllr Mhairi Doyle, March 2022"\n'
+        'date = "2022-03-15"\ndoc_type = "cabinet-member-update"',
+        f'id = "{new_id}"\ntitle = "Children\'s Services: Progress Report"\ndate = "20230601"\ndoc_type = "report"'),
+        encoding="utf-8")
+    encoded, embed = [], assistant.embedder.embed_passages
+    monkeypatch.setattr(assistant.embedder, "embed_passages",
+                        lambda texts, progress=False: encoded.extend(texts) or embed(texts, progress))
+
+    report = assistant.ingest([corpus_copy])
+    assert len(report.updated) == 1 and report.chunks_embedded == 0 and encoded == []
+    assert chunk_rows(assistant.settings, new_id) == before and chunk_rows(assistant.settings, old_id) == []
+    chunks, manifest_after = index_state(assistant.settings)
+    assert manifest_after["files"][report.updated[0]]["doc_id"] == new_id
+    assert assistant.document(old_id) is None
+    assert assistant.document(new_id).meta.title == "Children's Services: Progress Report"
+    query = "Lisa Lyons left post on 4th March; Martin Birch appointed permanently"
+    hit = {p.meta.doc_id: p for p in assistant.search(query, k=5)}[new_id]
+    assert (hit.meta.title, hit.meta.date, hit.meta.doc_type) == ("Children's Services: Progress Report",
+                                                                  "2023-06-01", "report")
+    assert new_id in {p.meta.doc_id for p in assistant.search(query, since="2023-06-01", doc_types="report")}
+    assert new_id not in {p.meta.doc_id for p in assistant.search(query, until="2022-12-31")}
+    assert new_id not in {p.meta.doc_id for p in assistant.search(query, doc_types="cabinet-member-update")}
+
+
+def test_two_papers_that_swap_ids_in_the_manifest_keep_their_own_text(assistant, corpus_copy):
+    assistant.ingest([corpus_copy])
+    first, second = "cmu-2022-03-15-childrens-social-care", "press-2022-05-ofsted-inadequate-rating"
+    texts = {doc_id: assistant.document(doc_id).text for doc_id in (first, second)}
+    manifest = corpus_copy / "manifest.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(first, "@@swap@@").replace(second, first)
+                        .replace("@@swap@@", second), encoding="utf-8")
+    report = assistant.ingest([corpus_copy])
+    assert len(report.updated) == 2 and not report.failed
+    assert {doc_id: assistant.document(doc_id).text for doc_id in (first, second)} == {
+        first: texts[second], second: texts[first]}
+    chunks, _ = index_state(assistant.settings)
+    for doc_id, other in ((first, second), (second, first)):
+        own = [text for chunk_doc, _, text in chunks if chunk_doc == doc_id]
+        assert own and all(text in texts[other] for text in own)

@@ -11,7 +11,8 @@ import pytest
 
 from assistant import ocr
 from assistant.errors import CorpusError, SettingsError
-from assistant.loading import Loader, SourceFile, load_document
+from assistant.corpus import SourceFile
+from assistant.extraction import Loader, load_document
 from assistant.ocr import MAX_PAGE_PIXELS, OcrOptions, needs_ocr, render_scale
 from assistant.settings import Settings
 from conftest import SHARED, make_pdf

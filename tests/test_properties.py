@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from assistant.chunking import chunk_document, chunk_spans
 from assistant.cleaning import BOILERPLATE, clean_pages, clean_text
 from assistant.errors import CorpusError
-from assistant.loading import SourceFile, load_document
+from assistant.corpus import SourceFile
+from assistant.extraction import load_document
 from assistant.types import Document, DocumentMeta
 
 settings.register_profile("council-assistant", database=None, deadline=None, max_examples=100,

@@ -8,7 +8,8 @@ import pytest
 
 from assistant.chunking import chunk_document, with_items
 from assistant.chunkstore import ChunkStore
-from assistant.loading import SourceFile, load_document
+from assistant.corpus import SourceFile
+from assistant.extraction import load_document
 from assistant.structure import find_items, find_motions
 from conftest import SHARED, make_pdf
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.ingest import discover
-from assistant.loading import load_document, read_manifest
+from assistant.corpus import discover, read_manifest
+from assistant.extraction import load_document
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

@@ -1,53 +1,18 @@
+"""The format readers (txt, md, pdf, html, docx) through `load_document`, which cleans what they read."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
+from assistant.corpus import SourceFile
 from assistant.errors import CorpusError
-from assistant.loading import SourceFile, load_document, read_manifest
-from conftest import CORPUS, make_pdf
+from assistant.extraction import load_document
+from conftest import make_pdf
 
 
 def load(path: Path, meta: dict | None = None, **kwargs):
     return load_document(SourceFile(path, path.name, meta or {}), path.read_bytes(), **kwargs)
-
-
-def test_corpus_manifest_describes_every_seed():
-    manifest = read_manifest(CORPUS)
-    files = sorted(p.name for p in CORPUS.glob("*.txt"))
-    assert len(files) == 5
-    for name in files:
-        entry = manifest[name]
-        assert entry["council"] == "Sefton Council"
-        assert entry["doc_type"] in {"cabinet-member-update", "press-release"}
-        assert entry["title"] and entry["date"] and entry["id"]
-
-
-def test_corpus_text_is_kept_as_given():
-    seeds = Path(__file__).resolve().parents[2] / "shared" / "seeds"
-    if not seeds.is_dir():
-        pytest.skip("../shared/seeds is absent")
-    assert sorted(p.read_bytes() for p in seeds.glob("*.txt")) == sorted(p.read_bytes() for p in CORPUS.glob("*.txt"))
-
-
-def test_text_document_gets_manifest_metadata():
-    path = CORPUS / "2022-03-15-cabinet-member-update-childrens-social-care.txt"
-    document = load(path, read_manifest(CORPUS)[path.name])
-    assert document.meta.doc_id == "cmu-2022-03-15-childrens-social-care"
-    assert document.meta.date == "2022-03-15"
-    assert document.meta.committee.startswith("Overview and Scrutiny")
-    assert document.page_starts == ()
-    assert "Martin Birch who was appointed permanently will commence in April 2022" in document.text
-
-
-def test_unlisted_file_is_titled_by_its_first_line(tmp_path):
-    path = tmp_path / "note.md"
-    path.write_text("# Fostering update\n\nThe fostering service recruited ten carers.", encoding="utf-8")
-    document = load(path)
-    assert document.meta.title == "# Fostering update"
-    assert document.meta.doc_id == "note"
-    assert document.meta.date is None
 
 
 def test_pdf_pages_are_kept(tmp_path):
@@ -165,19 +130,6 @@ def test_utf16_with_bom_is_read(tmp_path):
     assert load(path).text == "Fostering friendly borough"
 
 
-@pytest.mark.parametrize("body,problem", [
-    ('[documents."a.txt"]\ndate = "15 March 2022"\n', "field date"),
-    ('[documents."a.txt"]\nauthor = "x"\n', "unknown field(s) author"),
-    ("[documents\n", "not valid TOML"),
-])
-def test_bad_manifest_names_the_file_and_field(tmp_path, body, problem):
-    (tmp_path / "manifest.toml").write_text(body, encoding="utf-8")
-    with pytest.raises(CorpusError) as caught:
-        read_manifest(tmp_path)
-    assert str(tmp_path / "manifest.toml") in str(caught.value)
-    assert problem in str(caught.value)
-
-
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
 def test_utf16_without_bom_is_read(tmp_path, encoding):
     path = tmp_path / "wide.txt"
@@ -224,3 +176,22 @@ def test_one_repeated_line_on_every_page_is_content_not_a_header(tmp_path):
     document = load(path)
     assert document.text.count("Safeguarding children in Sefton") == 4
     assert len(document.page_starts) == 4
+
+
+def test_a_reader_is_chosen_by_the_registry(tmp_path, monkeypatch):
+    """Adding a format is one entry in READERS; the entry's reader gets the path, bytes and options."""
+    from assistant.readers import READERS, SUPPORTED, Extracted
+
+    assert SUPPORTED == {".txt", ".md", ".pdf", ".html", ".htm", ".docx"}
+    seen = []
+
+    def read_csv(path, data, options):
+        seen.append((path.name, options.pdf_password))
+        return Extracted(pages=[data.decode().replace(",", " | ")], title="Budget table", warnings=(), paged=False)
+
+    monkeypatch.setitem(READERS, ".csv", read_csv)
+    path = tmp_path / "budget.csv"
+    path.write_text("Line,Amount\nFostering,2m\n", encoding="utf-8")
+    document = load(path, pdf_password="unused")
+    assert seen == [("budget.csv", "unused")]
+    assert document.meta.title == "Budget table" and "Fostering | 2m" in document.text
