@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import ui
+from assistant import export, ui, ui_actions, ui_html
 from assistant.errors import SettingsError
 from assistant.types import Answer, Chunk, Citation, Document, DocumentMeta, Passage
 
@@ -43,37 +43,37 @@ def citation(n: int = 1, quote: str = "the quote", passage: str = "before the qu
 # --- pure builders --------------------------------------------------------------------------------
 
 def test_highlight_marks_the_span_and_escapes_every_part():
-    assert ui.highlight("a<b>cdef", 1, 4) == 'a<mark class="ca-mark">&lt;b&gt;</mark>cdef'
-    assert ui.highlight("abc", -5, 99) == '<mark class="ca-mark">abc</mark>'
-    assert ui.highlight("abc", 2, 1) == 'ab<mark class="ca-mark"></mark>c'
+    assert ui_html.highlight("a<b>cdef", 1, 4) == 'a<mark class="ca-mark">&lt;b&gt;</mark>cdef'
+    assert ui_html.highlight("abc", -5, 99) == '<mark class="ca-mark">abc</mark>'
+    assert ui_html.highlight("abc", 2, 1) == 'ab<mark class="ca-mark"></mark>c'
 
 
 def test_passage_highlight_uses_the_citation_offsets():
     c = citation(quote="grew by £10 million", passage="Funding grew by £10 million in 2021/22.", passage_start=500)
     assert c.start - c.passage_start == 8
-    assert ui.passage_html(c) == 'Funding <mark class="ca-mark">grew by £10 million</mark> in 2021/22.'
+    assert ui_html.passage_html(c) == 'Funding <mark class="ca-mark">grew by £10 million</mark> in 2021/22.'
     shifted = dataclasses.replace(c, start=c.start + 3, end=c.end + 3)  # offsets off: found by the quote
-    assert ui.passage_html(shifted) == ui.passage_html(c)
+    assert ui_html.passage_html(shifted) == ui_html.passage_html(c)
     bare = dataclasses.replace(c, passage="")
-    assert ui.passage_html(bare) == '<mark class="ca-mark">grew by £10 million</mark>'
+    assert ui_html.passage_html(bare) == '<mark class="ca-mark">grew by £10 million</mark>'
 
 
 def test_question_quote_passage_and_titles_are_escaped():
     c = citation(quote=f"quoted {SCRIPT}", passage=f"Context <img src=x onerror=alert(1)> quoted {SCRIPT} end")
     answer = Answer(question=f"What about {SCRIPT}?", text=f"It says {SCRIPT} [1]", answered=True, citations=(c,))
-    for page in (ui.conversation_html([answer]), ui.conversation_html([answer], shown_last="It says <scr"),
-                 ui.sources_html(answer), ui.conversation_html([], pending=SCRIPT, notice=SCRIPT)):
+    for page in (ui_html.conversation_html([answer]), ui_html.conversation_html([answer], shown_last="It says <scr"),
+                 ui_html.sources_html(answer), ui_html.conversation_html([], pending=SCRIPT, notice=SCRIPT)):
         assert "<script" not in page and "<img" not in page
         assert "&lt;script&gt;" in page or "&lt;scr" in page
-    assert "&lt;img src=x onerror=alert(1)&gt;" in ui.sources_html(answer)
-    assert 'data-doc="doc-1"' in ui.conversation_html([answer])
+    assert "&lt;img src=x onerror=alert(1)&gt;" in ui_html.sources_html(answer)
+    assert 'data-doc="doc-1"' in ui_html.conversation_html([answer])
 
 
 def test_document_view_escapes_text_and_highlights_across_pages():
     text = "Page one <b>text</b>.Page two text.Page three."
     document = Document(meta=META, text=text, path="ignored.pdf", page_starts=(0, 21, 35))
     start, end = text.index("text</b>"), text.index("two") + 3
-    view = ui.document_html(document, start, end)
+    view = ui_html.document_html(document, start, end)
     assert "<b>" not in view and "<script" not in view
     assert "&lt;b&gt;" in view and "&lt;script&gt;" in view
     assert [int(n) for n in re.findall(r'class="ca-page">Page (\d+)', view)] == [1, 2, 3]
@@ -81,13 +81,13 @@ def test_document_view_escapes_text_and_highlights_across_pages():
     assert "".join(marks) == "text&lt;/b&gt;.Page two"
     assert view.count('id="ca-hit"') == 1 and "on page 1" in view
     assert 'href="https://example.org/a?b=1&amp;c=&lt;2&gt;"' in view
-    assert "ca-page" not in ui.document_html(dataclasses.replace(document, page_starts=()), start, end)
+    assert "ca-page" not in ui_html.document_html(dataclasses.replace(document, page_starts=()), start, end)
 
 
 def test_answer_markers_become_buttons_to_their_sources():
     answer = Answer(question="q", text="First [1] second [2] stray [9]", answered=True,
                     citations=(citation(1), citation(2, quote="after")))
-    html = ui.answer_text_html(answer)
+    html = ui_html.answer_text_html(answer)
     assert html.count('class="ca-cite"') == 2 and "stray [9]" in html
     assert 'data-doc="doc-1" data-start="107" data-end="116"' in html
 
@@ -95,14 +95,14 @@ def test_answer_markers_become_buttons_to_their_sources():
 def test_unanswered_turn_is_plain_with_possibly_related_sources():
     answer = Answer(question="Bins?", text="The indexed papers do not say.", answered=False,
                     citations=(citation(1),))
-    turn = ui.turn_html(answer)
+    turn = ui_html.turn_html(answer)
     assert "ca-unanswered" in turn and "Possibly related" in turn and "do not say" in turn
-    assert "Possibly related" in ui.sources_html(answer) and "ca-related-card" in ui.sources_html(answer)
+    assert "Possibly related" in ui_html.sources_html(answer) and "ca-related-card" in ui_html.sources_html(answer)
 
 
 def test_stream_prefixes_grow_to_the_whole_text():
     text = "One two three four five six seven [1] eight."
-    prefixes = list(ui.stream_prefixes(text, words=3))
+    prefixes = list(ui_html.stream_prefixes(text, words=3))
     assert prefixes[-1] == text and len(prefixes) == 3
     assert all(text.startswith(p) for p in prefixes)
     assert all(len(a) < len(b) for a, b in zip(prefixes, prefixes[1:]))
@@ -110,10 +110,10 @@ def test_stream_prefixes_grow_to_the_whole_text():
 
 def test_csv_export_guards_against_formulas(tmp_path):
     chunk = Chunk(doc_id="doc-1", ord=0, text="=HYPERLINK(\"http://x\")\n and more", start=5, end=40)
-    path = ui.write_search_csv([Passage(chunk=chunk, meta=META, score=0.5, rank=1)], tmp_path / "out.csv")
+    path = export.write_search_csv([Passage(chunk=chunk, meta=META, score=0.5, rank=1)], tmp_path / "out.csv")
     rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
     assert rows[0]["text"].startswith("'=HYPERLINK") and rows[0]["title"] == META.title
-    assert ui.csv_cell("-1") == "'-1" and ui.csv_cell("plain") == "plain" and ui.csv_cell(None) == ""
+    assert export.csv_cell("-1") == "'-1" and export.csv_cell("plain") == "plain" and export.csv_cell(None) == ""
 
 
 def test_login_is_on_only_when_both_settings_are_set():
@@ -130,8 +130,8 @@ def test_login_is_on_only_when_both_settings_are_set():
 def test_unexpected_errors_are_not_shown_to_users():
     from assistant.errors import QueryError
 
-    assert ui.friendly(QueryError("the question is empty")) == "The question is empty"
-    assert ui.friendly(RuntimeError("/srv/index/chunks.sqlite3: disk I/O error")) == ui.UNEXPECTED
+    assert ui_actions.friendly(QueryError("the question is empty")) == "The question is empty"
+    assert ui_actions.friendly(RuntimeError("/srv/index/chunks.sqlite3: disk I/O error")) == ui_actions.UNEXPECTED
 
 
 def test_cli_chat_serves_on_loopback_by_default():
@@ -405,8 +405,8 @@ def test_short_answer_leads_the_turn_prominently_with_its_citation():
     text = "£10 million [1] — The council put in £10 million. [1]"
     answer = Answer(question="How much?", text=text, answered=True, citations=(citation(1),),
                     short_answer=ShortAnswer(text="£10 million", start=120, end=131, n=1))
-    turn = ui.turn_html(answer)
+    turn = ui_html.turn_html(answer)
     assert '<p class="ca-short">£10 million <button' in turn
     assert 'class="ca-answer-text">The council put in £10 million. <button' in turn
-    plain = ui.turn_html(Answer(question="Why?", text="Because. [1]", answered=True, citations=(citation(1),)))
+    plain = ui_html.turn_html(Answer(question="Why?", text="Because. [1]", answered=True, citations=(citation(1),)))
     assert "ca-short" not in plain.split("</style>")[-1] and "Because." in plain
