@@ -86,7 +86,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                                 chat_until = gr.DateTime(label="To", include_time=False, type="string")
                             chat_types = gr.CheckboxGroup(doc_types, label="Types of paper (none ticked: all)")
                     with gr.Column(scale=2, min_width=300):
-                        sources = gr.HTML(sources_html(None), elem_id="ca-sources", apply_default_css=False,
+                        sources = gr.HTML(sources_html([]), elem_id="ca-sources", apply_default_css=False,
                                           js_on_load=PANEL_JS)
 
             with gr.Tab("Search", id="search"):

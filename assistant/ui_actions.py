@@ -83,23 +83,22 @@ class Actions:
                 doc_types: list[str] | None, request: gr.Request = None):
         """Stream the answer to `message`: (conversation, sources, turns, question box) per step."""
         turns = list(turns or [])
-        latest = turns[-1] if turns else None
         if (message or "").strip():
-            yield conversation_html(turns, pending=message.strip()), sources_html(latest), turns, ""
+            yield conversation_html(turns, pending=message.strip()), sources_html(turns), turns, ""
         refused = self._admit(request)
         if refused:
-            yield conversation_html(turns, notice=refused, examples=self.examples), sources_html(latest), turns, message
+            yield conversation_html(turns, notice=refused, examples=self.examples), sources_html(turns), turns, message
             return
         try:
             history = [(a.question, a.text) for a in turns]
             answer = self.assistant.chat(history, message, since=since or None, until=until or None,
                                          doc_types=tuple(doc_types or ()), restricted=self.sees_restricted(request))
         except Exception as exc:
-            yield (conversation_html(turns, notice=friendly(exc), examples=self.examples), sources_html(latest),
+            yield (conversation_html(turns, notice=friendly(exc), examples=self.examples), sources_html(turns),
                    turns, message)
             return
         turns.append(answer)
-        sources = sources_html(answer)
+        sources = sources_html(turns)
         if answer.answered:
             for shown in stream_prefixes(answer.text):
                 yield conversation_html(turns, shown_last=shown), sources, turns, ""
@@ -111,7 +110,7 @@ class Actions:
         yield from self.respond(str(getattr(evt, "question", "")), turns, since, until, doc_types, request)
 
     def new_chat(self):
-        return conversation_html([], examples=self.examples), sources_html(None), []
+        return conversation_html([], examples=self.examples), sources_html([]), []
 
     # --- documents --------------------------------------------------------------------------
     def open_document(self, doc_id: str, start: int | None = None, end: int | None = None,

@@ -152,26 +152,35 @@ def passage_html(citation: Citation) -> str:
     return highlight(passage, start, end)
 
 
-def source_card_html(citation: Citation, related: bool = False) -> str:
+def source_card_html(citation: Citation, related: bool = False, turn: int = 1) -> str:
     attrs = cite_attrs(citation.meta.doc_id, citation.start, citation.end)
-    return (f'<article class="ca-card{" ca-related-card" if related else ""}" id="ca-source-{citation.n}">'
+    return (f'<article class="ca-card{" ca-related-card" if related else ""}" id="ca-source-{turn}-{citation.n}">'
             f"<h3>{cite_button(citation)} {_esc(citation.meta.title)}</h3>"
             f'<p class="ca-meta">{meta_line(citation.meta, citation.page, item=citation.meta.heading_at(citation.start))}</p>'
             f'<blockquote class="ca-passage">{passage_html(citation)}</blockquote>'
             f'<button type="button" class="ca-open" {attrs}>Open the document at this passage →</button></article>')
 
 
-def sources_html(answer: Answer | None) -> str:
-    """The sources panel: a card per citation of the latest answer."""
-    if answer is None:
+def source_group_html(turn: int, answer: Answer, open_: bool) -> str:
+    """One answer's sources under its question, folded unless `open_`."""
+    kind = "Sources" if answer.answered else "Possibly related"
+    if answer.citations:
+        body = "".join(source_card_html(c, related=not answer.answered, turn=turn) for c in answer.citations)
+    else:
+        body = '<p class="ca-small">No passage in the papers comes close.</p>'
+    return (f'<details class="ca-source-group" id="ca-sources-{turn}"{" open" if open_ else ""}>'
+            f'<summary><span class="ca-label">Question {turn} · {kind}</span>{_esc(answer.question)}</summary>'
+            f"{body}</details>")
+
+
+def sources_html(turns: Sequence[Answer]) -> str:
+    """The sources panel: every answer's citation cards, grouped under their question in conversation
+    order, so that answer 1's [1] and answer 3's [1] are never confused; the newest group is open."""
+    if not turns:
         return ('<div class="ca-html ca-sources"><h2>Sources</h2><p class="ca-small">The papers behind each '
                 "answer appear here, with the quoted sentence highlighted.</p></div>")
-    if not answer.citations:
-        return ('<div class="ca-html ca-sources"><h2>Sources</h2>'
-                '<p class="ca-small">No passage in the papers comes close.</p></div>')
-    heading = "Sources" if answer.answered else "Possibly related"
-    cards = "".join(source_card_html(c, related=not answer.answered) for c in answer.citations)
-    return f'<div class="ca-html ca-sources"><h2>{heading}</h2>{cards}</div>'
+    groups = "".join(source_group_html(i, a, open_=i == len(turns)) for i, a in enumerate(turns, start=1))
+    return f'<div class="ca-html ca-sources"><h2>Sources</h2>{groups}</div>'
 
 
 def document_html(document: Document, start: int | None = None, end: int | None = None) -> str:

@@ -62,10 +62,10 @@ def test_question_quote_passage_and_titles_are_escaped():
     c = citation(quote=f"quoted {SCRIPT}", passage=f"Context <img src=x onerror=alert(1)> quoted {SCRIPT} end")
     answer = Answer(question=f"What about {SCRIPT}?", text=f"It says {SCRIPT} [1]", answered=True, citations=(c,))
     for page in (ui_html.conversation_html([answer]), ui_html.conversation_html([answer], shown_last="It says <scr"),
-                 ui_html.sources_html(answer), ui_html.conversation_html([], pending=SCRIPT, notice=SCRIPT)):
+                 ui_html.sources_html([answer]), ui_html.conversation_html([], pending=SCRIPT, notice=SCRIPT)):
         assert "<script" not in page and "<img" not in page
         assert "&lt;script&gt;" in page or "&lt;scr" in page
-    assert "&lt;img src=x onerror=alert(1)&gt;" in ui_html.sources_html(answer)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in ui_html.sources_html([answer])
     assert 'data-doc="doc-1"' in ui_html.conversation_html([answer])
 
 
@@ -97,7 +97,7 @@ def test_unanswered_turn_is_plain_with_possibly_related_sources():
                     citations=(citation(1),))
     turn = ui_html.turn_html(answer)
     assert "ca-unanswered" in turn and "Possibly related" in turn and "do not say" in turn
-    assert "Possibly related" in ui_html.sources_html(answer) and "ca-related-card" in ui_html.sources_html(answer)
+    assert "Possibly related" in ui_html.sources_html([answer]) and "ca-related-card" in ui_html.sources_html([answer])
 
 
 def test_stream_prefixes_grow_to_the_whole_text():
@@ -410,3 +410,50 @@ def test_short_answer_leads_the_turn_prominently_with_its_citation():
     assert 'class="ca-answer-text">The council put in £10 million. <button' in turn
     plain = ui_html.turn_html(Answer(question="Why?", text="Because. [1]", answered=True, citations=(citation(1),)))
     assert "ca-short" not in plain.split("</style>")[-1] and "Because." in plain
+
+
+NEWEST_ANSWER_SHOWN = """() => {
+    const box = document.querySelector('#ca-conversation');
+    const answers = box.querySelectorAll('.ca-answer');
+    const last = answers[answers.length - 1].getBoundingClientRect();
+    const input = document.querySelector('#ca-question textarea').getBoundingClientRect();
+    const x = last.left + 30;
+    const shownBottom = Math.min(last.bottom, box.getBoundingClientRect().bottom, input.top);
+    const ys = [last.top + 4, shownBottom - 4];
+    const hit = ys.map(y => answers[answers.length - 1].contains(document.elementFromPoint(x, y)));
+    return {hit, top: last.top, inputTop: input.top, inputBottom: input.bottom,
+            height: window.innerHeight, pageScroll: document.scrollingElement.scrollTop,
+            boxScrolls: box.scrollHeight > box.clientHeight + 1};
+}"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_three_turns_keep_the_newest_answer_in_view_above_the_question_box(page):
+    page.set_viewport_size({"width": 1366, "height": 900})
+    questions = [FUNDING, "and what about fostering?", "Who is the DfE adviser working with the Improvement Board?"]
+    for turn, question in enumerate(questions, start=1):
+        ask(page, question, turns=turn)
+    page.wait_for_timeout(500)
+    shot(page, "chat-three-turns", full_page=False)
+    shown = page.evaluate(NEWEST_ANSWER_SHOWN)
+    assert shown["boxScrolls"], "the conversation should scroll inside its own box"
+    assert shown["inputBottom"] <= shown["height"], "the question box should stay on screen"
+    assert 0 <= shown["top"] < shown["inputTop"], shown
+    assert all(shown["hit"]), f"the newest answer is covered or off screen: {shown}"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_each_answer_keeps_its_own_sources(page):
+    ask(page, FUNDING)
+    ask(page, "Who is the DfE adviser working with the Improvement Board?", turns=2)
+    groups = page.locator("#ca-sources .ca-source-group")
+    assert groups.count() == 2
+    for turn in range(2):
+        answer_docs = page.locator("#ca-conversation .ca-turn").nth(turn).locator(
+            ".ca-answer button.ca-cite").evaluate_all("(bs) => bs.map(b => [b.textContent, b.dataset.doc])")
+        card_docs = groups.nth(turn).locator(".ca-card h3 button.ca-cite").evaluate_all(
+            "(bs) => bs.map(b => [b.textContent, b.dataset.doc])")
+        assert answer_docs and set(map(tuple, answer_docs)) <= set(map(tuple, card_docs)), (turn, answer_docs, card_docs)
+    assert "Who is the DfE adviser" in groups.nth(1).inner_text()

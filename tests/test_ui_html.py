@@ -41,7 +41,7 @@ def every_builder_output() -> list[str]:
     document = Document(meta=META, text=f"Intro {HOSTILE} and more.", path="x.txt")
     return [ui_html.conversation_html([answer()]), ui_html.conversation_html([answer()], shown_last="Funding <scr"),
             ui_html.conversation_html([], pending=HOSTILE, notice=HOSTILE, examples=[HOSTILE]),
-            ui_html.sources_html(answer()), ui_html.document_html(document, 6, 20),
+            ui_html.sources_html([answer()]), ui_html.document_html(document, 6, 20),
             ui_html.header_html([(META, 3)]), ui_html.notice_html(HOSTILE),
             ui_html.turn_html(Answer(question=HOSTILE, text=HOSTILE, answered=False, citations=(citation(1),))),
             ui_html.meta_line(META, page=2, item=HOSTILE)]
@@ -55,7 +55,7 @@ def test_hostile_titles_questions_and_metadata_never_become_markup():
 
 
 def test_hostile_doc_id_stays_inside_its_data_attribute():
-    tags = Tags(ui_html.sources_html(answer())).tags
+    tags = Tags(ui_html.sources_html([answer()])).tags
     cites = [attrs for tag, attrs in tags if tag == "button" and "data-doc" in attrs]
     assert cites and all(attrs["data-doc"] == HOSTILE_ID for attrs in cites)
 
@@ -72,7 +72,7 @@ def test_each_marker_becomes_a_button_naming_its_source_and_span():
 
 
 def test_the_sources_panel_has_a_card_per_citation_with_the_quote_marked():
-    html = ui_html.sources_html(answer())
+    html = ui_html.sources_html([answer()])
     assert html.count('<article class="ca-card"') == 2
     assert html.count('<mark class="ca-mark">grew by £10 million</mark>') == 2
-    assert ui_html.sources_html(Answer(question="q", text="no", answered=False)).count("ca-card") == 0
+    assert ui_html.sources_html([Answer(question="q", text="no", answered=False)]).count("ca-card") == 0
