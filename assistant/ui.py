@@ -28,7 +28,7 @@ from .api import build_api, mount
 from .serving import RateLimit, RequestGuard
 from .ui_actions import EXAMPLE_QUESTIONS, UNEXPECTED, Actions, friendly
 from .ui_html import (LIBRARY_HEADERS, SEARCH_HEADERS, TITLE, conversation_html, header_html, library_rows,
-                      library_summary_md, placeholder_document_html, sources_html)
+                      library_summary_md, placeholder_document_html, sources_html, type_choices)
 from .users import Logins
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                             with gr.Row():
                                 chat_since = gr.DateTime(label="From", include_time=False, type="string")
                                 chat_until = gr.DateTime(label="To", include_time=False, type="string")
-                            chat_types = gr.CheckboxGroup(doc_types, label="Types of paper (none ticked: all)")
+                            chat_types = gr.CheckboxGroup(type_choices(doc_types), label="Types of paper (none ticked: all)")
                     with gr.Column(scale=2, min_width=300):
                         sources = gr.HTML(sources_html([]), elem_id="ca-sources", apply_default_css=False,
                                           js_on_load=PANEL_JS)
@@ -101,7 +101,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                 with gr.Row():
                     search_since = gr.DateTime(label="From", include_time=False, type="string")
                     search_until = gr.DateTime(label="To", include_time=False, type="string")
-                    search_types = gr.CheckboxGroup(doc_types, label="Types of paper (none ticked: all)")
+                    search_types = gr.CheckboxGroup(type_choices(doc_types), label="Types of paper (none ticked: all)")
                 with gr.Row(equal_height=True):
                     search_status = gr.HTML("", elem_classes="ca-status", apply_default_css=False, js_on_load=None)
                     download = gr.DownloadButton("Download CSV", visible=False, elem_id="ca-download", size="md",

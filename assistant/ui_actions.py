@@ -15,7 +15,7 @@ from .export import Exports
 from .serving import RateLimit
 from .types import Answer, DocumentMeta, Passage
 from .ui_html import (conversation_html, document_html, header_html, library_rows, library_summary_md,
-                      notice_html, search_rows, sources_html, stream_prefixes)
+                      notice_html, search_rows, sources_html, stream_prefixes, type_choices)
 from .users import Logins
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,8 @@ class Actions:
             return (gr.skip(),) * 6
         types = sorted({meta.doc_type for meta, _ in documents})
         return (header_html(documents), library_summary_md(documents), library_rows(documents),
-                [m.doc_id for m, _ in documents], gr.CheckboxGroup(choices=types), gr.CheckboxGroup(choices=types))
+                [m.doc_id for m, _ in documents], gr.CheckboxGroup(choices=type_choices(types)),
+                gr.CheckboxGroup(choices=type_choices(types)))
 
     # --- search -----------------------------------------------------------------------------
     def search_table(self, query: str, k: float, since: str | None, until: str | None, doc_types: list[str] | None,

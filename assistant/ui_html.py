@@ -6,6 +6,7 @@ text is escaped before it becomes HTML; a citation becomes a button whose data a
 """
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from typing import Iterator, Sequence
@@ -17,8 +18,55 @@ SEARCH_HEADERS = ["rank", "title", "date", "type", "page", "score", "passage"]
 LIBRARY_HEADERS = ["title", "date", "type", "committee", "chunks", "doc_id"]
 STREAM_WORDS = 3
 
+_WEB = re.compile(r"https?://", re.IGNORECASE)  # a source shown to users; a local file path never is
 _MARKER = re.compile(r"\[(\d+)\]")
 _esc = html.escape
+FOLLOW_UP_NOTE = "Read as a follow-up to the questions before it."
+
+
+def date_text(iso: str | None) -> str:
+    """An ISO date as people write it ("28 Sep 2021"); "undated" when there is none; text that is not
+    an ISO date as it is."""
+    if not iso:
+        return "undated"
+    try:
+        day = dt.date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{day.day} {day:%b %Y}"
+
+
+def shown_date(meta: DocumentMeta) -> str:
+    """The paper's date in words; an estimated one (the manifest gives a `date_note` saying how it was
+    estimated) reads "about 23 Aug 2021", or "about May 2022" when the first of a month stands for the
+    month."""
+    if not meta.date_note or not meta.date:
+        return date_text(meta.date)
+    try:
+        day = dt.date.fromisoformat(meta.date)
+    except ValueError:
+        return f"about {meta.date}"
+    return f"about {day:%B %Y}" if day.day == 1 else f"about {date_text(meta.date)}"
+
+
+def date_html(meta: DocumentMeta) -> str:
+    """`shown_date` escaped; an estimate carries its reason on hover and to assistive technology."""
+    text = _esc(shown_date(meta))
+    if not meta.date_note or not meta.date:
+        return text
+    note = _esc(f"Estimated date: {meta.date_note}")
+    return f'<span class="ca-estimated" title="{note}" aria-label="{text} ({note})">{text}</span>'
+
+
+def type_label(doc_type: str) -> str:
+    """A document type slug in words: "cabinet-member-update" -> "Cabinet member update"."""
+    words = " ".join(re.split(r"[-_\s]+", doc_type.strip()))
+    return words[:1].upper() + words[1:]
+
+
+def type_choices(doc_types: Sequence[str]) -> list[tuple[str, str]]:
+    """(label, slug) pairs for a type filter, so people tick words and the search gets slugs."""
+    return [(type_label(t), t) for t in doc_types]
 
 
 def highlight(text: str, start: int, end: int) -> str:
@@ -33,7 +81,7 @@ def meta_line(meta: DocumentMeta, page: int | None = None, score: float | None =
               item: str | None = None) -> str:
     """"15 Mar 2022 · minutes · Item 37/18 Appointment of Internal Auditor · page 3", escaped; a page
     read by OCR says so."""
-    parts = [meta.date or "undated", meta.doc_type]
+    parts = [type_label(meta.doc_type)]
     if item:
         parts.append(item)
     if page:
@@ -42,7 +90,7 @@ def meta_line(meta: DocumentMeta, page: int | None = None, score: float | None =
             parts.append(OCR_NOTE)
     if score is not None:
         parts.append(f"relevance {score:.2f}")
-    return " · ".join(_esc(str(p)) for p in parts)
+    return " · ".join([date_html(meta)] + [_esc(str(p)) for p in parts])
 
 
 def cite_attrs(doc_id: str, start: int, end: int) -> str:
@@ -102,7 +150,7 @@ def turn_html(answer: Answer, shown: str | None = None) -> str:
                             for c in answer.citations)
             parts.append(f'<span class="ca-label">Possibly related</span><ul class="ca-related">{items}</ul>')
     if answer.query and answer.query != answer.question and shown is None:
-        parts.append(f'<p class="ca-small">Searched for: {_esc(answer.query)}</p>')
+        parts.append(f'<p class="ca-small">{FOLLOW_UP_NOTE}</p>')
     for note in answer.notes if shown is None else ():
         parts.append(f'<p class="ca-small">Note: {_esc(note)}</p>')
     parts.append("</div>")
@@ -186,11 +234,12 @@ def sources_html(turns: Sequence[Answer]) -> str:
 def document_html(document: Document, start: int | None = None, end: int | None = None) -> str:
     """A document's cleaned text, page by page for PDFs, with `text[start:end]` highlighted (id ca-hit)."""
     text, meta = document.text, document.meta
-    details = [meta.date or "undated", meta.doc_type, meta.council, meta.committee]
+    details = [type_label(meta.doc_type), meta.council, meta.committee]
     head = [f"<h2>{_esc(meta.title)}</h2>",
-            f'<p class="ca-meta">{" · ".join(_esc(d) for d in details if d)}</p>']
-    if meta.source:
-        head.append(f'<p class="ca-small">Source: {_source_html(meta.source)}</p>')
+            f'<p class="ca-meta">{" · ".join([date_html(meta)] + [_esc(d) for d in details if d])}</p>']
+    if meta.source and _WEB.match(meta.source):
+        head.append(f'<p class="ca-small">Source: <a href="{_esc(meta.source)}" target="_blank" '
+                    f'rel="noopener noreferrer">{_esc(meta.source)}</a></p>')
     if meta.date_note:
         head.append(f'<p class="ca-small">About the date: {_esc(meta.date_note)}</p>')
     if start is not None and end is not None:
@@ -218,12 +267,6 @@ def document_html(document: Document, start: int | None = None, end: int | None 
             f'<div class="ca-doc-text" tabindex="0">{"".join(body)}</div></div>')
 
 
-def _source_html(source: str) -> str:
-    if re.match(r"https?://", source, re.IGNORECASE):
-        return f'<a href="{_esc(source)}" target="_blank" rel="noopener noreferrer">{_esc(source)}</a>'
-    return _esc(source)
-
-
 def notice_html(message: str) -> str:
     return f'<div class="ca-html"><div class="ca-notice" role="alert">{_esc(message)}</div></div>'
 
@@ -236,7 +279,7 @@ def placeholder_document_html() -> str:
 def header_html(documents: Sequence[tuple[DocumentMeta, int]]) -> str:
     dates = sorted(m.date for m, _ in documents if m.date)
     councils = sorted({m.council for m, _ in documents if m.council})
-    span = f", {dates[0]} to {dates[-1]}" if dates else ""
+    span = f", {date_text(dates[0])} to {date_text(dates[-1])}" if dates else ""
     who = f" from {', '.join(councils)}" if councils else ""
     count = f"{len(documents)} paper{'s' if len(documents) != 1 else ''}"
     return (f'<div class="ca-header"><h1>{_esc(TITLE)}</h1>'
@@ -249,12 +292,13 @@ def library_summary_md(documents: Sequence[tuple[DocumentMeta, int]]) -> str:
 
 
 def search_rows(passages: Sequence[Passage]) -> list[list]:
-    return [[p.rank, p.meta.title, p.meta.date or "", p.meta.doc_type, p.chunk.page or "", round(p.score, 3),
+    return [[p.rank, p.meta.title, shown_date(p.meta), type_label(p.meta.doc_type), p.chunk.page or "", round(p.score, 3),
              " ".join(p.chunk.text.split())] for p in passages]
 
 
 def library_rows(documents: Sequence[tuple[DocumentMeta, int]]) -> list[list]:
-    return [[m.title, m.date or "", m.doc_type, m.committee or "", chunks, m.doc_id] for m, chunks in documents]
+    return [[m.title, shown_date(m), type_label(m.doc_type), m.committee or "", chunks, m.doc_id]
+            for m, chunks in documents]
 
 
 def stream_prefixes(text: str, words: int = STREAM_WORDS) -> Iterator[str]:

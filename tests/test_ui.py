@@ -272,7 +272,7 @@ def test_browser_chat_answer_sources_document_view_and_follow_up(page):
     assert "£10 million" in answer and "[1]" in answer
     assert len(set(page.evaluate("window.__shown"))) > 2, "the answer should stream in"
     card = page.locator("#ca-sources .ca-card").first
-    assert "press-release" in card.inner_text() and "2022-05-01" in card.inner_text()
+    assert "Press release" in card.inner_text() and "about May 2022" in card.inner_text()
     quoted = card.locator("mark").inner_text()
     assert "£10 million" in quoted
     page.wait_for_timeout(300)
@@ -293,7 +293,7 @@ def test_browser_chat_answer_sources_document_view_and_follow_up(page):
     page.wait_for_selector("#ca-question textarea", state="visible")
     ask(page, "and what about fostering?", turns=2)
     second = page.locator("#ca-conversation .ca-turn").nth(1).inner_text()
-    assert "Searched for" in second and "funding" in second.lower()
+    assert ui_html.FOLLOW_UP_NOTE in second
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(300)
     shot(page, "chat-phone")
@@ -457,3 +457,29 @@ def test_browser_each_answer_keeps_its_own_sources(page):
             "(bs) => bs.map(b => [b.textContent, b.dataset.doc])")
         assert answer_docs and set(map(tuple, answer_docs)) <= set(map(tuple, card_docs)), (turn, answer_docs, card_docs)
     assert "Who is the DfE adviser" in groups.nth(1).inner_text()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_shows_plain_words_not_internal_text(page):
+    ask(page, FUNDING)
+    ask(page, "and what about fostering?", turns=2)
+    conversation = page.inner_text("#ca-conversation")
+    assert "(about:" not in conversation and "Searched for" not in conversation
+    assert "follow-up" in page.locator("#ca-conversation .ca-turn").nth(1).inner_text()
+    sources = page.inner_text("#ca-sources")
+    assert "Press release" in sources and "press-release" not in sources
+    assert not re.search(r"\d{4}-\d\d-\d\d", sources), "dates are shown as words, not ISO"
+    estimated = page.locator("#ca-sources .ca-estimated").first
+    assert estimated.text_content() == "about May 2022"
+    assert (estimated.get_attribute("title") or "").startswith("Estimated date: ")
+
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#ca-library [role=row].virtual-row").first.wait_for()
+    library = page.inner_text("#ca-library")
+    assert "Cabinet member update" in library and "cabinet-member-update" not in library
+    row = next(i for i in range(5) if "Cabinet member update" in page.inner_text(f"#ca-library [data-testid=cell-{i}-2]"))
+    page.click(f"#ca-library [data-testid=cell-{row}-0]")
+    view = page.locator("#ca-document .ca-doc")
+    view.locator(".ca-doc-text").wait_for(state="visible")
+    assert "corpus/" not in view.inner_text() and ".txt" not in view.inner_text()

@@ -2,6 +2,7 @@
 citation marker becomes a button that carries exactly what opens its paper at the quoted span."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from html.parser import HTMLParser
 
@@ -76,3 +77,26 @@ def test_the_sources_panel_has_a_card_per_citation_with_the_quote_marked():
     assert html.count('<article class="ca-card"') == 2
     assert html.count('<mark class="ca-mark">grew by £10 million</mark>') == 2
     assert ui_html.sources_html([Answer(question="q", text="no", answered=False)]).count("ca-card") == 0
+
+
+def test_dates_types_and_sources_are_shown_in_plain_words():
+    estimated = DocumentMeta(doc_id="d", title="t", date="2022-05-01", doc_type="press-release",
+                             date_note="Undated: refers to the May report", source="corpus/2022-05-x.txt")
+    assert ui_html.date_text("2021-09-28") == "28 Sep 2021" and ui_html.date_text(None) == "undated"
+    assert ui_html.shown_date(estimated) == "about May 2022"
+    assert ui_html.shown_date(DocumentMeta(doc_id="d", title="t", date="2021-08-26", date_note="week")) == "about 26 Aug 2021"
+    assert ui_html.type_label("cabinet-member-update") == "Cabinet member update"
+    line = ui_html.meta_line(estimated, page=3)
+    assert line.startswith('<span class="ca-estimated" title="Estimated date: Undated: refers to the May report"')
+    assert "Press release · page 3" in line and "press-release" not in line
+    view = ui_html.document_html(Document(meta=estimated, text="Body.", path="corpus/2022-05-x.txt"))
+    assert "corpus/" not in view and "Source:" not in view
+    web = dataclasses.replace(estimated, source="https://example.org/p?a=1&b=2")
+    assert '<a href="https://example.org/p?a=1&amp;b=2"' in ui_html.document_html(Document(meta=web, text="B.", path="x"))
+
+
+def test_a_follow_up_says_so_without_the_internal_query():
+    follow = Answer(question="and fostering?", text="It grew. [1]", answered=True, citations=(citation(1),),
+                    query="and fostering? (about: How much funding? Social Workers)")
+    turn = ui_html.turn_html(follow)
+    assert ui_html.FOLLOW_UP_NOTE in turn and "about:" not in turn and "Social Workers" not in turn
