@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 __all__ = ["Actions", "UNEXPECTED", "build_app", "friendly", "library_rows", "serve"]
 
 
+def date_box(label: str, elem_id: str) -> gr.Textbox:
+    """A typed date filter (day first, as written in the UK, or ISO): a labelled text box, since Gradio's
+    date picker drops any text not in its own format without a word."""
+    return gr.Textbox(label=label, placeholder="e.g. 31/12/2021", max_lines=1, elem_id=elem_id, min_width=140)
+
+
 def static_text(name: str) -> str:
     """A file of assistant/static (shipped as package data) as text."""
     return resources.files("assistant").joinpath("static", name).read_text(encoding="utf-8")
@@ -82,8 +88,8 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                                                  min_width=110, elem_id="ca-new-chat")
                         with gr.Accordion("Filters: dates and types of paper", open=False):
                             with gr.Row():
-                                chat_since = gr.DateTime(label="From", include_time=False, type="string")
-                                chat_until = gr.DateTime(label="To", include_time=False, type="string")
+                                chat_since = date_box("From", "ca-chat-since")
+                                chat_until = date_box("To", "ca-chat-until")
                             chat_types = gr.CheckboxGroup(type_choices(doc_types), label="Types of paper (none ticked: all)")
                     with gr.Column(scale=2, min_width=300):
                         sources = gr.HTML(sources_html([]), elem_id="ca-sources", apply_default_css=False,
@@ -99,8 +105,8 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                     search_button = gr.Button("Search", variant="primary", scale=1, min_width=90,
                                               elem_id="ca-search")
                 with gr.Row():
-                    search_since = gr.DateTime(label="From", include_time=False, type="string")
-                    search_until = gr.DateTime(label="To", include_time=False, type="string")
+                    search_since = date_box("From", "ca-search-since")
+                    search_until = date_box("To", "ca-search-until")
                     search_types = gr.CheckboxGroup(type_choices(doc_types), label="Types of paper (none ticked: all)")
                 with gr.Row(equal_height=True):
                     search_status = gr.HTML("", elem_classes="ca-status", apply_default_css=False, js_on_load=None)

@@ -4,13 +4,15 @@ live here too, as do the user-facing wording of errors.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
 import time
 from typing import Sequence
 
 import gradio as gr
 
-from .errors import AssistantError
+from .errors import AssistantError, QueryError
 from .export import Exports
 from .serving import RateLimit
 from .types import Answer, DocumentMeta, Passage
@@ -28,6 +30,7 @@ EXAMPLE_QUESTIONS = (
     "Why was a government commissioner appointed?",
 )
 STREAM_PAUSE = 0.04  # s between steps; much shorter and the browser merges the steps
+_DAY_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
 UNEXPECTED = "Something went wrong on the server; the details are in its log. Please try again."
 
 
@@ -41,6 +44,24 @@ def answer_json(answer: Answer) -> dict:
 
 def passage_json(passage: Passage) -> dict:
     return {**passage.to_json(), "start": passage.chunk.start, "end": passage.chunk.end}
+
+
+def filter_date(text: str | None, label: str) -> str | None:
+    """A date typed into the filter box called `label`, as ISO text (None when empty): day first as
+    written in the UK (31/12/2021, 31.12.2021, 31-12-2021) or ISO (2021-12-31). Anything else is a
+    QueryError in the UI's own words."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    day_first = _DAY_FIRST.fullmatch(text)
+    try:
+        if day_first:
+            day, month, year = (int(g) for g in day_first.groups())
+            return dt.date(year, month, day).isoformat()
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise QueryError(f"The “{label}” date “{text}” is not a date we can read; "
+                         "write it like 31/12/2021 (day, month, year).") from None
 
 
 class Actions:
@@ -90,8 +111,9 @@ class Actions:
             yield conversation_html(turns, notice=refused, examples=self.examples), sources_html(turns), turns, message
             return
         try:
+            since, until = filter_date(since, "From"), filter_date(until, "To")
             history = [(a.question, a.text) for a in turns]
-            answer = self.assistant.chat(history, message, since=since or None, until=until or None,
+            answer = self.assistant.chat(history, message, since=since, until=until,
                                          doc_types=tuple(doc_types or ()), restricted=self.sees_restricted(request))
         except Exception as exc:
             yield (conversation_html(turns, notice=friendly(exc), examples=self.examples), sources_html(turns),
@@ -165,7 +187,8 @@ class Actions:
                      request: gr.Request = None):
         """(table rows, CSV download, passages, status) for a query."""
         try:
-            passages = self.assistant.search(query, k=int(k), since=since or None, until=until or None,
+            since, until = filter_date(since, "From"), filter_date(until, "To")
+            passages = self.assistant.search(query, k=int(k), since=since, until=until,
                                              doc_types=tuple(doc_types or ()),
                                              restricted=self.sees_restricted(request))
         except Exception as exc:

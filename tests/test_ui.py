@@ -483,3 +483,38 @@ def test_browser_shows_plain_words_not_internal_text(page):
     view = page.locator("#ca-document .ca-doc")
     view.locator(".ca-doc-text").wait_for(state="visible")
     assert "corpus/" not in view.inner_text() and ".txt" not in view.inner_text()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_filters_take_uk_dates_and_explain_a_wrong_one_in_plain_words(page):
+    page.get_by_text("Filters: dates and types of paper").click()
+    until = page.locator("#ca-chat-until").get_by_label("To")
+    until.fill("31/12/2021")
+    ask(page, FUNDING)
+    turn = page.inner_text("#ca-conversation .ca-turn")
+    assert "From the papers" in turn and "is not a date" not in turn
+    assert not page.locator("#ca-conversation .ca-notice").count()
+    assert "2022" not in page.inner_text("#ca-sources .ca-source-group[open]"), "only papers up to 2021"
+
+    until.fill("31/13/2021")
+    page.fill("#ca-question textarea", "and what about fostering?")
+    page.press("#ca-question textarea", "Enter")
+    notice = page.locator("#ca-conversation .ca-notice")
+    notice.wait_for()
+    assert "--until" not in notice.inner_text() and "YYYY" not in notice.inner_text()
+    assert "“To” date" in notice.inner_text() and "31/12/2021" in notice.inner_text()
+
+
+def test_filter_dates_are_read_day_first_or_iso_and_refused_in_plain_words():
+    from assistant.errors import QueryError
+
+    assert ui_actions.filter_date("31/12/2021", "To") == "2021-12-31"
+    assert ui_actions.filter_date(" 1.9.2021 ", "From") == "2021-09-01"
+    assert ui_actions.filter_date("2021-12-31", "To") == "2021-12-31"
+    assert ui_actions.filter_date("", "To") is None and ui_actions.filter_date(None, "To") is None
+    for wrong in ("31/13/2021", "12/31/2021", "yesterday", "2021-02-30"):
+        with pytest.raises(QueryError) as refused:
+            ui_actions.filter_date(wrong, "To")
+        assert str(refused.value).startswith(f"The “To” date “{wrong}” is not a date")
+        assert "--" not in str(refused.value) and "YYYY" not in str(refused.value)
