@@ -67,6 +67,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         header = gr.HTML(header_html(documents), apply_default_css=False, js_on_load=None)
         turns = gr.State([])
+        stored = gr.BrowserState([], storage_key="council-assistant-conversation")
         passages = gr.State([])
         library_ids = gr.State([m.doc_id for m, _ in documents])
         origin = gr.State("chat")
@@ -135,12 +136,12 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
         gr.api(actions.api_documents, api_name="documents")
 
         chat_inputs = [question, turns, chat_since, chat_until, chat_types]
-        chat_outputs = [conversation, sources, turns, question]
+        chat_outputs = [conversation, sources, turns, question, stored]
         for trigger in (question.submit, ask.click):
             trigger(actions.respond, chat_inputs, chat_outputs, show_progress="hidden", **private)
         conversation.ask_example(actions.ask_example, [turns, chat_since, chat_until, chat_types], chat_outputs,
                                  show_progress="hidden", **private)
-        new_chat.click(actions.new_chat, None, [conversation, sources, turns], **private)
+        new_chat.click(actions.new_chat, None, [conversation, sources, turns, stored], **private)
         for panel in (conversation, sources):
             panel.cite(actions.open_citation, None, [document, tabs, origin], **private).then(
                 None, None, None, js=SCROLL_TO_HIT_JS, **private)
@@ -155,6 +156,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
 
         back.click(lambda tab: gr.Tabs(selected=tab), [origin], [tabs], **private)
+        app.load(actions.restore, [stored], [conversation, sources, turns], **private)
         # Each page load shows the index as it is now: ingest may have published a new build since.
         app.load(actions.library_view, None,
                  [header, library_summary, library, library_ids, chat_types, search_types], **private)

@@ -4,6 +4,7 @@ live here too, as do the user-facing wording of errors.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -15,7 +16,7 @@ import gradio as gr
 from .errors import AssistantError, QueryError
 from .export import Exports
 from .serving import RateLimit
-from .types import Answer, DocumentMeta, Passage
+from .types import Answer, Citation, DocumentMeta, Passage, ShortAnswer
 from .ui_html import (conversation_html, document_html, header_html, library_rows, library_summary_md,
                       notice_html, search_rows, sources_html, stream_prefixes, type_choices)
 from .users import Logins
@@ -30,6 +31,7 @@ EXAMPLE_QUESTIONS = (
     "Why was a government commissioner appointed?",
 )
 STREAM_PAUSE = 0.04  # s between steps; much shorter and the browser merges the steps
+KEPT_TURNS = 50  # turns kept in the browser's storage; older ones are dropped first
 _DAY_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
 UNEXPECTED = "Something went wrong on the server; the details are in its log. Please try again."
 
@@ -44,6 +46,34 @@ def answer_json(answer: Answer) -> dict:
 
 def passage_json(passage: Passage) -> dict:
     return {**passage.to_json(), "start": passage.chunk.start, "end": passage.chunk.end}
+
+
+def stored_turns(turns: list[Answer]) -> list[dict]:
+    """The conversation as JSON for the browser's local storage (gr.BrowserState, which encrypts it
+    with the server's secret), newest `KEPT_TURNS` turns."""
+    return [dataclasses.asdict(answer) for answer in turns[-KEPT_TURNS:]]
+
+
+def restored_turns(stored: object) -> list[Answer]:
+    """The turns `stored_turns` wrote; an empty conversation for anything unreadable (a value written by
+    another version, say), so a stale store never breaks the page."""
+    try:
+        return [_answer(data) for data in stored or ()]
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        log.warning("stored conversation not restored: %s", exc)
+        return []
+
+
+def _answer(data: dict) -> Answer:
+    short = data.get("short_answer")
+    return Answer(**{**data, "citations": tuple(_citation(c) for c in data.get("citations") or ()),
+                     "notes": tuple(data.get("notes") or ()), "short_answer": ShortAnswer(**short) if short else None})
+
+
+def _citation(data: dict) -> Citation:
+    meta = data["meta"]
+    return Citation(**{**data, "meta": DocumentMeta(**{**meta, "ocr_pages": tuple(meta.get("ocr_pages") or ()),
+                                                         "items": tuple(tuple(i) for i in meta.get("items") or ())})})
 
 
 def filter_date(text: str | None, label: str) -> str | None:
@@ -102,13 +132,15 @@ class Actions:
     # --- chat -------------------------------------------------------------------------------
     def respond(self, message: str, turns: list[Answer], since: str | None, until: str | None,
                 doc_types: list[str] | None, request: gr.Request = None):
-        """Stream the answer to `message`: (conversation, sources, turns, question box) per step."""
+        """Stream the answer to `message`: (conversation, sources, turns, question box, stored turns) per
+        step; the browser's copy of the conversation is written once the answer is complete."""
         turns = list(turns or [])
         if (message or "").strip():
-            yield conversation_html(turns, pending=message.strip()), sources_html(turns), turns, ""
+            yield conversation_html(turns, pending=message.strip()), sources_html(turns), turns, "", gr.skip()
         refused = self._admit(request)
         if refused:
-            yield conversation_html(turns, notice=refused, examples=self.examples), sources_html(turns), turns, message
+            yield (conversation_html(turns, notice=refused, examples=self.examples), sources_html(turns), turns,
+                   message, gr.skip())
             return
         try:
             since, until = filter_date(since, "From"), filter_date(until, "To")
@@ -117,22 +149,30 @@ class Actions:
                                          doc_types=tuple(doc_types or ()), restricted=self.sees_restricted(request))
         except Exception as exc:
             yield (conversation_html(turns, notice=friendly(exc), examples=self.examples), sources_html(turns),
-                   turns, message)
+                   turns, message, gr.skip())
             return
         turns.append(answer)
         sources = sources_html(turns)
         if answer.answered:
             for shown in stream_prefixes(answer.text):
-                yield conversation_html(turns, shown_last=shown), sources, turns, ""
+                yield conversation_html(turns, shown_last=shown), sources, turns, "", gr.skip()
                 time.sleep(STREAM_PAUSE)
-        yield conversation_html(turns), sources, turns, ""
+        yield conversation_html(turns), sources, turns, "", stored_turns(turns)
 
     def ask_example(self, turns: list[Answer], since, until, doc_types, evt: gr.EventData,
                     request: gr.Request = None):
         yield from self.respond(str(getattr(evt, "question", "")), turns, since, until, doc_types, request)
 
     def new_chat(self):
-        return conversation_html([], examples=self.examples), sources_html([]), []
+        """An empty conversation, in the page and in the browser's storage."""
+        return conversation_html([], examples=self.examples), sources_html([]), [], []
+
+    def restore(self, stored: object):
+        """(conversation, sources, turns) for the conversation the browser kept, on page load."""
+        turns = restored_turns(stored)
+        if not turns:
+            return gr.skip(), gr.skip(), gr.skip()
+        return conversation_html(turns, examples=self.examples), sources_html(turns), turns
 
     # --- documents --------------------------------------------------------------------------
     def open_document(self, doc_id: str, start: int | None = None, end: int | None = None,

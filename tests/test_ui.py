@@ -518,3 +518,41 @@ def test_filter_dates_are_read_day_first_or_iso_and_refused_in_plain_words():
             ui_actions.filter_date(wrong, "To")
         assert str(refused.value).startswith(f"The “To” date “{wrong}” is not a date")
         assert "--" not in str(refused.value) and "YYYY" not in str(refused.value)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_a_reload_keeps_the_conversation_until_new_chat(page):
+    ask(page, FUNDING)
+    ask(page, "and what about fostering?", turns=2)
+    before = page.inner_text("#ca-conversation")
+    page.reload()
+    page.wait_for_function("() => document.querySelectorAll('#ca-conversation .ca-turn').length == 2")
+    assert page.inner_text("#ca-conversation") == before
+    assert page.locator("#ca-sources .ca-source-group").count() == 2
+    ask(page, "and when was it agreed?", turns=3)
+    assert ui_html.FOLLOW_UP_NOTE in page.locator("#ca-conversation .ca-turn").nth(2).inner_text()
+
+    page.click("#ca-new-chat")
+    page.wait_for_selector("#ca-conversation [data-example]")
+    page.reload()
+    page.wait_for_selector("#ca-conversation [data-example]")
+    page.wait_for_timeout(1000)
+    assert page.locator("#ca-conversation .ca-turn").count() == 0
+
+
+def test_a_stored_conversation_comes_back_whole_and_a_broken_one_not_at_all():
+    import json
+
+    from assistant.types import ShortAnswer
+
+    items_meta = dataclasses.replace(META, ocr_pages=(2, 3), items=((0, "Item 1 Apologies"),), date_note="est.")
+    answer = Answer(question="How much?", text="£10 million [1] — It grew. [1]", answered=True,
+                    citations=(citation(1, meta=items_meta),), latency_ms=12.5, query="How much? (about: x)",
+                    notes=("a note",), short_answer=ShortAnswer(text="£10 million", start=1, end=12, n=1))
+    unanswered = Answer(question="Bins?", text="The papers do not say.", answered=False)
+    stored = json.loads(json.dumps(ui_actions.stored_turns([answer, unanswered])))
+    assert ui_actions.restored_turns(stored) == [answer, unanswered]
+    assert ui_actions.restored_turns([{"question": "q"}]) == []
+    assert ui_actions.restored_turns("not a list of turns") == [] and ui_actions.restored_turns(None) == []
+    assert len(ui_actions.stored_turns([unanswered] * 60)) == ui_actions.KEPT_TURNS
