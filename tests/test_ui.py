@@ -556,3 +556,37 @@ def test_a_stored_conversation_comes_back_whole_and_a_broken_one_not_at_all():
     assert ui_actions.restored_turns([{"question": "q"}]) == []
     assert ui_actions.restored_turns("not a list of turns") == [] and ui_actions.restored_turns(None) == []
     assert len(ui_actions.stored_turns([unanswered] * 60)) == ui_actions.KEPT_TURNS
+
+
+CONTRAST = """(selector) => {
+    const rgba = (text) => text.match(/[\\d.]+/g).map(Number);
+    const channel = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    const background = (el) => {
+        for (; el; el = el.parentElement) {
+            const c = rgba(getComputedStyle(el).backgroundColor);
+            if (c.length < 4 || c[3] > 0.5) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+    };
+    return [...document.querySelectorAll(selector)].filter(el => el.offsetParent !== null).map(el => {
+        const a = luminance(rgba(getComputedStyle(el).color)), b = luminance(background(el));
+        return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    });
+}"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_text_contrast_and_citation_targets_meet_wcag_aa(page):
+    ask(page, FUNDING)
+    for selector in ("#ca-ask", "button[role=tab][aria-selected=true]", "footer a, footer button", ".ca-source-group > summary",
+                     ".ca-label", ".ca-meta", "button.ca-cite", "#ca-new-chat"):
+        ratios = page.evaluate(CONTRAST, selector)
+        assert ratios and min(ratios) >= 4.5, (selector, ratios)
+    sizes = page.locator("#ca-conversation button.ca-cite, #ca-sources button.ca-cite").evaluate_all(
+        "(bs) => bs.map(b => { const r = b.getBoundingClientRect(); return [r.width, r.height]; })")
+    assert sizes and all(w >= 24 and h >= 24 for w, h in sizes), sizes
+    page.get_by_text("Filters: dates and types of paper").click()
+    for label in ("From", "To"):
+        assert page.locator("#ca-chat-since, #ca-chat-until").get_by_label(label, exact=True).count() == 1
