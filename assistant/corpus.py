@@ -22,7 +22,7 @@ from typing import Callable
 from .errors import CorpusError
 from .readers import SUPPORTED
 from .inferring import Inferred, infer
-from .types import ACCESS_LEVELS, INFERRED_DATE_NOTE, DocumentMeta
+from .types import ACCESS_LEVELS, DocumentMeta
 
 MANIFEST_NAME = "manifest.toml"
 # `item`: the agenda item a paper belongs to ("5. Budget 2026/27"), as `import moderngov` records it;
@@ -263,9 +263,6 @@ def describe(source: SourceFile, text: str, found_title: str | None, default_cou
     else:
         title = pick("title", meta.get("title"), found_title or first_line[:120])
     date = pick("date", str(meta["date"]) if meta.get("date") else None)
-    date_note = meta.get("date_note")
-    if "date" in inferred and not date_note:
-        date_note = INFERRED_DATE_NOTE
     return DocumentMeta(
         doc_id=meta.get("id") or slug(source.path.stem),
         title=str(title),
@@ -274,7 +271,7 @@ def describe(source: SourceFile, text: str, found_title: str | None, default_cou
         council=pick("council", meta.get("council") or default_council),
         committee=pick("committee", meta.get("committee")),
         source=meta.get("source") or source.key,
-        date_note=date_note,
+        date_note=meta.get("date_note"),
         access=meta.get("access", "public"),
         inferred=tuple(inferred),
     )

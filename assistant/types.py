@@ -31,11 +31,6 @@ class DocumentMeta:
         return {"doc_id": self.doc_id, "title": self.title, "date": self.date, "doc_type": self.doc_type,
                 "source": self.source, "inferred": list(self.inferred)}
 
-    def marked(self, name: str) -> str:
-        """Field `name` as shown to people: its value ("" when empty), "(inferred)" after an inferred one."""
-        value = getattr(self, name) or ""
-        return f"{value} (inferred)" if value and name in self.inferred else str(value)
-
     def read_by_ocr(self, page: int | None) -> bool:
         """Whether the text of `page` was read by OCR from a scan."""
         return page is not None and page in self.ocr_pages
@@ -51,8 +46,6 @@ class DocumentMeta:
 
 
 OCR_NOTE = "text read by OCR from a scan"
-
-INFERRED_DATE_NOTE = "date inferred from the paper itself (no manifest entry gives it)"
 
 
 ACCESS_LEVELS = ("public", "restricted")

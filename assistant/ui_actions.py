@@ -1,0 +1,326 @@
+"""What the browser app does: each `Actions` method calls the `Assistant` and returns the values the
+layout in ui.py shows. The JSON API endpoints for `gradio_client` (/ask, /search, /document, /documents)
+live here too, as do the user-facing wording of errors.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import re
+import time
+from typing import Sequence
+
+import gradio as gr
+
+from .errors import AssistantError, QueryError
+from .export import Exports
+from .serving import RateLimit
+from .types import Answer, Citation, DocumentMeta, Passage, ShortAnswer
+from .ui_html import (conversation_html, document_html, header_html, library_rows, library_summary_md,
+                      notice_html, search_rows, sources_html, stream_prefixes, type_choices)
+from .users import Logins
+
+log = logging.getLogger(__name__)
+
+# Questions the shipped corpus answers; pass `examples=` to build_app for another archive.
+EXAMPLE_QUESTIONS = (
+    "How much extra funding went into children's services in 2021/22?",
+    "When was the notice of the Ofsted inspection received?",
+    "Who is the DfE adviser working with the Improvement Board?",
+    "Why was a government commissioner appointed?",
+)
+STREAM_PAUSE = 0.04  # s between steps; much shorter and the browser merges the steps
+KEPT_TURNS = 50  # turns kept in the browser's storage; older ones are dropped first
+_DAY_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+UNEXPECTED = "Something went wrong on the server; the details are in its log. Please try again."
+
+
+def answer_json(answer: Answer) -> dict:
+    """`Answer.to_json()` plus each citation's offsets into its document (for /document)."""
+    out = answer.to_json()
+    for data, citation in zip(out["citations"], answer.citations):
+        data.update(start=citation.start, end=citation.end)
+    return out
+
+
+def passage_json(passage: Passage) -> dict:
+    return {**passage.to_json(), "start": passage.chunk.start, "end": passage.chunk.end}
+
+
+def stored_turns(turns: list[Answer]) -> list[dict]:
+    """The conversation as JSON for the browser's local storage (gr.BrowserState, which encrypts it
+    with the server's secret), newest `KEPT_TURNS` turns."""
+    return [dataclasses.asdict(answer) for answer in turns[-KEPT_TURNS:]]
+
+
+def restored_turns(stored: object) -> list[Answer]:
+    """The turns `stored_turns` wrote; an empty conversation for anything unreadable (a value written by
+    another version, say), so a stale store never breaks the page."""
+    try:
+        return [_answer(data) for data in stored or ()]
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        log.warning("stored conversation not restored: %s", exc)
+        return []
+
+
+def _answer(data: dict) -> Answer:
+    short = data.get("short_answer")
+    return Answer(**{**data, "citations": tuple(_citation(c) for c in data.get("citations") or ()),
+                     "notes": tuple(data.get("notes") or ()), "short_answer": ShortAnswer(**short) if short else None})
+
+
+def _citation(data: dict) -> Citation:
+    meta = data["meta"]
+    return Citation(**{**data, "meta": DocumentMeta(**{**meta, "ocr_pages": tuple(meta.get("ocr_pages") or ()),
+                                                         "items": tuple(tuple(i) for i in meta.get("items") or ()),
+                                                         "inferred": tuple(meta.get("inferred") or ())})})
+
+
+def filter_date(text: str | None, label: str) -> str | None:
+    """A date typed into the filter box called `label`, as ISO text (None when empty): day first as
+    written in the UK (31/12/2021, 31.12.2021, 31-12-2021) or ISO (2021-12-31). Anything else is a
+    QueryError in the UI's own words."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    day_first = _DAY_FIRST.fullmatch(text)
+    try:
+        if day_first:
+            day, month, year = (int(g) for g in day_first.groups())
+            return dt.date(year, month, day).isoformat()
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise QueryError(f"The “{label}” date “{text}” is not a date we can read; "
+                         "write it like 31/12/2021 (day, month, year).") from None
+
+
+class Actions:
+    """The app's calls into the Assistant, made from Gradio's worker threads side by side: the
+    Assistant is thread-safe, so no call waits behind another (a slow LLM reply holds up only its own
+    user). An answer depends only on the question and the index build, whoever else is asking
+    (tests/test_concurrency.py checks it; bench/concurrency.py measures it)."""
+
+    def __init__(self, assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Logins | None = None,
+                 limit: RateLimit | None = None) -> None:
+        self.assistant = assistant
+        self.examples = tuple(examples)
+        self.logins = logins or Logins()
+        self.limit = limit or RateLimit()
+        self.exports = Exports()
+
+    def warm_up(self) -> None:
+        """Load the embedding model and the index before the first question needs them."""
+        try:
+            self.assistant.load()
+        except Exception:  # a failure here will be reported to the first question instead
+            log.exception("warm-up failed")
+
+    def sees_restricted(self, request: gr.Request | None) -> bool:
+        """Whether the signed-in user of `request` may see restricted papers (everyone may when the app
+        has no login; nobody unknown to the users file may)."""
+        if not self.logins.required:
+            return True
+        user = self.logins.user(getattr(request, "username", None))
+        return bool(user and user.restricted)
+
+    def _admit(self, request: gr.Request | None) -> str | None:
+        """None when the user may ask now, else the rate limit's message."""
+        key = getattr(request, "username", None) or getattr(getattr(request, "client", None), "host", None) or ""
+        wait = self.limit.wait(key)
+        return self.limit.message(wait) if wait else None
+
+    # --- chat -------------------------------------------------------------------------------
+    def respond(self, message: str, turns: list[Answer], since: str | None, until: str | None,
+                doc_types: list[str] | None, request: gr.Request = None):
+        """Stream the answer to `message`: (conversation, sources, turns, question box, stored turns) per
+        step; the browser's copy of the conversation is written once the answer is complete."""
+        turns = list(turns or [])
+        if (message or "").strip():
+            yield conversation_html(turns, pending=message.strip()), sources_html(turns), turns, "", gr.skip()
+        refused = self._admit(request)
+        if refused:
+            yield (conversation_html(turns, notice=refused, examples=self.examples), sources_html(turns), turns,
+                   message, gr.skip())
+            return
+        try:
+            since, until = filter_date(since, "From"), filter_date(until, "To")
+            history = [(a.question, a.text) for a in turns]
+            answer = self.assistant.chat(history, message, since=since, until=until,
+                                         doc_types=tuple(doc_types or ()), restricted=self.sees_restricted(request))
+        except Exception as exc:
+            yield (conversation_html(turns, notice=friendly(exc), examples=self.examples), sources_html(turns),
+                   turns, message, gr.skip())
+            return
+        turns.append(answer)
+        sources = sources_html(turns)
+        if answer.answered:
+            for shown in stream_prefixes(answer.text):
+                yield conversation_html(turns, shown_last=shown), sources, turns, "", gr.skip()
+                time.sleep(STREAM_PAUSE)
+        yield conversation_html(turns), sources, turns, "", stored_turns(turns)
+
+    def ask_example(self, turns: list[Answer], since, until, doc_types, evt: gr.EventData,
+                    request: gr.Request = None):
+        yield from self.respond(str(getattr(evt, "question", "")), turns, since, until, doc_types, request)
+
+    def new_chat(self):
+        """An empty conversation, in the page and in the browser's storage."""
+        return conversation_html([], examples=self.examples), sources_html([]), [], []
+
+    def restore(self, stored: object):
+        """(conversation, sources, turns) for the conversation the browser kept, on page load."""
+        turns = restored_turns(stored)
+        if not turns:
+            return gr.skip(), gr.skip(), gr.skip()
+        return conversation_html(turns, examples=self.examples), sources_html(turns), turns
+
+    # --- documents --------------------------------------------------------------------------
+    def open_document(self, doc_id: str, start: int | None = None, end: int | None = None,
+                      request: gr.Request = None) -> str:
+        """The document view for an indexed doc_id the user may see (anything else gets a plain message)."""
+        try:
+            document = self.assistant.document(str(doc_id), restricted=self.sees_restricted(request)) if doc_id else None
+        except Exception as exc:
+            return notice_html(friendly(exc))
+        if document is None:
+            return notice_html("That paper is not in the index (it may have been removed since). "
+                               "Search or browse the library for it.")
+        return document_html(document, start, end)
+
+    def show_document(self, origin: str, doc_id: str, start: int | None = None, end: int | None = None,
+                      request: gr.Request = None):
+        """(document view, tab switch, the tab to go back to)."""
+        return self.open_document(doc_id, start, end, request), gr.Tabs(selected="document"), origin
+
+    def open_citation(self, evt: gr.EventData, request: gr.Request = None):
+        return self.show_document("chat", str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
+                                  _int(getattr(evt, "end", None)), request)
+
+    def open_search_result(self, passages: list[Passage], evt: gr.SelectData, request: gr.Request = None):
+        row = _row(evt, len(passages or ()))
+        if row is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        p = passages[row]
+        return self.show_document("search", p.meta.doc_id, p.chunk.start, p.chunk.end, request)
+
+    def open_library_row(self, doc_ids: list[str], evt: gr.SelectData, request: gr.Request = None):
+        row = _row(evt, len(doc_ids or ()))
+        if row is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        return self.show_document("library", doc_ids[row], request=request)
+
+    def library_view(self, request: gr.Request = None):
+        """(header, library summary, library rows, their doc_ids, and the two type filters) for the
+        index as it is now, as the signed-in user may see it."""
+        try:
+            documents = self.assistant.documents(restricted=self.sees_restricted(request))
+        except Exception as exc:  # the page keeps the library it was built with
+            log.warning("library not refreshed: %s", friendly(exc))
+            return (gr.skip(),) * 6
+        types = sorted({meta.doc_type for meta, _ in documents})
+        return (header_html(documents), library_summary_md(documents), library_rows(documents),
+                [m.doc_id for m, _ in documents], gr.CheckboxGroup(choices=type_choices(types)),
+                gr.CheckboxGroup(choices=type_choices(types)))
+
+    # --- search -----------------------------------------------------------------------------
+    def search_table(self, query: str, k: float, since: str | None, until: str | None, doc_types: list[str] | None,
+                     request: gr.Request = None):
+        """(table rows, CSV download, passages, status) for a query."""
+        try:
+            since, until = filter_date(since, "From"), filter_date(until, "To")
+            passages = self.assistant.search(query, k=int(k), since=since, until=until,
+                                             doc_types=tuple(doc_types or ()),
+                                             restricted=self.sees_restricted(request))
+        except Exception as exc:
+            return [], gr.DownloadButton(value=None, visible=False), [], notice_html(friendly(exc))
+        if not passages:
+            return ([], gr.DownloadButton(value=None, visible=False), [],
+                    '<p class="ca-small">No passages match; try other words or fewer filters.</p>')
+        path = self.exports.search_csv(query, passages)
+        status = (f'<p class="ca-small">{len(passages)} passage{"s" if len(passages) != 1 else ""}, best first. '
+                  "Select a row to read it in its document.</p>")
+        return search_rows(passages), gr.DownloadButton(value=str(path), visible=True), passages, status
+
+    # --- API (JSON for gradio_client) -----------------------------------------------------
+    def api_ask(self, question: str, history: list | None = None, since: str | None = None,
+                until: str | None = None, doc_types: list[str] | None = None, request: gr.Request = None) -> dict:
+        """A cited answer: the `ask --json` object, with each citation's start/end offsets. `history`:
+        earlier turns as [question, answer] pairs or role/content messages, for follow-ups."""
+        refused = self._admit(request)
+        if refused:
+            raise gr.Error(refused, print_exception=False)
+        try:
+            answer = self.assistant.chat(history or [], question, since=since or None,
+                                         until=until or None, doc_types=doc_types or (),
+                                         restricted=self.sees_restricted(request))
+        except Exception as exc:
+            raise api_error(exc) from None
+        return answer_json(answer)
+
+    def api_search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,
+                   doc_types: list[str] | None = None, request: gr.Request = None) -> dict:
+        """Ranked passages: the `search --json` object, with each passage's start/end offsets."""
+        try:
+            passages = self.assistant.search(query, k=k, since=since or None, until=until or None,
+                                             doc_types=doc_types or (), restricted=self.sees_restricted(request))
+        except Exception as exc:
+            raise api_error(exc) from None
+        return {"query": query, "results": [passage_json(p) for p in passages]}
+
+    def api_document(self, doc_id: str, request: gr.Request = None) -> dict:
+        """An indexed document's metadata and cleaned text (page_starts: offsets where PDF pages begin)."""
+        try:
+            document = self.assistant.document(str(doc_id), restricted=self.sees_restricted(request))
+        except Exception as exc:
+            raise api_error(exc) from None
+        if document is None:
+            raise gr.Error(f"no indexed document has the id {_short(doc_id)}; /documents lists them",
+                           print_exception=False)
+        return {**_meta_json(document.meta), "text": document.text, "page_starts": list(document.page_starts)}
+
+    def api_documents(self, request: gr.Request = None) -> list:
+        """The indexed documents with their metadata and chunk counts."""
+        try:
+            documents = self.assistant.documents(restricted=self.sees_restricted(request))
+        except Exception as exc:
+            raise api_error(exc) from None
+        return [{**_meta_json(meta), "chunks": chunks} for meta, chunks in documents]
+
+
+def _meta_json(meta: DocumentMeta) -> dict:
+    return {"doc_id": meta.doc_id, "title": meta.title, "date": meta.date, "doc_type": meta.doc_type,
+            "council": meta.council, "committee": meta.committee, "source": meta.source}
+
+
+def _short(value, limit: int = 80) -> str:
+    """`value` quoted for an error message, cut to `limit` characters."""
+    text = repr(str(value))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _row(evt: gr.SelectData, rows: int) -> int | None:
+    """The table row a select event points at, if it is one of `rows`."""
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    return row if isinstance(row, int) and 0 <= row < rows else None
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def friendly(exc: BaseException) -> str:
+    """What the user is told: the assistant's own message, or a plain apology for anything else."""
+    if isinstance(exc, AssistantError):
+        text = str(exc)
+        return text[:1].upper() + text[1:]
+    log.error("unexpected error in the UI", exc_info=exc)
+    return UNEXPECTED
+
+
+def api_error(exc: BaseException) -> gr.Error:
+    return gr.Error(friendly(exc), print_exception=False)
+

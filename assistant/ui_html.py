@@ -1,0 +1,324 @@
+"""Pure HTML builders for the browser app: domain objects in, escaped HTML or table rows out.
+
+No Gradio here, so every builder is testable as a plain function. Every piece of document or question
+text is escaped before it becomes HTML; a citation becomes a button whose data attributes
+(`cite_attrs`) the panel script (static/panel.js) turns into an "open this document at this span" event.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from typing import Iterator, Sequence
+
+from .types import OCR_NOTE, Answer, Citation, Document, DocumentMeta, Passage
+
+TITLE = "Council papers assistant"
+SEARCH_HEADERS = ["rank", "title", "date", "type", "page", "score", "passage"]
+LIBRARY_HEADERS = ["title", "date", "type", "committee", "chunks", "doc_id"]
+STREAM_WORDS = 3
+
+_WEB = re.compile(r"https?://", re.IGNORECASE)  # a source shown to users; a local file path never is
+_MARKER = re.compile(r"\[(\d+)\]")
+_esc = html.escape
+FOLLOW_UP_NOTE = "Read as a follow-up to the questions before it."
+
+
+def date_text(iso: str | None) -> str:
+    """An ISO date as people write it ("28 Sep 2021"); "undated" when there is none; text that is not
+    an ISO date as it is."""
+    if not iso:
+        return "undated"
+    try:
+        day = dt.date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{day.day} {day:%b %Y}"
+
+
+def shown_date(meta: DocumentMeta) -> str:
+    """The paper's date in words; an estimated one (the manifest gives a `date_note` saying how it was
+    estimated) reads "about 23 Aug 2021", or "about May 2022" when the first of a month stands for the
+    month."""
+    if "date" in meta.inferred:
+        return f"{date_text(meta.date)} (inferred)"
+    if not meta.date_note or not meta.date:
+        return date_text(meta.date)
+    try:
+        day = dt.date.fromisoformat(meta.date)
+    except ValueError:
+        return f"about {meta.date}"
+    return f"about {day:%B %Y}" if day.day == 1 else f"about {date_text(meta.date)}"
+
+
+def date_html(meta: DocumentMeta) -> str:
+    """`shown_date` escaped; an estimate carries its reason on hover and to assistive technology."""
+    text = _esc(shown_date(meta))
+    if not meta.date_note or not meta.date:
+        return text
+    note = _esc(f"Estimated date: {meta.date_note}")
+    return f'<span class="ca-estimated" title="{note}" aria-label="{text} ({note})">{text}</span>'
+
+
+def type_label(doc_type: str) -> str:
+    """A document type slug in words: "cabinet-member-update" -> "Cabinet member update"."""
+    words = " ".join(re.split(r"[-_\s]+", doc_type.strip()))
+    return words[:1].upper() + words[1:]
+
+
+def type_choices(doc_types: Sequence[str]) -> list[tuple[str, str]]:
+    """(label, slug) pairs for a type filter, so people tick words and the search gets slugs."""
+    return [(type_label(t), t) for t in doc_types]
+
+
+def highlight(text: str, start: int, end: int) -> str:
+    """`text` escaped, with `text[start:end]` (offsets clamped to the text) in a highlight mark."""
+    start = max(0, min(start, len(text)))
+    end = max(start, min(end, len(text)))
+    return (f"{_esc(text[:start])}<mark class=\"ca-mark\">{_esc(text[start:end])}</mark>"
+            f"{_esc(text[end:])}")
+
+
+def meta_line(meta: DocumentMeta, page: int | None = None, score: float | None = None,
+              item: str | None = None) -> str:
+    """"15 Mar 2022 · minutes · Item 37/18 Appointment of Internal Auditor · page 3", escaped; a page
+    read by OCR says so."""
+    parts = [type_label(meta.doc_type)]
+    if item:
+        parts.append(item)
+    if page:
+        parts.append(f"page {page}")
+        if meta.read_by_ocr(page):
+            parts.append(OCR_NOTE)
+    if score is not None:
+        parts.append(f"relevance {score:.2f}")
+    return " · ".join([date_html(meta)] + [_esc(str(p)) for p in parts])
+
+
+def cite_attrs(doc_id: str, start: int, end: int) -> str:
+    """The data attributes a click handler needs to open `doc_id` at a span."""
+    return f'data-doc="{_esc(doc_id)}" data-start="{int(start)}" data-end="{int(end)}"'
+
+
+def cite_button(citation: Citation) -> str:
+    label = f"Source {citation.n}: {citation.meta.title}"
+    return (f'<button type="button" class="ca-cite" {cite_attrs(citation.meta.doc_id, citation.start, citation.end)} '
+            f'title="{_esc(label)}" aria-label="{_esc(label)}">[{citation.n}]</button>')
+
+
+def answer_text_html(answer: Answer, text: str | None = None) -> str:
+    """The answer's text (or a prefix of it, while streaming) escaped, each `[n]` a citation button."""
+    text = answer.text if text is None else text
+    by_n = {c.n: c for c in answer.citations}
+    out, pos = [], 0
+    for match in _MARKER.finditer(text):
+        citation = by_n.get(int(match.group(1)))
+        out.append(_esc(text[pos:match.start()]))
+        out.append(cite_button(citation) if citation else _esc(match.group(0)))
+        pos = match.end()
+    out.append(_esc(text[pos:]))
+    return "".join(out)
+
+
+def short_answer_lead(answer: Answer, text: str) -> tuple[str, str]:
+    """(the short answer as a prominent line with its citation button, or "", the rest of `text`): the
+    asked-for span leads, the quoted sentences follow."""
+    short = answer.short_answer
+    prefix = f"{short.text} [{short.n}] — " if short else ""
+    if not short or not text.startswith(prefix):
+        return "", text
+    citation = next((c for c in answer.citations if c.n == short.n), None)
+    button = cite_button(citation) if citation else ""
+    return f'<p class="ca-short">{_esc(short.text)} {button}</p>', text[len(prefix):]
+
+
+def question_html(question: str) -> str:
+    return f'<div class="ca-question"><span class="ca-label">You</span>{_esc(question)}</div>'
+
+
+def turn_html(answer: Answer, shown: str | None = None) -> str:
+    """One question and its answer; `shown` is the part of the answer streamed so far."""
+    parts = [question_html(answer.question)]
+    if answer.answered:
+        lead, text = short_answer_lead(answer, answer.text if shown is None else shown)
+        parts.append('<div class="ca-answer"><span class="ca-label">From the papers</span>' + lead +
+                     f'<p class="ca-answer-text">{answer_text_html(answer, text)}</p>')
+    else:
+        parts.append('<div class="ca-answer ca-unanswered"><span class="ca-label">Not found in the papers</span>'
+                     f'<p class="ca-answer-text">{_esc(answer.text)}</p>')
+        if answer.citations:
+            items = "".join(f"<li>{cite_button(c)} {_esc(c.meta.title)} "
+                            f'<span class="ca-small">({meta_line(c.meta, c.page)})</span></li>'
+                            for c in answer.citations)
+            parts.append(f'<span class="ca-label">Possibly related</span><ul class="ca-related">{items}</ul>')
+    if answer.query and answer.query != answer.question and shown is None:
+        parts.append(f'<p class="ca-small">{FOLLOW_UP_NOTE}</p>')
+    for note in answer.notes if shown is None else ():
+        parts.append(f'<p class="ca-small">Note: {_esc(note)}</p>')
+    parts.append("</div>")
+    return f'<section class="ca-turn">{"".join(parts)}</section>'
+
+
+def pending_turn_html(question: str) -> str:
+    return (f'<section class="ca-turn">{question_html(question)}'
+            '<div class="ca-answer ca-pending">Searching the papers…</div></section>')
+
+
+def empty_conversation_html(examples: Sequence[str]) -> str:
+    buttons = "".join(f'<button type="button" data-example="{_esc(q)}">{_esc(q)}</button>' for q in examples)
+    tried = f'<p class="ca-small">Try one of these:</p><div class="ca-examples">{buttons}</div>' if examples else ""
+    return ('<div class="ca-empty"><h2>Ask about the council papers</h2>'
+            "<p>Answers are quoted from the indexed papers, and every <strong>[n]</strong> opens the paper it "
+            "comes from. Follow-up questions are understood in context. When the papers do not say, "
+            f"the assistant says so.</p>{tried}</div>")
+
+
+def conversation_html(turns: Sequence[Answer], shown_last: str | None = None, pending: str | None = None,
+                      notice: str | None = None, examples: Sequence[str] = ()) -> str:
+    """The whole conversation: finished turns, the last one streamed up to `shown_last`, a pending
+    question still being searched, and a notice (an error in plain words) at the end."""
+    if not turns and pending is None:
+        body = empty_conversation_html(examples)
+    else:
+        body = "".join(turn_html(a, shown_last if i == len(turns) - 1 else None) for i, a in enumerate(turns))
+        if pending is not None:
+            body += pending_turn_html(pending)
+    if notice:
+        body += f'<div class="ca-notice" role="alert">{_esc(notice)}</div>'
+    busy = "true" if pending is not None or shown_last is not None else "false"
+    return f'<div class="ca-html ca-conversation" aria-live="polite" aria-busy="{busy}">{body}</div>'
+
+
+def passage_html(citation: Citation) -> str:
+    """The citation's passage with its quoted sentence highlighted; the quote alone if the passage is
+    missing or the offsets do not point at the quote."""
+    passage = citation.passage
+    start, end = citation.start - citation.passage_start, citation.end - citation.passage_start
+    if passage and not (0 <= start <= end <= len(passage) and passage[start:end] == citation.quote):
+        found = passage.find(citation.quote) if citation.quote else -1
+        start, end = (found, found + len(citation.quote)) if found >= 0 else (-1, -1)
+    if not passage or start < 0:
+        return f'<mark class="ca-mark">{_esc(citation.quote)}</mark>'
+    return highlight(passage, start, end)
+
+
+def source_card_html(citation: Citation, related: bool = False, turn: int = 1) -> str:
+    attrs = cite_attrs(citation.meta.doc_id, citation.start, citation.end)
+    return (f'<article class="ca-card{" ca-related-card" if related else ""}" id="ca-source-{turn}-{citation.n}">'
+            f"<h3>{cite_button(citation)} {_esc(citation.meta.title)}</h3>"
+            f'<p class="ca-meta">{meta_line(citation.meta, citation.page, item=citation.meta.heading_at(citation.start))}</p>'
+            f'<blockquote class="ca-passage">{passage_html(citation)}</blockquote>'
+            f'<button type="button" class="ca-open" {attrs}>Open the document at this passage →</button></article>')
+
+
+def source_group_html(turn: int, answer: Answer, open_: bool) -> str:
+    """One answer's sources under its question, folded unless `open_`."""
+    kind = "Sources" if answer.answered else "Possibly related"
+    if answer.citations:
+        body = "".join(source_card_html(c, related=not answer.answered, turn=turn) for c in answer.citations)
+    else:
+        body = '<p class="ca-small">No passage in the papers comes close.</p>'
+    return (f'<details class="ca-source-group" id="ca-sources-{turn}"{" open" if open_ else ""}>'
+            f'<summary><span class="ca-label">Question {turn} · {kind}</span>{_esc(answer.question)}</summary>'
+            f"{body}</details>")
+
+
+def sources_html(turns: Sequence[Answer]) -> str:
+    """The sources panel: every answer's citation cards, grouped under their question in conversation
+    order, so that answer 1's [1] and answer 3's [1] are never confused; the newest group is open."""
+    if not turns:
+        return ('<div class="ca-html ca-sources"><h2>Sources</h2><p class="ca-small">The papers behind each '
+                "answer appear here, with the quoted sentence highlighted.</p></div>")
+    groups = "".join(source_group_html(i, a, open_=i == len(turns)) for i, a in enumerate(turns, start=1))
+    return f'<div class="ca-html ca-sources"><h2>Sources</h2>{groups}</div>'
+
+
+INFERRED_NAMES = {"title": "title", "date": "date", "doc_type": "type of paper", "committee": "committee",
+                  "council": "council"}
+
+
+def document_html(document: Document, start: int | None = None, end: int | None = None) -> str:
+    """A document's cleaned text, page by page for PDFs, with `text[start:end]` highlighted (id ca-hit)."""
+    text, meta = document.text, document.meta
+    details = [type_label(meta.doc_type), meta.council, meta.committee]
+    head = [f"<h2>{_esc(meta.title)}</h2>",
+            f'<p class="ca-meta">{" · ".join([date_html(meta)] + [_esc(d) for d in details if d])}</p>']
+    if meta.source and _WEB.match(meta.source):
+        head.append(f'<p class="ca-small">Source: <a href="{_esc(meta.source)}" target="_blank" '
+                    f'rel="noopener noreferrer">{_esc(meta.source)}</a></p>')
+    if meta.date_note:
+        head.append(f'<p class="ca-small">About the date: {_esc(meta.date_note)}</p>')
+    if meta.inferred:
+        fields = ", ".join(INFERRED_NAMES.get(name, name) for name in meta.inferred)
+        head.append(f'<p class="ca-small">Read from the paper itself, as no manifest entry describes it: '
+                    f'{_esc(fields)}.</p>')
+    if start is not None and end is not None:
+        start = max(0, min(start, len(text)))
+        end = max(start, min(end, len(text)))
+        page = document.page_at(start)
+        where = f" on page {page}" if page else ""
+        head.append(f'<p class="ca-small">The cited passage{where} is highlighted below.</p>')
+    pages = {s: i + 1 for i, s in enumerate(document.page_starts)}
+    cuts = sorted({0, len(text), *[s for s in pages if 0 <= s <= len(text)],
+                   *([start, end] if start is not None and end is not None else [])})
+    body, first_hit = [], True
+    for a, b in zip(cuts, cuts[1:] + [None]):
+        if a in pages and (a < len(text) or len(pages) > 1):
+            body.append(f'<span class="ca-page">Page {pages[a]}</span>')
+        if b is None:
+            break
+        piece = _esc(text[a:b])
+        if start is not None and end is not None and start <= a and b <= end and a < b:
+            hit_id = ' id="ca-hit"' if first_hit else ""
+            first_hit = False
+            piece = f'<mark class="ca-mark"{hit_id}>{piece}</mark>'
+        body.append(piece)
+    return (f'<div class="ca-html ca-doc">{"".join(head)}'
+            f'<div class="ca-doc-text" tabindex="0">{"".join(body)}</div></div>')
+
+
+def notice_html(message: str) -> str:
+    return f'<div class="ca-html"><div class="ca-notice" role="alert">{_esc(message)}</div></div>'
+
+
+def placeholder_document_html() -> str:
+    return ('<div class="ca-html ca-doc"><p class="ca-small">Click a citation <strong>[n]</strong>, a source card, '
+            "a search result or a paper in the library to read it here.</p></div>")
+
+
+def header_html(documents: Sequence[tuple[DocumentMeta, int]]) -> str:
+    dates = sorted(m.date for m, _ in documents if m.date)
+    councils = sorted({m.council for m, _ in documents if m.council})
+    span = f", {date_text(dates[0])} to {date_text(dates[-1])}" if dates else ""
+    who = f" from {', '.join(councils)}" if councils else ""
+    count = f"{len(documents)} paper{'s' if len(documents) != 1 else ''}"
+    return (f'<div class="ca-header"><h1>{_esc(TITLE)}</h1>'
+            f"<p>{_esc(count + who + span)}. Answers quote the papers and cite them.</p></div>")
+
+
+def library_summary_md(documents: Sequence[tuple[DocumentMeta, int]]) -> str:
+    total = sum(chunks for _, chunks in documents)
+    return f"**{len(documents)}** papers indexed in **{total}** passages. Select a row to read a paper."
+
+
+def search_rows(passages: Sequence[Passage]) -> list[list]:
+    return [[p.rank, p.meta.title, shown_date(p.meta), type_label(p.meta.doc_type), p.chunk.page or "", round(p.score, 3),
+             " ".join(p.chunk.text.split())] for p in passages]
+
+
+def library_rows(documents: Sequence[tuple[DocumentMeta, int]]) -> list[list]:
+    """One row per paper; a field read from the paper because no manifest entry gives it says "(inferred)"."""
+    def inferred(meta: DocumentMeta, name: str, shown: str) -> str:
+        return f"{shown} (inferred)" if shown and name in meta.inferred else shown
+
+    return [[inferred(m, "title", m.title), shown_date(m), inferred(m, "doc_type", type_label(m.doc_type)),
+             inferred(m, "committee", m.committee or ""), chunks, m.doc_id] for m, chunks in documents]
+
+
+def stream_prefixes(text: str, words: int = STREAM_WORDS) -> Iterator[str]:
+    """Growing prefixes of `text`, a few words at a time, ending with the whole text."""
+    tokens = re.findall(r"\S+\s*", text)
+    for i in range(words, len(tokens), words):
+        yield "".join(tokens[:i])
+    yield text
+
