@@ -30,6 +30,9 @@ class Settings:
     embed_batch_size: int = 64
     # "auto": ONNX Runtime when ingest has exported the model (fast start), else torch; or "onnx", "torch".
     encoder_runtime: str = "auto"
+    # "fp32", or "int8" (the ONNX export quantized; ONNX Runtime only). The index manifest records the
+    # precision that built it, and a query with the other one is refused: rebuild to switch.
+    encoder_precision: str = "fp32"
     chunk_words: int = 90
     chunk_overlap_sentences: int = 1
     top_k: int = 5

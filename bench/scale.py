@@ -115,15 +115,14 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
     chunks = [(d, c) for d in documents for c in chunk_document(d, 90, 1)]
     texts = [f"{d.meta.title}\n{c.text}" for d, c in chunks]
     log(f"ingest: {papers} papers, {len(chunks)} chunks")
-    model = torch_embedder.encoder.model
+    model = torch_embedder.backend.model
 
     started = time.perf_counter()
     model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     raw = time.perf_counter() - started
     log(f"ingest: raw encode {raw:.1f} s")
 
-    assistant = Assistant(settings_for(work / "ingest-index", encoder_runtime="torch"))
-    assistant.embedder = torch_embedder
+    assistant = Assistant(settings_for(work / "ingest-index", encoder_runtime="torch"), encoder=torch_embedder)
     started = time.perf_counter()
     report = assistant.ingest([folder])
     product = time.perf_counter() - started
@@ -401,7 +400,7 @@ def measure(index_dir: Path, payload: Path) -> dict:
         started = time.perf_counter()
         assistant.ask(q)
         ask_ms.append((time.perf_counter() - started) * 1000)
-    return {"load_s": round(load_s, 2), "runtime": assistant.embedder.runtime_in_use,
+    return {"load_s": round(load_s, 2), "runtime": assistant.encoder.runtime_in_use,
             "search": percentiles(search_ms), "ask": percentiles(ask_ms),
             "rss_after_load_mb": loaded_rss, "rss_after_search_mb": searched_rss, "peak_rss_mb": rss()}
 
@@ -438,18 +437,16 @@ def bench_distractors(work: Path, papers: int, torch_embedder, ingest_index: Pat
     shutil.copytree(ingest_index, mixed, symlinks=True)
     for name, paths, index_dir in (("corpus_alone", [ROOT / "corpus"], work / "corpus-index"),
                                    ("with_distractors", [folder, ROOT / "corpus"], mixed)):
-        assistant = Assistant(settings_for(index_dir, encoder_runtime="torch"))
-        assistant.embedder = torch_embedder
+        assistant = Assistant(settings_for(index_dir, encoder_runtime="torch"), encoder=torch_embedder)
         started = time.perf_counter()
         report = assistant.ingest(paths)
         log(f"distractors: {name} ingest {time.perf_counter() - started:.0f} s")
         assert not report.failed, report.failed
         torch_embedder.clear_query_cache()
         summary = summarise(evaluate(assistant, questions))
-        out[name] = {"chunks": assistant.index.manifest["chunks"],
+        out[name] = {"chunks": assistant.info()["chunks"],
                      **{k: round(summary[k], 4) for k in ("answer_accuracy", "hit_at_1", "abstention_accuracy")}}
-    scoped = Assistant(settings_for(mixed, encoder_runtime="torch", council_scope="Sefton Council"))
-    scoped.embedder = torch_embedder
+    scoped = Assistant(settings_for(mixed, encoder_runtime="torch", council_scope="Sefton Council"), encoder=torch_embedder)
     torch_embedder.clear_query_cache()
     summary = summarise(evaluate(scoped, questions))
     out["scoped"] = {k: round(summary[k], 4) for k in ("answer_accuracy", "hit_at_1", "abstention_accuracy")}
@@ -604,12 +601,11 @@ def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS, config: dic
         ingest_index = work / "ingest-index"
 
     models = work / "models"
-    Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=models).encoder
+    Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=models).load()
     from assistant.app import Assistant
 
     corpus_index = work / "corpus-index"
-    corpus = Assistant(settings_for(corpus_index, encoder_runtime="torch"))
-    corpus.embedder = torch_embedder
+    corpus = Assistant(settings_for(corpus_index, encoder_runtime="torch"), encoder=torch_embedder)
     corpus.ingest([ROOT / "corpus"])
     pool = Pool(ingest_index)
     eval_questions = [q.question for q in load_questions(DEFAULT_QUESTIONS)]
