@@ -73,13 +73,29 @@ def quantize_onnx(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = partial_export(target, os.getpid())
+    # the quantizer advises pre-processing (shape inference, graph fusion) on the root logger at every call;
+    # it is not taken here (the fused graph of onnxruntime.transformers failed to quantize), so kept quiet
+    advice = _DropMessage("pre-processing before quantization")
+    logging.getLogger().addFilter(advice)
     try:
         quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
         with open(tmp, "rb") as written:
             os.fsync(written.fileno())
         os.replace(tmp, target)
     finally:
+        logging.getLogger().removeFilter(advice)
         tmp.unlink(missing_ok=True)
+
+
+class _DropMessage(logging.Filter):
+    """Drops log records whose message contains `text`."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
 
 
 def model_prompts(location: str) -> tuple[str, str]:

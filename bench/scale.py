@@ -54,6 +54,8 @@ from assistant.types import Chunk, Document, DocumentMeta  # noqa: E402
 from assistant.vectors import FILE_NAME as VECTORS_FILE, FLAT_LIMIT, FaissVectors, recall_at  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+# the hit@5 and accuracy drops of the int8 encoder, from one eval run per precision on both suites
+ENCODER_EVALS = RESULTS / "encoder-precision.json"
 MODES = {
     "quick": {"ingest_papers": 20, "sizes": [10_000, 100_000], "queries": 200, "distractor_papers": 20},
     "full": {"ingest_papers": 104, "sizes": [10_000, 100_000, 1_000_000], "queries": 300,
@@ -150,7 +152,9 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
     VectorStoreIndex(nodes, embed_model=embed_model)
     llama_same = time.perf_counter() - started
     log(f"ingest: llama-index over the product's chunks {llama_same:.1f} s")
+    encoder = bench_encoder([c for _, c in chunks], work / "models")
     return {
+        "encoder": encoder,
         "papers": papers, "chunks": len(chunks), "words": sum(len(d.text.split()) for d in documents),
         "raw_encode_s": round(raw, 2), "product_s": round(product, 2),
         "product_encode_s": round(report.embed_seconds, 2), "llama_index_s": round(llama_seconds, 2),
@@ -161,6 +165,33 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
         "ingest_vs_raw_encode": round(product / raw, 3),
         "ingest_speedup_vs_llama_index": round(llama_seconds / product, 2),
     }, work / "ingest-index"
+
+
+def bench_encoder(chunks: list, models: Path, repeats: int = 3) -> dict:
+    """The fp32 and int8 ONNX encoders on the same chunks, as ingest embeds them (each distinct sentence
+    once), in one run: best of `repeats` rounds, the two alternating so that both see the same load.
+    The drops in hit@5 and answer accuracy come from `eval` runs on both suites, one per precision
+    (ENCODER_EVALS, written by hand: `COUNCIL_ASSISTANT_ENCODER_PRECISION=int8 council-assistant eval`)."""
+    from assistant.embedding import Embedder
+
+    embedders = {precision: Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=models, precision=precision)
+                 for precision in ("fp32", "int8")}
+    for embedder in embedders.values():
+        embedder.embed_passages(["warm up"])
+    best = {precision: float("inf") for precision in embedders}
+    for _ in range(repeats):
+        for precision, embedder in embedders.items():
+            started = time.perf_counter()
+            embedder.embed_chunks(chunks)
+            best[precision] = min(best[precision], time.perf_counter() - started)
+    out = {"chunks": len(chunks), "fp32_chunks_per_s": round(len(chunks) / best["fp32"], 1),
+           "int8_chunks_per_s": round(len(chunks) / best["int8"], 1),
+           "int8_speedup": round(best["fp32"] / best["int8"], 2),
+           "hit_at_5_drop_points": None, "accuracy_drop_points": None}
+    if ENCODER_EVALS.is_file():
+        out |= json.loads(ENCODER_EVALS.read_text())["drops"]
+    log(f"ingest: encoder fp32 {out['fp32_chunks_per_s']} chunks/s, int8 {out['int8_chunks_per_s']} chunks/s")
+    return out
 
 
 # -- scale ----------------------------------------------------------------------------------------
