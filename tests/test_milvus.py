@@ -138,7 +138,8 @@ def test_a_milvus_index_needs_no_store_setting_to_read_but_refuses_a_mixed_inges
                                                                                   encoder):
     index_dir = corpus_assistant_milvus.settings.index_dir
     # vector_store and milvus_uri left unset: the index's manifest says where its vectors are
-    reader = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False, milvus_token_env=MILVUS_TOKEN_ENV), encoder=encoder)
+    reader = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False, milvus_token_env=MILVUS_TOKEN_ENV),
+                       encoder=encoder)
     question = "Who attends the Improvement Board?"
     assert [p.chunk.text for p in reader.search(question)] == \
         [p.chunk.text for p in corpus_assistant_milvus.search(question)]
@@ -165,11 +166,13 @@ def test_a_server_with_authentication_refuses_missing_or_wrong_credentials_clear
     build = current_build(index_dir)
     monkeypatch.setenv("WRONG_MILVUS_TOKEN", "root:not-the-password")
     for token_env in (None, "WRONG_MILVUS_TOKEN"):
-        reader = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False, milvus_token_env=token_env), encoder=encoder)
+        reader = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False, milvus_token_env=token_env),
+                           encoder=encoder)
         with pytest.raises(SettingsError, match="cannot connect to Milvus.*milvus_token_env"):
             reader.search("Improvement Board")
         writer = Assistant(Settings.load(env={}, index_dir=tmp_path / f"index-{token_env}", progress=False,
-                                         vector_store="milvus", milvus_uri=milvus_uri, milvus_token_env=token_env), encoder=encoder)
+                                         vector_store="milvus", milvus_uri=milvus_uri, milvus_token_env=token_env),
+                           encoder=encoder)
         with pytest.raises(SettingsError, match="milvus_token_env"):
             writer.ingest([corpus_copy])
         assert current_build(writer.settings.index_dir) is None
