@@ -15,13 +15,15 @@ from pathlib import Path
 
 from .answering import Answerer, ExtractiveAnswerer
 from .conversation import Turn, resolve_followup
-from .embedding import Embedder
+from .embedding import Embedder, Encoder
 from .errors import QueryError
 from .index import CURRENT, MODELS, Index
 from .ingest import ingest
 from .retrieval import HybridRetriever, named_councils
 from .settings import Settings
 from .types import Answer, Document, DocumentMeta, IngestReport, Passage, SearchFilters
+
+RANKINGS = ("dense", "sparse")
 
 log = logging.getLogger(__name__)
 
@@ -39,28 +41,32 @@ class Assistant:
     the caches (query and sentence vectors, council BM25) lock only their own dictionaries, and an
     LLM call runs on the calling thread alone (bounded by `llm_timeout`)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, encoder: Encoder | None = None,
+                 answerer: Answerer | None = None) -> None:
+        """`encoder` and `answerer` replace the ones the settings name (tests inject a fake encoder;
+        an injected encoder is used for ingest and queries alike)."""
         self.settings = settings or Settings.load()
-        self.embedder = Embedder(self.settings.embedding_model, self.settings.embed_batch_size,
-                                 self.settings.encoder_runtime, self.settings.index_dir / MODELS)
-        self._index: Index | None = None
-        self._answerer: Answerer | None = None
+        self.encoder: Encoder = encoder or Embedder(
+            self.settings.embedding_model, self.settings.embed_batch_size, self.settings.encoder_runtime,
+            self.settings.index_dir / MODELS, self.settings.encoder_precision)
+        self._served: Index | None = None
+        self._answerer: Answerer | None = answerer
         self._making_answerer = threading.Lock()
         self._councils: tuple[Index, dict[bool, list[str]]] | None = None
 
     @property
-    def index(self) -> Index:
+    def _index(self) -> Index:
         """The open index build, reopened first when an ingest (in this process or another) has published
         a newer one since. The check is one readlink. Callers take one `Index` and use it for a
         whole search, so no search mixes two builds; a search begun on the old build finishes on it (its
         open files stay readable after ingest removes the folder)."""
-        index = self._index
+        index = self._served
         if index is not None and linked_build(self.settings.index_dir) in (None, index.folder.name):
             return index
         with _REOPENING:
-            if self._index is index:
-                self._index = self._open_index(index)
-            return self._index
+            if self._served is index:
+                self._served = self._open_index(index)
+            return self._served
 
     def _open_index(self, serving: Index | None) -> Index:
         """The newest build; while one is being served, a build removed before it could be opened (a
@@ -74,7 +80,7 @@ class Assistant:
                 log.warning("%s: cannot open the new index build yet (%s); attempt %d of %d",
                             self.settings.index_dir, exc, attempt + 1, REOPEN_ATTEMPTS)
                 continue
-            index.check_model(self.embedder.model_id)
+            index.check_model(self.encoder.model_id, self.encoder.precision)
             if serving is not None:
                 log.info("%s: now serving build %s", self.settings.index_dir, index.folder.name)
             return index
@@ -84,24 +90,25 @@ class Assistant:
         """Load the model and open the index now, so that no answer's latency includes them (nor the
         BM25 statistics of the settings' council scope, and of the public papers when some are
         restricted)."""
-        _ = self.index, self.embedder.encoder
+        _ = self._index
+        self.encoder.load()
         if self.council_scope:
-            self.index.sparse_for(SearchFilters(councils=self.council_scope), None)
-        self.index.sparse_for(SearchFilters(councils=self.council_scope, public_only=True), None)
+            self._index.sparse_for(SearchFilters(councils=self.council_scope), None)
+        self._index.sparse_for(SearchFilters(councils=self.council_scope, public_only=True), None)
 
     def ingest(self, paths: list[Path], rebuild: bool = False, retry_failed: bool = False) -> IngestReport:
-        """Bring the index up to date with `paths`; the next query opens the new build (see `index`).
+        """Bring the index up to date with `paths`; the next query opens the new build (see `_index`).
         `retry_failed` extracts again files that failed before and have not changed since. The ONNX
         export is checked even when nothing changed, so that one lost to a killed ingest is made
         again rather than leaving every later query on torch. The papers it added are then searched
         for the watches (see watches.py); a rebuild adds every paper again, so it records no match."""
-        report = ingest(paths, self.settings, self.embedder, rebuild=rebuild, retry_failed=retry_failed)
-        self.embedder.ensure_onnx()
+        report = ingest(paths, self.settings, self.encoder, rebuild=rebuild, retry_failed=retry_failed)
+        self.encoder.prepare()
         if report.added and not rebuild:
             from .watches import record_matches, watches_path
 
             if watches_path(self.settings).is_file():
-                record_matches(self.index, self.embedder, self.settings, report.added)
+                record_matches(self._index, self.encoder, self.settings, report.added)
         return report
 
     def search(self, query: str, k: int | None = None, since: str | None = None, until: str | None = None,
@@ -132,7 +139,7 @@ class Assistant:
         k = self.settings.top_k if k is None else k
         if k < 1:
             raise QueryError(f"-k must be at least 1, got {k}")
-        retriever = HybridRetriever(self.index, self.embedder, self.settings.candidates, self.settings.rrf_k,
+        retriever = HybridRetriever(self._index, self.encoder, self.settings.candidates, self.settings.rrf_k,
                                     self.settings.sparse_weight)
         return retriever.search(query, k, filters)
 
@@ -143,7 +150,7 @@ class Assistant:
     def councils(self, restricted: bool = True) -> list[str]:
         """The councils of the indexed papers (of the public ones with `restricted=False`), cached per
         index build."""
-        index = self.index
+        index = self._index
         known = self._councils
         if known is None or known[0] is not index:
             known = self._councils = (index, {})
@@ -162,8 +169,8 @@ class Assistant:
         return self._answerer
 
     def _make_answerer(self) -> Answerer:
-        extractive = ExtractiveAnswerer(self.embedder.embed_passages, self.settings.min_evidence,
-                                        self.settings.answer_sentences, embed_query=self.embedder.embed_query)
+        extractive = ExtractiveAnswerer(self.encoder.embed_passages, self.settings.min_evidence,
+                                        self.settings.answer_sentences, embed_query=self.encoder.embed_query)
         if self.settings.llm_base_url:
             from .llm import LLMAnswerer
 
@@ -200,11 +207,48 @@ class Assistant:
 
     def document(self, doc_id: str, restricted: bool = True) -> Document | None:
         """The indexed paper `doc_id`, or None (also for a restricted paper with `restricted=False`)."""
-        return self.index.store.document(doc_id, public_only=not restricted)
+        return self._index.store.document(doc_id, public_only=not restricted)
 
     def documents(self, restricted: bool = True) -> list[tuple[DocumentMeta, int]]:
         """The indexed papers with their chunk counts (the public ones with `restricted=False`)."""
-        return self.index.store.documents(public_only=not restricted)
+        return self._index.store.documents(public_only=not restricted)
+
+    def info(self) -> dict[str, object]:
+        """What interfaces show of the index served: its build (folder name) and folder, when it was
+        built, its counts, the embedding model, the encoder's record and the vector store."""
+        index = self._index
+        manifest = index.manifest
+        return {"build": index.folder.name, "folder": str(index.folder), "created": manifest.get("created"),
+                "documents": manifest.get("documents"), "chunks": manifest.get("chunks"),
+                "embedding_model": manifest.get("embedding_model"),
+                "encoder": manifest.get("encoder") or {"model": manifest.get("embedding_model"), "precision": "fp32"},
+                "vector_store": manifest.get("vector_store")}
+
+    def indexed_files(self) -> dict[str, str]:
+        """{file key (its path as ingest saw it): doc_id} of every paper in the index served."""
+        files = self._index.manifest.get("files", {})
+        return {key: record["doc_id"] for key, record in files.items() if "doc_id" in record}
+
+    def rank(self, query: str, k: int, ranking: str) -> list[Passage]:
+        """The top `k` passages of one ranking alone ("dense": cosine over the chunk vectors; "sparse":
+        BM25), unfiltered and unfused; what the eval suite's baselines compare the product with."""
+        if ranking not in RANKINGS:
+            raise QueryError(f"ranking {ranking!r}: choose one of {', '.join(RANKINGS)}")
+        index = self._index
+        query = clean_query(query)
+        ranked = index.vectors.search(self.encoder.embed_query(query), k) if ranking == "dense" else \
+            index.sparse.search(query, k)
+        rows = index.store.chunks([i for i, _ in ranked])
+        return [Passage(chunk=rows[i][0], meta=rows[i][1], score=float(score), rank=rank)
+                for rank, (i, score) in enumerate((pair for pair in ranked if pair[0] in rows), start=1)]
+
+    def close(self) -> None:
+        """Close the index build served (its files and vector store connection); the next call
+        opens the current one again."""
+        with _REOPENING:
+            served, self._served = self._served, None
+        if served is not None:
+            served.close()
 
 
 def clean_query(query: str, limit: int | None = MAX_QUERY_CHARS) -> str:

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from .app import Assistant
-    from .embedding import Embedder
-    from .index import Index
     from .types import Document
 
 log = logging.getLogger(__name__)
@@ -40,34 +38,17 @@ class Baseline(Protocol):
     def retrieve(self, query: str, k: int) -> list[Hit]: ...
 
 
-def _hits(index: Index, ranked: list[tuple[int, float]]) -> list[Hit]:
-    rows = index.store.chunks([i for i, _ in ranked])
-    return [Hit(doc_id=rows[i][1].doc_id, text=rows[i][0].text) for i, _ in ranked if i in rows]
+class RankingBaseline:
+    """One of the product's two rankings alone, through `Assistant.rank`: `bm25` (BM25 over title plus
+    chunk text, as the product indexes them) or `dense` (cosine over the product's chunk vectors)."""
 
-
-class SparseBaseline:
-    """BM25 over the product's chunks (title plus chunk text, as the product indexes them)."""
-
-    name = "bm25"
-
-    def __init__(self, index: Index) -> None:
-        self.index = index
+    def __init__(self, assistant: Assistant, name: str, ranking: str) -> None:
+        self.assistant = assistant
+        self.name = name
+        self.ranking = ranking
 
     def retrieve(self, query: str, k: int) -> list[Hit]:
-        return _hits(self.index, self.index.sparse.search(query, k))
-
-
-class DenseBaseline:
-    """Cosine similarity over the product's chunk vectors."""
-
-    name = "dense"
-
-    def __init__(self, index: Index, embedder: Embedder) -> None:
-        self.index = index
-        self.embedder = embedder
-
-    def retrieve(self, query: str, k: int) -> list[Hit]:
-        return _hits(self.index, self.index.vectors.search(self.embedder.embed_query(query), k))
+        return [Hit(doc_id=p.meta.doc_id, text=p.chunk.text) for p in self.assistant.rank(query, k, self.ranking)]
 
 
 class LlamaIndexBaseline:
@@ -106,12 +87,11 @@ def build_baselines(assistant: Assistant, names: set[str] | None = None) -> list
     from .embedding import resolve_model
 
     names = set(NAMES) if names is None else names
-    index = assistant.index
     out: list[Baseline] = []
     if "bm25" in names:
-        out.append(SparseBaseline(index))
+        out.append(RankingBaseline(assistant, "bm25", "sparse"))
     if "dense" in names:
-        out.append(DenseBaseline(index, assistant.embedder))
+        out.append(RankingBaseline(assistant, "dense", "dense"))
     if "llama-index" in names:
         documents = [d for meta, _ in assistant.documents() if (d := assistant.document(meta.doc_id)) is not None]
         out.append(LlamaIndexBaseline(documents, resolve_model("all-MiniLM-L6-v2")[1]))

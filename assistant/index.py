@@ -81,8 +81,8 @@ class Index:
             close_vectors(vectors)
             raise
 
-    def check_model(self, model_id: str) -> None:
-        check_model(self.folder, self.manifest, model_id)
+    def check_model(self, model_id: str, precision: str = "fp32") -> None:
+        check_model(self.folder, self.manifest, model_id, precision)
 
     def sparse_for(self, filters: SearchFilters, allowed: np.ndarray | None) -> tuple[SparseIndex, np.ndarray | None]:
         """The BM25 index to search under `filters`, and the ids to mask it with.
@@ -122,12 +122,20 @@ class Index:
         close_vectors(self.vectors)
 
 
-def check_model(folder: Path, manifest: dict, model_id: str) -> None:
+def check_model(folder: Path, manifest: dict, model_id: str, precision: str = "fp32") -> None:
+    """Refuse an index built with another embedding model or encoder precision: its vectors would not
+    be comparable with the query's. An index from before the precision was recorded was built in fp32."""
     built_with = manifest.get("embedding_model")
     if built_with != model_id:
         raise IndexMismatchError(
             f"{folder}: index was built with embedding model {built_with!r} but the settings name "
             f"{model_id!r}; set embedding_model back or rebuild with `council-assistant ingest --rebuild`")
+    built_precision = manifest.get("encoder", {}).get("precision", "fp32")
+    if built_precision != precision:
+        raise IndexMismatchError(
+            f"{folder}: index was built with encoder_precision={built_precision!r} but the settings say "
+            f"{precision!r}; set encoder_precision back or rebuild with "
+            "`council-assistant ingest --rebuild`")
 
 
 def current_build(index_dir: Path) -> Path | None:

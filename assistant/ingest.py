@@ -29,7 +29,7 @@ from . import vector_store
 from .chunking import chunk_document, with_items
 from .chunkstore import ChunkStore
 from .corpus import MAX_FILE_BYTES, SourceFile, content_hash, discover, metadata_hash, path_text, printable
-from .embedding import Embedder
+from .embedding import Encoder
 from .errors import CorpusError, ExtractionUnavailableError, IndexMismatchError
 from .extraction import Loader
 from .ocr import OcrOptions
@@ -150,7 +150,7 @@ def _one_line(message: str, limit: int = 500) -> str:
     return message if len(message) <= limit else message[:limit - 1] + "\u2026"
 
 
-def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: bool = False,
+def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: bool = False,
            retry_failed: bool = False) -> IngestReport:
     """Bring the index in `settings.index_dir` up to date with `paths`; see the module docstring.
     `retry_failed` (and `rebuild`) extract again the files remembered as failed though unchanged."""
@@ -164,7 +164,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         old_files: dict = {}
         if current is not None:
             manifest = index_layout.read_manifest(current)
-            index_layout.check_model(current, manifest, embedder.model_id)
+            index_layout.check_model(current, manifest, encoder.model_id, encoder.precision)
             vector_store.check_store(current, manifest, settings)
             if manifest.get("chunking") != chunking:
                 raise IndexMismatchError(
@@ -221,7 +221,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         log.info("writing a new build in %s", tmp)
         if current is not None:
             index_layout.copy_build(current, tmp)
-        vectors = vector_store.new_vectors(settings, tmp, embedder.dimension, current,
+        vectors = vector_store.new_vectors(settings, tmp, encoder.dimension, current,
                                            manifest if current is not None else None)
         store = ChunkStore.open(tmp)
         try:
@@ -245,7 +245,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
                                          "chunks": len(chunks)}
             log.info("embedding %d chunk(s)", len(new_chunks))
             embed_started = time.perf_counter()
-            vectors_new, sentence_vectors = embedder.embed_chunks(
+            vectors_new, sentence_vectors = encoder.embed_chunks(
                 new_chunks, progress=settings.progress and len(new_chunks) > 64)
             embed_seconds = time.perf_counter() - embed_started
             ids = store.put_chunks(new_chunks, sentence_vectors)
@@ -266,7 +266,8 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         log.info("publishing %s", tmp.name)
         index_layout.publish(index_dir, tmp, {
             "format": index_layout.FORMAT_VERSION,
-            "embedding_model": embedder.model_id,
+            "embedding_model": encoder.model_id,
+            "encoder": encoder.record(),
             "dimension": vectors.dimension,
             "vector_store": vectors.description,
             "vectors": vectors.record,
@@ -278,7 +279,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
         })
         vector_store.drop_superseded_vectors(
             settings, [vectors.record, vector_store.vectors_record(manifest) if current is not None else {}])
-        embedder.ensure_onnx()
+        encoder.prepare()
         return IngestReport(**report, chunks_embedded=len(new_chunks), seconds=time.perf_counter() - started,
                             embed_seconds=embed_seconds)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import INSTRUCTION
-from .embedding import Embedder
+from .embedding import Encoder
 from .index import Index
 from .types import DocumentMeta, Passage, SearchFilters
 
@@ -384,11 +384,11 @@ class HybridRetriever:
     """Dense and BM25 candidates, fused by RRF, the top `rerank_depth` re-ranked by `model` (the
     packaged one by default; None keeps the fused order)."""
 
-    def __init__(self, index: Index, embedder: Embedder, candidates: int = 50, rrf_k: int = 60,
+    def __init__(self, index: Index, encoder: Encoder, candidates: int = 50, rrf_k: int = 60,
                  sparse_weight: float = 1.0, model: RerankModel | None | str = "packaged",
                  rerank_depth: int = RERANK_DEPTH) -> None:
         self.index = index
-        self.embedder = embedder
+        self.encoder = encoder
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.sparse_weight = sparse_weight
@@ -404,7 +404,7 @@ class HybridRetriever:
         if allowed is not None and len(allowed) == 0:
             return [], {}
         pool = max(self.candidates, depth)
-        dense = self.index.vectors.search(self.embedder.embed_query(query), pool, allowed, filters)
+        dense = self.index.vectors.search(self.encoder.embed_query(query), pool, allowed, filters)
         if filters.public_only:  # a vector store that filters only on metadata (Milvus) may return others
             permitted = set(allowed.tolist())
             dense = [(i, s) for i, s in dense if i in permitted]

@@ -77,6 +77,9 @@ class Settings:
     embed_batch_size: int = _setting(64, "texts the encoder embeds at once", ge=1, le=4096)
     encoder_runtime: Literal["auto", "onnx", "torch"] = _setting(
         "auto", "ONNX Runtime when ingest has exported the model (fast start), else torch; or onnx, torch")
+    encoder_precision: Literal["fp32", "int8"] = _setting(
+        "fp32", "int8: the ONNX export quantized (ONNX Runtime only); the index records the precision that "
+        "built it and a query with the other one is refused: rebuild to switch")
     chunk_words: int = _setting(90, "words a chunk aims at", ge=10, le=2000)
     chunk_overlap_sentences: int = _setting(1, "sentences a chunk repeats from the one before", ge=0, le=20)
 

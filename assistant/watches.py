@@ -30,7 +30,7 @@ from .retrieval import rrf_fuse
 from .settings import Settings, email_addresses
 
 if TYPE_CHECKING:
-    from .embedding import Embedder
+    from .embedding import Encoder
     from .index import Index
 
 log = logging.getLogger(__name__)
@@ -124,13 +124,13 @@ def remove(path: Path, name: str) -> None:
     save(path, book)
 
 
-def passage_scores(index: "Index", embedder: "Embedder", query: str, chunk_ids: np.ndarray,
+def passage_scores(index: "Index", encoder: "Encoder", query: str, chunk_ids: np.ndarray,
                    pool: int = 50) -> list[tuple[int, float, float]]:
     """(chunk id, fused score, dense cosine) of the best passages among `chunk_ids` for `query`,
     best first by fused score: dense and BM25 candidates restricted to those chunks."""
     if len(chunk_ids) == 0:
         return []
-    dense = index.vectors.search(embedder.embed_query(query), len(chunk_ids), chunk_ids)
+    dense = index.vectors.search(encoder.embed_query(query), len(chunk_ids), chunk_ids)
     sparse = index.sparse.search(query, pool, chunk_ids)
     cosine = dict(dense)
     fused = rrf_fuse([[i for i, _ in dense[:pool]], [i for i, _ in sparse]])
@@ -146,7 +146,7 @@ def new_chunk_ids(index: "Index", doc_ids: set[str]) -> np.ndarray:
     return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
 
-def record_matches(index: "Index", embedder: "Embedder", settings: Settings, added_keys: tuple[str, ...],
+def record_matches(index: "Index", encoder: "Encoder", settings: Settings, added_keys: tuple[str, ...],
                    now: dt.datetime | None = None, min_cosine: float | None = None) -> list[Match]:
     """Search the papers an ingest added (their file keys) for every watch, and record the matches
     (at most MAX_MATCHES_PER_PAPER passages per paper and watch). No watches: nothing is read."""
@@ -161,7 +161,7 @@ def record_matches(index: "Index", embedder: "Embedder", settings: Settings, add
     found = (now or dt.datetime.now()).isoformat(timespec="seconds")
     new: list[Match] = []
     for watch in book.watches:
-        scored = [s for s in passage_scores(index, embedder, watch.query, chunk_ids) if s[2] >= limit]
+        scored = [s for s in passage_scores(index, encoder, watch.query, chunk_ids) if s[2] >= limit]
         rows = index.store.chunks([i for i, _, _ in scored])
         per_paper: dict[str, int] = {}
         for chunk_id, _, cosine in scored:

@@ -31,14 +31,14 @@ BETA = 0.5
 
 def paper_scores(assistant: Assistant, questions) -> list[tuple[float, bool]]:
     """(best cosine of the paper's passages for the question, whether the paper is a source)."""
-    index = assistant.index
+    index = assistant._index
     papers = {meta.doc_id for meta, _ in assistant.documents()}
     chunks = {doc_id: new_chunk_ids(index, {doc_id}) for doc_id in papers}
     pairs = []
     for q in questions:
         sources = set(q.get("sources") or ()) if q.get("answerable", True) else set()
         for doc_id in papers:
-            scored = passage_scores(index, assistant.embedder, q["question"], chunks[doc_id])
+            scored = passage_scores(index, assistant.encoder, q["question"], chunks[doc_id])
             pairs.append((max((s[2] for s in scored), default=0.0), doc_id in sources))
     return pairs
 

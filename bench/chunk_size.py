@@ -33,8 +33,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 settings = Settings.load(env={}, index_dir=Path(tmp), chunk_words=words,
                                          chunk_overlap_sentences=overlap, progress=False)
-                assistant = Assistant(settings)
-                assistant.embedder = embedder
+                assistant = Assistant(settings, encoder=embedder)
                 started = time.perf_counter()
                 assistant.ingest([ROOT / "corpus"])
                 seconds = time.perf_counter() - started
@@ -43,7 +42,7 @@ def main() -> None:
                     docs = list(dict.fromkeys(p.meta.doc_id for p in assistant.search(q["question"], k=20)))
                     hits += bool(docs) and docs[0] == q["doc_id"]
                     rr += 1 / (docs.index(q["doc_id"]) + 1) if q["doc_id"] in docs else 0
-                chunks = assistant.index.store.chunk_count()
+                chunks = assistant.info()["chunks"]
                 print(f"| {words} | {overlap} | {chunks} | {hits / len(questions):.3f} | "
                       f"{rr / len(questions):.3f} | {seconds:.2f} |")
 

@@ -67,7 +67,7 @@ def serve(index_dir: Path, port: int) -> None:
     assistant = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False))
     assistant.load()
     app = ui.serve(assistant, port=port, prevent_thread_lock=True, warm_up=False)
-    runtime = getattr(assistant.embedder, "runtime_in_use", "torch")
+    runtime = getattr(assistant.encoder, "runtime_in_use", "torch")
     print(json.dumps({"ready": app.local_url, "encoder": runtime}), flush=True)
     app.block_thread()
 

@@ -26,24 +26,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         assistant = Assistant(Settings.load(env={}, index_dir=Path(tmp), progress=False))
         started = time.perf_counter()
-        _ = assistant.embedder.encoder
+        assistant.encoder.load()
         load_s = time.perf_counter() - started
         report = assistant.ingest([ROOT / "corpus"])
         print(f"model load {load_s:.2f} s; corpus ingest {report.seconds:.2f} s for {report.chunks_embedded} chunks "
               f"(embedding {report.embed_seconds:.2f} s)")
-        texts = [row[1] for rows in assistant.index.store.iter_index_texts() for row in rows]
+        texts = [row[1] for rows in assistant._index.store.iter_index_texts() for row in rows]
         texts = (texts * (2000 // len(texts) + 1))[:2000]
         for batch in (10, assistant.settings.embed_batch_size):
-            assistant.embedder.batch_size = batch
+            assistant.encoder.batch_size = batch
             started = time.perf_counter()
-            assistant.embedder.embed_passages(texts)
+            assistant.encoder.embed_passages(texts)
             seconds = time.perf_counter() - started
             print(f"embedding throughput, batch {batch}: {len(texts) / seconds:.0f} chunks/s")
         questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "questions.jsonl").open()]
         assistant.search("warm up")
         for label, call in (("search", lambda q: assistant.search(q, k=5)), ("ask", assistant.ask)):
             times = []
-            assistant.embedder.clear_query_cache()
+            assistant.encoder.clear_query_cache()
             for q in questions:  # each question once: query vectors are cached, repeats would flatter
                 started = time.perf_counter()
                 call(q)

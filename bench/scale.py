@@ -54,6 +54,8 @@ from assistant.types import Chunk, Document, DocumentMeta  # noqa: E402
 from assistant.vectors import FILE_NAME as VECTORS_FILE, FLAT_LIMIT, FaissVectors, recall_at  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+# the hit@5 and accuracy drops of the int8 encoder, from one eval run per precision on both suites
+ENCODER_EVALS = RESULTS / "encoder-precision.json"
 MODES = {
     "quick": {"ingest_papers": 20, "sizes": [10_000, 100_000], "queries": 200, "distractor_papers": 20},
     "full": {"ingest_papers": 104, "sizes": [10_000, 100_000, 1_000_000], "queries": 300,
@@ -115,15 +117,14 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
     chunks = [(d, c) for d in documents for c in chunk_document(d, 90, 1)]
     texts = [f"{d.meta.title}\n{c.text}" for d, c in chunks]
     log(f"ingest: {papers} papers, {len(chunks)} chunks")
-    model = torch_embedder.encoder.model
+    model = torch_embedder.backend.model
 
     started = time.perf_counter()
     model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     raw = time.perf_counter() - started
     log(f"ingest: raw encode {raw:.1f} s")
 
-    assistant = Assistant(settings_for(work / "ingest-index", encoder_runtime="torch"))
-    assistant.embedder = torch_embedder
+    assistant = Assistant(settings_for(work / "ingest-index", encoder_runtime="torch"), encoder=torch_embedder)
     started = time.perf_counter()
     report = assistant.ingest([folder])
     product = time.perf_counter() - started
@@ -151,7 +152,9 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
     VectorStoreIndex(nodes, embed_model=embed_model)
     llama_same = time.perf_counter() - started
     log(f"ingest: llama-index over the product's chunks {llama_same:.1f} s")
+    encoder = bench_encoder([c for _, c in chunks], work / "models")
     return {
+        "encoder": encoder,
         "papers": papers, "chunks": len(chunks), "words": sum(len(d.text.split()) for d in documents),
         "raw_encode_s": round(raw, 2), "product_s": round(product, 2),
         "product_encode_s": round(report.embed_seconds, 2), "llama_index_s": round(llama_seconds, 2),
@@ -162,6 +165,33 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
         "ingest_vs_raw_encode": round(product / raw, 3),
         "ingest_speedup_vs_llama_index": round(llama_seconds / product, 2),
     }, work / "ingest-index"
+
+
+def bench_encoder(chunks: list, models: Path, repeats: int = 3) -> dict:
+    """The fp32 and int8 ONNX encoders on the same chunks, as ingest embeds them (each distinct sentence
+    once), in one run: best of `repeats` rounds, the two alternating so that both see the same load.
+    The drops in hit@5 and answer accuracy come from `eval` runs on both suites, one per precision
+    (ENCODER_EVALS, written by hand: `COUNCIL_ASSISTANT_ENCODER_PRECISION=int8 council-assistant eval`)."""
+    from assistant.embedding import Embedder
+
+    embedders = {precision: Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=models, precision=precision)
+                 for precision in ("fp32", "int8")}
+    for embedder in embedders.values():
+        embedder.embed_passages(["warm up"])
+    best = {precision: float("inf") for precision in embedders}
+    for _ in range(repeats):
+        for precision, embedder in embedders.items():
+            started = time.perf_counter()
+            embedder.embed_chunks(chunks)
+            best[precision] = min(best[precision], time.perf_counter() - started)
+    out = {"chunks": len(chunks), "fp32_chunks_per_s": round(len(chunks) / best["fp32"], 1),
+           "int8_chunks_per_s": round(len(chunks) / best["int8"], 1),
+           "int8_speedup": round(best["fp32"] / best["int8"], 2),
+           "hit_at_5_drop_points": None, "accuracy_drop_points": None}
+    if ENCODER_EVALS.is_file():
+        out |= json.loads(ENCODER_EVALS.read_text())["drops"]
+    log(f"ingest: encoder fp32 {out['fp32_chunks_per_s']} chunks/s, int8 {out['int8_chunks_per_s']} chunks/s")
+    return out
 
 
 # -- scale ----------------------------------------------------------------------------------------
@@ -401,7 +431,7 @@ def measure(index_dir: Path, payload: Path) -> dict:
         started = time.perf_counter()
         assistant.ask(q)
         ask_ms.append((time.perf_counter() - started) * 1000)
-    return {"load_s": round(load_s, 2), "runtime": assistant.embedder.runtime_in_use,
+    return {"load_s": round(load_s, 2), "runtime": assistant.encoder.runtime_in_use,
             "search": percentiles(search_ms), "ask": percentiles(ask_ms),
             "rss_after_load_mb": loaded_rss, "rss_after_search_mb": searched_rss, "peak_rss_mb": rss()}
 
@@ -438,18 +468,16 @@ def bench_distractors(work: Path, papers: int, torch_embedder, ingest_index: Pat
     shutil.copytree(ingest_index, mixed, symlinks=True)
     for name, paths, index_dir in (("corpus_alone", [ROOT / "corpus"], work / "corpus-index"),
                                    ("with_distractors", [folder, ROOT / "corpus"], mixed)):
-        assistant = Assistant(settings_for(index_dir, encoder_runtime="torch"))
-        assistant.embedder = torch_embedder
+        assistant = Assistant(settings_for(index_dir, encoder_runtime="torch"), encoder=torch_embedder)
         started = time.perf_counter()
         report = assistant.ingest(paths)
         log(f"distractors: {name} ingest {time.perf_counter() - started:.0f} s")
         assert not report.failed, report.failed
         torch_embedder.clear_query_cache()
         summary = summarise(evaluate(assistant, questions))
-        out[name] = {"chunks": assistant.index.manifest["chunks"],
+        out[name] = {"chunks": assistant.info()["chunks"],
                      **{k: round(summary[k], 4) for k in ("answer_accuracy", "hit_at_1", "abstention_accuracy")}}
-    scoped = Assistant(settings_for(mixed, encoder_runtime="torch", council_scope="Sefton Council"))
-    scoped.embedder = torch_embedder
+    scoped = Assistant(settings_for(mixed, encoder_runtime="torch", council_scope="Sefton Council"), encoder=torch_embedder)
     torch_embedder.clear_query_cache()
     summary = summarise(evaluate(scoped, questions))
     out["scoped"] = {k: round(summary[k], 4) for k in ("answer_accuracy", "hit_at_1", "abstention_accuracy")}
@@ -604,12 +632,11 @@ def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS, config: dic
         ingest_index = work / "ingest-index"
 
     models = work / "models"
-    Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=models).encoder
+    Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=models).load()
     from assistant.app import Assistant
 
     corpus_index = work / "corpus-index"
-    corpus = Assistant(settings_for(corpus_index, encoder_runtime="torch"))
-    corpus.embedder = torch_embedder
+    corpus = Assistant(settings_for(corpus_index, encoder_runtime="torch"), encoder=torch_embedder)
     corpus.ingest([ROOT / "corpus"])
     pool = Pool(ingest_index)
     eval_questions = [q.question for q in load_questions(DEFAULT_QUESTIONS)]

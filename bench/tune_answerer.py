@@ -53,8 +53,8 @@ def prepare() -> list[dict]:
         questions = questions_of(suite)
         passages = retrieved(suite, assistant, questions)
         blank = ScoringModel(FEATURES, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES), 0.0)
-        answerer = ExtractiveAnswerer(assistant.embedder.embed_passages, model=blank,
-                                      embed_query=assistant.embedder.embed_query)
+        answerer = ExtractiveAnswerer(assistant.encoder.embed_passages, model=blank,
+                                      embed_query=assistant.encoder.embed_query)
         councils = {meta.doc_id: meta.council for meta, _ in assistant.documents()}
         for q in questions:
             found = passages[q.id]

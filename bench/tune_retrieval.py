@@ -73,7 +73,7 @@ class Item:
 
 def prepare(assistant: Assistant, suite, questions) -> list[Item]:
     settings = assistant.settings
-    retriever = HybridRetriever(assistant.index, assistant.embedder, settings.candidates, settings.rrf_k,
+    retriever = HybridRetriever(assistant._index, assistant.encoder, settings.candidates, settings.rrf_k,
                                 settings.sparse_weight, model=None)
     depth = settings.answer_passages
     by_doc = {meta.doc_id: meta for meta, _ in assistant.documents()}
@@ -84,10 +84,10 @@ def prepare(assistant: Assistant, suite, questions) -> list[Item]:
         query = clean_query(q.question)
         filters = SearchFilters(councils=named_councils(query, assistant.councils()))
         candidates, _ = retriever.candidates_for(query, max(depth, RERANK_DEPTH), filters)
-        index = assistant.index
+        index = assistant._index
         bm25 = [index.store.chunks([i])[i][1].doc_id for i, _ in index.sparse.search(query, depth)]
         dense = [index.store.chunks([i])[i][1].doc_id
-                 for i, _ in index.vectors.search(assistant.embedder.embed_query(query), depth)]
+                 for i, _ in index.vectors.search(assistant.encoder.embed_query(query), depth)]
         council = next((by_doc[s].council for s in q.sources if s in by_doc), None) or "unindexed"
         docs, x = candidate_features(query, candidates) if candidates else ([], np.zeros((0, len(FEATURES))))
         items.append(Item(
@@ -207,7 +207,7 @@ def main() -> int:
             questions = resolve_sources(suite.load(), corpus_ids(suite.corpus), str(suite.corpus))
             assistant = suite_index(suite, settings, Path(tmp), args.index_cache)
             items += prepare(assistant, suite, questions)
-            assistant.index.close()
+            assistant.close()
     dev = [i for i in items if i.split == "dev"]
     depth = settings.answer_passages
     model = fit(dev)

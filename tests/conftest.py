@@ -4,6 +4,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -13,8 +14,76 @@ CORPUS = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
 
 
+class HashEncoder:
+    """A deterministic stand-in for the embedding model (the `Encoder` protocol), loading nothing.
+
+    A text's vector is the normalised sum of one random vector per distinct word, seeded by the
+    word's SHA-256: texts sharing words are near (cosine grows with the words shared), texts sharing
+    none are nearly orthogonal. Enough for tests of ingest, filters, fusion, answering mechanics and
+    the interfaces; tests of retrieval or answer quality use the real model (`embedder`)."""
+
+    model_id = "test/hash-encoder"
+    precision = "fp32"
+    dimension = 256
+
+    def __init__(self) -> None:
+        self._words: dict[str, np.ndarray] = {}
+
+    def record(self) -> dict[str, object]:
+        return {"model": self.model_id, "dimension": self.dimension, "precision": self.precision,
+                "query_prompt": "", "document_prompt": ""}
+
+    def load(self) -> None:
+        pass
+
+    def prepare(self) -> None:
+        pass
+
+    def _seeded(self, key: str) -> np.ndarray:
+        import hashlib
+
+        vector = self._words.get(key)
+        if vector is None:
+            seed = int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8], "little")
+            vector = self._words[key] = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+        return vector
+
+    def _vector(self, text: str) -> np.ndarray:
+        import re
+
+        words = set(re.findall(r"\w+", text.lower()))
+        total = sum((self._seeded(w) for w in words), np.zeros(self.dimension, np.float32)) if words \
+            else self._seeded("\0" + text)
+        return total / max(float(np.linalg.norm(total)), 1e-12)
+
+    def embed_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), np.float32)
+        return np.stack([self._vector(t) for t in texts]).astype(np.float32)
+
+    def embed_chunks(self, chunks, progress: bool = False):
+        from assistant.embedding import chunk_vectors
+
+        return chunk_vectors(chunks, self.embed_passages)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector = self._vector(text)
+        vector.setflags(write=False)
+        return vector
+
+    def clear_query_cache(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The fake encoder (HashEncoder), shared by the session."""
+    return HashEncoder()
+
+
 @pytest.fixture(scope="session")
 def embedder():
+    """The real model (all-MiniLM-L6-v2); only tests marked slow use it."""
     from assistant.embedding import Embedder
 
     return Embedder("all-MiniLM-L6-v2")
@@ -30,14 +99,32 @@ def make_settings(tmp_path):
     return make
 
 
+@pytest.fixture
+def make_assistant(make_settings, encoder):
+    """make_assistant(**settings overrides) -> an Assistant over tmp_path/index with the fake encoder."""
+    from assistant.app import Assistant
+
+    def make(**overrides):
+        return Assistant(make_settings(**overrides), encoder=encoder)
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def corpus_assistant(corpus_assistant_faiss):
-    """An Assistant over an index of the real corpus (FAISS), built once per session."""
+    """An Assistant over an index of the real corpus (FAISS) with the fake encoder, built once per session."""
     return corpus_assistant_faiss
 
 
 @pytest.fixture(scope="session")
-def corpus_assistant_faiss(request, tmp_path_factory, embedder):
+def corpus_assistant_faiss(request, tmp_path_factory, encoder):
+    return corpus_assistant_in("faiss", request, tmp_path_factory, encoder)
+
+
+@pytest.fixture(scope="session")
+def corpus_assistant_real(request, tmp_path_factory, embedder):
+    """An Assistant over an index of the real corpus (FAISS) with the real model, built once per session:
+    for tests of retrieval and answer quality (mark them slow)."""
     return corpus_assistant_in("faiss", request, tmp_path_factory, embedder)
 
 
@@ -206,22 +293,21 @@ def store_overrides(store: str, request) -> dict:
             "milvus_collection": f"test_{uuid.uuid4().hex[:10]}", "milvus_token_env": MILVUS_TOKEN_ENV}
 
 
-def corpus_assistant_in(store: str, request, tmp_path_factory, embedder):
+def corpus_assistant_in(store: str, request, tmp_path_factory, encoder):
     from assistant.app import Assistant
     from assistant.settings import Settings
 
     index_dir = tmp_path_factory.mktemp(f"corpus-index-{store}")
     assistant = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False,
-                                        **store_overrides(store, request)))
-    assistant.embedder = embedder
+                                        **store_overrides(store, request)), encoder=encoder)
     report = assistant.ingest([CORPUS])
     assert not report.failed, report.failed
     return assistant
 
 
 @pytest.fixture(scope="session")
-def corpus_assistant_milvus(request, tmp_path_factory, embedder):
-    return corpus_assistant_in("milvus", request, tmp_path_factory, embedder)
+def corpus_assistant_milvus(request, tmp_path_factory, encoder):
+    return corpus_assistant_in("milvus", request, tmp_path_factory, encoder)
 
 
 def on_both_stores():

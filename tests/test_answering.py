@@ -102,18 +102,17 @@ def test_select_skips_near_duplicates_and_weak_runners_up():
     assert select(sentences, np.array([0.9, 0.89, 0.88, 0.87]), limit=1) == [0]
 
 
-@pytest.mark.slow
-def test_sentence_vector_cache_encodes_each_text_once_and_forgets_the_oldest(embedder):
+def test_sentence_vector_cache_encodes_each_text_once_and_forgets_the_oldest(encoder):
     calls: list[list[str]] = []
 
     def embed(texts):
         calls.append(list(texts))
-        return embedder.embed_passages(texts)
+        return encoder.embed_passages(texts)
 
     cache = VectorCache(embed, size=3)
     first = cache(["a board meets", "a home closed", "a board meets"])
     assert calls == [["a board meets", "a home closed"]]
-    np.testing.assert_allclose(first, embedder.embed_passages(["a board meets", "a home closed", "a board meets"]),
+    np.testing.assert_allclose(first, encoder.embed_passages(["a board meets", "a home closed", "a board meets"]),
                                atol=1e-5)
     cache(["a home closed", "staff were hired", "foster carers"])
     assert calls[-1] == ["staff were hired", "foster carers"]
@@ -131,26 +130,26 @@ def _assert_quotes_exact(assistant, answer):
 
 
 @pytest.mark.slow
-def test_funding_question_answers_with_the_figure_and_cites_its_release(corpus_assistant):
-    answer = corpus_assistant.ask("How much extra funding went into children's services in 2021/22?")
+def test_funding_question_answers_with_the_figure_and_cites_its_release(corpus_assistant_real):
+    answer = corpus_assistant_real.ask("How much extra funding went into children's services in 2021/22?")
     assert answer.answered
     assert "£10 million" in answer.text
     assert answer.citations[0].meta.doc_id == OFSTED_RELEASE
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
     assert markers == {c.n for c in answer.citations}
-    _assert_quotes_exact(corpus_assistant, answer)
+    _assert_quotes_exact(corpus_assistant_real, answer)
     assert 1 <= len(answer.citations) <= 3
     assert len({c.quote for c in answer.citations}) == len(answer.citations)
     assert answer.latency_ms > 0
 
 
 @pytest.mark.slow
-def test_off_topic_question_abstains_with_possibly_related_passages(corpus_assistant):
-    answer = corpus_assistant.ask("When will the council resurface the roads in Bootle?")
+def test_off_topic_question_abstains_with_possibly_related_passages(corpus_assistant_real):
+    answer = corpus_assistant_real.ask("When will the council resurface the roads in Bootle?")
     assert not answer.answered
     assert answer.text.startswith("The indexed papers do not say")
     assert answer.citations and "[" not in answer.text
-    _assert_quotes_exact(corpus_assistant, answer)
+    _assert_quotes_exact(corpus_assistant_real, answer)
 
 
 @pytest.mark.slow
@@ -159,13 +158,12 @@ def test_off_topic_question_abstains_with_possibly_related_passages(corpus_assis
     ("Who will be acting DCS until the permanent director arrives?", "Hilary Brooks"),
     ("Who is the DfE adviser attending the improvement board?", "Clive Jones"),
 ])
-def test_dates_and_names_survive_into_the_answer(corpus_assistant, question, fact):
-    answer = corpus_assistant.ask(question)
+def test_dates_and_names_survive_into_the_answer(corpus_assistant_real, question, fact):
+    answer = corpus_assistant_real.ask(question)
     assert answer.answered and fact in answer.text
-    _assert_quotes_exact(corpus_assistant, answer)
+    _assert_quotes_exact(corpus_assistant_real, answer)
 
 
-@pytest.mark.slow
 def test_filters_limit_the_answer_to_matching_papers(corpus_assistant):
     answer = corpus_assistant.ask("What did Ofsted find?", doc_types=["cabinet-member-update"])
     assert all(c.meta.doc_type == "cabinet-member-update" for c in answer.citations)
@@ -174,23 +172,22 @@ def test_filters_limit_the_answer_to_matching_papers(corpus_assistant):
 
 
 @pytest.mark.slow
-def test_follow_up_is_resolved_against_the_conversation(corpus_assistant):
+def test_follow_up_is_resolved_against_the_conversation(corpus_assistant_real):
     """Resolution, not the operating point, is under test: this assistant answers whatever it finds."""
-    corpus_assistant = copy.copy(corpus_assistant)
-    corpus_assistant._answerer = ExtractiveAnswerer(corpus_assistant.embedder.embed_passages, min_evidence=0.0,
-                                                    embed_query=corpus_assistant.embedder.embed_query)
-    first = corpus_assistant.ask("Who was appointed permanently as Director of Children's Services?")
+    corpus_assistant_real = copy.copy(corpus_assistant_real)
+    corpus_assistant_real._answerer = ExtractiveAnswerer(corpus_assistant_real.encoder.embed_passages, min_evidence=0.0,
+                                                         embed_query=corpus_assistant_real.encoder.embed_query)
+    first = corpus_assistant_real.ask("Who was appointed permanently as Director of Children's Services?")
     assert "Martin Birch" in first.text
-    alone = corpus_assistant.ask("and when does he start?")
-    followed = corpus_assistant.chat([(first.question, first.text)], "and when does he start?")
+    alone = corpus_assistant_real.ask("and when does he start?")
+    followed = corpus_assistant_real.chat([(first.question, first.text)], "and when does he start?")
     assert "Martin Birch" in followed.query and followed.query != alone.query
     assert followed.answered and "April 2022" in followed.text
     assert followed.citations[0].meta.doc_id == MARCH_UPDATE
     messages = [{"role": "user", "content": first.question}, {"role": "assistant", "content": first.text}]
-    assert corpus_assistant.chat(messages, "and when does he start?").text == followed.text
+    assert corpus_assistant_real.chat(messages, "and when does he start?").text == followed.text
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("question,message", [
     ("", "empty"),
     ("   \x00\x07  ", "empty"),
@@ -201,12 +198,11 @@ def test_bad_questions_are_refused_clearly(corpus_assistant, question, message):
         corpus_assistant.ask(question)
 
 
-@pytest.mark.slow
 def test_other_languages_and_control_characters_still_get_an_answer_object(corpus_assistant):
     for question in ("¿Cuánto dinero se invirtió en servicios infantiles?", "Who\u200b attends\x1b the board?",
                      "مجلس التحسين"):
         answer = corpus_assistant.ask(question)
-        assert isinstance(answer.answered, bool)
+        assert answer.question == " ".join(question.replace("\u200b", "").replace("\x1b", " ").split())
         _assert_quotes_exact(corpus_assistant, answer)
 
 
@@ -221,10 +217,10 @@ def _cli(*args, stdin=None, index=None, settings=None):
 
 
 @pytest.mark.slow
-def test_cli_ask_json_single_and_streamed(corpus_assistant):
-    index = corpus_assistant.settings.index_dir
+def test_cli_ask_json_single_and_streamed(corpus_assistant_real):
+    index = corpus_assistant_real.settings.index_dir
     one = _cli("ask", "--json", "How much extra funding went into children's services in 2021/22?", index=index,
-               settings=corpus_assistant.settings)
+               settings=corpus_assistant_real.settings)
     assert one.returncode == 0, one.stderr
     data = json.loads(one.stdout)
     assert set(data) >= {"question", "short_answer", "answer", "answered", "latency_ms", "citations"}
@@ -234,7 +230,7 @@ def test_cli_ask_json_single_and_streamed(corpus_assistant):
                                          "item", "ocr", "quote", "score"}
     questions = ["Who attends the Improvement Board?", "", "What happened to Cherry Road?",
                  "When are the bins collected in Formby?"]
-    many = _cli("ask", "--json", "-", stdin="\n".join(questions) + "\n", index=index, settings=corpus_assistant.settings)
+    many = _cli("ask", "--json", "-", stdin="\n".join(questions) + "\n", index=index, settings=corpus_assistant_real.settings)
     lines = [json.loads(line) for line in many.stdout.splitlines()]
     assert [line["question"] for line in lines] == [q for q in questions if q]
     assert lines[0]["answered"] and lines[-1]["answered"] is False
@@ -242,15 +238,14 @@ def test_cli_ask_json_single_and_streamed(corpus_assistant):
 
 
 @pytest.mark.slow
-def test_cli_ask_errors_are_one_line_with_exit_code(tmp_path, corpus_assistant):
-    empty = _cli("ask", "   ", index=corpus_assistant.settings.index_dir, settings=corpus_assistant.settings)
+def test_cli_ask_errors_are_one_line_with_exit_code(tmp_path, corpus_assistant_real):
+    empty = _cli("ask", "   ", index=corpus_assistant_real.settings.index_dir, settings=corpus_assistant_real.settings)
     assert empty.returncode == 1 and "empty" in empty.stderr and "Traceback" not in empty.stderr
     assert empty.stdout == ""
     missing = _cli("ask", "--json", "anything", index=tmp_path / "none")
     assert missing.returncode == 1 and "no index yet" in missing.stderr and missing.stdout == ""
 
 
-@pytest.mark.slow
 def test_answers_use_the_sentence_vectors_stored_at_ingest(corpus_assistant):
     """An answer over indexed passages encodes only the question, and says the same as encoding
     every sentence afresh (float16 storage aside)."""
@@ -262,10 +257,10 @@ def test_answers_use_the_sentence_vectors_stored_at_ingest(corpus_assistant):
     def no_encoding(texts):
         raise AssertionError(f"encoded {texts[:1]}")
 
-    embedder = corpus_assistant.embedder
-    stored = ExtractiveAnswerer(no_encoding, embed_query=embedder.embed_query).answer(question, passages)
+    encoder = corpus_assistant.encoder
+    stored = ExtractiveAnswerer(no_encoding, embed_query=encoder.embed_query).answer(question, passages)
     stripped = [dataclasses.replace(p, sentence_vectors=None) for p in passages]
-    fresh = ExtractiveAnswerer(embedder.embed_passages, embed_query=embedder.embed_query).answer(question, stripped)
+    fresh = ExtractiveAnswerer(encoder.embed_passages, embed_query=encoder.embed_query).answer(question, stripped)
     assert stored.answered and stored.text == fresh.text
 
 

@@ -20,8 +20,6 @@ import pytest
 
 from conftest import CORPUS, free_port
 
-pytestmark = pytest.mark.slow
-
 PHRASE = "quillwort lagoon dredging"
 SECRET_FILE = "2022-04-01-exempt-report-lagoon.txt"
 SECRET_TEXT = ("Exempt report: lagoon works\n\n"
@@ -33,7 +31,7 @@ ALICE, BOB = ("alice", "alice-password-1"), ("bob", "bob-password-22")
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, embedder, serve_app):
+def served(tmp_path_factory, encoder, serve_app):
     """(base URL, the Assistant) of an app over the corpus plus a restricted paper, with two users."""
     from assistant.app import Assistant
     from assistant.settings import Settings
@@ -51,8 +49,8 @@ def served(tmp_path_factory, embedder, serve_app):
     users = root / "users.json"
     add_user(users, *ALICE, restricted=True)
     add_user(users, *BOB)
-    assistant = Assistant(Settings.load(env={}, index_dir=root / "index", progress=False, users_file=str(users)))
-    assistant.embedder = embedder
+    assistant = Assistant(Settings.load(env={}, index_dir=root / "index", progress=False, users_file=str(users)),
+                          encoder=encoder)
     report = assistant.ingest([corpus])
     assert not report.failed, report.failed
     app = serve_app(assistant)
@@ -183,14 +181,18 @@ def test_a_public_user_never_receives_the_restricted_paper(served):
 
 
 def test_bm25_statistics_of_a_public_search_leave_out_restricted_text(served):
+    from assistant.index import Index
     from assistant.types import SearchFilters
 
     _, assistant, _ = served
-    index = assistant.index
-    public = index.store.matching_ids(SearchFilters(public_only=True))
-    sparse, mask = index.sparse_for(SearchFilters(public_only=True), public)
-    assert mask is None and sorted(sparse.ids.tolist()) == sorted(public.tolist())
-    assert len(public) < len(index.sparse.ids)
+    index = Index.open(assistant.settings.index_dir)
+    try:
+        public = index.store.matching_ids(SearchFilters(public_only=True))
+        sparse, mask = index.sparse_for(SearchFilters(public_only=True), public)
+        assert mask is None and sorted(sparse.ids.tolist()) == sorted(public.tolist())
+        assert len(public) < len(index.sparse.ids)
+    finally:
+        index.close()
 
 
 def test_sixteen_threads_get_the_one_user_answers(served):
@@ -220,8 +222,7 @@ def test_rate_limit_answers_429_past_the_limit(served, serve_app):
     from assistant.app import Assistant
 
     _, assistant, _ = served
-    limited = Assistant(replace(assistant.settings, rate_limit=2))
-    limited.embedder = assistant.embedder
+    limited = Assistant(replace(assistant.settings, rate_limit=2), encoder=assistant.encoder)
     url = serve_app(limited, port=free_port()).local_url.rstrip("/")
     statuses = [call(url, "/api/ask", BOB, {"question": "Who chairs the Improvement Board?"})[0] for _ in range(3)]
     assert statuses == [200, 200, 429]

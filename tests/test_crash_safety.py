@@ -22,7 +22,9 @@ from assistant.settings import Settings
 from conftest import ROOT, make_pdf
 from test_hostile_files import slow_pdf
 
+# the ingests run as CLI processes (to be killed), so they load the real model
 pytestmark = pytest.mark.slow
+
 
 QUESTIONS = ["Who chairs the Improvement Board?", "What rating did Ofsted give children's services?",
              "How many foster carers were recruited?"]
@@ -96,8 +98,7 @@ def index_state(index_dir: Path) -> dict:
 
 def answers(index_dir: Path, embedder) -> list:
     """Search results and answers to QUESTIONS from a fresh Assistant on the published build."""
-    assistant = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False))
-    assistant.embedder = embedder
+    assistant = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False), encoder=embedder)
     out = []
     for question in QUESTIONS:
         passages = [(p.meta.doc_id, p.chunk.ord, round(p.score, 5)) for p in assistant.search(question, k=5)]
@@ -107,8 +108,7 @@ def answers(index_dir: Path, embedder) -> list:
 
 
 def clean_build(folder: Path, index_dir: Path, embedder) -> dict:
-    assistant = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False))
-    assistant.embedder = embedder
+    assistant = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False), encoder=embedder)
     report = assistant.ingest([folder], rebuild=True)
     assert not report.failed, report.failed
     return index_state(index_dir)
@@ -144,8 +144,7 @@ def cwd_root(monkeypatch):
 
 def test_sigkill_in_each_phase_leaves_the_last_good_index(corpus_copy, tmp_path, embedder, cwd_root):
     index_dir = tmp_path / "index"
-    baseline = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False))
-    baseline.embedder = embedder
+    baseline = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False), encoder=embedder)
     assert len(baseline.ingest([corpus_copy]).added) == 5
     before, before_answers = index_state(index_dir), answers(index_dir, embedder)
     add_papers(corpus_copy)

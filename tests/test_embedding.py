@@ -3,10 +3,35 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import HashEncoder
 
 
-@pytest.mark.slow
-def test_query_vectors_are_cached_read_only_and_equal_to_fresh_ones(embedder):
+class HashBackend:
+    """A runtime stand-in for the Embedder's own logic (prompts, caches, chunk means): HashEncoder's vectors."""
+
+    dimension = HashEncoder.dimension
+
+    def __init__(self) -> None:
+        self.fake = HashEncoder()
+        self.seen: list[str] = []
+
+    def encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        self.seen.extend(texts)
+        return self.fake.embed_passages(texts)
+
+
+@pytest.fixture
+def light_embedder():
+    """The real Embedder class on a hashed runtime: no model is loaded."""
+    from assistant.embedding import Embedder
+
+    embedder = Embedder("all-MiniLM-L6-v2")
+    embedder._backend = HashBackend()
+    return embedder
+
+
+def test_query_vectors_are_cached_read_only_and_equal_to_fresh_ones(light_embedder):
+    embedder = light_embedder
     embedder.clear_query_cache()
     first = embedder.embed_query("Who attends the Improvement Board?")
     assert embedder.embed_query("Who attends the Improvement Board?") is first
@@ -18,8 +43,8 @@ def test_query_vectors_are_cached_read_only_and_equal_to_fresh_ones(embedder):
     assert embedder.embed_query("Who attends the Improvement Board?") is not first
 
 
-@pytest.mark.slow
-def test_query_cache_forgets_the_least_recently_used_beyond_its_size(embedder, monkeypatch):
+def test_query_cache_forgets_the_least_recently_used_beyond_its_size(light_embedder, monkeypatch):
+    embedder = light_embedder
     monkeypatch.setattr(embedder._queries, "size", 2)
     embedder.clear_query_cache()
     first, second = embedder.embed_query("first question"), embedder.embed_query("second question")
@@ -37,10 +62,10 @@ def test_unknown_runtime_is_a_clear_error():
         Embedder("all-MiniLM-L6-v2", runtime="cuda")
 
 
-@pytest.mark.slow
-def test_chunk_vectors_are_the_mean_of_their_sentences_each_encoded_once(embedder, monkeypatch):
+def test_chunk_vectors_are_the_mean_of_their_sentences_each_encoded_once(light_embedder, monkeypatch):
     from assistant.types import Chunk
 
+    embedder = light_embedder
     text = "The board met in May. It agreed a plan. Ofsted will return in the autumn."
     first = Chunk("d", 0, text[:39], 0, 39, sentences=((0, 21), (22, 39)))
     second = Chunk("d", 1, text[22:], 22, len(text), sentences=((0, 17), (18, len(text) - 22)))
@@ -52,7 +77,7 @@ def test_chunk_vectors_are_the_mean_of_their_sentences_each_encoded_once(embedde
     chunk_vectors, sentence_vectors = embedder.embed_chunks([first, second, whole])
     assert sorted(encoded) == sorted(["The board met in May.", "It agreed a plan.",
                                       "Ofsted will return in the autumn.", "a heading without sentences"])
-    assert sentence_vectors[2] is None and sentence_vectors[0].shape == (2, 384)
+    assert sentence_vectors[2] is None and sentence_vectors[0].shape == (2, embedder.dimension)
     np.testing.assert_allclose(sentence_vectors[0][1], sentence_vectors[1][0])
     mean = sentence_vectors[1].mean(axis=0)
     np.testing.assert_allclose(chunk_vectors[1], mean / np.linalg.norm(mean), atol=1e-6)
@@ -60,7 +85,7 @@ def test_chunk_vectors_are_the_mean_of_their_sentences_each_encoded_once(embedde
 
 
 @pytest.mark.slow
-def test_onnx_runtime_gives_the_same_vectors_rankings_and_answers_as_torch(corpus_assistant, tmp_path):
+def test_onnx_runtime_gives_the_same_vectors_rankings_and_answers_as_torch(corpus_assistant_real, tmp_path):
     """The query path's ONNX Runtime encoder must be a drop-in for sentence-transformers on torch."""
     import json
     from dataclasses import replace
@@ -73,20 +98,19 @@ def test_onnx_runtime_gives_the_same_vectors_rankings_and_answers_as_torch(corpu
     questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "questions.jsonl").open()]
     torch_embedder = Embedder("all-MiniLM-L6-v2", runtime="torch", cache_dir=tmp_path)
     onnx_embedder = Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=tmp_path)
-    assert isinstance(onnx_embedder.encoder, OnnxEncoder) and onnx_embedder.onnx_path.is_file()
-    assert isinstance(torch_embedder.encoder, TorchEncoder)
+    assert isinstance(onnx_embedder.backend, OnnxEncoder) and onnx_embedder.onnx_path.is_file()
+    assert isinstance(torch_embedder.backend, TorchEncoder)
     np.testing.assert_allclose(onnx_embedder.embed_passages(questions), torch_embedder.embed_passages(questions),
                                atol=1e-5)
     assert Embedder("all-MiniLM-L6-v2", runtime="auto", cache_dir=tmp_path).runtime_in_use == "onnx"
     assert Embedder("all-MiniLM-L6-v2", runtime="auto", cache_dir=tmp_path / "none").runtime_in_use == "torch"
 
-    on_onnx = Assistant(replace(corpus_assistant.settings, encoder_runtime="onnx"))
-    on_onnx.embedder = onnx_embedder
+    on_onnx = Assistant(replace(corpus_assistant_real.settings, encoder_runtime="onnx"), encoder=onnx_embedder)
     for question in questions:
-        expected = corpus_assistant.search(question, k=10)
+        expected = corpus_assistant_real.search(question, k=10)
         got = on_onnx.search(question, k=10)
         assert [(p.meta.doc_id, p.chunk.ord) for p in got] == [(p.meta.doc_id, p.chunk.ord) for p in expected]
-        assert corpus_assistant.ask(question).text == on_onnx.ask(question).text
+        assert corpus_assistant_real.ask(question).text == on_onnx.ask(question).text
 
 
 @pytest.mark.slow
@@ -139,3 +163,135 @@ def test_an_export_killed_by_sigkill_is_redone_by_the_next_ingest_and_its_partia
     assert export.is_file() and not partial.exists()
     assert sorted(p.name for p in export.parent.iterdir()) == [export.name]
     assert Embedder(settings.embedding_model, cache_dir=index_dir / MODELS).runtime_in_use == "onnx"
+
+
+# --- the injectable encoder, prompts and precision in the manifest --------------------------------
+
+class Int8HashEncoder(HashEncoder):
+    """The fake encoder, claiming the other precision (its vectors are the same; only the record differs)."""
+
+    precision = "int8"
+
+
+def test_an_injected_encoder_builds_and_answers_and_the_manifest_records_it(make_settings, corpus_copy, encoder):
+    from assistant.app import Assistant
+    from assistant.index import current_build, read_manifest
+
+    assistant = Assistant(make_settings(), encoder=encoder)
+    report = assistant.ingest([corpus_copy])
+    assert len(report.added) == 5 and not report.failed
+    manifest = read_manifest(current_build(assistant.settings.index_dir))
+    assert manifest["embedding_model"] == "test/hash-encoder"
+    assert manifest["encoder"] == {"model": "test/hash-encoder", "dimension": 256, "precision": "fp32",
+                                   "query_prompt": "", "document_prompt": ""}
+    info = assistant.info()
+    assert (info["build"], info["documents"], info["chunks"]) == (manifest_build(assistant), 5, manifest["chunks"])
+    assert info["encoder"]["precision"] == "fp32" and info["embedding_model"] == "test/hash-encoder"
+    assert assistant.search("Improvement Board", k=3)
+
+
+def manifest_build(assistant) -> str:
+    from assistant.index import current_build
+
+    return current_build(assistant.settings.index_dir).name
+
+
+def test_an_injected_answerer_answers(make_settings, corpus_copy, encoder):
+    from dataclasses import replace
+
+    from assistant.app import Assistant
+    from assistant.answering import ExtractiveAnswerer
+
+    class Fixed(ExtractiveAnswerer):
+        def answer(self, question, passages):
+            return replace(super().answer(question, passages), text=f"fixed: {len(passages)} passages")
+
+    answerer = Fixed(encoder.embed_passages, embed_query=encoder.embed_query)
+    assistant = Assistant(make_settings(answer_passages=4), encoder=encoder, answerer=answerer)
+    assistant.ingest([corpus_copy])
+    assert assistant.answerer is answerer
+    assert assistant.ask("Who attends the Improvement Board?").text == "fixed: 4 passages"
+
+
+def test_an_index_built_in_one_precision_is_refused_in_the_other(make_settings, corpus_copy, encoder):
+    from assistant.app import Assistant
+    from assistant.errors import IndexMismatchError
+
+    Assistant(make_settings(), encoder=encoder).ingest([corpus_copy])
+    other = Assistant(make_settings(encoder_precision="int8"), encoder=Int8HashEncoder())
+    with pytest.raises(IndexMismatchError, match="built with encoder_precision='fp32' but the settings say 'int8'"):
+        other.search("Improvement Board")
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        other.ingest([corpus_copy])
+    assert other.ingest([corpus_copy], rebuild=True).added
+    assert other.info()["encoder"]["precision"] == "int8" and other.search("Improvement Board", k=1)
+    with pytest.raises(IndexMismatchError, match="built with encoder_precision='int8' but the settings say 'fp32'"):
+        Assistant(make_settings(), encoder=encoder).search("Improvement Board")
+
+
+def test_an_index_from_before_the_precision_was_recorded_reads_as_fp32(make_settings, corpus_copy, encoder):
+    import json
+
+    from assistant.app import Assistant
+    from assistant.errors import IndexMismatchError
+    from assistant.index import current_build
+
+    Assistant(make_settings(), encoder=encoder).ingest([corpus_copy])
+    path = current_build(make_settings().index_dir) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["encoder"]
+    path.write_text(json.dumps(manifest))
+    assert Assistant(make_settings(), encoder=encoder).search("Improvement Board", k=1)
+    with pytest.raises(IndexMismatchError, match="encoder_precision='fp32'"):
+        Assistant(make_settings(), encoder=Int8HashEncoder()).search("Improvement Board")
+
+
+def test_query_and_document_prompts_come_from_the_model_and_are_applied(tmp_path):
+    import json
+    import shutil
+
+    from assistant.embedding import Embedder, model_prompts, resolve_model
+
+    packaged = resolve_model("all-MiniLM-L6-v2")[1]
+    assert model_prompts(packaged) == ("", "")
+    folder = tmp_path / "asymmetric"
+    shutil.copytree(packaged, folder)
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(
+        {"prompts": {"query": "query: ", "document": "passage: "}, "default_prompt_name": None}))
+    embedder = Embedder(str(folder))
+    embedder._backend = backend = HashBackend()
+    embedder.embed_query("Who chairs the board?")
+    embedder.embed_passages(["The board met."])
+    assert backend.seen == ["query: Who chairs the board?", "passage: The board met."]
+    assert embedder.record() == {"model": "asymmetric", "dimension": HashBackend.dimension, "precision": "fp32",
+                                 "query_prompt": "query: ", "document_prompt": "passage: "}
+
+
+def test_int8_is_refused_on_torch_and_an_unknown_precision_is_named(tmp_path):
+    from assistant.embedding import Embedder
+    from assistant.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="encoder_precision='int8' runs on ONNX Runtime only"):
+        Embedder("all-MiniLM-L6-v2", runtime="torch", cache_dir=tmp_path, precision="int8")
+    with pytest.raises(SettingsError, match="encoder_precision='fp16': choose one of fp32, int8"):
+        Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path, precision="fp16")
+
+
+@pytest.mark.slow
+def test_int8_vectors_are_close_to_fp32_on_real_texts(tmp_path):
+    """The quantized export (made on first use from the fp32 one) keeps every sentence of the corpus
+    close to its fp32 vector, and is a file of its own beside the fp32 export."""
+    from assistant.embedding import Embedder, OnnxEncoder
+
+    from conftest import CORPUS
+
+    texts = [s.strip() for path in sorted(CORPUS.glob("*.txt"))
+             for s in path.read_text(encoding="utf-8").replace("\n", " ").split(". ") if len(s.split()) >= 4]
+    assert len(texts) >= 40
+    fp32 = Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=tmp_path)
+    int8 = Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path, precision="int8")
+    assert isinstance(int8.backend, OnnxEncoder) and int8.onnx_path != fp32.onnx_path
+    assert int8.onnx_path.is_file() and int8.onnx_path.stat().st_size < fp32.onnx_path.stat().st_size / 2
+    cosines = (fp32.embed_passages(texts) * int8.embed_passages(texts)).sum(axis=1)
+    assert cosines.min() > 0.95, (cosines.min(), texts[int(cosines.argmin())])
+    assert int8.record()["precision"] == "int8"

@@ -455,9 +455,9 @@ def test_the_fused_ranking_beats_each_retriever_alone(request, name, monkeypatch
             assert product >= figures["dense"][split][metric], (split, metric, figures["dense"][split][metric])
 
 
-@pytest.mark.slow
-def test_eval_check_fails_on_a_floor_the_run_cannot_meet(tmp_path, capsys, corpus_assistant):
+def test_eval_check_fails_on_a_floor_the_run_cannot_meet(tmp_path, capsys, corpus_assistant, encoder, monkeypatch):
     """Only answerable questions: abstention accuracy cannot be measured, so its floor is missed."""
+    monkeypatch.setattr("assistant.app.Embedder", lambda *args, **kwargs: encoder)
     first = json.loads(QUESTIONS.read_text(encoding="utf-8").splitlines()[0])
     questions = _write_lines(tmp_path / "questions.jsonl", [first])
     (tmp_path / "floors.toml").write_text(f"[{first['split']}]\nhit_at_5 = 0.0\nabstention_accuracy = 0.5\n")
@@ -576,9 +576,9 @@ def test_an_unknown_suite_or_baseline_is_named(tmp_path, capsys):
     assert "--baselines: unknown bm26" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_a_paper_that_cannot_be_indexed_leaves_its_questions_as_misses(tmp_path, capsys):
+def test_a_paper_that_cannot_be_indexed_leaves_its_questions_as_misses(tmp_path, capsys, encoder, monkeypatch):
     """A scan without a text layer fails to ingest; its question is asked and counted wrong, not skipped."""
+    monkeypatch.setattr("assistant.app.Embedder", lambda *args, **kwargs: encoder)
     from conftest import make_pdf
 
     corpus = _corpus_with_manifest(tmp_path / "corpus")

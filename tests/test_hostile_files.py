@@ -419,48 +419,13 @@ def test_cli_ingest_of_hostile_files_prints_one_line_per_failed_file(hostile, tm
 
 
 # --- manifest faults, colliding names and ids, leftovers and remembered failures (issue 20) ---------
-# These run whole ingests with `HashEmbedder` in place of the model: what they test is which papers
+# These run whole ingests with the fake encoder (conftest.HashEncoder) in place of the model: what they test is which papers
 # the published index holds, not how well it ranks them.
 
-class HashEmbedder:
-    """A stand-in embedder: a unit vector seeded by each text's SHA-256 (no model is loaded)."""
-
-    model_id = "test/hash-embedder"
-    dimension = 32
-
-    def _vector(self, text: str) -> "np.ndarray":
-        import hashlib
-
-        import numpy as np
-
-        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-        vector = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
-        return vector / np.linalg.norm(vector)
-
-    def embed_chunks(self, chunks, progress: bool = False):
-        import numpy as np
-
-        rows = [self._vector(c.text) for c in chunks]
-        return np.stack(rows) if rows else np.zeros((0, self.dimension), np.float32), [None] * len(chunks)
-
-    def embed_query(self, text: str):
-        return self._vector(text)
-
-    def clear_query_cache(self) -> None:
-        pass
-
-    def ensure_onnx(self) -> None:
-        return None
-
-
 @pytest.fixture
-def hashed(tmp_path):
-    """An Assistant over an index in tmp_path/index, embedding with HashEmbedder."""
-    from assistant.app import Assistant
-
-    assistant = Assistant(Settings.load(env={}, index_dir=tmp_path / "index", progress=False))
-    assistant.embedder = HashEmbedder()
-    return assistant
+def hashed(make_assistant):
+    """An Assistant over an index in tmp_path/index, embedding with the fake encoder."""
+    return make_assistant()
 
 
 def indexed(assistant) -> dict[str, object]:
@@ -649,15 +614,15 @@ UNREADABLE_FOLDER_RUN = """
 import json, sys
 from pathlib import Path
 sys.path.insert(0, "tests")
-from test_hostile_files import HashEmbedder
+from conftest import HashEncoder
 from assistant.ingest import ingest
 from assistant.settings import Settings
 
 folder, settings = Path(sys.argv[1]), Settings.load(env={}, index_dir=Path(sys.argv[2]), progress=False)
-first = ingest([folder], settings, HashEmbedder())
+first = ingest([folder], settings, HashEncoder())
 (folder / "sub").chmod(0o000)
 try:
-    second = ingest([folder], settings, HashEmbedder())
+    second = ingest([folder], settings, HashEncoder())
 finally:
     (folder / "sub").chmod(0o755)
 print(json.dumps({"added": first.added, "removed": second.removed, "failed": second.failed}))
@@ -809,7 +774,7 @@ def test_no_chunk_holds_more_than_its_share_of_characters(tmp_path):
     assert all(not gap.strip() for gap in gaps), "a character of the text is in no chunk"
 
 
-def test_chunking_longer_than_the_time_limit_fails_that_file_alone(tmp_path, embedder):
+def test_chunking_longer_than_the_time_limit_fails_that_file_alone(tmp_path, encoder):
     """Chunking ran in the ingest process with no limit: 600,000 characters of "a. a. a." take Punkt
     most of a minute, after a fraction of a second of extraction."""
     from assistant.ingest import ingest
@@ -819,19 +784,19 @@ def test_chunking_longer_than_the_time_limit_fails_that_file_alone(tmp_path, emb
     (corpus / "full-stops.txt").write_bytes(b"a. " * 200_000)
     (corpus / "good.txt").write_text("The cabinet agreed the budget in March.", encoding="utf-8")
     settings = Settings.load(env={}, progress=False, index_dir=tmp_path / "index", extract_timeout=2)
-    report = ingest([corpus], settings, embedder)
+    report = ingest([corpus], settings, encoder)
     assert [Path(key).name for key in report.added] == ["good.txt"]
     assert [(Path(file).name, problem) for file, problem in report.failed] == [(
         "full-stops.txt", "chunking took longer than 2 s (599,999 characters of text); split the file, raise "
                           "extract_timeout or remove it")]
 
 
-def test_control_characters_in_names_and_titles_are_escaped_in_text_output(tmp_path, embedder, monkeypatch, capsys):
+def test_control_characters_in_names_and_titles_are_escaped_in_text_output(tmp_path, encoder, monkeypatch, capsys):
     """A newline in a file name forged a report line, and escape sequences in a name or a title reached
     the terminal; each is now shown escaped in text output, while the JSON report keeps the exact name."""
     from assistant.cli import main
 
-    monkeypatch.setattr("assistant.app.Embedder", lambda *args, **kwargs: embedder)
+    monkeypatch.setattr("assistant.app.Embedder", lambda *args, **kwargs: encoder)
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "corpus"
     folder.mkdir()

@@ -225,19 +225,19 @@ def test_service_dates_and_doc_types():
     assert doc_type("Record of Decisions", "Decisions") == "decision"
 
 
-@pytest.mark.slow
 def test_import_with_ingest_makes_the_papers_searchable_with_committee_and_meeting_date(
-        site, tmp_path, capsys, monkeypatch):
+        site, tmp_path, capsys, monkeypatch, encoder):
     from assistant.app import Assistant
     from assistant.settings import Settings
 
+    monkeypatch.setattr("assistant.app.Embedder", lambda *args, **kwargs: encoder)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COUNCIL_ASSISTANT_IMPORT_DELAY", "0")
     code = main(["--index", "index", "import", "moderngov", site.url, "--contact", CONTACT, "--since", "2026-01-01",
                  "--until", "2026-03-31", "--council", "Example Council", "--ingest", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and len(out["ingest"]["added"]) == 4 and out["ingest"]["failed"] == []
-    assistant = Assistant(Settings.load(env={}, index_dir=tmp_path / "index", progress=False))
+    assistant = Assistant(Settings.load(env={}, index_dir=tmp_path / "index", progress=False), encoder=encoder)
     top = assistant.search("homes on land at Mill Lane", k=1, since="2026-02-01", until="2026-02-28")[0]
     assert "120 homes" in top.chunk.text
     assert (top.meta.committee, top.meta.date, top.meta.council) == ("Planning Committee", "2026-02-10",

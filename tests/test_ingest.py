@@ -13,14 +13,11 @@ from conftest import on_both_stores
 
 # every test here that takes these fixtures runs on FAISS and on a real Milvus server
 corpus_assistant, make_settings = on_both_stores()
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def assistant(make_settings, embedder):
-    assistant = Assistant(make_settings())
-    assistant.embedder = embedder
-    return assistant
+def assistant(make_settings, encoder):
+    return Assistant(make_settings(), encoder=encoder)
 
 
 def index_state(settings):
@@ -41,8 +38,9 @@ def test_incremental_add_modify_delete_and_rerun(assistant, corpus_copy):
     first = assistant.ingest([corpus_copy])
     assert len(first.added) == 5 and not first.failed and first.chunks_embedded > 0
     chunks, manifest = index_state(assistant.settings)
-    assert manifest["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert manifest["dimension"] == 384 and manifest["chunks"] == len(chunks)
+    assert manifest["embedding_model"] == assistant.encoder.model_id
+    assert manifest["encoder"] == assistant.encoder.record()
+    assert manifest["dimension"] == assistant.encoder.dimension and manifest["chunks"] == len(chunks)
     assert all(len(v["content_hash"]) == 64 for v in manifest["files"].values())
 
     again = assistant.ingest([corpus_copy])
@@ -143,8 +141,7 @@ def test_index_built_with_another_model_is_a_clear_error(assistant, corpus_copy)
     manifest = json.loads((build / "manifest.json").read_text())
     manifest["embedding_model"] = "intfloat/e5-small-v2"
     (build / "manifest.json").write_text(json.dumps(manifest))
-    fresh = Assistant(assistant.settings)
-    fresh.embedder = assistant.embedder
+    fresh = Assistant(assistant.settings, encoder=assistant.encoder)
     with pytest.raises(IndexMismatchError, match="e5-small-v2"):
         fresh.search("board")
     with pytest.raises(IndexMismatchError, match="--rebuild"):
@@ -155,14 +152,12 @@ def test_index_built_with_another_model_is_a_clear_error(assistant, corpus_copy)
 
 def test_changed_chunk_settings_ask_for_a_rebuild(assistant, corpus_copy, make_settings):
     assistant.ingest([corpus_copy])
-    other = Assistant(make_settings(chunk_words=60))
-    other.embedder = assistant.embedder
+    other = Assistant(make_settings(chunk_words=60), encoder=assistant.encoder)
     with pytest.raises(IndexMismatchError, match="chunk"):
         other.ingest([corpus_copy])
 
 
-@pytest.mark.slow
-def test_a_file_that_cannot_be_chunked_fails_alone(corpus_copy, make_settings, embedder, monkeypatch):
+def test_a_file_that_cannot_be_chunked_fails_alone(corpus_copy, make_settings, encoder, monkeypatch):
     """A chunker error on one paper is reported for that paper; the others are indexed."""
     from assistant import ingest as ingest_module
     from assistant.ingest import ingest
@@ -175,7 +170,7 @@ def test_a_file_that_cannot_be_chunked_fails_alone(corpus_copy, make_settings, e
         return real(document, *args)
 
     monkeypatch.setattr(ingest_module, "chunk_document", fragile)
-    report = ingest([corpus_copy], make_settings(), embedder)
+    report = ingest([corpus_copy], make_settings(), encoder)
     assert len(report.failed) == 1 and "could not be chunked (ValueError: chunker bug)" in report.failed[0][1]
     assert "ofsted" in report.failed[0][0] and len(report.added) == 4
 
@@ -202,8 +197,8 @@ def test_a_metadata_only_change_updates_the_paper_without_embedding_it(assistant
         'date = "2022-03-15"\ndoc_type = "cabinet-member-update"',
         f'id = "{new_id}"\ntitle = "Children\'s Services: Progress Report"\ndate = "20230601"\ndoc_type = "report"'),
         encoding="utf-8")
-    encoded, embed = [], assistant.embedder.embed_passages
-    monkeypatch.setattr(assistant.embedder, "embed_passages",
+    encoded, embed = [], assistant.encoder.embed_passages
+    monkeypatch.setattr(assistant.encoder, "embed_passages",
                         lambda texts, progress=False: encoded.extend(texts) or embed(texts, progress))
 
     report = assistant.ingest([corpus_copy])

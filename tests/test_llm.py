@@ -212,7 +212,7 @@ def _free_port() -> int:
 
 def _answerer(assistant: Assistant, url: str, timeout: float = 10.0) -> LLMAnswerer:
     settings = replace(assistant.settings, llm_base_url=url, llm_timeout=timeout)
-    extractive = ExtractiveAnswerer(assistant.embedder.embed_passages, settings.min_evidence,
+    extractive = ExtractiveAnswerer(assistant.encoder.embed_passages, settings.min_evidence,
                                     settings.answer_sentences)
     return LLMAnswerer(settings, extractive)
 
@@ -232,7 +232,6 @@ def _timed(function, *args):
     return result, time.perf_counter() - started
 
 
-@pytest.mark.slow
 def test_connection_refused_gives_the_extractive_answer_and_a_note_quickly(corpus_assistant):
     url = f"http://127.0.0.1:{_free_port()}/v1"
     answerer = _answerer(corpus_assistant, url)
@@ -246,7 +245,6 @@ def test_connection_refused_gives_the_extractive_answer_and_a_note_quickly(corpu
     assert "answered extractively" in answer.notes[0] and "llm_base_url" in answer.notes[0]
 
 
-@pytest.mark.slow
 def test_a_server_that_does_not_answer_in_time_gives_the_extractive_answer(corpus_assistant, chat_server):
     server = chat_server(replies=["Too late [1]."], delay=30)
     answerer = _answerer(corpus_assistant, server.url, timeout=1)
@@ -260,7 +258,6 @@ def test_a_server_that_does_not_answer_in_time_gives_the_extractive_answer(corpu
                             "(raise llm_timeout or use a smaller model)",)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("status,hint", [(500, "check the server's log"), (404, "check llm_model"),
                                          (400, "lower answer_passages")])
 def test_an_http_error_gives_the_extractive_answer_and_says_what_to_check(corpus_assistant, chat_server,
@@ -272,7 +269,6 @@ def test_an_http_error_gives_the_extractive_answer_and_says_what_to_check(corpus
     assert hint in answer.notes[0] and "answered extractively" in answer.notes[0]
 
 
-@pytest.mark.slow
 def test_a_checked_reply_over_the_real_corpus_quotes_its_documents(corpus_assistant, chat_server):
     passages = _corpus_passages(corpus_assistant)
     claim = passages[1].chunk.text.split(".")[0]
@@ -295,7 +291,6 @@ def test_a_checked_reply_over_the_real_corpus_quotes_its_documents(corpus_assist
     assert sent["max_tokens"] > 0 and sent["temperature"] == 0
 
 
-@pytest.mark.slow
 def test_condense_asks_the_llm_only_for_followups_and_falls_back_to_rules(corpus_assistant, chat_server):
     history = [("Who is the new director of children's services?", "Martin Birch [1]")]
     server = chat_server(replies=["Stand-alone question: When did Martin Birch start?"])
@@ -371,10 +366,10 @@ def llama_server(tmp_path_factory):
 
 @pytest.mark.llm
 @pytest.mark.slow
-def test_a_real_reply_comes_back_checked(corpus_assistant, llama_server, chat_server):
+def test_a_real_reply_comes_back_checked(corpus_assistant_real, llama_server, chat_server):
     proxy = chat_server(upstream=llama_server)
-    answerer = _answerer(corpus_assistant, proxy.url, timeout=300)
-    passages = _corpus_passages(corpus_assistant, k=LLM_PASSAGES)
+    answerer = _answerer(corpus_assistant_real, proxy.url, timeout=300)
+    passages = _corpus_passages(corpus_assistant_real, k=LLM_PASSAGES)
     answer = answerer.answer(QUESTION, passages)
 
     assert not any(note.startswith("LLM at") for note in answer.notes), answer.notes
@@ -382,7 +377,7 @@ def test_a_real_reply_comes_back_checked(corpus_assistant, llama_server, chat_se
     reply = proxy.answers[0]
     expected = check_reply(QUESTION, reply, passages, lambda: answerer.fallback.answer(QUESTION, passages))
     assert answer == expected, reply
-    _assert_consistent(answer, _document_text(corpus_assistant))
+    _assert_consistent(answer, _document_text(corpus_assistant_real))
     if not answer.answered:
         assert answer.text == NOT_IN_PAPERS
 
@@ -393,8 +388,8 @@ def test_a_real_reply_comes_back_checked(corpus_assistant, llama_server, chat_se
 
 @pytest.mark.llm
 @pytest.mark.slow
-def test_a_real_condense_returns_a_question(corpus_assistant, llama_server):
-    answerer = _answerer(corpus_assistant, llama_server, timeout=300)
+def test_a_real_condense_returns_a_question(corpus_assistant_real, llama_server):
+    answerer = _answerer(corpus_assistant_real, llama_server, timeout=300)
     history = [("Who is the new director of children's services?", "Martin Birch was appointed [1].")]
     condensed = answerer.condense(history, "and when did he start?")
     assert condensed.strip() and "\n" not in condensed
@@ -403,11 +398,10 @@ def test_a_real_condense_returns_a_question(corpus_assistant, llama_server):
 
 @pytest.mark.llm
 @pytest.mark.slow
-def test_the_assistant_chats_through_the_real_llm(corpus_assistant, llama_server, chat_server):
+def test_the_assistant_chats_through_the_real_llm(corpus_assistant_real, llama_server, chat_server):
     proxy = chat_server(upstream=llama_server)
-    assistant = Assistant(replace(corpus_assistant.settings, llm_base_url=proxy.url, llm_timeout=300,
-                                  answer_passages=LLM_PASSAGES))
-    assistant.embedder = corpus_assistant.embedder
+    assistant = Assistant(replace(corpus_assistant_real.settings, llm_base_url=proxy.url, llm_timeout=300,
+                                  answer_passages=LLM_PASSAGES), encoder=corpus_assistant_real.encoder)
     answer = assistant.chat([("Who is the new director of children's services?", "Martin Birch [1].")],
                             "and when did he start?")
     assert isinstance(assistant.answerer, LLMAnswerer)
@@ -427,15 +421,15 @@ def test_without_an_llm_the_judge_is_skipped_with_a_note(make_settings):
 
 @pytest.mark.llm
 @pytest.mark.slow
-def test_the_real_llm_judges_faithfulness_and_relevancy(corpus_assistant, llama_server):
+def test_the_real_llm_judges_faithfulness_and_relevancy(corpus_assistant_real, llama_server):
     from assistant.evaluation import evaluate, judge, load_questions
     from conftest import ROOT
 
     questions = [q for q in load_questions(ROOT / "eval" / "questions.jsonl", "dev") if q.answerable][:2]
-    results = evaluate(corpus_assistant, questions)
+    results = evaluate(corpus_assistant_real, questions)
     answered = sum(r.answered for r in results)
     assert answered and all(r.passages for r in results if r.answered)
-    judged = judge(replace(corpus_assistant.settings, llm_base_url=llama_server, llm_timeout=300), results)
+    judged = judge(replace(corpus_assistant_real.settings, llm_base_url=llama_server, llm_timeout=300), results)
     for name in ("faithfulness", "relevancy"):
         assert judged["judged"][name] + judged["errors"] >= answered
         assert judged[name] is None or 0.0 <= judged[name] <= 1.0

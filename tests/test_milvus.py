@@ -58,13 +58,13 @@ def test_bad_store_settings_name_the_setting(overrides, field):
 @pytest.mark.slow
 def test_milvus_and_faiss_rank_every_eval_question_alike(corpus_assistant_faiss, corpus_assistant_milvus):
     """Both indexes hold the same vectors and search exactly, so dense rankings and fused results agree."""
-    faiss_index, milvus_index = corpus_assistant_faiss.index, corpus_assistant_milvus.index
+    faiss_index, milvus_index = corpus_assistant_faiss._index, corpus_assistant_milvus._index
     assert milvus_index.manifest["vectors"]["store"] == "milvus"
     assert faiss_index.manifest["vectors"]["store"] == "faiss"
-    embedder = corpus_assistant_faiss.embedder
+    encoder = corpus_assistant_faiss.encoder
     swapped = 0
     for question in load_questions(DEFAULT_QUESTIONS):
-        vector = embedder.embed_query(question.question)
+        vector = encoder.embed_query(question.question)
         dense_faiss = faiss_index.vectors.search(vector, 20)
         dense_milvus = milvus_index.vectors.search(vector, 20)
         # the stores number chunks alike (same corpus, same order), so ids compare directly; two chunks
@@ -87,8 +87,8 @@ def test_milvus_and_faiss_rank_every_eval_question_alike(corpus_assistant_faiss,
 @pytest.mark.milvus
 @pytest.mark.slow
 def test_filters_run_inside_milvus_before_the_top_k(corpus_assistant_milvus):
-    index = corpus_assistant_milvus.index
-    vector = corpus_assistant_milvus.embedder.embed_query("Improvement Board")
+    index = corpus_assistant_milvus._index
+    vector = corpus_assistant_milvus.encoder.embed_query("Improvement Board")
     releases = SearchFilters(doc_types=("press-release",))
     hits = index.vectors.search(vector, 5, filters=releases)  # no id list: the expression alone filters
     allowed = set(index.store.matching_ids(releases).tolist())
@@ -106,13 +106,12 @@ def test_filters_run_inside_milvus_before_the_top_k(corpus_assistant_milvus):
 
 @pytest.mark.milvus
 @pytest.mark.slow
-def test_each_ingest_makes_a_collection_and_drops_all_but_the_last_two(tmp_path, corpus_copy, embedder, milvus_uri):
+def test_each_ingest_makes_a_collection_and_drops_all_but_the_last_two(tmp_path, corpus_copy, encoder, milvus_uri):
     from pymilvus import MilvusClient
 
     settings = Settings.load(env={}, index_dir=tmp_path / "index", progress=False, vector_store="milvus",
                              milvus_uri=milvus_uri, milvus_collection="lifecycle", milvus_token_env=MILVUS_TOKEN_ENV)
-    assistant = Assistant(settings)
-    assistant.embedder = embedder
+    assistant = Assistant(settings, encoder=encoder)
     client = MilvusClient(uri=milvus_uri, token=os.environ[MILVUS_TOKEN_ENV])
     try:
         def ours():
@@ -136,11 +135,11 @@ def test_each_ingest_makes_a_collection_and_drops_all_but_the_last_two(tmp_path,
 @pytest.mark.milvus
 @pytest.mark.slow
 def test_a_milvus_index_needs_no_store_setting_to_read_but_refuses_a_mixed_ingest(corpus_assistant_milvus, corpus_copy,
-                                                                                  embedder):
+                                                                                  encoder):
     index_dir = corpus_assistant_milvus.settings.index_dir
     # vector_store and milvus_uri left unset: the index's manifest says where its vectors are
-    reader = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False, milvus_token_env=MILVUS_TOKEN_ENV))
-    reader.embedder = embedder
+    reader = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False, milvus_token_env=MILVUS_TOKEN_ENV),
+                       encoder=encoder)
     question = "Who attends the Improvement Board?"
     assert [p.chunk.text for p in reader.search(question)] == \
         [p.chunk.text for p in corpus_assistant_milvus.search(question)]
@@ -150,11 +149,10 @@ def test_a_milvus_index_needs_no_store_setting_to_read_but_refuses_a_mixed_inges
 
 @pytest.mark.milvus
 @pytest.mark.slow
-def test_an_unreachable_server_is_one_clear_error(tmp_path, corpus_copy, embedder):
+def test_an_unreachable_server_is_one_clear_error(tmp_path, corpus_copy, encoder):
     settings = Settings.load(env={}, index_dir=tmp_path / "index", progress=False, vector_store="milvus",
                              milvus_uri=f"http://127.0.0.1:{free_port()}")
-    assistant = Assistant(settings)
-    assistant.embedder = embedder
+    assistant = Assistant(settings, encoder=encoder)
     with pytest.raises(SettingsError, match="milvus_uri=.*cannot connect to Milvus"):
         assistant.ingest([corpus_copy])
     assert current_build(settings.index_dir) is None
@@ -163,18 +161,18 @@ def test_an_unreachable_server_is_one_clear_error(tmp_path, corpus_copy, embedde
 @pytest.mark.milvus
 @pytest.mark.slow
 def test_a_server_with_authentication_refuses_missing_or_wrong_credentials_clearly(
-        corpus_assistant_milvus, tmp_path, corpus_copy, embedder, milvus_uri, monkeypatch):
+        corpus_assistant_milvus, tmp_path, corpus_copy, encoder, milvus_uri, monkeypatch):
     index_dir = corpus_assistant_milvus.settings.index_dir
     build = current_build(index_dir)
     monkeypatch.setenv("WRONG_MILVUS_TOKEN", "root:not-the-password")
     for token_env in (None, "WRONG_MILVUS_TOKEN"):
-        reader = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False, milvus_token_env=token_env))
-        reader.embedder = embedder
+        reader = Assistant(Settings.load(env={}, index_dir=index_dir, progress=False, milvus_token_env=token_env),
+                           encoder=encoder)
         with pytest.raises(SettingsError, match="cannot connect to Milvus.*milvus_token_env"):
             reader.search("Improvement Board")
         writer = Assistant(Settings.load(env={}, index_dir=tmp_path / f"index-{token_env}", progress=False,
-                                         vector_store="milvus", milvus_uri=milvus_uri, milvus_token_env=token_env))
-        writer.embedder = embedder
+                                         vector_store="milvus", milvus_uri=milvus_uri, milvus_token_env=token_env),
+                           encoder=encoder)
         with pytest.raises(SettingsError, match="milvus_token_env"):
             writer.ingest([corpus_copy])
         assert current_build(writer.settings.index_dir) is None
@@ -262,7 +260,7 @@ def test_the_eval_suite_runs_unchanged_on_milvus(corpus_assistant_faiss, corpus_
 
 @pytest.mark.milvus
 @pytest.mark.slow
-def test_beyond_the_flat_limit_an_ivf_index_replaces_the_flat_one(tmp_path, corpus_copy, embedder, milvus_uri,
+def test_beyond_the_flat_limit_an_ivf_index_replaces_the_flat_one(tmp_path, corpus_copy, encoder, milvus_uri,
                                                                   monkeypatch, corpus_assistant_faiss):
     """The IVF path (release, drop the FLAT index, build IVF_FLAT, load) on a real server; the flat
     limit is lowered so that the corpus crosses it."""
@@ -271,13 +269,12 @@ def test_beyond_the_flat_limit_an_ivf_index_replaces_the_flat_one(tmp_path, corp
     monkeypatch.setattr(milvus_store, "kind_for", lambda n: "ivf")
     settings = Settings.load(env={}, index_dir=tmp_path / "index", progress=False, vector_store="milvus",
                              milvus_uri=milvus_uri, milvus_collection="ivf", milvus_token_env=MILVUS_TOKEN_ENV)
-    assistant = Assistant(settings)
-    assistant.embedder = embedder
+    assistant = Assistant(settings, encoder=encoder)
     assert not assistant.ingest([corpus_copy]).failed
-    vectors = assistant.index.vectors
+    vectors = assistant._index.vectors
     assert vectors.kind == "ivf" and vectors.description.startswith("milvus-ivf-flat-ip-nprobe")
-    assert assistant.index.manifest["vectors"]["nprobe"] == vectors.nprobe
-    assert len(vectors) == assistant.index.store.chunk_count()
+    assert assistant._index.manifest["vectors"]["nprobe"] == vectors.nprobe
+    assert len(vectors) == assistant._index.store.chunk_count()
     question = "Who attends the Improvement Board?"
     assert [p.chunk.text for p in assistant.search(question)] == \
         [p.chunk.text for p in corpus_assistant_faiss.search(question)]

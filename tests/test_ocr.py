@@ -277,8 +277,7 @@ def test_a_chunk_store_from_before_ocr_is_read_and_brought_up_to_date(tmp_path):
 
 
 @needs_tesseract
-@pytest.mark.slow
-def test_search_results_and_citations_say_the_text_was_read_by_ocr(tmp_path, make_settings, embedder, capsys):
+def test_search_results_and_citations_say_the_text_was_read_by_ocr(tmp_path, make_settings, encoder, capsys):
     from assistant.app import Assistant
     from assistant.cli import _print_answer
 
@@ -286,8 +285,7 @@ def test_search_results_and_citations_say_the_text_was_read_by_ocr(tmp_path, mak
     folder.mkdir()
     scanned_pdf(folder / "scan.pdf", [MOTION], {1})
     make_pdf(folder / "text.pdf", [OTHER])
-    assistant = Assistant(make_settings())
-    assistant.embedder = embedder
+    assistant = Assistant(make_settings(), encoder=encoder)
     report = assistant.ingest([folder])
     assert not report.failed
     hit = assistant.search("repair the footpath beside the cemetery wall", k=1)[0]

@@ -90,11 +90,10 @@ def test_clean_query_refuses_non_text_and_huge_input_before_working_on_it():
     assert time.perf_counter() - started < 0.5
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", list(HOSTILE_QUESTIONS))
 def test_python_api_answers_or_refuses_each_hostile_question_promptly(corpus_assistant, name):
     corpus_assistant.load()
-    before = (len(corpus_assistant.documents()), corpus_assistant.index.store.chunk_count())
+    before = (len(corpus_assistant.documents()), corpus_assistant.info()["chunks"])
     question = HOSTILE_QUESTIONS[name]
     started = time.perf_counter()
     if name in REFUSED:
@@ -111,7 +110,7 @@ def test_python_api_answers_or_refuses_each_hostile_question_promptly(corpus_ass
             assert answer.text == NOT_IN_PAPERS
         corpus_assistant.search(question)
     assert time.perf_counter() - started < 2 * ANSWER_SECONDS
-    assert (len(corpus_assistant.documents()), corpus_assistant.index.store.chunk_count()) == before
+    assert (len(corpus_assistant.documents()), corpus_assistant.info()["chunks"]) == before
 
 
 def cli(args: list[str], index_dir: Path, stdin: bytes | None = None, **env_vars: str) -> subprocess.CompletedProcess:
@@ -124,8 +123,8 @@ def cli(args: list[str], index_dir: Path, stdin: bytes | None = None, **env_vars
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REFUSED))
-def test_cli_refuses_a_hostile_question_with_one_clear_line_and_no_json(corpus_assistant, name):
-    done = cli(["ask", "--json", HOSTILE_QUESTIONS[name]], corpus_assistant.settings.index_dir)
+def test_cli_refuses_a_hostile_question_with_one_clear_line_and_no_json(corpus_assistant_real, name):
+    done = cli(["ask", "--json", HOSTILE_QUESTIONS[name]], corpus_assistant_real.settings.index_dir)
     assert done.returncode == 1 and done.stdout == b""
     ours = [line for line in done.stderr.decode().splitlines() if line.startswith("council-assistant:")]
     assert len(ours) == 1 and ours[0].startswith(f"council-assistant: {REFUSED[name]}"), ours
@@ -133,11 +132,11 @@ def test_cli_refuses_a_hostile_question_with_one_clear_line_and_no_json(corpus_a
 
 
 @pytest.mark.slow
-def test_cli_answers_hostile_questions_from_standard_input_as_whole_json_lines(corpus_assistant):
+def test_cli_answers_hostile_questions_from_standard_input_as_whole_json_lines(corpus_assistant_real):
     names = [n for n in HOSTILE_QUESTIONS if n not in ("empty", "blank", "huge")]  # one line each
     lines = [HOSTILE_QUESTIONS[n].replace("\r", " ").replace("\n", " ") for n in names]
     raw = "\n".join(lines).encode() + b"\nfunding \xff\xfe for foster carers?\n"  # and bytes that are not UTF-8
-    done = cli(["ask", "--json", "-"], corpus_assistant.settings.index_dir, stdin=raw)
+    done = cli(["ask", "--json", "-"], corpus_assistant_real.settings.index_dir, stdin=raw)
     assert done.returncode == 1, "one line (invisible characters only) is refused"
     out = done.stdout.decode().splitlines()
     assert len(out) == len(lines) + 1
@@ -155,9 +154,9 @@ def test_cli_answers_hostile_questions_from_standard_input_as_whole_json_lines(c
 
 @pytest.mark.slow
 @pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
-def test_cli_json_output_is_utf8_whatever_bytes_come_in(corpus_assistant, locale):
+def test_cli_json_output_is_utf8_whatever_bytes_come_in(corpus_assistant_real, locale):
     """Bytes that are not UTF-8, on standard input or in an argument, never reach the JSON raw."""
-    index_dir = corpus_assistant.settings.index_dir
+    index_dir = corpus_assistant_real.settings.index_dir
     raw = b"\xff\xfe\n" + b"funding \xc3\x28 for foster carers?\n" + b"\xed\xa0\x80\x80\n"
     done = cli(["ask", "--json", "-"], index_dir, stdin=raw, LC_ALL=locale, PYTHONUTF8="0")
     assert "Traceback" not in done.stderr.decode("utf-8", "replace")
@@ -190,7 +189,6 @@ WRONG_TYPES = {  # (method, keyword arguments) -> the argument the refusal must 
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", list(WRONG_TYPES))
 def test_python_api_refuses_arguments_of_the_wrong_type_naming_them(corpus_assistant, case):
     method, kwargs, message = WRONG_TYPES[case]
@@ -201,7 +199,6 @@ def test_python_api_refuses_arguments_of_the_wrong_type_naming_them(corpus_assis
             corpus_assistant.chat(kwargs["history"], "and who advises it?")
 
 
-@pytest.mark.slow
 def test_python_api_takes_a_bare_string_filter_as_one_item(corpus_assistant):
     query = "social care roles"
     as_list = corpus_assistant.search(query, k=3, doc_types=["press-release"])
@@ -214,7 +211,6 @@ def test_python_api_takes_a_bare_string_filter_as_one_item(corpus_assistant):
     assert {c.meta.doc_type for c in answer.citations} <= {"press-release"}
 
 
-@pytest.mark.slow
 def test_the_length_limit_applies_to_what_the_user_typed_not_to_the_condensed_follow_up(corpus_assistant):
     first = "Who is the DfE adviser working with the Improvement Board?"
     first += " Please quote the paper." * ((MAX_QUERY_CHARS - 10 - len(first)) // 24)
@@ -241,7 +237,6 @@ def client(open_app):
     return Client(open_app.local_url, verbose=False)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", list(HOSTILE_QUESTIONS))
 def test_ui_api_answers_or_refuses_each_hostile_question_promptly(client, name):
     from gradio_client.exceptions import AppError
@@ -261,7 +256,6 @@ def test_ui_api_answers_or_refuses_each_hostile_question_promptly(client, name):
     assert time.perf_counter() - started < 2 * ANSWER_SECONDS
 
 
-@pytest.mark.slow
 def test_ui_api_refuses_questions_that_are_not_text(client):
     from gradio_client.exceptions import AppError
 
@@ -301,9 +295,20 @@ EXTRACTIVE_HOLES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def injected(tmp_path_factory, embedder):
-    """injected(variant) -> an Assistant over the corpus plus one document carrying that injection
-    (doc_id injected-notice, doc_type web-notice, a hostile title and source); built once per variant."""
+def injected(tmp_path_factory, encoder):
+    """injected(variant) -> an Assistant (fake encoder) over the corpus plus one document carrying that
+    injection (doc_id injected-notice, doc_type web-notice, a hostile title and source); built once per
+    variant."""
+    return injected_corpus(tmp_path_factory, encoder)
+
+
+@pytest.fixture(scope="module")
+def injected_real(tmp_path_factory, embedder):
+    """As `injected`, with the real model: for tests that need the injection ranked as the model ranks it."""
+    return injected_corpus(tmp_path_factory, embedder)
+
+
+def injected_corpus(tmp_path_factory, encoder):
     from assistant.app import Assistant
     from assistant.settings import Settings
 
@@ -319,8 +324,7 @@ def injected(tmp_path_factory, embedder):
                 manifest.write(f'\n[documents."notice.txt"]\nid = "{INJECTED_ID}"\ndoc_type = "web-notice"\n'
                                f"title = {json.dumps('Notice ' + PAYLOAD)}\n"
                                'source = "javascript:window.__pwned = 4"\n')
-            assistant = Assistant(Settings.load(env={}, index_dir=folder / "index", progress=False))
-            assistant.embedder = embedder
+            assistant = Assistant(Settings.load(env={}, index_dir=folder / "index", progress=False), encoder=encoder)
             report = assistant.ingest([corpus])
             assert not report.failed and len(report.added) == 6, report
             built[variant] = assistant
@@ -343,8 +347,8 @@ def lead(answer: Answer) -> tuple | None:
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", [pytest.param(v, marks=pytest.mark.xfail(strict=True, reason=EXTRACTIVE_HOLES[v]))
                                      if v in EXTRACTIVE_HOLES else v for v in INJECTIONS])
-def test_an_injected_document_changes_no_extractive_answer(injected, variant):
-    assistant = injected(variant)
+def test_an_injected_document_changes_no_extractive_answer(injected_real, variant):
+    assistant = injected_real(variant)
     assert {m.doc_type for m, _ in assistant.documents()} == {*CORPUS_TYPES, "web-notice"}
     changed, quoted, entered = [], [], 0
     for qid, question in answerable_questions():
@@ -360,7 +364,6 @@ def test_an_injected_document_changes_no_extractive_answer(injected, variant):
     assert changed == [] and quoted == [], f"changed: {changed}, quoted the injection: {quoted}"
 
 
-@pytest.mark.slow
 def test_hostile_document_text_title_and_source_are_shown_escaped(injected):
     actions = ui.Actions(injected("html"))
     view = actions.open_document(INJECTED_ID, 0, 20)
@@ -417,8 +420,8 @@ def data_section(prompt: str) -> tuple[str, str, str]:
 @pytest.mark.llm
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["ignore", "system", "delimiters"])
-def test_the_real_llm_gets_injections_as_data_and_its_reply_is_checked(injected, llama_server, variant):
-    assistant = injected(variant)
+def test_the_real_llm_gets_injections_as_data_and_its_reply_is_checked(injected_real, llama_server, variant):
+    assistant = injected_real(variant)
     settings = dataclasses.replace(assistant.settings, llm_base_url=llama_server, llm_timeout=300)
     answerer = LLMAnswerer(settings, assistant.answerer)
     sent = []
@@ -594,7 +597,6 @@ def request_each_route(app, http) -> list[tuple[str, str, int, str]]:
     return out
 
 
-@pytest.mark.slow
 def test_every_route_refuses_a_request_without_the_login(guarded_app, corpus_assistant):
     import httpx
 
@@ -617,7 +619,6 @@ def log_in(http, base: str, password: str = "correct horse"):
     return http.post(f"{base}/login", data={"username": "clerk", "password": password})
 
 
-@pytest.mark.slow
 def test_with_the_login_the_app_and_its_api_work(guarded_app):
     import httpx
     from gradio_client import Client
@@ -675,7 +676,6 @@ def raw_get(base: str, path: str, cookie: str = "") -> tuple[int, str]:
 FILE_CONTENTS = ("root:x:0:0", "SQLite format 3", "[defaults]", "HF_HUB_OFFLINE=")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("which", ["open", "guarded, logged in"])
 def test_file_routes_refuse_path_traversal_and_leak_no_path(which, open_app, guarded_app, corpus_assistant):
     import httpx
@@ -694,7 +694,6 @@ def test_file_routes_refuse_path_traversal_and_leak_no_path(which, open_app, gua
         assert leaked(body, value) == [], (route + value, body[:300])
 
 
-@pytest.mark.slow
 def test_the_document_endpoint_serves_only_indexed_documents(client, corpus_assistant):
     from gradio_client.exceptions import AppError
 
@@ -727,7 +726,6 @@ class BrokenAssistant:
     chat = search = document = load = _fail
 
 
-@pytest.mark.slow
 def test_unexpected_server_errors_reach_users_as_a_plain_apology(serve_app, make_settings, caplog):
     from gradio_client import Client
     from gradio_client.exceptions import AppError
@@ -742,7 +740,6 @@ def test_unexpected_server_errors_reach_users_as_a_plain_apology(serve_app, make
     assert "disk I/O error" in caplog.text, "the details go to the server's log"
 
 
-@pytest.mark.slow
 def test_malformed_api_requests_get_errors_without_paths_or_tracebacks(open_app):
     import httpx
 
@@ -766,7 +763,6 @@ def test_malformed_api_requests_get_errors_without_paths_or_tracebacks(open_app)
         assert "event: error" in stream and leaked(stream) == [] and "ValueError" not in stream, stream
 
 
-@pytest.mark.slow
 def test_the_app_listens_on_loopback_only_by_default(corpus_assistant, monkeypatch):
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     from conftest import free_port
@@ -839,7 +835,6 @@ BODY_ROUTES = ["/gradio_api/call/ask", "/gradio_api/queue/join", "/gradio_api/ru
                "/gradio_api/component_server", "/gradio_api/cancel", "/gradio_api/stream/x/close"]
 
 
-@pytest.mark.slow
 def test_without_the_login_no_body_is_read(guarded_app):
     base = guarded_app.local_url.rstrip("/")
     for path in BODY_ROUTES:
@@ -852,7 +847,6 @@ def test_without_the_login_no_body_is_read(guarded_app):
         assert status == 401, (path, head)
 
 
-@pytest.mark.slow
 def test_an_oversized_body_is_refused_with_413_before_or_while_it_is_read(guarded_app, open_app):
     from assistant.serving import MAX_BODY_BYTES, MAX_LOGIN_BYTES
 
@@ -885,7 +879,6 @@ class SlowAssistant:
         return Answer(question=message, text=f"{NOT_IN_PAPERS} (slow answer)", answered=False)
 
 
-@pytest.mark.slow
 def test_routes_open_without_the_login_cannot_read_or_disturb_a_users_work(serve_app, make_settings):
     import httpx
 

@@ -73,7 +73,7 @@ def embedder(monkeypatch):
 
     monkeypatch.setattr(embedding, "QUERY_CACHE", QUERY_CACHE)
     embedder = Embedder("all-MiniLM-L6-v2", runtime="torch")
-    embedder._encoder = FakeEncoder()
+    embedder._backend = FakeEncoder()
     return embedder
 
 

@@ -156,7 +156,16 @@ def start(assistant):
 
 @pytest.fixture(scope="module")
 def app_url(corpus_assistant):
+    """The app over the corpus with the fake encoder: for the handlers and the API."""
     app, url = start(corpus_assistant)
+    yield url
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def real_app_url(corpus_assistant_real):
+    """The app over the corpus with the real model: for the browser tests, which read real answers."""
+    app, url = start(corpus_assistant_real)
     yield url
     app.close()
 
@@ -168,7 +177,6 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
-@pytest.mark.slow
 def test_api_ask_returns_an_answer_with_citations(client):
     result = client.predict(FUNDING, api_name="/ask")
     assert result["answered"] is True and "£10 million" in result["answer"]
@@ -179,7 +187,6 @@ def test_api_ask_returns_an_answer_with_citations(client):
     assert document["text"][first["start"]:first["end"]] == first["quote"]
 
 
-@pytest.mark.slow
 def test_api_search_returns_ranked_passages(client):
     result = client.predict("recruitment of social workers", 4, api_name="/search")
     ranks = [r["rank"] for r in result["results"]]
@@ -188,7 +195,6 @@ def test_api_search_returns_ranked_passages(client):
     assert all(r["text"] and r["doc_id"] for r in result["results"])
 
 
-@pytest.mark.slow
 def test_api_errors_are_friendly_not_tracebacks(client):
     from gradio_client.exceptions import AppError
 
@@ -201,7 +207,6 @@ def test_api_errors_are_friendly_not_tracebacks(client):
     assert len(client.predict(api_name="/documents")) == 5
 
 
-@pytest.mark.slow
 def test_no_url_reaches_the_papers_or_the_index_on_disk(app_url, corpus_assistant):
     from urllib.error import HTTPError
     from urllib.request import urlopen
@@ -232,11 +237,11 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, app_url):
+def page(browser, real_app_url):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(60_000)
-    page.goto(app_url)
+    page.goto(real_app_url)
     page.wait_for_selector("#ca-question textarea")
     yield page
     context.close()
@@ -350,11 +355,11 @@ def test_browser_search_exports_csv_and_opens_results(page):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_library_lists_the_indexed_papers(page, corpus_assistant):
+def test_browser_library_lists_the_indexed_papers(page, corpus_assistant_real):
     page.get_by_role("tab", name="Library").click()
     rows = page.locator("#ca-library [role=row].virtual-row")
     rows.first.wait_for()
-    documents = corpus_assistant.documents()
+    documents = corpus_assistant_real.documents()
     assert rows.count() == len(documents)
     shot(page, "library")
     page.click("#ca-library [data-testid=cell-0-0]")
