@@ -17,6 +17,7 @@ can be added here before the model is re-fitted to use it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -25,15 +26,27 @@ from typing import Protocol
 import numpy as np
 
 from .chunking import INSTRUCTION
-from .composition import NEAR_DUPLICATE, RELATED_SHOWN, _jaccard, compose, question_parts, related_citations, select, short_span  # noqa: F401
+from .composition import (NEAR_DUPLICATE, RELATED_SHOWN, _jaccard, compose, question_parts,  # noqa: F401
+                          related_citations, roll_call_continues, select, short_span)
 from .embedding import VectorCache
 from .errors import SettingsError
-from .evidence import (FEATURES, NAME, NAMED, Question, Sentence, analyse, asked_kinds, candidate_sentences,  # noqa: F401
-                       date_agreement, is_heading, kind_match, lexical_overlap, new_facts, sentence_features)
+from .evidence import (FEATURES, NAME, NAMED, ROLE, Question, Sentence, analyse, asked_kinds, candidate_sentences,  # noqa: F401
+                       date_agreement, is_heading, kind_match, lexical_overlap, new_facts, outcome,
+                       sentence_features)
 from .tokenizing import content_words, word_set  # noqa: F401
 from .types import NOT_IN_PAPERS, Answer, Passage, Query
 
 SINGLE_THING_SENTENCES = 2
+# kinds of fact a sentence holds or not, by its words alone (a decision or a vote can be worded in many
+# ways), with the question forms that ask for nothing else ("what is the £10m meant to pay for?" names a
+# sum but asks for a purpose)
+FACT_KINDS = {"date": re.compile(r"^\W*when\b|\b(?:what|which) (?:date|day|month|year)\b", re.IGNORECASE),
+              "money": re.compile(r"\bhow much\b|\bwhat (?:amount|sum|cost|price|total)\b", re.IGNORECASE),
+              "count": re.compile(r"\bhow many\b", re.IGNORECASE),
+              "person": re.compile(r"^\W*(?:and\s+)?who\b|\bwhom\b", re.IGNORECASE),
+              "duration": re.compile(r"\bhow (?:long|often)\b", re.IGNORECASE)}
+# how far after a motion its outcome and roll call are looked for, in sentences
+ROLL_CALL_LINES = 3
 MODEL_FILE = Path(__file__).parent / "models" / "answerer.json"
 _DATE_WORDS = frozenset("january february march april may june july august september october november december "
                         "monday tuesday wednesday thursday friday saturday sunday".split())
@@ -186,16 +199,19 @@ def decide(question: Query | str, passages: list[Passage], sentences: list[Sente
            threshold: float, follow: float, max_sentences: int,
            part_probabilities: tuple[np.ndarray, ...] = ()) -> Answer:
     """The answer from scored sentences: abstain (with the closest passages as possibly related) when the
-    best is below `threshold` or the passages never mention a name the question asks about
-    (`unmatched_names`); else the best, then runners-up scoring at least `follow` of it: up to one
+    best is below `threshold`, the passages never mention a name the question asks about
+    (`unmatched_names`), or no sentence to be quoted holds the kind of fact asked for (`lacks_the_fact`); else the best, then runners-up scoring at least `follow` of it: up to one
     more for a question that asks one thing (the model could not tell the two apart; quoting both is
     safer than guessing), one per further thing asked otherwise. With `part_probabilities` (the
     sentences scored against each part of a question that asks several things, see `question_parts`),
     the best sentence for each part is quoted too, so that no part of the question goes unanswered."""
     if not sentences or float(probability.max()) < threshold or unmatched_names(question, passages):
         return Answer(question=Query.of(question).text, text=NOT_IN_PAPERS, answered=False, citations=related_citations(passages))
-    parts = analyse(question).parts
-    chosen = select(sentences, probability, min(max_sentences, max(parts, SINGLE_THING_SENTENCES)), follow)
+    asked = analyse(question)
+    chosen = select(sentences, probability, min(max_sentences, max(asked.parts, SINGLE_THING_SENTENCES)), follow)
+    if all(lacks_the_fact(asked, sentences[i].text) for i in chosen):
+        return Answer(question=Query.of(question).text, text=NOT_IN_PAPERS, answered=False,
+                      citations=related_citations(passages))
     if part_probabilities:
         chosen = chosen[:1]
         for part in part_probabilities:
@@ -205,5 +221,51 @@ def decide(question: Query | str, passages: list[Passage], sentences: list[Sente
                 chosen.append(i)
                 break
         chosen = chosen[:max_sentences]
+    if "vote" in asked.kinds:
+        chosen = with_roll_calls(sentences, chosen, max_sentences + 1)
     return compose(question, sentences, chosen, probability)
+
+
+def lacks_the_fact(question: Question, sentence: str) -> bool:
+    """Whether the question asks for a fact of a kind a sentence either holds or not, in a form that asks
+    for nothing else (a date, a sum, a count, a name, a duration: FACT_KINDS), and the sentence holds
+    none new of the first kind asked
+    ("On what date was the trail opened?" against "Cllr X expressed an interest in opening the trail").
+    Such a sentence cannot state the answer, however close its words: abstaining is the answer."""
+    first = question.kinds[0] if question.kinds else None
+    if first not in FACT_KINDS or not FACT_KINDS[first].search(question.text) or new_facts(first, question.text, sentence):
+        return False
+    if first == "person":  # a role names the person asked for too ("the Clerk will write to ...")
+        known = set(question.words)
+        return not any(not set(content_words(m.group(0))) & known for m in ROLE.finditer(sentence))
+    return True
+
+
+def with_roll_calls(sentences: list[Sentence], chosen: list[int], limit: int) -> list[int]:
+    """`chosen` with, after each chosen sentence, the sentences of its paper that carry on its roll call
+    ("Ayes: ... – 4." then "Noes: ... – 1."), or, when it states a motion but no outcome, the next
+    sentence that does ("... moved approval ..." then "... carried by the following voice vote: ...");
+    up to `limit` sentences in all. A vote's answer is its outcome, which the papers often print on
+    the lines after the motion."""
+    following: dict[int, int] = {}
+    by_doc: dict[str, list[int]] = {}
+    for i, s in enumerate(sentences):
+        by_doc.setdefault(s.passage.meta.doc_id, []).append(i)
+    for ids in by_doc.values():
+        ids.sort(key=lambda i: sentences[i].start)
+        following.update({a: b for a, b in zip(ids, ids[1:]) if sentences[b].start >= sentences[a].end})
+    out = list(chosen)
+    for i in chosen:
+        j, steps = following.get(i), 0
+        stated = outcome(("vote",), sentences[i].text) > 0
+        while j is not None and steps < ROLL_CALL_LINES and len(out) < limit:
+            text = sentences[j].text
+            if roll_call_continues(text) or (not stated and outcome(("vote",), text) > 0):
+                if j not in out:
+                    out.append(j)
+                stated = True
+            elif stated:
+                break
+            j, steps = following.get(j), steps + 1
+    return out
 

@@ -11,12 +11,17 @@ import re
 import numpy as np
 
 from .chunking import sentence_spans
-from .evidence import ROLE, Sentence, asked_kinds, new_facts
+from .evidence import ASKS_VOTE, ROLE, Sentence, asked_kinds, new_facts
 from .tokenizing import content_words, word_set
 from .types import Answer, Citation, Passage, Query, ShortAnswer
 
 NEAR_DUPLICATE = 0.6
 RELATED_SHOWN = 3
+ASKS_SIDE = re.compile(r"\bvot\w* (?:against|for|in favour)\b|\bagainst\b", re.IGNORECASE)
+NOES = re.compile(r"\b(?:Noes|Nays|Against)\s*[:\-–]", re.IGNORECASE)
+AYES = re.compile(r"\b(?:Ayes|Yeas|For)\s*[:\-–]", re.IGNORECASE)
+ROLL_CONTINUES = re.compile(r"\W*(?:Noes|Nays|Against|Abstentions?|Abstain(?:ed|ing)?|Absent|Recused)\s*[:\-–]",
+                            re.IGNORECASE)
 
 
 
@@ -57,10 +62,33 @@ def _nearest(matches: list[re.Match], question: str, sentence: str) -> re.Match:
     return min(matches, key=lambda m: min(min(abs(p - m.start()), abs(p - m.end())) for p in places))
 
 
+def asks_side_of(question: str, sentence: str) -> bool | None:
+    """None when the question does not ask who voted for or against; else whether `sentence` holds
+    that side of a roll call ("Noes: Councilmember ... – 1")."""
+    side = ASKS_SIDE.search(question)
+    if not (side and ASKS_VOTE.search(question)):
+        return None
+    return bool((NOES if "against" in side.group(0).lower() else AYES).search(sentence))
+
+
+def roll_call_continues(sentence: str) -> bool:
+    """Whether `sentence` carries on a roll call begun before it ("Noes: ... – 1.", "Abstentions: ...")."""
+    return bool(ROLL_CONTINUES.match(sentence))
+
+
 def short_span(question: str, sentence: str) -> tuple[int, int] | None:
     """(start, end) in `sentence` of the asked-for thing: the sum, date, count or name (with a role
     that follows it) of the first kind the question asks for, or the decision or vote clause; None
-    when the question asks for no kind of fact or the sentence holds none new."""
+    when the question asks for no kind of fact or the sentence holds none new. A question about who
+    voted against (or for) is answered by that side of a roll call ("Noes: Councilmember ... – 1")."""
+    side = ASKS_SIDE.search(question)
+    if side and ASKS_VOTE.search(question):
+        roll = (NOES if "against" in side.group(0).lower() else AYES).search(sentence)
+        if roll:
+            end = _clause_end(sentence, roll.start())
+            while end > roll.start() and sentence[end - 1] in " ,.;:":
+                end -= 1
+            return roll.start(), end
     for kind in asked_kinds(question):
         matches = new_facts(kind, question, sentence)
         if kind == "person" and not matches:
@@ -108,8 +136,12 @@ def compose(question: Query | str, sentences: list[Sentence], chosen: list[int],
     citations = tuple(_citation(n, sentences[i], probability[i]) for n, i in enumerate(chosen, start=1))
     quotes = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     short = None
-    for c in citations:
-        span = short_span(Query.of(question).text, c.quote)
+    asked = Query.of(question).text
+    # a question about one side of a vote is answered by the roll call's line for that side, wherever
+    # it is quoted, before any other span (the mover's name is not who voted against)
+    side_first = sorted(citations, key=lambda c: not asks_side_of(asked, c.quote)) if asks_side_of(asked, "") is not None else citations
+    for c in side_first:
+        span = short_span(asked, c.quote)
         if span:
             short = ShortAnswer(text=c.quote[span[0]:span[1]], start=c.start + span[0], end=c.start + span[1], n=c.n)
             break

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chunking import INSTRUCTION, sentence_spans
+from .structure import find_motions
 from .tokenizing import content_words, word_set
 from .types import Passage, Query
 
@@ -89,7 +90,11 @@ FEATURES = (
     "rare", "title", "kind", "asks_kind", "kind_lead", "rank", "fused", "sparse", "dense",
     "date_agrees", "date_clashes", "heading", "position", "length", "digits", "best_focus", "best_lexical",
     "row", "lexical_order", "semantic_order", "sparse_order", "kind_x_context", "kind_x_semantic",
+    "outcome", "item_focus", "amounts",
 )
+# the motions (structure.find_motions) that state what a vote or a decision came to, by the kind asked
+OUTCOMES = {"vote": frozenset({"vote", "carried", "lost"}),
+            "decision": frozenset({"resolved", "agreed", "carried", "lost", "vote"})}
 
 
 
@@ -262,6 +267,20 @@ def date_agreement(question: Question, sentence: Sentence) -> tuple[float, float
     return share, float(share == 0)
 
 
+def outcome(kinds: tuple[str, ...], sentence: str) -> float:
+    """1 when the question asks for a vote or a decision and the sentence states its outcome (a tally,
+    a roll call, RESOLVED/AGREED, carried or lost: structure.find_motions), not only the motion put
+    ("Councilmember X moved approval ..."), else 0."""
+    wanted = set().union(*(OUTCOMES.get(k, ()) for k in kinds)) if kinds else set()
+    return float(bool(wanted) and any(m.kind in wanted for m in find_motions(sentence)))
+
+
+def amounts(sentence: str) -> float:
+    """log(1 + the number of sums and dates in the sentence): many of them mark a table row run into
+    text ("£ 4,830.00 28-Mar-17 2016/17 ... £ 1,540.00 28-Mar-17"), seldom a sentence stating one fact."""
+    return math.log1p(len(MONEY.findall(sentence)) + len(DATE.findall(sentence)))
+
+
 def sentence_features(question: Query | str, sentences: list[Sentence], similarity: np.ndarray) -> np.ndarray:
     """One row of FEATURES per sentence; `similarity` is each sentence's cosine to the question."""
     if not sentences:
@@ -305,6 +324,9 @@ def sentence_features(question: Query | str, sentences: list[Sentence], similari
             sum(any(c.isdigit() for c in t) for t in tokens) / max(len(tokens), 1),
             0.0, 0.0,
             float(s.row), 0.0, 0.0, 0.0, 0.0, 0.0,
+            outcome(q.kinds, s.text),
+            coverage(q.focus, word_set(s.passage.chunk.heading)) if q.focus and s.passage.chunk.heading else 0.0,
+            amounts(s.text),
         ])
     out = np.array(rows, dtype=float)
     col = {name: i for i, name in enumerate(FEATURES)}
