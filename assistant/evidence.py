@@ -206,15 +206,19 @@ def lexical_overlap(question_words: list[str] | tuple[str, ...], sentence: str, 
 
 def new_facts(kind: str, question: str, sentence: str) -> list[re.Match]:
     """Matches in `sentence` of the fact `kind` names that the question does not already hold (a year
-    alone is neither a sum nor a count)."""
+    alone is neither a sum nor a count, and a number inside a sum or a date is no count: "£10 per
+    Adult" sold no 10 tickets, "29th March" counted no 29 volunteers)."""
     pattern = dict((name, fact) for name, _, fact in KINDS)[kind]
     known = question.lower()
+    taken = [m.span() for m in (*MONEY.finditer(sentence), *DATE.finditer(sentence))] if kind == "count" else []
     out = []
     for match in pattern.finditer(sentence):
         found = match.group(0).strip()
         if not found or found.lower() in known:
             continue
         if kind in ("count", "money") and YEAR.fullmatch(found):
+            continue
+        if any(a <= match.start() < b for a, b in taken):
             continue
         if kind == "person" and not re.match(r"(Cllr|Councillor|Councilmember|Mr|Mrs|Ms|Dr)\b", found):
             words = re.findall(r"[\w'’]+", found.lower())

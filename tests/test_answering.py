@@ -578,3 +578,20 @@ def test_features_tell_a_votes_outcome_an_items_focus_and_table_debris():
     rows = sentence_features(question, sentences, np.zeros(len(sentences)))
     assert rows[0, FEATURES.index("item_focus")] > 0
     assert [r[FEATURES.index("outcome")] for r in rows][:2] == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("question, sentence", [
+    # near misses of the real-papers set: a price is no number of tickets, a date's day no number of people
+    ("How many tickets were actually sold for the concert in the park on 1 July 2017?",
+     "It is envisaged that the ticket pricing for the proposed concert on 1st July would be: -  £10 per Adult"),
+    ("How many volunteers took part in the spring clean in March 2025?",
+     "Spring Clean – 29th March date to be confirmed- NO to respond to CDC"),
+])
+def test_a_number_inside_a_sum_or_a_date_is_no_count(question, sentence):
+    from assistant.answering import decide
+    from assistant.evidence import new_facts
+
+    assert new_facts("count", question, sentence) == []
+    assert [m.group(0) for m in new_facts("count", question, sentence + " 45 people attended.")] == ["45 "]
+    sentences = candidate_sentences([_passage(sentence, 0, len(sentence), 1)])
+    assert not decide(question, [sentences[0].passage], sentences, np.array([0.9]), 0.3, 0.5, 3).answered
