@@ -21,7 +21,7 @@ from .index import CURRENT, MODELS, Index
 from .ingest import ingest
 from .retrieval import HybridRetriever, named_councils
 from .settings import Settings
-from .types import Answer, Document, DocumentMeta, IngestReport, Passage, SearchFilters
+from .types import Answer, Document, DocumentMeta, IngestReport, Passage, Query, SearchFilters
 
 RANKINGS = ("dense", "sparse")
 
@@ -131,17 +131,19 @@ class Assistant:
             raise QueryError(f"--since {filters.since} is after --until {filters.until}")
         return filters
 
-    def _search(self, query: str, k: int | None, filters: SearchFilters) -> list[Passage]:
-        """`search` for a cleaned query and checked arguments."""
+    def _search(self, query: Query | str, k: int | None, filters: SearchFilters) -> list[Passage]:
+        """`search` for a cleaned query and checked arguments; retrieval reads a follow-up's context
+        with its question (`Query.searched`)."""
+        searched = Query.of(query).searched
         councils = filters.councils or self.council_scope or named_councils(
-            query, self.councils(restricted=not filters.public_only))
+            searched, self.councils(restricted=not filters.public_only))
         filters = replace(filters, councils=councils)
         k = self.settings.top_k if k is None else k
         if k < 1:
             raise QueryError(f"-k must be at least 1, got {k}")
         retriever = HybridRetriever(self._index, self.encoder, self.settings.candidates, self.settings.rrf_k,
                                     self.settings.sparse_weight)
-        return retriever.search(query, k, filters)
+        return retriever.search(searched, k, filters)
 
     @property
     def council_scope(self) -> tuple[str, ...]:
@@ -188,20 +190,24 @@ class Assistant:
         history = _history(history)
         self.load()
         started = time.perf_counter()
-        query = question
+        query = Query(question)
         if history:
-            query = clean_query(self.condense(history, question)[:MAX_CONDENSED_CHARS], limit=None)
+            condensed = self.condense(history, question)
+            context = condensed.context[:MAX_CONDENSED_CHARS]
+            query = Query(clean_query(condensed.text[:MAX_CONDENSED_CHARS], limit=None),
+                          clean_query(context, limit=None) if context.strip() else "")
         passages = self._search(query, self.settings.answer_passages, filters)
         answer = self.answerer.answer(query, passages)
-        return replace(answer, question=question, query=query,
+        return replace(answer, question=question, query=query.searched,
                        latency_ms=(time.perf_counter() - started) * 1000)
 
     def chat(self, history: Iterable | None, message: str, **filters) -> Answer:
         """The next answer in a conversation (`history`: earlier turns, oldest first)."""
         return self.ask(message, history=history, **filters)
 
-    def condense(self, history: Iterable, message: str) -> str:
-        """The stand-alone query for a follow-up message (the LLM's rewrite when one is configured)."""
+    def condense(self, history: Iterable, message: str) -> Query:
+        """The query for a follow-up message: the message with the conversation's context, or the LLM's
+        stand-alone rewrite when one is configured."""
         condense = getattr(self.answerer, "condense", None)
         return condense(history, message) if condense else resolve_followup(history, message)
 

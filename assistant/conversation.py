@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from .answering import CONTEXT_MARK, NAME
+from .evidence import NAME
+from .types import Query
 
 _OPENERS = re.compile(r"^\W*(and|but|also|so|then|what about|how about|and what about|same for|what of|"
                       r"is that|was that|did (he|she|they|it)|does (he|she|it))\b", re.IGNORECASE)
@@ -72,14 +73,13 @@ def is_followup(message: str) -> bool:
     return bool(_OPENERS.search(message) or _PRONOUNS.search(message) or len(words) <= SHORT_WORDS)
 
 
-def resolve_followup(history: Iterable, message: str) -> str:
+def resolve_followup(history: Iterable, message: str) -> Query:
     """The query to search for `message`, given the conversation so far (see the module docstring)."""
     previous = turns(history)
     if not previous or not is_followup(message):
-        return message
+        return Query(message)
     last = previous[-1]
     asked = last.question[:CONTEXT_CHARS]
     answer = re.sub(r"\[\d+\]", " ", last.answer[:CONTEXT_CHARS])
     names = [n for n in dict.fromkeys(m.group(0) for m in NAME.finditer(answer)) if n not in asked][:4]
-    context = " ".join([asked, *names])
-    return f"{message}{CONTEXT_MARK}{context})"
+    return Query(message, " ".join([asked, *names]))

@@ -108,7 +108,7 @@ class Index:
                 if len(ids) == len(self.sparse.ids):  # these papers are the whole index
                     local = self.sparse
                 elif len(ids) <= LOCAL_BM25_LIMIT or filters.public_only:
-                    local = SparseIndex.build(ids, self.store.index_texts(ids))
+                    local = SparseIndex.build(ids, self.store.index_texts(ids), self.sparse.tokenizer)
                 else:
                     local = False
                 self._council_sparse[key] = local

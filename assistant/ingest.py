@@ -35,6 +35,7 @@ from .extraction import Loader
 from .ocr import OcrOptions
 from .settings import Settings
 from .sparse import SparseIndex
+from .tokenizing import default_tokenizer
 from .types import Document, IngestReport
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,8 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
             index_layout.write_failures(index_dir, failures)
         report = dict(added=tuple(added), updated=tuple(updated), removed=tuple(removed),
                       unchanged=tuple(unchanged), failed=tuple(failed), warnings=tuple(warnings))
-        if not (added or updated or removed):
+        retokenize = current is not None and manifest.get("tokenizer") != default_tokenizer().to_json()
+        if not (added or updated or removed or retokenize):
             return IngestReport(**report, seconds=time.perf_counter() - started)
 
         tmp = index_layout.new_build_dir(index_dir)
@@ -272,6 +274,7 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
             "vector_store": vectors.description,
             "vectors": vectors.record,
             "chunking": chunking,
+            "tokenizer": default_tokenizer().to_json(),
             "files": files,
             "documents": len(files),
             "chunks": len(all_ids),

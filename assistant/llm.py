@@ -13,11 +13,14 @@ import re
 from dataclasses import replace
 from typing import Callable, Iterable, Sequence
 
-from .answering import ExtractiveAnswerer, Sentence, candidate_sentences, content_words, related_citations
+from .answering import ExtractiveAnswerer
 from .chunking import sentence_spans
+from .composition import related_citations
 from .conversation import is_followup, resolve_followup, turns
+from .evidence import Sentence, candidate_sentences
 from .settings import Settings
-from .types import NOT_IN_PAPERS, Answer, Citation, Passage
+from .tokenizing import content_words
+from .types import NOT_IN_PAPERS, Answer, Citation, Passage, Query
 
 log = logging.getLogger(__name__)
 
@@ -327,28 +330,30 @@ class LLMAnswerer:
         response = self.llm.chat(messages, max_tokens=max_tokens)
         return response.message.content or ""
 
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
+    def answer(self, question: Query | str, passages: list[Passage]) -> Answer:
+        query = Query.of(question)
         if not passages:
-            return self.fallback.answer(question, passages)
+            return self.fallback.answer(query, passages)
+        asked = f"{query.text} (earlier in the conversation: {query.context})" if query.context else query.text
         try:
-            reply = self.chat(ANSWER_SYSTEM_PROMPT, answer_prompt(question, passages), MAX_ANSWER_TOKENS)
+            reply = self.chat(ANSWER_SYSTEM_PROMPT, answer_prompt(asked, passages), MAX_ANSWER_TOKENS)
         except self._errors as exc:
             note = describe_failure(str(self.settings.llm_base_url), self.settings.llm_timeout, exc)
             log.warning(note)
-            return _with_note(self.fallback.answer(question, passages), note)
+            return _with_note(self.fallback.answer(query, passages), note)
         log.debug("LLM reply: %r", reply)
-        return check_reply(question, reply, passages, lambda: self.fallback.answer(question, passages))
+        return check_reply(query.text, reply, passages, lambda: self.fallback.answer(query, passages))
 
-    def condense(self, history: Iterable, message: str) -> str:
+    def condense(self, history: Iterable, message: str) -> Query:
         """The follow-up `message` rewritten by the LLM as a stand-alone question; without history, or for a
         message that stands alone, `message` itself; on any failure, `resolve_followup`'s query."""
         history = list(history or ())
         if not turns(history) or not is_followup(message):
-            return message
+            return Query(message)
         try:
             condensed = clean_condensed(self.chat(None, condense_prompt(history, message), MAX_CONDENSE_TOKENS))
         except self._errors as exc:
             log.warning("%s", describe_failure(str(self.settings.llm_base_url), self.settings.llm_timeout, exc,
                                                "follow-up resolved without it"))
             condensed = ""
-        return condensed or resolve_followup(history, message)
+        return Query(condensed) if condensed else resolve_followup(history, message)

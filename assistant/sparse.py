@@ -1,4 +1,5 @@
-"""Lexical retrieval: BM25 (bm25s) over chunk text, with English stop words and Snowball stemming.
+"""Lexical retrieval: BM25 (bm25s) over chunk text, tokenized by the one tokenizer (tokenizing.py),
+which is saved beside the BM25 arrays so that a build is queried with the tokenizer it was built with.
 
 Rebuilt in full at each ingest (bm25s indexes about a million short passages in a few minutes);
 loaded memory-mapped for queries. `allowed` masks chunks out before the top-k is cut.
@@ -11,8 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import IndexMismatchError
+from .tokenizing import Tokenizer, default_tokenizer, legacy_tokenizer
+
 FOLDER = "bm25"
 IDS_FILE = "chunk_ids.npy"
+TOKENIZER_FILE = "tokenizer.json"
 
 
 def _bm25s():
@@ -23,29 +28,25 @@ def _bm25s():
     return bm25s
 
 
-def _tokenize(texts: list[str]):
-    import Stemmer
-
-    bm25s = _bm25s()
-
-    return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"),
-                          return_ids=False, show_progress=False)
-
-
 class SparseIndex:
-    def __init__(self, retriever, ids: np.ndarray) -> None:
+    """BM25 over the chunks `ids`, with the `tokenizer` its texts were indexed with."""
+
+    def __init__(self, retriever, ids: np.ndarray, tokenizer: Tokenizer | None = None) -> None:
         self.retriever = retriever
         self.ids = ids
+        self.tokenizer = tokenizer or default_tokenizer()
         self._sorted = bool(np.all(ids[1:] > ids[:-1]))
 
     @classmethod
-    def build(cls, ids: np.ndarray, texts: list[str]) -> "SparseIndex":
+    def build(cls, ids: np.ndarray, texts: list[str], tokenizer: Tokenizer | None = None) -> "SparseIndex":
+        """BM25 over `texts` (the chunks `ids`), tokenized by `tokenizer` (default: this version's)."""
         bm25s = _bm25s()
 
+        tokenizer = tokenizer or default_tokenizer()
         retriever = bm25s.BM25()
         if texts:
-            retriever.index(_tokenize(texts), show_progress=False)
-        return cls(retriever if texts else None, np.asarray(ids, dtype=np.int64))
+            retriever.index(tokenizer.many(texts), show_progress=False)
+        return cls(retriever if texts else None, np.asarray(ids, dtype=np.int64), tokenizer)
 
     def save(self, folder: Path) -> None:
         target = folder / FOLDER
@@ -54,6 +55,7 @@ class SparseIndex:
         if self.retriever is not None:
             self.retriever.save(str(target), show_progress=False)
         (target / "meta.json").write_text(json.dumps({"chunks": int(len(self.ids))}))
+        (target / TOKENIZER_FILE).write_text(json.dumps(self.tokenizer.to_json()), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "SparseIndex":
@@ -62,7 +64,7 @@ class SparseIndex:
         target = folder / FOLDER
         ids = np.load(target / IDS_FILE)
         retriever = bm25s.BM25.load(str(target), mmap=True, show_progress=False) if len(ids) else None
-        return cls(retriever, ids)
+        return cls(retriever, ids, recorded_tokenizer(folder))
 
     def _mask(self, allowed: np.ndarray) -> np.ndarray:
         """1.0 at the rows of the allowed chunk ids. Rows are in chunk-id order (the index is built
@@ -80,8 +82,8 @@ class SparseIndex:
         """Up to k (chunk id, BM25 score) pairs with a positive score, best first."""
         if self.retriever is None or k <= 0:
             return []
-        tokens = _tokenize([query])
-        if not tokens or not tokens[0]:
+        tokens = self.tokenizer.many([query])
+        if not tokens[0]:
             return []
         mask = None
         if allowed is not None:
@@ -91,3 +93,17 @@ class SparseIndex:
         docs, scores = self.retriever.retrieve(tokens, k=min(k, len(self.ids)), show_progress=False,
                                                weight_mask=mask, n_threads=1)
         return [(int(self.ids[d]), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+
+def recorded_tokenizer(folder: Path) -> Tokenizer:
+    """The tokenizer the BM25 of the build in `folder` was indexed with (bm25s's defaults for a build
+    made before tokenizers were recorded)."""
+    path = folder / FOLDER / TOKENIZER_FILE
+    if not path.is_file():
+        return legacy_tokenizer()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexMismatchError(f"{path}: cannot read the tokenizer record ({exc}); rebuild the index with "
+                                 "`council-assistant ingest --rebuild`") from exc
+    return Tokenizer.from_json(data, str(path))

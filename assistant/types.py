@@ -97,6 +97,30 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Query:
+    """What is searched and answered: the question as asked (`text`) and, for a follow-up resolved
+    against the conversation (conversation.py), the words of the earlier turn it leans on (`context`).
+
+    Retrieval reads both (`searched`): "and when did she start?" finds nothing without the name the
+    context holds. The answerer reads them apart: the question's words decide what the answer must
+    state, the context's count for less (answering.CONTEXT_WEIGHT), and the kind of fact asked for,
+    the dates and the names to be matched come from `text` alone."""
+
+    text: str
+    context: str = ""
+
+    @property
+    def searched(self) -> str:
+        """The text retrieval searches for: the question, then its context."""
+        return f"{self.text} {self.context}" if self.context else self.text
+
+    @classmethod
+    def of(cls, query: "Query | str") -> "Query":
+        """`query` as a Query (a bare string is a question without context)."""
+        return query if isinstance(query, Query) else cls(query)
+
+
+@dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with its document's metadata, fused score (0..1) and rank (1-based)."""
 

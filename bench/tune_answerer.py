@@ -8,7 +8,9 @@ What it does, reproducibly (no randomness; scikit-learn is needed here only, not
    logistic regression fitted on the other councils scores the held-out council's sentences. These
    out-of-fold scores choose the regularisation, the answer threshold and the follow ratio (precision
    first, see `choose`), and give the precision / answered-share curve.
-4. Fits the model on all dev sentences and writes assistant/models/answerer.json, the curve to
+4. Fits the model on all dev sentences; raises the threshold to the lowest at which no dev figure
+   (HEADLINE) of either suite is below the shipped model's (`no_worse`), and when no threshold does,
+   keeps the shipped model. Writes assistant/models/answerer.json (unless kept), the curve to
    bench/results/answerer_curve.png and the figures to bench/results/answerer_tuning.json.
 The test halves are only reported, with the final model, never used to choose anything.
 """
@@ -26,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from answer_suites import ROOT, SPLIT_SEED, SUITES, assistant_for, questions_of, retrieved  # noqa: E402
 
 from assistant.answering import (FEATURES, MODEL_FILE, ExtractiveAnswerer, ScoringModel,  # noqa: E402
-                                 decide)
+                                 decide, load_model)
+from assistant.errors import SettingsError  # noqa: E402
 from assistant.evaluation import QuestionResult, fact_present  # noqa: E402
 
 TARGET_PRECISION = 0.90
@@ -38,6 +41,8 @@ FOLLOW_GRID = (0.3, 0.4, 0.5, 0.6, 0.8)
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
 RESULTS = ROOT / "bench" / "results"
 SEED_GROUP = "seed suite"
+# the dev figures a re-fitted model may not lower, per suite, against the model it replaces (`no_worse`)
+HEADLINE = ("accuracy", "precision", "abstention")
 # the features the model reads: all that FEATURES computes except those whose fitted sign contradicted
 # what they measure (collinear with others: full focus coverage scored *against* a sentence), and the
 # fused retrieval score, which moves with every other paper in the index (rank fusion), so that adding
@@ -166,6 +171,29 @@ def choose(points: list[dict]) -> dict:
     return points[int(np.argmax(smoothed))]
 
 
+def no_worse(model: ScoringModel, dev: list[dict], threshold: float, follow: float) -> float | None:
+    """The lowest threshold from `threshold` up at which the fitted model's dev figures of each suite
+    (HEADLINE) are all at least those of the model it replaces (the shipped MODEL_FILE, at its own
+    threshold and follow ratio): a re-fit may trade nothing on dev for its gains, and between two such
+    points the lower answers more. `threshold` itself when nothing is shipped; None when no point
+    qualifies (the re-fit is then not shipped)."""
+    try:
+        previous = load_model(MODEL_FILE)
+    except SettingsError:
+        return threshold
+    suites = sorted({it["suite"] for it in dev})
+
+    def by_suite(m: ScoringModel, t: float, f: float) -> dict[str, dict]:
+        return {s: figures([outcome(it, score(m, it), t, f) for it in dev if it["suite"] == s]) for s in suites}
+
+    reference = by_suite(previous, previous.threshold, previous.follow)
+    for t in THRESHOLDS[THRESHOLDS >= threshold - 1e-9]:
+        got = by_suite(model, float(t), follow)
+        if all((got[s][k] or 0.0) >= (reference[s][k] or 0.0) - 1e-9 for s in suites for k in HEADLINE):
+            return float(t)
+    return None
+
+
 def plot(points_by: dict[str, list[dict]], chosen: float, path: Path) -> None:
     import matplotlib
 
@@ -232,7 +260,17 @@ def main() -> None:
               f"{'-' if f['precision'] is None else format(f['precision'], '.3f')} answered {f['answered_share']:.3f}")
 
     model = fit(dev, c)
-    report = {"C": c, "follow": follow, "threshold": threshold, "target_precision": TARGET_PRECISION,
+    utility_threshold = threshold
+    raised = no_worse(model, dev, threshold, follow)
+    keep_shipped = raised is None
+    if keep_shipped:
+        print(f"no threshold from {threshold:.2f} up keeps every dev figure ({', '.join(HEADLINE)}) of both suites at "
+              "least at the shipped model's: the shipped model is kept (figures below are the re-fit's)")
+    elif raised != utility_threshold:
+        threshold = raised
+        print(f"threshold raised from {utility_threshold:.2f} (best utility) to {threshold:.2f}: the lowest at which no "
+              f"dev figure ({', '.join(HEADLINE)}) of either suite is below the shipped model's")
+    report = {"C": c, "utility_threshold": utility_threshold, "follow": follow, "threshold": threshold, "target_precision": TARGET_PRECISION,
               "log_loss_by_C": losses, "out_of_fold_dev": point, "folds": folds,
               "curve": {"all dev": points, **{f"{k} dev": v for k, v in by_suite.items()}}}
     final = {}
@@ -253,12 +291,14 @@ def main() -> None:
     shipped = ScoringModel(model.features, model.mean, model.scale, model.coef, model.intercept, threshold, follow,
                            info)
     MODEL_FILE.parent.mkdir(exist_ok=True)
-    MODEL_FILE.write_text(json.dumps(shipped.to_json(), indent=1) + "\n", encoding="utf-8")
+    if not keep_shipped:
+        MODEL_FILE.write_text(json.dumps(shipped.to_json(), indent=1) + "\n", encoding="utf-8")
+    report["kept_shipped_model"] = keep_shipped
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "answerer_tuning.json").write_text(json.dumps(report, indent=1, default=float) + "\n", encoding="utf-8")
     plot({"all dev": points, **{f"{k} dev": v for k, v in by_suite.items()}}, threshold,
          RESULTS / "answerer_curve.png")
-    print(f"\nwrote {MODEL_FILE.relative_to(ROOT)}, bench/results/answerer_tuning.json, bench/results/answerer_curve.png")
+    print(f"\nwrote {'' if keep_shipped else str(MODEL_FILE.relative_to(ROOT)) + ', '}bench/results/answerer_tuning.json, bench/results/answerer_curve.png")
     print("coefficients: " + ", ".join(f"{n} {w:+.2f}" for n, w in sorted(zip(model.features, model.coef), key=lambda x: -abs(x[1]))))
 
 

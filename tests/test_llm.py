@@ -23,7 +23,7 @@ from assistant.app import Assistant
 from assistant.conversation import resolve_followup
 from assistant.llm import (ANSWER_SYSTEM_PROMPT, LLMAnswerer, answer_prompt, check_reply, clean_condensed,
                            claims_by_marker, condense_prompt, says_not_in_papers)
-from assistant.types import NOT_IN_PAPERS, Answer, Chunk, DocumentMeta, Passage
+from assistant.types import NOT_IN_PAPERS, Answer, Chunk, DocumentMeta, Passage, Query
 
 LLAMA_SERVER_START_SECONDS = 180
 SLACK_SECONDS = 2.0
@@ -295,11 +295,11 @@ def test_condense_asks_the_llm_only_for_followups_and_falls_back_to_rules(corpus
     history = [("Who is the new director of children's services?", "Martin Birch [1]")]
     server = chat_server(replies=["Stand-alone question: When did Martin Birch start?"])
     answerer = _answerer(corpus_assistant, server.url)
-    assert answerer.condense(history, "and when did he start?") == "When did Martin Birch start?"
+    assert answerer.condense(history, "and when did he start?") == Query("When did Martin Birch start?")
     assert "Follow-up message: and when did he start?" in server.requests[0]["messages"][0]["content"]
     standalone = "Which adviser did the Department for Education appoint to the board?"
-    assert answerer.condense(history, standalone) == standalone
-    assert answerer.condense([], "and when?") == "and when?"
+    assert answerer.condense(history, standalone) == Query(standalone)
+    assert answerer.condense([], "and when?") == Query("and when?")
     assert len(server.requests) == 1
 
     down = _answerer(corpus_assistant, f"http://127.0.0.1:{_free_port()}/v1")
@@ -392,8 +392,8 @@ def test_a_real_condense_returns_a_question(corpus_assistant_real, llama_server)
     answerer = _answerer(corpus_assistant_real, llama_server, timeout=300)
     history = [("Who is the new director of children's services?", "Martin Birch was appointed [1].")]
     condensed = answerer.condense(history, "and when did he start?")
-    assert condensed.strip() and "\n" not in condensed
-    assert condensed.endswith("?") or condensed == resolve_followup(history, "and when did he start?")
+    assert condensed.text.strip() and "\n" not in condensed.text
+    assert condensed.text.endswith("?") or condensed == resolve_followup(history, "and when did he start?")
 
 
 @pytest.mark.llm
