@@ -184,10 +184,11 @@ def _read_pdf(path: Path, data: bytes, options: ReadOptions = NO_OPTIONS) -> Ext
     if count and sum(len(p.strip()) for p in pages) < _MIN_PDF_CHARS_PER_PAGE:
         found = "; OCR found no text either" if scan.tried else ""
         raise CorpusError(f"{path}: no text layer (needs OCR{hint}){found}; not indexed")
-    empty = [i + 1 for i, p in enumerate(pages) if not p.strip() and i + 1 not in scan.tried]
+    handled = scan.tried | scan.left_out
+    empty = [i + 1 for i, p in enumerate(pages) if not p.strip() and i + 1 not in handled]
     if empty and len(empty) < count and not failed:
         notes.append(f"page(s) {_ranges(empty)} have no text layer (need OCR{hint})")
-    scanned = [i + 1 for i, p in enumerate(pages) if i + 1 not in scan.tried
+    scanned = [i + 1 for i, p in enumerate(pages) if i + 1 not in handled
                and 0 < len(p.strip()) < _SCANNED_PAGE_CHARS and _draws_image(reader, i)]
     if scanned:
         notes.append(f"page(s) {_ranges(scanned)} are images with under {_SCANNED_PAGE_CHARS} characters of "
