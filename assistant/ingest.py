@@ -75,7 +75,8 @@ def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings,
     out = Loaded()
     remembered = remembered or {}
     log.info("checking %d file(s) for changes", len(sources))
-    ocr = OcrOptions(settings.ocr, page_timeout=_OCR_PAGE_SHARE * settings.extract_timeout)
+    ocr = OcrOptions(settings.ocr, page_timeout=_OCR_PAGE_SHARE * settings.extract_timeout,
+                     max_pages=settings.ocr_max_pages, max_pixels=int(settings.ocr_max_megapixels * 1e6))
     with Loader(settings.extract_timeout, settings.pdf_password, settings.default_council, ocr,
                 settings.progress) as loader:
         for source in sources:

@@ -1,9 +1,11 @@
 """Read PDF pages that have no usable text layer (scans) with Tesseract.
 
 Pages are rendered with pypdfium2 at `OcrOptions.dpi` (fewer dots per inch when the page is so
-large that the image would pass MAX_PAGE_PIXELS) and read by the `tesseract` program through
-pytesseract, one page at a time, each under its own time limit. A page whose embedded image is over
-MAX_IMAGE_PIXELS (decoding it alone could take gigabytes) is not rendered. Tesseract comes from the
+large that the image would pass `OcrOptions.max_pixels`, MAX_PAGE_PIXELS by default) and read by the
+`tesseract` program through pytesseract, one page at a time, each under its own time limit. A page
+whose embedded image is over MAX_IMAGE_PIXELS (decoding it alone could take gigabytes) is not
+rendered. At most `OcrOptions.max_pages` pages of one file are read (the first ones), so that a scan of
+hundreds of pages cannot hold an ingest for hours. Tesseract comes from the
 system (Debian: `tesseract-ocr tesseract-ocr-eng`); without it `unavailable()` says so and the caller
 keeps its "needs OCR" warning.
 """
@@ -29,12 +31,16 @@ _MIN_READABLE_SHARE = 0.5
 @dataclass(frozen=True)
 class OcrOptions:
     """How scanned pages are read: `mode` "auto" (OCR pages without a usable text layer) or "off";
-    `page_timeout` seconds per page (0: none); `language` a Tesseract language code."""
+    `page_timeout` seconds per page (0: none); `language` a Tesseract language code; `max_pages` the
+    pages of one file read at most (the settings' ocr_max_pages); `max_pixels` the pixels of one
+    rendered page at most (ocr_max_megapixels)."""
 
     mode: str = "auto"
     page_timeout: float = 0.0
     dpi: int = 300
     language: str = "eng"
+    max_pages: int = 200
+    max_pixels: int = MAX_PAGE_PIXELS
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ def read_pages(data: bytes, numbers: list[int], options: OcrOptions, password: s
                                      f"{MAX_IMAGE_PIXELS / 1e6:,.0f} read by OCR"
                     continue
                 width, height = page.get_size()
-                scale = render_scale(width, height, options.dpi)
+                scale = render_scale(width, height, options.dpi, options.max_pixels)
                 image = page.render(scale=scale, grayscale=True).to_pil()
                 texts[number] = pytesseract.image_to_string(
                     image, lang=options.language, config=config, timeout=options.page_timeout or 0)
@@ -160,23 +166,30 @@ def _first_line(exc: Exception | str) -> str:
 @dataclass(frozen=True)
 class Scanned:
     """A PDF's pages after OCR: `pages` with the text read by OCR in place of a missing or unusable
-    layer, the 1-based numbers of those pages, the pages tried, notes for the ingest report, and why
-    OCR could not run (None when it ran)."""
+    layer, the 1-based numbers of those pages, the pages tried, notes for the ingest report, why
+    OCR could not run (None when it ran) and the pages that needed OCR but were left out, past
+    `OcrOptions.max_pages`."""
 
     pages: list[str]
     ocr_pages: tuple[int, ...]
     tried: frozenset[int]
     notes: tuple[str, ...]
     problem: str | None = None
+    left_out: frozenset[int] = frozenset()
 
 
 def read_scanned(data: bytes, pages: list[str], wanted: list[int], options: OcrOptions,
                  password: str | None = None, on_page: Callable[[int, int], None] | None = None) -> Scanned:
     """OCR the pages `wanted` (1-based) of a PDF whose extracted page texts are `pages`; each page's
-    OCR text replaces its text layer when it holds more letters and digits."""
+    OCR text replaces its text layer when it holds more letters and digits. Only the first
+    `options.max_pages` of `wanted` are read; a note says which were left out."""
     problem = unavailable()
     if problem is not None or not wanted:
         return Scanned(pages, (), frozenset(), (), problem)
+    wanted, rest = wanted[:options.max_pages], wanted[options.max_pages:]
+    bound = (f"{len(wanted) + len(rest)} pages need OCR, more than ocr_max_pages={options.max_pages}; the "
+             f"first {len(wanted)} were read, page(s) {_ranges(rest)} left out: raise ocr_max_pages to read "
+             "them, or split the file",) if rest else ()
     try:
         result = read_pages(data, wanted, options, password, on_page)
     except RuntimeError as exc:
@@ -189,8 +202,9 @@ def read_scanned(data: bytes, pages: list[str], wanted: list[int], options: OcrO
             replaced.append(number)
     if result.failed and not result.texts:
         first = min(result.failed)
-        return Scanned(pages, (), frozenset(), (), f"OCR failed on every page (page {first}: {result.failed[first]})")
-    notes = []
+        return Scanned(pages, (), frozenset(), bound, f"OCR failed on every page (page {first}: {result.failed[first]})",
+                       frozenset(rest))
+    notes = list(bound)
     if replaced:
         notes.append(f"page(s) {_ranges(replaced)} read by OCR from a scan ({len(replaced)} page(s); "
                      "recognition errors are possible)")
@@ -201,7 +215,7 @@ def read_scanned(data: bytes, pages: list[str], wanted: list[int], options: OcrO
         first = min(result.failed)
         notes.append(f"page(s) {_ranges(sorted(result.failed))} could not be read by OCR "
                      f"(page {first}: {result.failed[first]})")
-    return Scanned(out, tuple(replaced), frozenset(result.texts), tuple(notes))
+    return Scanned(out, tuple(replaced), frozenset(result.texts), tuple(notes), left_out=frozenset(rest))
 
 
 def _ranges(numbers: list[int]) -> str:

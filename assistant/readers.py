@@ -2,8 +2,9 @@
 
 Supported: .txt and .md (UTF-8, UTF-16 with or without a byte-order mark, or Windows-1252 with a
 warning), .pdf (pypdf; page boundaries kept; pages without a text layer read by OCR when asked),
-.html/.htm (main text, without navigation), .docx. A .txt, .md or .html file whose bytes are not text
-(binary data, or mostly non-ASCII bytes that are not UTF-8) is refused, whatever its name says.
+.html/.htm (main text and its headings, without the site around it: `main_content`), .docx. A .txt,
+.md or .html file whose bytes are not text (binary data, or mostly non-ASCII bytes that are not UTF-8)
+is refused, whatever its name says.
 Every failure is a `CorpusError` whose message starts with the file name. A reader only extracts:
 cleaning and metadata are `extraction.load_document`'s. To add a format, add one entry to `READERS`
 (and, if its library is slow to import, one to `PRELOAD`).
@@ -183,10 +184,11 @@ def _read_pdf(path: Path, data: bytes, options: ReadOptions = NO_OPTIONS) -> Ext
     if count and sum(len(p.strip()) for p in pages) < _MIN_PDF_CHARS_PER_PAGE:
         found = "; OCR found no text either" if scan.tried else ""
         raise CorpusError(f"{path}: no text layer (needs OCR{hint}){found}; not indexed")
-    empty = [i + 1 for i, p in enumerate(pages) if not p.strip() and i + 1 not in scan.tried]
+    handled = scan.tried | scan.left_out
+    empty = [i + 1 for i, p in enumerate(pages) if not p.strip() and i + 1 not in handled]
     if empty and len(empty) < count and not failed:
         notes.append(f"page(s) {_ranges(empty)} have no text layer (need OCR{hint})")
-    scanned = [i + 1 for i, p in enumerate(pages) if i + 1 not in scan.tried
+    scanned = [i + 1 for i, p in enumerate(pages) if i + 1 not in handled
                and 0 < len(p.strip()) < _SCANNED_PAGE_CHARS and _draws_image(reader, i)]
     if scanned:
         notes.append(f"page(s) {_ranges(scanned)} are images with under {_SCANNED_PAGE_CHARS} characters of "
@@ -251,19 +253,120 @@ def _read_html(path: Path, data: bytes, options: ReadOptions = NO_OPTIONS) -> Ex
     from bs4 import BeautifulSoup
 
     _check_text(path, data, declared_charset=_HTML_CHARSET.search(data[:4096]) is not None)
+    data, matter_title = _front_matter(data)
     with _capture_log("bs4.dammit") as logged:
         soup = BeautifulSoup(data, "html.parser")
     notes = tuple(f"{message[:1].lower()}{message[1:]} (encoding read as {soup.original_encoding})"
                   for message in dict.fromkeys(logged))
     title = soup.title.get_text(" ", strip=True) if soup.title else None
+    root = main_content(soup)
+    text = re.sub(r"(?<![ \t])[ \t]*\n[ \t\n]*\n[ \t\n]*", "\n\n", _html_text(root))
+    text = re.sub(r"(?<!\n)\n(?!\n)", " ", text)
+    return Extracted(pages=[text], title=title or matter_title or None, warnings=notes, paged=False)
+
+
+_FRONT_MATTER = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*---[ \t]*\r?\n((?:[\w-]+:[^\n]*\r?\n|[ \t]+[^\n]*\r?\n){0,50})"
+                           rb"---[ \t]*\r?\n")
+_MATTER_TITLE = re.compile(rb"^title:[ \t]*[\"']?(.*?)[\"']?[ \t]*\r?$", re.MULTILINE)
+
+
+def _front_matter(data: bytes) -> tuple[bytes, str | None]:
+    """The page without the `---`-fenced front matter a static site generator (Jekyll, Hugo) leaves at
+    the top of a saved page (its `date:` and `layout:` lines are not the paper's text), and the title it
+    gives."""
+    found = _FRONT_MATTER.match(data)
+    if found is None:
+        return data, None
+    title = _MATTER_TITLE.search(found.group(1))
+    name = title.group(1).decode("utf-8", errors="replace").strip() if title else ""
+    return data[found.end():], name or None
+
+
+_CHROME = re.compile(r"(?:^|[-_\s])(?:cookies?|consent|gdpr|breadcrumbs?|skip|skiplinks?|sidebar|share|sharing|"
+                     r"social|menu|nav|navbar|navigation|header|masthead|banner|footer|feedback|search|related)"
+                     r"(?:$|[-_\s])", re.IGNORECASE)
+_MAX_CHROME_SHARE = 0.5
+_MAX_CHROME_REMOVALS = 100
+
+
+def main_content(soup):
+    """The element of the parsed page `soup` that holds its main text, without the site around it.
+
+    Drops scripts, styles, forms and what the page marks as site chrome: `<nav>`, `<header>`,
+    `<footer>`, `<aside>`, ARIA roles, and the `<div>`s council sites build their cookie banners, skip
+    links, menus, breadcrumbs, side bars, share bars and footers from, known by their class, id or
+    aria-label (`_CHROME`). Such an element is kept when it holds the page's `<h1>` or `<main>`, or more
+    than half the page's text (a class name that misleads, like `has-sidebar` on a wrapper). Then `<main>`, `<article>` or
+    `role="main"` when the page marks its main text, else the body. Headings, paragraphs, lists and
+    tables stay elements, for `_html_text` and table readers. Changes `soup`.
+    """
     for tag in soup(_HTML_DROP):
         tag.decompose()
     for tag in soup.select('[role="navigation"], [role="banner"], [role="contentinfo"], [aria-hidden="true"]'):
         tag.decompose()
-    root = soup.find("main") or soup.find("article") or soup.body or soup
-    text = re.sub(r"(?<![ \t])[ \t]*\n[ \t\n]*\n[ \t\n]*", "\n\n", _html_text(root))
-    text = re.sub(r"(?<!\n)\n(?!\n)", " ", text)
-    return Extracted(pages=[text], title=title or None, warnings=notes, paged=False)
+    body = soup.body or soup
+    elements = _elements(body)
+    total = elements[0].chars if elements else 0
+    removed, inside = 0, -1
+    for element in elements:
+        if element.first <= inside or not _is_chrome(element.tag):
+            continue
+        if not element.holds_key and element.chars <= _MAX_CHROME_SHARE * total:
+            element.tag.decompose()
+            inside = element.last
+            removed += 1
+            if removed == _MAX_CHROME_REMOVALS:
+                break
+    return soup.find("main") or soup.find("article") or soup.find(attrs={"role": "main"}) or body
+
+
+def _is_chrome(tag) -> bool:
+    """Whether an element's class, id or aria-label names a part of the site around the text."""
+    if tag.name in ("main", "article", "body", "html", "h1", "h2", "h3", "h4", "h5", "h6", "table"):
+        return False
+    names = f"{' '.join(tag.get('class') or ())} {tag.get('id') or ''} {tag.get('aria-label') or ''}"
+    return _CHROME.search(names.strip()) is not None
+
+
+@dataclass
+class _Element:
+    """An element of a page with its place in document order (`first`, and `last`, its last
+    descendant's), the characters of text it holds (spaces aside) and whether it holds an `<h1>` or
+    `<main>`."""
+
+    tag: object
+    first: int
+    last: int = 0
+    chars: int = 0
+    holds_key: bool = False
+
+
+def _elements(root) -> list[_Element]:
+    """`root` and the elements below it, in document order, measured in one walk (each element's
+    totals added to its parent's when its last descendant is done), so that the time is linear in the
+    size of the page however deeply its elements nest."""
+    from bs4 import NavigableString, Tag
+
+    out: list[_Element] = []
+    stack: list[tuple[object, _Element | None, bool]] = [(root, None, False)]
+    while stack:
+        node, parent, done = stack.pop()
+        if done:
+            element = out[node]
+            element.last = len(out) - 1
+            if parent is not None:
+                parent.chars += element.chars
+                parent.holds_key = parent.holds_key or element.holds_key
+            continue
+        element = _Element(node, len(out), holds_key=node.name in ("h1", "main"))
+        out.append(element)
+        stack.append((element.first, parent, True))
+        for child in reversed(node.contents):
+            if isinstance(child, Tag):
+                stack.append((child, element, False))
+            elif type(child) is NavigableString:
+                element.chars += len("".join(child.split()))
+    return out
 
 
 _BLOCK_END = object()
@@ -347,8 +450,8 @@ READERS: dict[str, Reader] = {".txt": _read_text, ".md": _read_text, ".pdf": _re
                               ".htm": _read_html, ".docx": _read_docx}
 SUPPORTED = frozenset(READERS)
 # libraries the extraction worker imports before it starts a file's clock (their first import is slow)
-PRELOAD: dict[str, list[str]] = {".pdf": ["pypdf", "pypdfium2", "pytesseract"], ".html": ["bs4", "soupsieve"],
-                                 ".htm": ["bs4", "soupsieve"], ".docx": ["docx"]}
+PRELOAD: dict[str, list[str]] = {".pdf": ["pypdf", "pypdfium2", "pytesseract"],
+                                 ".html": ["bs4", "soupsieve"], ".htm": ["bs4", "soupsieve"], ".docx": ["docx"]}
 
 
 def read(path: Path, data: bytes, options: ReadOptions = NO_OPTIONS) -> Extracted:

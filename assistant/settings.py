@@ -112,6 +112,12 @@ class Settings:
     ocr: Literal["auto", "off"] = _setting(
         "auto", "PDF pages without a usable text layer: auto reads them with Tesseract (when installed), "
         "off leaves them out with a warning")
+    ocr_max_pages: int = _setting(
+        200, "pages of one PDF read by OCR at most (the first ones; a warning names the rest), so that a scan "
+        "of hundreds of pages cannot hold an ingest for hours", ge=1, le=100_000)
+    ocr_max_megapixels: float = _setting(
+        25.0, "megapixels of one page image rendered for OCR at most (a larger page is rendered at fewer dots "
+        "per inch), so that a huge page cannot take gigabytes of memory", ge=1, le=400)
     default_council: str | None = _setting(None, "council for papers whose manifest names none", pattern=_ONE_LINE)
     council_scope: str | None = _setting(
         None, "keep every search and answer to these councils (several separated by ';')", pattern=_ONE_LINE)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -296,3 +298,124 @@ def test_search_results_and_citations_say_the_text_was_read_by_ocr(tmp_path, mak
     assert cited and cited[0].to_json()["ocr"] is True
     _print_answer(answer, as_json=False)
     assert "page 1, text read by OCR from a scan" in capsys.readouterr().out
+
+
+# -- bounds on what one scan may cost ----------------------------------------------------------------
+
+STAND_IN_READS = 'echo "Text read by the stand-in engine" > "$2.txt"'
+STAND_IN_CRASHES = 'echo "Error in pixReadStream: stand-in engine crash" >&2; exit 1'
+
+
+def stand_in_path(tmp_path: Path, body: str, name: str = "bin") -> str:
+    """PATH with a stand-in `tesseract` first (for a real engine that reads, or that crashes)."""
+    return f"{fake_tesseract(tmp_path / name, body)}{os.pathsep}/usr/bin:/bin"
+
+
+def test_ocr_bounds_are_settings_with_bounds():
+    settings = Settings.load(env={})
+    assert (settings.ocr_max_pages, settings.ocr_max_megapixels) == (200, 25)
+    assert Settings.load(env={"COUNCIL_ASSISTANT_OCR_MAX_PAGES": "3"}).ocr_max_pages == 3
+    with pytest.raises(SettingsError, match=r"ocr_max_pages=0: give a value from 1"):
+        Settings.load(env={}, ocr_max_pages=0)
+    with pytest.raises(SettingsError, match=r"ocr_max_megapixels=1000: give a value from 1 up to 400"):
+        Settings.load(env={}, ocr_max_megapixels=1000)
+
+
+def test_a_long_scan_is_read_up_to_ocr_max_pages_with_one_line_for_the_rest(tmp_path, monkeypatch):
+    """A scan of many pages (six here, the bound lowered to two) stands for one of hundreds."""
+    monkeypatch.setenv("PATH", stand_in_path(tmp_path, STAND_IN_READS))
+    path = scanned_pdf(tmp_path / "long-scan.pdf", [MOTION] * 6, set(range(1, 7)))
+    document = load(path, OcrOptions("auto", page_timeout=60, max_pages=2))
+    assert document.meta.ocr_pages == (1, 2)
+    assert document.text.count("Text read by the stand-in engine") == 2
+    assert [w for w in document.warnings if "left out" in w or "no text layer" in w] == [
+        "6 pages need OCR, more than ocr_max_pages=2; the first 2 were read, page(s) 3-6 left out: raise "
+        "ocr_max_pages to read them, or split the file"]
+
+
+def test_ingest_bounds_a_long_scan_and_indexes_the_other_files(tmp_path, monkeypatch):
+    from assistant.corpus import discover
+    from assistant.ingest import load_sources
+
+    monkeypatch.setenv("PATH", stand_in_path(tmp_path, STAND_IN_READS))
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    scanned_pdf(folder / "long-scan.pdf", [MOTION] * 5, set(range(1, 6)))
+    make_pdf(folder / "text.pdf", [OTHER])
+    settings = Settings.load(env={}, progress=False, ocr_max_pages=3)
+    found = discover([folder], settings.follow_external_links)
+    loaded = load_sources(found.sources, {}, settings)
+    assert not loaded.failed
+    documents = {Path(source.key).name: document for source, document, *_ in loaded.documents}
+    assert documents["long-scan.pdf"].meta.ocr_pages == (1, 2, 3)
+    assert documents["text.pdf"].text == OTHER
+    assert [message for name, message in loaded.warnings if name.endswith("long-scan.pdf") and "OCR" in message
+            and "read by OCR" not in message] == [
+        "5 pages need OCR, more than ocr_max_pages=3; the first 3 were read, page(s) 4-5 left out: raise "
+        "ocr_max_pages to read them, or split the file"]
+
+
+def test_a_huge_page_is_rendered_for_ocr_within_ocr_max_megapixels(tmp_path, monkeypatch):
+    """A 200 x 200 inch page (the largest a PDF may have) would be 3.6 gigapixels at 300 dpi; the
+    stand-in engine writes the size of the image it was given."""
+    from reportlab.pdfgen import canvas
+    from PIL import Image
+
+    measure = (f'{sys.executable} -c "import sys; from PIL import Image; w, h = Image.open(sys.argv[1]).size; '
+               f'open(sys.argv[2] + \'.txt\', \'w\').write(f\'rendered {{w}} by {{h}} pixels\')" "$1" "$2"')
+    monkeypatch.setenv("PATH", stand_in_path(tmp_path, measure))
+    path = tmp_path / "huge-page.pdf"
+    side = 200 * 72
+    out = canvas.Canvas(str(path), pagesize=(side, side))
+    out.drawInlineImage(Image.new("L", (64, 64), 255), 0, 0, width=side, height=side)
+    out.showPage()
+    out.save()
+    document = load(path, OcrOptions("auto", page_timeout=60, max_pixels=4_000_000))
+    assert document.meta.ocr_pages == (1,)
+    width, height = map(int, re.search(r"rendered (\d+) by (\d+) pixels", document.text).groups())
+    assert width * height <= 4_000_000 and width >= 1990
+
+
+def test_a_crashing_engine_fails_only_the_scan(tmp_path, monkeypatch):
+    from assistant.corpus import discover
+    from assistant.ingest import load_sources
+
+    monkeypatch.setenv("PATH", stand_in_path(tmp_path, STAND_IN_CRASHES))
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    scanned_pdf(folder / "scan.pdf", [MOTION], {1})
+    make_pdf(folder / "text.pdf", [OTHER])
+    settings = Settings.load(env={}, progress=False)
+    found = discover([folder], settings.follow_external_links)
+    loaded = load_sources(found.sources, {}, settings)
+    assert [Path(source.key).name for source, *_ in loaded.documents] == ["text.pdf"]
+    assert [(Path(name).name, message) for name, message in loaded.failed] == [
+        ("scan.pdf", "no text layer (needs OCR: OCR failed on every page (page 1: OCR failed (Tesseract exited "
+                     "with status 1: Error in pixReadStream: stand-in engine crash))); not indexed")]
+
+
+@pytest.mark.slow
+def test_a_scan_that_fails_on_its_next_ingest_keeps_what_the_index_holds(tmp_path, make_settings, embedder,
+                                                                        monkeypatch):
+    """Read once by a working engine, then changed while the engine crashes (or is missing): the
+    paper indexed before stays searchable, and the failure is one line."""
+    from assistant.app import Assistant
+
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    scan = scanned_pdf(folder / "scan.pdf", [MOTION], {1})
+    make_pdf(folder / "text.pdf", [OTHER])
+    assistant = Assistant(make_settings())
+    assistant.embedder = embedder
+    monkeypatch.setenv("PATH", stand_in_path(tmp_path, STAND_IN_READS, "reads"))
+    ocr.unavailable.cache_clear()
+    assert not assistant.ingest([folder]).failed
+    scanned_pdf(scan, [MOTION, OTHER], {1, 2})
+    for path in (stand_in_path(tmp_path, STAND_IN_CRASHES, "crashes"), str(tmp_path / "nowhere")):
+        monkeypatch.setenv("PATH", path)
+        ocr.unavailable.cache_clear()
+        report = assistant.ingest([folder])
+        assert [Path(name).name for name, _ in report.failed] == ["scan.pdf"]
+        hit = assistant.search("Text read by the stand-in engine", k=1)[0]
+        assert hit.meta.doc_id == "scan" and "stand-in engine" in hit.chunk.text
+        assert assistant.search("street lighting maintenance budget", k=1)[0].meta.doc_id == "text"

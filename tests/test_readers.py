@@ -84,6 +84,108 @@ def test_html_keeps_main_text_and_drops_navigation(tmp_path):
         assert junk not in document.text
 
 
+# a council minutes page as sites build it: the site around the text made of plain <div>s
+CHROME = ["Skip to main content",
+          "We use cookies to make this website work and to collect information about how you use it",
+          "Accept all cookies", "Cookie settings", "Search this site", "Bins and recycling",
+          "Council tax and benefits", "Meetings, agendas and minutes", "Related pages", "Find your councillor",
+          "Share this page", "Was this page helpful", "Accessibility statement", "Privacy notice"]
+MINUTES = ["Minutes of the Planning Committee, 14 March 2023", "1. Apologies for absence",
+           "Apologies were received from the vice-chair and one other member.", "2. Budget 2023/24",
+           "The committee considered the draft budget for planning services, summarised below.",
+           "Proposed by the chair, seconded by the vice-chair, carried 7-1."]
+BUDGET = [["Service", "2022/23", "2023/24"], ["Development control", "£412,000", "£436,500"],
+          ["Planning enforcement", "£98,200", "£104,750"]]
+
+
+def council_page() -> str:
+    """Minutes with an h1, h2 items and a budget table, inside a skip link, cookie banner, site header
+    with search, menu, breadcrumb, side bar, share bar, feedback box and footer, none of them <nav>,
+    <header> or <footer>, and no <main>."""
+    c, m = CHROME, MINUTES
+    table = "<table>" + "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in BUDGET)
+    return (f"<html><head><meta charset='utf-8'><title>Planning Committee minutes</title></head><body>"
+            f"<a class='skip-link' href='#content'>{c[0]}</a>"
+            f"<div id='cookie-banner'><p>{c[1]}.</p><a class='button'>{c[2]}</a> <a>{c[3]}</a></div>"
+            f"<div class='site-header'><img alt='logo'><div class='search'><label>{c[4]}</label></div></div>"
+            f"<div class='main-menu'><ul><li><a>{c[5]}</a></li><li><a>{c[6]}</a></li></ul></div>"
+            f"<div class='breadcrumb'><a>Home</a> &gt; <a>{c[7]}</a></div>"
+            f"<div id='content' class='page-content'><h1>{m[0]}</h1><h2>{m[1]}</h2><p>{m[2]}</p>"
+            f"<h2>{m[3]}</h2><p>{m[4]}</p>{table}<p>{m[5]}</p></div>"
+            f"<div class='sidebar'><h3>{c[8]}</h3><ul><li><a>{c[9]}</a></li></ul></div>"
+            f"<div class='share-bar'>{c[10]}: <a>Facebook</a></div><div id='feedback'>{c[11]}? Yes No</div>"
+            f"<div class='site-footer'><a>{c[12]}</a> <a>{c[13]}</a></div></body></html>")
+
+
+def test_html_drops_the_site_around_the_minutes_and_keeps_headings_and_table(tmp_path):
+    path = tmp_path / "minutes.html"
+    path.write_text(council_page(), encoding="utf-8")
+    document = load(path)
+    for junk in CHROME:
+        assert junk not in document.text
+    lines = document.text.splitlines()
+    for line in MINUTES:  # each its own line; cleaning may join a table's first row to the line before it
+        assert any(got == line or got.startswith(line + " ") for got in lines), line
+    for heading in (MINUTES[0], MINUTES[1], MINUTES[3]):
+        assert heading in lines
+    for row in BUDGET:
+        assert all(cell in document.text for cell in row)
+    assert document.meta.title == "Planning Committee minutes"
+
+
+def test_html_chrome_names_do_not_drop_the_heading_or_the_text(tmp_path):
+    """An element whose class names chrome is kept when it holds the <h1> or most of the page's text."""
+    path = tmp_path / "page.html"
+    path.write_text("<html><body><div class='page-header'><h1>Agenda for the Finance Committee</h1></div>"
+                    "<div class='menu'><a>Home</a></div><div class='has-sidebar'><p>The whole text of this short "
+                    "page sits in an element named like a side bar.</p><ul><li>Apologies</li><li>Budget "
+                    "monitoring report</li></ul></div></body></html>", encoding="utf-8")
+    text = load(path).text
+    assert "Agenda for the Finance Committee" in text and "Home" not in text
+    for words in ["The whole text of this short page", "Apologies", "Budget monitoring report"]:
+        assert words in text
+
+
+def test_html_front_matter_is_not_text_and_gives_the_title(tmp_path):
+    path = tmp_path / "dates.html"
+    path.write_text('---\ndate: 2017-01-20\nlayout: default\ntitle: "Parish Council Meetings"\n---\n'
+                    "<h1>Parish Council Meetings</h1><div>Meetings are held at 7.30pm.</div>", encoding="utf-8")
+    document = load(path)
+    assert [line for line in document.text.splitlines() if line] == ["Parish Council Meetings",
+                                                                      "Meetings are held at 7.30pm."]
+    assert document.meta.title == "Parish Council Meetings"
+
+
+def test_real_html_pages_keep_every_key_fact_of_their_dev_questions():
+    import json
+    import re
+
+    from conftest import SHARED
+
+    dev = SHARED / "realworld-dev"
+    if not (dev / "questions.jsonl").is_file():
+        pytest.skip(f"{dev} is absent: the real-papers corpus is not on this machine")
+
+    def norm(text: str) -> str:
+        return re.sub(r"\s+", " ", text.replace("\u2019", "'")).lower()
+
+    pages = sorted((dev / "corpus").glob("*.html"))
+    texts = {path.name: norm(load(path).text) for path in pages}
+    checked = 0
+    for line in (dev / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        question = json.loads(line)
+        sources = [s for s in question.get("sources", []) if s in texts]
+        if not sources or len(sources) < len(question["sources"]):
+            continue
+        text = " ".join(texts[s] for s in sources)
+        for alternatives in question["key_facts"]:
+            assert any(norm(a) in text for a in alternatives), (question["id"], alternatives)
+            checked += 1
+    assert checked >= 2
+    for path in pages:
+        assert "layout: default" not in texts[path.name]
+
+
 def test_docx_paragraphs_and_tables(tmp_path):
     import docx
 
