@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Callable
 from .cleaning import clean_pages, clean_text
 from .errors import CorpusError, ExtractionUnavailableError
 from .ocr import OCR_OFF, OcrOptions, Scanned, needs_ocr, read_scanned
+from .tables import docx_grid, pdf_tables, replace_html_tables, row_lines, table_block
 from .types import ACCESS_LEVELS, Document, DocumentMeta
 
 if TYPE_CHECKING:
@@ -417,8 +418,8 @@ class Loader:
 
 
 _WORKER_START_SECONDS = 120
-_LIBRARIES = {".pdf": ["pypdf", "pypdfium2", "pytesseract"], ".html": ["bs4", "soupsieve"], ".htm": ["bs4", "soupsieve"],
-              ".docx": ["docx"]}
+_LIBRARIES = {".pdf": ["pypdf", "pypdfium2", "pytesseract", "pdfplumber"], ".html": ["bs4", "soupsieve"],
+              ".htm": ["bs4", "soupsieve"], ".docx": ["docx"]}
 
 
 def _serve() -> None:
@@ -637,6 +638,8 @@ def _read_pdf(path: Path, data: bytes, password: str | None, ocr: OcrOptions | N
                 failed.append(number + 1)
                 pages.append("")
         title = _pdf_title(reader)
+    for number, text in pdf_tables(data, password, [i for i, p in enumerate(pages) if p.strip()]).items():
+        pages[number] = text
     if failed:
         notes.append(f"damaged PDF: page(s) {_ranges(failed)} could not be read; indexed the rest")
     if caught or logged:
@@ -731,6 +734,7 @@ def _read_html(path: Path, data: bytes) -> Extracted:
     for tag in soup.select('[role="navigation"], [role="banner"], [role="contentinfo"], [aria-hidden="true"]'):
         tag.decompose()
     root = soup.find("main") or soup.find("article") or soup.body or soup
+    replace_html_tables(root)
     text = re.sub(r"(?<![ \t])[ \t]*\n[ \t\n]*\n[ \t\n]*", "\n\n", _html_text(root))
     text = re.sub(r"(?<!\n)\n(?!\n)", " ", text)
     return Extracted(pages=[text], title=title or None, warnings=notes, paged=False)
@@ -774,9 +778,7 @@ def _read_docx(path: Path, data: bytes) -> Extracted:
             raise CorpusError(f"{path}: {paragraphs:,} paragraphs, more than the {MAX_DOCX_PARAGRAPHS:,} allowed "
                               "for one paper; split it into smaller files or remove it")
         paragraphs = _docx_paragraphs(body)
-        for table in document.tables:
-            for row in table.rows:
-                paragraphs.append(" | ".join(cell.text.strip() for cell in row.cells))
+        paragraphs.extend(table_block(row_lines(docx_grid(table))) for table in document.tables)
         title = document.core_properties.title or None
     except CorpusError:
         raise
