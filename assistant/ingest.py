@@ -40,7 +40,8 @@ from .types import Document, IngestReport
 
 log = logging.getLogger(__name__)
 
-CHUNKER_VERSION = 2
+# 3: PDF, DOCX and HTML tables read as row lines with their headers (tables.py)
+CHUNKER_VERSION = 3
 # Tesseract's own limit per page, as a share of extract_timeout: a stuck page is stopped and reported
 # while the worker's clock (rendering included) still runs, so the file's other pages are kept.
 _OCR_PAGE_SHARE = 0.8
@@ -133,13 +134,13 @@ def _failed_as(record: object, fingerprint: dict) -> bool:
 def failure_context(settings: Settings, chunking: dict) -> str:
     """What besides a file's bytes and metadata decides whether it loads: the extraction time limit,
     whether a PDF password is set (not the password), the OCR setting and whether Tesseract runs, the
-    chunking and the code of the corpus, reading, extraction, OCR, cleaning and chunking stages. A
-    remembered failure stands only under the same context, so a raised `extract_timeout`, an
+    chunking and the code of the corpus, reading, table, extraction, OCR, cleaning and chunking stages.
+    A remembered failure stands only under the same context, so a raised `extract_timeout`, an
     installed Tesseract or an upgrade tries the file again."""
-    from . import __version__, chunking as chunking_module, cleaning, corpus, extraction, ocr, readers
+    from . import __version__, chunking as chunking_module, cleaning, corpus, extraction, ocr, readers, tables
 
     code = hashlib.sha256()
-    for module in (corpus, readers, extraction, cleaning, chunking_module, ocr):
+    for module in (corpus, readers, tables, extraction, cleaning, chunking_module, ocr):
         code.update(Path(module.__file__).read_bytes())
     described = {"extract_timeout": settings.extract_timeout, "pdf_password": bool(settings.pdf_password),
                  "ocr": settings.ocr, "ocr_engine": settings.ocr == "auto" and ocr.unavailable() is None,

@@ -22,6 +22,7 @@ from typing import Callable
 
 from .errors import CorpusError
 from .ocr import OCR_OFF, OcrOptions, Scanned, needs_ocr, read_scanned
+from .tables import docx_grid, pdf_tables, replace_html_tables, row_lines, table_block
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,8 @@ def _read_pdf(path: Path, data: bytes, options: ReadOptions = NO_OPTIONS) -> Ext
                 failed.append(number + 1)
                 pages.append("")
         title = _pdf_title(reader)
+    for number, text in pdf_tables(data, password, [i for i, p in enumerate(pages) if p.strip()]).items():
+        pages[number] = text
     if failed:
         notes.append(f"damaged PDF: page(s) {_ranges(failed)} could not be read; indexed the rest")
     if caught or logged:
@@ -260,8 +263,12 @@ def _read_html(path: Path, data: bytes, options: ReadOptions = NO_OPTIONS) -> Ex
                   for message in dict.fromkeys(logged))
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     root = main_content(soup)
+    replace_html_tables(root)
     text = re.sub(r"(?<![ \t])[ \t]*\n[ \t\n]*\n[ \t\n]*", "\n\n", _html_text(root))
     text = re.sub(r"(?<!\n)\n(?!\n)", " ", text)
+    # each block apart by two blank lines: a page of short headings would otherwise read to the cleaner
+    # as double-spaced text, whose single blank lines join paragraphs (and a table's rows)
+    text = text.replace("\n\n", "\n\n\n")
     return Extracted(pages=[text], title=title or matter_title or None, warnings=notes, paged=False)
 
 
@@ -407,9 +414,7 @@ def _read_docx(path: Path, data: bytes, options: ReadOptions = NO_OPTIONS) -> Ex
             raise CorpusError(f"{path}: {paragraphs:,} paragraphs, more than the {MAX_DOCX_PARAGRAPHS:,} allowed "
                               "for one paper; split it into smaller files or remove it")
         paragraphs = _docx_paragraphs(body)
-        for table in document.tables:
-            for row in table.rows:
-                paragraphs.append(" | ".join(cell.text.strip() for cell in row.cells))
+        paragraphs.extend(table_block(row_lines(docx_grid(table))) for table in document.tables)
         title = document.core_properties.title or None
     except CorpusError:
         raise
@@ -450,7 +455,7 @@ READERS: dict[str, Reader] = {".txt": _read_text, ".md": _read_text, ".pdf": _re
                               ".htm": _read_html, ".docx": _read_docx}
 SUPPORTED = frozenset(READERS)
 # libraries the extraction worker imports before it starts a file's clock (their first import is slow)
-PRELOAD: dict[str, list[str]] = {".pdf": ["pypdf", "pypdfium2", "pytesseract"],
+PRELOAD: dict[str, list[str]] = {".pdf": ["pypdf", "pypdfium2", "pytesseract", "pdfplumber"],
                                  ".html": ["bs4", "soupsieve"], ".htm": ["bs4", "soupsieve"], ".docx": ["docx"]}
 
 

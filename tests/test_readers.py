@@ -124,8 +124,8 @@ def test_html_drops_the_site_around_the_minutes_and_keeps_headings_and_table(tmp
     for junk in CHROME:
         assert junk not in document.text
     lines = document.text.splitlines()
-    for line in MINUTES:  # each its own line; cleaning may join a table's first row to the line before it
-        assert any(got == line or got.startswith(line + " ") for got in lines), line
+    for line in MINUTES:  # each its own line
+        assert line in lines
     for heading in (MINUTES[0], MINUTES[1], MINUTES[3]):
         assert heading in lines
     for row in BUDGET:
@@ -198,7 +198,7 @@ def test_docx_paragraphs_and_tables(tmp_path):
     doc.save(path)
     text = load(path).text
     assert "Corporate parenting board minutes." in text
-    assert "Care leavers | Offer reviewed" in text
+    assert "Care leavers — Offer reviewed" in text.split("\n")
 
 
 @pytest.mark.parametrize("name,data,problem", [
