@@ -29,6 +29,7 @@ MAX_QUERY_CHARS = 2_000
 # a follow-up's condensed query (the question plus context from the conversation) is cut to this
 MAX_CONDENSED_CHARS = 4 * MAX_QUERY_CHARS
 REOPEN_ATTEMPTS = 3
+RETRIEVERS = ("bm25", "dense")  # `Assistant.ranking`: each retriever of the hybrid search alone
 _REOPENING = threading.Lock()
 
 
@@ -205,6 +206,48 @@ class Assistant:
     def documents(self, restricted: bool = True) -> list[tuple[DocumentMeta, int]]:
         """The indexed papers with their chunk counts (the public ones with `restricted=False`)."""
         return self.index.store.documents(public_only=not restricted)
+
+    def files(self) -> dict[str, str]:
+        """{file key (its path below the folder ingested): doc_id} of the indexed papers, as the index
+        manifest records them."""
+        files = self.index.manifest.get("files", {})
+        return {key: record["doc_id"] for key, record in files.items() if "doc_id" in record}
+
+    def ranking(self, query: str, k: int, retriever: str) -> list[Passage]:
+        """The top `k` passages for `query` by one retriever alone, "bm25" or "dense" (no filter, fusion
+        or re-ranking): what the eval suite's baselines compare the hybrid `search` with."""
+        query, k = clean_query(query), _count(k, "k")
+        index = self.index
+        if retriever == "bm25":
+            ranked = index.sparse.search(query, k)
+        elif retriever == "dense":
+            ranked = index.vectors.search(self.embedder.embed_query(query), k)
+        else:
+            raise QueryError(f"retriever {retriever!r}: choose one of {', '.join(RETRIEVERS)}")
+        rows = index.store.chunks([i for i, _ in ranked])
+        kept = [(i, float(score)) for i, score in ranked if i in rows]
+        return [Passage(chunk=rows[i][0], meta=rows[i][1], score=score, rank=rank,
+                        dense_score=score if retriever == "dense" else None,
+                        sparse_score=score if retriever == "bm25" else None)
+                for rank, (i, score) in enumerate(kept, start=1)]
+
+    def info(self) -> dict:
+        """What is being served, for interfaces and the eval report: the index folder and build, its
+        paper and chunk counts, the embedding model that built it, the answerer and its evidence bar."""
+        index = self.index
+        answerer = self.answerer
+        return {"index": str(index.folder), "build": index.folder.name,
+                "documents": index.manifest.get("documents"), "chunks": index.manifest.get("chunks"),
+                "embedding_model": index.manifest.get("embedding_model"),
+                "answerer": type(answerer).__name__,
+                "min_evidence": getattr(answerer, "min_evidence", self.settings.min_evidence)}
+
+    def close(self) -> None:
+        """Close the open index build (its files, or its Milvus connection); the next call opens it again."""
+        with _REOPENING:
+            index, self._index, self._councils = self._index, None, None
+        if index is not None:
+            index.close()
 
 
 def clean_query(query: str, limit: int | None = MAX_QUERY_CHARS) -> str:

@@ -13,10 +13,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from .embedding import resolve_model
+
 if TYPE_CHECKING:
     from .app import Assistant
-    from .embedding import Embedder
-    from .index import Index
     from .types import Document
 
 log = logging.getLogger(__name__)
@@ -40,34 +40,17 @@ class Baseline(Protocol):
     def retrieve(self, query: str, k: int) -> list[Hit]: ...
 
 
-def _hits(index: Index, ranked: list[tuple[int, float]]) -> list[Hit]:
-    rows = index.store.chunks([i for i, _ in ranked])
-    return [Hit(doc_id=rows[i][1].doc_id, text=rows[i][0].text) for i, _ in ranked if i in rows]
+class RetrieverBaseline:
+    """One of the product's two retrievers alone over its index (`Assistant.ranking`): BM25 over title
+    plus chunk text as the product indexes them ("bm25"), or cosine similarity over the product's chunk
+    vectors ("dense")."""
 
-
-class SparseBaseline:
-    """BM25 over the product's chunks (title plus chunk text, as the product indexes them)."""
-
-    name = "bm25"
-
-    def __init__(self, index: Index) -> None:
-        self.index = index
+    def __init__(self, assistant: Assistant, name: str) -> None:
+        self.assistant = assistant
+        self.name = name
 
     def retrieve(self, query: str, k: int) -> list[Hit]:
-        return _hits(self.index, self.index.sparse.search(query, k))
-
-
-class DenseBaseline:
-    """Cosine similarity over the product's chunk vectors."""
-
-    name = "dense"
-
-    def __init__(self, index: Index, embedder: Embedder) -> None:
-        self.index = index
-        self.embedder = embedder
-
-    def retrieve(self, query: str, k: int) -> list[Hit]:
-        return _hits(self.index, self.index.vectors.search(self.embedder.embed_query(query), k))
+        return [Hit(doc_id=p.meta.doc_id, text=p.chunk.text) for p in self.assistant.ranking(query, k, self.name)]
 
 
 class LlamaIndexBaseline:
@@ -101,18 +84,13 @@ NAMES = ("bm25", "dense", "llama-index")
 
 
 def build_baselines(assistant: Assistant, names: set[str] | None = None) -> list[Baseline]:
-    """The baselines named (default all three) over the assistant's index and its documents, with the
-    packaged model. `llama-index` embeds the whole corpus again: minutes for a large one."""
-    from .embedding import resolve_model
-
+    """The baselines named (default all three) over the assistant's index and its documents; the
+    llama-index one embeds with the model of the assistant's settings (the one its index was built
+    with: `Assistant` refuses an index of another model). `llama-index` embeds the whole corpus again:
+    minutes for a large one."""
     names = set(NAMES) if names is None else names
-    index = assistant.index
-    out: list[Baseline] = []
-    if "bm25" in names:
-        out.append(SparseBaseline(index))
-    if "dense" in names:
-        out.append(DenseBaseline(index, assistant.embedder))
+    out: list[Baseline] = [RetrieverBaseline(assistant, name) for name in ("bm25", "dense") if name in names]
     if "llama-index" in names:
         documents = [d for meta, _ in assistant.documents() if (d := assistant.document(meta.doc_id)) is not None]
-        out.append(LlamaIndexBaseline(documents, resolve_model("all-MiniLM-L6-v2")[1]))
+        out.append(LlamaIndexBaseline(documents, resolve_model(assistant.settings.embedding_model)[1]))
     return out
