@@ -176,7 +176,7 @@ def test_a_councils_papers_rank_among_other_councils_as_in_an_index_of_their_own
     import shutil
 
     from assistant.app import Assistant
-    from assistant.evaluation import DEFAULT_QUESTIONS, load_questions
+    from assistant.eval_questions import DEFAULT_QUESTIONS, load_questions
     from assistant.settings import Settings
 
     corpus = tmp_path / "corpus"
