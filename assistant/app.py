@@ -208,8 +208,8 @@ class Assistant:
         return self.index.store.documents(public_only=not restricted)
 
     def files(self) -> dict[str, str]:
-        """{file key (its path below the folder ingested): doc_id} of the indexed papers, as the index
-        manifest records them."""
+        """{file key (its path relative to the folder ingest ran in, else absolute): doc_id} of the
+        indexed papers, as the index manifest records them."""
         files = self.index.manifest.get("files", {})
         return {key: record["doc_id"] for key, record in files.items() if "doc_id" in record}
 

@@ -693,4 +693,5 @@ def test_the_assistant_describes_what_it_serves(corpus_assistant):
     assert Path(info["index"]).name == info["build"] and info["answerer"]
     files = corpus_assistant.files()
     assert set(files.values()) == {meta.doc_id for meta, _ in documents}
-    assert all((ROOT / "corpus" / key).is_file() for key in files)
+    assert {Path(key).name for key in files} == {path.name for path in (ROOT / "corpus").iterdir()
+                                                   if path.suffix == ".txt"}
