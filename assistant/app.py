@@ -23,7 +23,6 @@ from .retrieval import HybridRetriever, named_councils
 from .settings import Settings
 from .types import Answer, Document, DocumentMeta, IngestReport, Passage, Query, SearchFilters
 
-RANKINGS = ("dense", "sparse")
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +30,7 @@ MAX_QUERY_CHARS = 2_000
 # a follow-up's condensed query (the question plus context from the conversation) is cut to this
 MAX_CONDENSED_CHARS = 4 * MAX_QUERY_CHARS
 REOPEN_ATTEMPTS = 3
+RETRIEVERS = ("bm25", "dense")  # `Assistant.ranking`: each retriever of the hybrid search alone
 _REOPENING = threading.Lock()
 
 
@@ -220,33 +220,44 @@ class Assistant:
         return self._index.store.documents(public_only=not restricted)
 
     def info(self) -> dict[str, object]:
-        """What interfaces show of the index served: its build (folder name) and folder, when it was
-        built, its counts, the embedding model, the encoder's record and the vector store."""
+        """What is being served, for interfaces and the eval report: the index folder and build, when it
+        was built, its paper and chunk counts, the embedding model, the encoder's record, the vector
+        store, the answerer and its evidence bar."""
         index = self._index
         manifest = index.manifest
-        return {"build": index.folder.name, "folder": str(index.folder), "created": manifest.get("created"),
+        answerer = self.answerer
+        return {"index": str(index.folder), "build": index.folder.name, "folder": str(index.folder),
+                "created": manifest.get("created"),
                 "documents": manifest.get("documents"), "chunks": manifest.get("chunks"),
                 "embedding_model": manifest.get("embedding_model"),
                 "encoder": manifest.get("encoder") or {"model": manifest.get("embedding_model"), "precision": "fp32"},
-                "vector_store": manifest.get("vector_store")}
+                "vector_store": manifest.get("vector_store"),
+                "answerer": type(answerer).__name__,
+                "min_evidence": getattr(answerer, "min_evidence", self.settings.min_evidence)}
 
     def indexed_files(self) -> dict[str, str]:
-        """{file key (its path as ingest saw it): doc_id} of every paper in the index served."""
+        """{file key (its path relative to the folder ingest ran in, else absolute): doc_id} of the
+        indexed papers, as the index manifest records them."""
         files = self._index.manifest.get("files", {})
         return {key: record["doc_id"] for key, record in files.items() if "doc_id" in record}
 
-    def rank(self, query: str, k: int, ranking: str) -> list[Passage]:
-        """The top `k` passages of one ranking alone ("dense": cosine over the chunk vectors; "sparse":
-        BM25), unfiltered and unfused; what the eval suite's baselines compare the product with."""
-        if ranking not in RANKINGS:
-            raise QueryError(f"ranking {ranking!r}: choose one of {', '.join(RANKINGS)}")
+    def ranking(self, query: str, k: int, retriever: str) -> list[Passage]:
+        """The top `k` passages for `query` by one retriever alone, "bm25" or "dense" (no filter, fusion
+        or re-ranking): what the eval suite's baselines compare the hybrid `search` with."""
+        query, k = clean_query(query), _count(k, "k")
         index = self._index
-        query = clean_query(query)
-        ranked = index.vectors.search(self.encoder.embed_query(query), k) if ranking == "dense" else \
-            index.sparse.search(query, k)
+        if retriever == "bm25":
+            ranked = index.sparse.search(query, k)
+        elif retriever == "dense":
+            ranked = index.vectors.search(self.encoder.embed_query(query), k)
+        else:
+            raise QueryError(f"retriever {retriever!r}: choose one of {', '.join(RETRIEVERS)}")
         rows = index.store.chunks([i for i, _ in ranked])
-        return [Passage(chunk=rows[i][0], meta=rows[i][1], score=float(score), rank=rank)
-                for rank, (i, score) in enumerate((pair for pair in ranked if pair[0] in rows), start=1)]
+        kept = [(i, float(score)) for i, score in ranked if i in rows]
+        return [Passage(chunk=rows[i][0], meta=rows[i][1], score=score, rank=rank,
+                        dense_score=score if retriever == "dense" else None,
+                        sparse_score=score if retriever == "bm25" else None)
+                for rank, (i, score) in enumerate(kept, start=1)]
 
     def close(self) -> None:
         """Close the index build served (its files and vector store connection); the next call

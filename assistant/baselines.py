@@ -13,6 +13,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from .embedding import resolve_model
+
 if TYPE_CHECKING:
     from .app import Assistant
     from .types import Document
@@ -38,17 +40,17 @@ class Baseline(Protocol):
     def retrieve(self, query: str, k: int) -> list[Hit]: ...
 
 
-class RankingBaseline:
-    """One of the product's two rankings alone, through `Assistant.rank`: `bm25` (BM25 over title plus
-    chunk text, as the product indexes them) or `dense` (cosine over the product's chunk vectors)."""
+class RetrieverBaseline:
+    """One of the product's two retrievers alone over its index (`Assistant.ranking`): BM25 over title
+    plus chunk text as the product indexes them ("bm25"), or cosine similarity over the product's chunk
+    vectors ("dense")."""
 
-    def __init__(self, assistant: Assistant, name: str, ranking: str) -> None:
+    def __init__(self, assistant: Assistant, name: str) -> None:
         self.assistant = assistant
         self.name = name
-        self.ranking = ranking
 
     def retrieve(self, query: str, k: int) -> list[Hit]:
-        return [Hit(doc_id=p.meta.doc_id, text=p.chunk.text) for p in self.assistant.rank(query, k, self.ranking)]
+        return [Hit(doc_id=p.meta.doc_id, text=p.chunk.text) for p in self.assistant.ranking(query, k, self.name)]
 
 
 class LlamaIndexBaseline:
@@ -82,17 +84,13 @@ NAMES = ("bm25", "dense", "llama-index")
 
 
 def build_baselines(assistant: Assistant, names: set[str] | None = None) -> list[Baseline]:
-    """The baselines named (default all three) over the assistant's index and its documents, with the
-    packaged model. `llama-index` embeds the whole corpus again: minutes for a large one."""
-    from .embedding import resolve_model
-
+    """The baselines named (default all three) over the assistant's index and its documents; the
+    llama-index one embeds with the model of the assistant's settings (the one its index was built
+    with: `Assistant` refuses an index of another model). `llama-index` embeds the whole corpus again:
+    minutes for a large one."""
     names = set(NAMES) if names is None else names
-    out: list[Baseline] = []
-    if "bm25" in names:
-        out.append(RankingBaseline(assistant, "bm25", "sparse"))
-    if "dense" in names:
-        out.append(RankingBaseline(assistant, "dense", "dense"))
+    out: list[Baseline] = [RetrieverBaseline(assistant, name) for name in ("bm25", "dense") if name in names]
     if "llama-index" in names:
         documents = [d for meta, _ in assistant.documents() if (d := assistant.document(meta.doc_id)) is not None]
-        out.append(LlamaIndexBaseline(documents, resolve_model("all-MiniLM-L6-v2")[1]))
+        out.append(LlamaIndexBaseline(documents, resolve_model(assistant.settings.embedding_model)[1]))
     return out

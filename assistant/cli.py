@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "chat":
             return _chat(assistant, args)
         if args.command == "eval":
-            from .evaluation import command
+            from .eval_run import command
 
             baselines: bool | list[str] = not args.no_baselines
             if args.baselines and baselines:

@@ -20,13 +20,10 @@ records which precision built it, since its vectors differ slightly from fp32 on
 """
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import os
-import re
 import threading
-import time
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -35,6 +32,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .errors import SettingsError
+from .onnx_files import onnx_compatible, onnx_file, partial_export, quantize_onnx, remove_partial_exports
 from .settings import prepare_libraries
 from .types import Chunk
 
@@ -45,9 +43,6 @@ PACKAGED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 RUNTIMES = ("auto", "onnx", "torch")
 PRECISIONS = ("fp32", "int8")
 ONNX_OPSET = 17
-STALE_EXPORT_SECONDS = 3600  # an export takes well under a minute; an older temporary file is an orphan
-_MEAN_POOLING_MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
-                         "sentence_transformers.models.Normalize"]
 
 
 def resolve_model(name: str) -> tuple[str, str]:
@@ -59,44 +54,6 @@ def resolve_model(name: str) -> tuple[str, str]:
     if Path(name).is_dir():
         return Path(name).resolve().name, str(Path(name).resolve())
     return name, name
-
-
-def onnx_file(cache_dir: Path, model_id: str, precision: str = "fp32") -> Path:
-    """Where the model's ONNX export of `precision` is kept in `cache_dir`."""
-    suffix = "" if precision == "fp32" else f"-{precision}"
-    return cache_dir / (re.sub(r"[^A-Za-z0-9._-]+", "--", model_id) + suffix + ".onnx")
-
-
-def quantize_onnx(source: Path, target: Path) -> None:
-    """Write the int8 variant of the fp32 export `source` to `target` atomically (ONNX Runtime's
-    dynamic quantization: weights of the matrix products as signed int8, one scale per output channel: per tensor, some
-    sentences fell to cosine 0.94 against fp32; per channel, the least was 0.99)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    tmp = partial_export(target, os.getpid())
-    # the quantizer advises pre-processing (shape inference, graph fusion) on the root logger at every call;
-    # it is not taken here (the fused graph of onnxruntime.transformers failed to quantize), so kept quiet
-    advice = _DropMessage("pre-processing before quantization")
-    logging.getLogger().addFilter(advice)
-    try:
-        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
-        with open(tmp, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(tmp, target)
-    finally:
-        logging.getLogger().removeFilter(advice)
-        tmp.unlink(missing_ok=True)
-
-
-class _DropMessage(logging.Filter):
-    """Drops log records whose message contains `text`."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self.text not in record.getMessage()
 
 
 def model_prompts(location: str) -> tuple[str, str]:
@@ -111,53 +68,6 @@ def model_prompts(location: str) -> tuple[str, str]:
     if not isinstance(prompts, dict):
         return "", ""
     return str(prompts.get("query") or ""), str(prompts.get("document") or prompts.get("passage") or "")
-
-
-def onnx_compatible(location: str) -> bool:
-    """Whether the model folder is a transformer + mean pooling + normalisation with a fast tokenizer."""
-    folder = Path(location)
-    try:
-        modules = [m["type"] for m in json.loads((folder / "modules.json").read_text())]
-        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
-        v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens")
-    return modules == _MEAN_POOLING_MODULES and bool(mean_only) and (folder / "tokenizer.json").is_file()
-
-
-def partial_export(target: Path, pid: int) -> Path:
-    """The temporary file process `pid` writes an export to before renaming it to `target`."""
-    return target.with_name(f".{target.name}.{pid}.tmp")
-
-
-def remove_partial_exports(target: Path) -> list[Path]:
-    """Delete the temporary files that exports to `target` left behind when their process was killed
-    (its pid is gone, or the file is older than STALE_EXPORT_SECONDS); the files removed."""
-    removed = []
-    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-        pid = tmp.name[len(target.name) + 2:-len(".tmp")]
-        try:
-            stale = not pid.isdigit() or not _running(int(pid)) or \
-                time.time() - tmp.stat().st_mtime > STALE_EXPORT_SECONDS
-            if stale:
-                tmp.unlink()
-                removed.append(tmp)
-        except OSError:
-            continue
-    if removed:
-        log.info("removed %d partial ONNX export(s) left by killed processes", len(removed))
-    return removed
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        pass
-    return True
 
 
 class Encoder(Protocol):

@@ -138,9 +138,10 @@ def failure_context(settings: Settings, chunking: dict) -> str:
     A remembered failure stands only under the same context, so a raised `extract_timeout`, an
     installed Tesseract or an upgrade tries the file again."""
     from . import __version__, chunking as chunking_module, cleaning, corpus, extraction, ocr, readers, tables
+    from . import webpage
 
     code = hashlib.sha256()
-    for module in (corpus, readers, tables, extraction, cleaning, chunking_module, ocr):
+    for module in (corpus, readers, webpage, tables, extraction, cleaning, chunking_module, ocr):
         code.update(Path(module.__file__).read_bytes())
     described = {"extract_timeout": settings.extract_timeout, "pdf_password": bool(settings.pdf_password),
                  "ocr": settings.ocr, "ocr_engine": settings.ocr == "auto" and ocr.unavailable() is None,

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .eval_questions import SPLITS
 from .evaluation import (
     FLOOR_MARGIN,
     PRODUCT,
-    SPLITS,
     EvalRun,
     QuestionResult,
     breakdown,

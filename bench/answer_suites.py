@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.app import Assistant  # noqa: E402
-from assistant.evaluation import EvalQuestion, evaluate, load_questions, percentile  # noqa: E402
+from assistant.eval_questions import EvalQuestion, load_questions  # noqa: E402
+from assistant.eval_run import evaluate  # noqa: E402
+from assistant.evaluation import percentile  # noqa: E402
 from assistant.index import current_build  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 

@@ -457,7 +457,9 @@ def cold_start(index_dir: Path, question: str, runs: int = 3) -> dict:
 def bench_distractors(work: Path, papers: int, torch_embedder, ingest_index: Path) -> dict:
     """Eval accuracy over the corpus alone and with `papers` generated papers in the same index."""
     from assistant.app import Assistant
-    from assistant.evaluation import DEFAULT_QUESTIONS, evaluate, load_questions, summarise
+    from assistant.eval_questions import DEFAULT_QUESTIONS, load_questions
+    from assistant.eval_run import evaluate
+    from assistant.evaluation import summarise
 
     questions = load_questions(DEFAULT_QUESTIONS)
     out = {"papers": papers}
@@ -618,7 +620,7 @@ def plots(result: dict, stem: Path) -> list[Path]:
 # -- main -----------------------------------------------------------------------------------------
 def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS, config: dict | None = None) -> dict:
     from assistant.embedding import Embedder
-    from assistant.evaluation import DEFAULT_QUESTIONS, load_questions
+    from assistant.eval_questions import DEFAULT_QUESTIONS, load_questions
 
     config = config or MODES[mode]
     begun = time.perf_counter()

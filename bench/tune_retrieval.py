@@ -29,13 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.app import Assistant, clean_query  # noqa: E402
-from assistant.evaluation import (  # noqa: E402
-    suite_index,
-    corpus_ids,
-    distinct_in_order,
-    load_suites,
-    resolve_sources,
-)
+from assistant.eval_questions import corpus_ids, load_suites, resolve_sources  # noqa: E402
+from assistant.eval_run import suite_index  # noqa: E402
+from assistant.evaluation import distinct_in_order  # noqa: E402
 from assistant.retrieval import (  # noqa: E402
     FEATURES,
     MODEL_PATH,

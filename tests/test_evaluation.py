@@ -11,33 +11,33 @@ import pytest
 
 from assistant.baselines import Hit
 from assistant.cli import main
-from assistant.evaluation import (
+from assistant.eval_questions import (
     EvalError,
     EvalQuestion,
+    corpus_ids,
+    load_questions,
+    load_suites,
+    resolve_sources,
+)
+from assistant.eval_run import check_index_covers, evaluate_baseline, run
+from assistant.evaluation import (
     EvalRun,
     QuestionResult,
     by_split,
     check_floors,
-    check_index_covers,
     citation_precision,
     contains_phrase,
     distinct_in_order,
-    evaluate_baseline,
     fact_present,
     floors_toml,
     hit_at,
     load_floors,
-    load_questions,
-    load_suites,
-    resolve_sources,
-    corpus_ids,
     missed_floors,
     missing_facts,
     normalise,
     percentile,
     propose_floors,
     reciprocal_rank,
-    run,
     summarise,
     summary_json,
 )
@@ -626,7 +626,7 @@ def test_the_report_sets_suites_side_by_side_with_categories_and_precision(tmp_p
 
 
 def test_a_suite_whose_corpus_is_absent_is_skipped_unless_named(tmp_path, capsys):
-    from assistant.evaluation import command
+    from assistant.eval_run import command
 
     (tmp_path / "eval").mkdir()
     suites = tmp_path / "eval" / "suites.toml"
@@ -638,3 +638,60 @@ def test_a_suite_whose_corpus_is_absent_is_skipped_unless_named(tmp_path, capsys
     with pytest.raises(EvalError, match=r"suite away: corpus folder .*absent/corpus not found"):
         command(stub, out=tmp_path / "out", suites_path=suites, suites=["away"])
     assert not (tmp_path / "out").exists()
+
+
+# -- the baselines reach the index only through the Assistant ---------------------------------------
+
+def test_the_llama_index_baseline_embeds_with_the_model_of_the_settings(tmp_path, monkeypatch):
+    """Not a hard-coded model: the one the settings name (and the index was built with)."""
+    import assistant.baselines as baselines
+
+    model = tmp_path / "my-model"
+    model.mkdir()
+    built: list[str] = []
+
+    class Recorded:
+        name = "llama-index"
+
+        def __init__(self, documents, model_path: str) -> None:
+            built.append(model_path)
+
+    monkeypatch.setattr(baselines, "LlamaIndexBaseline", Recorded)
+    stub = SimpleNamespace(settings=SimpleNamespace(embedding_model=str(model)), documents=lambda: [],
+                           document=lambda doc_id: None)
+    out = baselines.build_baselines(stub, {"bm25", "llama-index"})
+    assert [b.name for b in out] == ["bm25", "llama-index"]
+    assert built == [str(model.resolve())]
+
+
+@pytest.mark.slow
+def test_each_retriever_alone_through_the_assistant(corpus_assistant):
+    from assistant.baselines import build_baselines
+    from assistant.errors import QueryError
+
+    question = "How many foster carers were recruited?"
+    for retriever in ("bm25", "dense"):
+        passages = corpus_assistant.ranking(question, 4, retriever)
+        assert [p.rank for p in passages] == [1, 2, 3, 4]
+        scores = [p.dense_score if retriever == "dense" else p.sparse_score for p in passages]
+        assert scores == [p.score for p in passages] == sorted(scores, reverse=True)
+    bm25, dense = build_baselines(corpus_assistant, {"bm25", "dense"})
+    assert [h.doc_id for h in bm25.retrieve(question, 4)] == [
+        p.meta.doc_id for p in corpus_assistant.ranking(question, 4, "bm25")]
+    assert [h.text for h in dense.retrieve(question, 3)] == [
+        p.chunk.text for p in corpus_assistant.ranking(question, 3, "dense")]
+    with pytest.raises(QueryError, match="retriever 'fused'"):
+        corpus_assistant.ranking(question, 4, "fused")
+
+
+@pytest.mark.slow
+def test_the_assistant_describes_what_it_serves(corpus_assistant):
+    info = corpus_assistant.info()
+    documents = corpus_assistant.documents()
+    assert info["documents"] == len(documents) and info["chunks"] == sum(n for _, n in documents)
+    assert info["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert Path(info["index"]).name == info["build"] and info["answerer"]
+    files = corpus_assistant.indexed_files()
+    assert set(files.values()) == {meta.doc_id for meta, _ in documents}
+    assert {Path(key).name for key in files} == {path.name for path in (ROOT / "corpus").iterdir()
+                                                   if path.suffix == ".txt"}

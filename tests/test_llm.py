@@ -411,7 +411,7 @@ def test_the_assistant_chats_through_the_real_llm(corpus_assistant_real, llama_s
 
 
 def test_without_an_llm_the_judge_is_skipped_with_a_note(make_settings):
-    from assistant.evaluation import NO_JUDGE, judge
+    from assistant.eval_run import NO_JUDGE, judge
     from assistant.report import _judge_line
 
     judged = judge(make_settings(), [])
@@ -422,7 +422,8 @@ def test_without_an_llm_the_judge_is_skipped_with_a_note(make_settings):
 @pytest.mark.llm
 @pytest.mark.slow
 def test_the_real_llm_judges_faithfulness_and_relevancy(corpus_assistant_real, llama_server):
-    from assistant.evaluation import evaluate, judge, load_questions
+    from assistant.eval_questions import load_questions
+    from assistant.eval_run import evaluate, judge
     from conftest import ROOT
 
     questions = [q for q in load_questions(ROOT / "eval" / "questions.jsonl", "dev") if q.answerable][:2]

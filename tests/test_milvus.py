@@ -13,7 +13,7 @@ import pytest
 
 from assistant.app import Assistant
 from assistant.errors import IndexMismatchError, SettingsError
-from assistant.evaluation import DEFAULT_QUESTIONS, load_questions
+from assistant.eval_questions import DEFAULT_QUESTIONS, load_questions
 from assistant.index import Index, current_build
 from assistant.milvus_store import collection_name, date_number, filter_expression
 from assistant.settings import Settings
@@ -249,7 +249,8 @@ def test_two_replicas_answer_alike_and_both_see_a_third_process_ingest(tmp_path,
 @pytest.mark.slow
 def test_the_eval_suite_runs_unchanged_on_milvus(corpus_assistant_faiss, corpus_assistant_milvus):
     """The same questions score alike on both stores; only a dense near-tie (see above) may change a verdict."""
-    from assistant.evaluation import evaluate, summarise
+    from assistant.eval_run import evaluate
+    from assistant.evaluation import summarise
 
     questions = load_questions(DEFAULT_QUESTIONS)
     on_faiss, on_milvus = evaluate(corpus_assistant_faiss, questions), evaluate(corpus_assistant_milvus, questions)

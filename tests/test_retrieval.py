@@ -184,7 +184,7 @@ def test_a_question_naming_a_body_a_month_or_an_item_finds_that_paper(tmp_path, 
         return assistant.search(question, k=5)[0].meta.doc_id
 
     def bm25_first(question: str) -> str:
-        return assistant.rank(question, 1, "sparse")[0].meta.doc_id
+        return assistant.ranking(question, 1, "bm25")[0].meta.doc_id
 
     for question, paper in (("What did the Audit Committee say about the audit plan?", "audit-mar"),
                             ("What was said about the audit plan at the January meeting?", "full-jan"),

@@ -170,7 +170,7 @@ def test_a_councils_papers_rank_among_other_councils_as_in_an_index_of_their_own
     import shutil
 
     from assistant.app import Assistant
-    from assistant.evaluation import DEFAULT_QUESTIONS, load_questions
+    from assistant.eval_questions import DEFAULT_QUESTIONS, load_questions
     from assistant.settings import Settings
 
     corpus = tmp_path / "corpus"
@@ -205,7 +205,7 @@ def test_a_councils_papers_rank_among_other_councils_as_in_an_index_of_their_own
         masked = [round(s, 4) for _, s in index.sparse.search(question, 10, sefton)]
     finally:
         index.close()
-    assert masked and masked != [round(p.score, 4) for p in alone.rank(question, 10, "sparse")]
+    assert masked and masked != [round(p.score, 4) for p in alone.ranking(question, 10, "bm25")]
 
 
 @pytest.mark.parametrize("ids", [[10, 20, 30, 40], [40, 10, 30, 20]])
