@@ -15,6 +15,7 @@ from .settings import prepare_libraries
 prepare_libraries("gradio")  # before Gradio is imported: it reads the variable then
 
 import logging
+import os
 import sys
 import threading
 from importlib import resources
