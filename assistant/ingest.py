@@ -33,6 +33,7 @@ from .embedding import Embedder
 from .errors import CorpusError, ExtractionUnavailableError, IndexMismatchError
 from .extraction import Loader
 from .ocr import OcrOptions
+from .pages import source_roots
 from .settings import Settings
 from .sparse import SparseIndex
 from .types import Document, IngestReport
@@ -272,6 +273,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
             "vectors": vectors.record,
             "chunking": chunking,
             "files": files,
+            "roots": source_roots(paths, manifest.get("roots") if current is not None else None),
             "documents": len(files),
             "chunks": len(all_ids),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -18,7 +18,7 @@ from .export import Exports
 from .serving import RateLimit
 from .types import Answer, Citation, DocumentMeta, Passage, ShortAnswer
 from .ui_html import (conversation_html, document_html, header_html, library_rows, library_summary_md,
-                      notice_html, search_rows, sources_html, stream_prefixes, type_choices)
+                      notice_html, page_notice_html, page_view_html, search_rows, sources_html, stream_prefixes, type_choices)
 from .users import Logins
 
 log = logging.getLogger(__name__)
@@ -177,25 +177,36 @@ class Actions:
 
     # --- documents --------------------------------------------------------------------------
     def open_document(self, doc_id: str, start: int | None = None, end: int | None = None,
-                      request: gr.Request = None) -> str:
-        """The document view for an indexed doc_id the user may see (anything else gets a plain message)."""
+                      request: gr.Request = None, page: int | None = None) -> str:
+        """The document view for an indexed doc_id the user may see (anything else gets a plain message);
+        with `page`, that page of the original PDF beside the text, the span marked on it. Only the
+        doc_id and the numbers come from the browser: the Assistant finds the file from its index."""
+        restricted = self.sees_restricted(request)
         try:
-            document = self.assistant.document(str(doc_id), restricted=self.sees_restricted(request)) if doc_id else None
+            document = self.assistant.document(str(doc_id), restricted=restricted) if doc_id else None
         except Exception as exc:
             return notice_html(friendly(exc))
         if document is None:
             return notice_html("That paper is not in the index (it may have been removed since). "
                                "Search or browse the library for it.")
-        return document_html(document, start, end)
+        page_view = None
+        if page is not None:
+            try:
+                image = self.assistant.page_image(str(doc_id), page, start, end, restricted=restricted)
+                page_view = page_view_html(image, document.meta.title)
+            except Exception as exc:
+                page_view = page_notice_html(f"The original page cannot be shown: {friendly(exc)[:1].lower()}"
+                                             f"{friendly(exc)[1:]}.")
+        return document_html(document, start, end, page_view)
 
     def show_document(self, origin: str, doc_id: str, start: int | None = None, end: int | None = None,
-                      request: gr.Request = None):
+                      request: gr.Request = None, page: int | None = None):
         """(document view, tab switch, the tab to go back to)."""
-        return self.open_document(doc_id, start, end, request), gr.Tabs(selected="document"), origin
+        return self.open_document(doc_id, start, end, request, page), gr.Tabs(selected="document"), origin
 
     def open_citation(self, evt: gr.EventData, request: gr.Request = None):
         return self.show_document("chat", str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
-                                  _int(getattr(evt, "end", None)), request)
+                                  _int(getattr(evt, "end", None)), request, _int(getattr(evt, "page", None)))
 
     def open_search_result(self, passages: list[Passage], evt: gr.SelectData, request: gr.Request = None):
         row = _row(evt, len(passages or ()))

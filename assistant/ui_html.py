@@ -11,6 +11,7 @@ import html
 import re
 from typing import Iterator, Sequence
 
+from .pages import PageImage
 from .types import OCR_NOTE, Answer, Citation, Document, DocumentMeta, Passage
 
 TITLE = "Council papers assistant"
@@ -202,13 +203,23 @@ def passage_html(citation: Citation) -> str:
     return highlight(passage, start, end)
 
 
+def page_button(citation: Citation) -> str:
+    """A "page N" link that opens the cited page of the original paper beside its text ("" without a page)."""
+    if not citation.page:
+        return ""
+    label = f"Show page {citation.page} of the original paper, with the passage marked"
+    return (f'<button type="button" class="ca-open ca-page-link" {cite_attrs(citation.meta.doc_id, citation.start, citation.end)} '
+            f'data-page="{int(citation.page)}" title="{_esc(label)}" aria-label="{_esc(label)}">page {int(citation.page)}</button>')
+
+
 def source_card_html(citation: Citation, related: bool = False, turn: int = 1) -> str:
     attrs = cite_attrs(citation.meta.doc_id, citation.start, citation.end)
     return (f'<article class="ca-card{" ca-related-card" if related else ""}" id="ca-source-{turn}-{citation.n}">'
             f"<h3>{cite_button(citation)} {_esc(citation.meta.title)}</h3>"
             f'<p class="ca-meta">{meta_line(citation.meta, citation.page, item=citation.meta.heading_at(citation.start))}</p>'
             f'<blockquote class="ca-passage">{passage_html(citation)}</blockquote>'
-            f'<button type="button" class="ca-open" {attrs}>Open the document at this passage →</button></article>')
+            f'<p class="ca-card-links"><button type="button" class="ca-open" {attrs}>Open the document at this passage →</button>'
+            f"{page_button(citation)}</p></article>")
 
 
 def source_group_html(turn: int, answer: Answer, open_: bool) -> str:
@@ -237,8 +248,23 @@ INFERRED_NAMES = {"title": "title", "date": "date", "doc_type": "type of paper",
                   "council": "council"}
 
 
-def document_html(document: Document, start: int | None = None, end: int | None = None) -> str:
-    """A document's cleaned text, page by page for PDFs, with `text[start:end]` highlighted (id ca-hit)."""
+def page_view_html(image: PageImage, title: str) -> str:
+    """The original page as an image, the cited passage marked over it (boxes placed in percentages, so
+    the image may scale), and a line saying when the passage could not be marked."""
+    marks = "".join(f'<span class="ca-page-mark" style="left:{100 * x:.3f}%;top:{100 * y:.3f}%;'
+                    f'width:{100 * w:.3f}%;height:{100 * h:.3f}%"></span>' for x, y, w, h in image.boxes)
+    note = f'<p class="ca-small ca-page-note">{_esc(image.note)}</p>' if image.note else ""
+    where = "with the cited passage marked" if image.located else "as printed"
+    return (f'<figure class="ca-page-view"><figcaption class="ca-small">Page {image.page} of {image.pages}, '
+            f"{where}</figcaption>{note}"
+            f'<div class="ca-page-image"><img src="{image.data_uri}" width="{image.width}" height="{image.height}" '
+            f'alt="Page {image.page} of {_esc(title)}">{marks}</div></figure>')
+
+
+def document_html(document: Document, start: int | None = None, end: int | None = None,
+                  page_view: str | None = None) -> str:
+    """A document's cleaned text, page by page for PDFs, with `text[start:end]` highlighted (id ca-hit);
+    `page_view` (the original page, from `page_view_html`, or a notice) is shown beside it."""
     text, meta = document.text, document.meta
     details = [type_label(meta.doc_type), meta.council, meta.committee]
     head = [f"<h2>{_esc(meta.title)}</h2>",
@@ -273,8 +299,15 @@ def document_html(document: Document, start: int | None = None, end: int | None 
             first_hit = False
             piece = f'<mark class="ca-mark"{hit_id}>{piece}</mark>'
         body.append(piece)
-    return (f'<div class="ca-html ca-doc">{"".join(head)}'
-            f'<div class="ca-doc-text" tabindex="0">{"".join(body)}</div></div>')
+    text_view = f'<div class="ca-doc-text" tabindex="0">{"".join(body)}</div>'
+    if page_view:
+        text_view = f'<div class="ca-doc-split">{page_view}{text_view}</div>'
+    return f'<div class="ca-html ca-doc">{"".join(head)}{text_view}</div>'
+
+
+def page_notice_html(message: str) -> str:
+    """What the page view says instead of a page it cannot show."""
+    return f'<div class="ca-page-view"><div class="ca-notice" role="status">{_esc(message)}</div></div>'
 
 
 def notice_html(message: str) -> str:

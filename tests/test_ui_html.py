@@ -100,3 +100,30 @@ def test_a_follow_up_says_so_without_the_internal_query():
                     query="and fostering? (about: How much funding? Social Workers)")
     turn = ui_html.turn_html(follow)
     assert ui_html.FOLLOW_UP_NOTE in turn and "about:" not in turn and "Social Workers" not in turn
+
+
+def test_a_cited_page_gets_a_page_link_carrying_only_ids_and_numbers():
+    card = ui_html.source_card_html(dataclasses.replace(citation(1), page=3))
+    (_, link), = [(t, a) for t, a in Tags(card).tags if "ca-page-link" in (a.get("class") or "")]
+    assert link["data-doc"] == HOSTILE_ID and link["data-page"] == "3"
+    assert {"data-start", "data-end"} <= set(link) and not any("path" in name for name in link)
+    assert "ca-page-link" not in ui_html.source_card_html(dataclasses.replace(citation(1), page=None))
+
+
+def test_the_page_view_places_marks_in_percentages_over_an_escaped_image():
+    from assistant.pages import PageImage
+
+    image = PageImage(png=b"\x89PNG", width=800, height=1131, page=2, pages=5,
+                      boxes=((0.1, 0.25, 0.5, 0.02),), located=True)
+    view = ui_html.page_view_html(image, META.title)
+    tags = Tags(view).tags
+    (_, img), = [(t, a) for t, a in tags if t == "img"]
+    assert img["src"].startswith("data:image/png;base64,") and img["alt"] == f"Page 2 of {META.title}"
+    assert [a["style"] for t, a in tags if "ca-page-mark" in (a.get("class") or "")] == [
+        "left:10.000%;top:25.000%;width:50.000%;height:2.000%"]
+    assert "with the cited passage marked" in view and "<script" not in view
+    unmarked = ui_html.page_view_html(dataclasses.replace(image, boxes=(), located=False, note="Not found <b>"), "t")
+    assert "ca-page-mark" not in unmarked and "Not found &lt;b&gt;" in unmarked and "as printed" in unmarked
+    document = Document(meta=META, text="Page one.Page two.", path="x.pdf", page_starts=(0, 9))
+    assert '<div class="ca-doc-split"><figure' in ui_html.document_html(document, 9, 12, view)
+    assert "ca-doc-split" not in ui_html.document_html(document, 9, 12)

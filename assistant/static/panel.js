@@ -6,7 +6,7 @@ element.addEventListener('click', (event) => {
   if (cite && element.contains(cite)) {
     event.preventDefault();
     trigger('cite', {doc_id: cite.dataset.doc, start: Number(cite.dataset.start),
-                     end: Number(cite.dataset.end)});
+                     end: Number(cite.dataset.end), page: cite.dataset.page ? Number(cite.dataset.page) : null});
     return;
   }
   const example = event.target.closest('[data-example]');
