@@ -98,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     watch_add.add_argument("--type", action="append", default=[], dest="types", help="only this document type (repeatable)")
     watch_add.add_argument("--committee", help="only papers of committees whose name holds this")
     watch_add.add_argument("--name", help="the watch's name (default: the query)")
+    watch_add.add_argument("--user", help="the login whose watch it is (shown in the browser to that user only; "
+                                          "default: everyone's)")
     watches.add_parser("list", help="the watches")
     watch_remove = watches.add_parser("remove", help="stop a watch")
     watch_remove.add_argument("name")
@@ -107,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
     when.add_argument("--new", action="store_true", help="matches not reported before (then marked reported)")
     watch_report.add_argument("--email", action="store_true", help="also e-mail the report (smtp_* settings)")
     watch_report.add_argument("--json", action="store_true", help="print JSON")
+
+    feedback = commands.add_parser("feedback", help="the 👍/👎 ratings of answers given in the chat")
+    feedback_actions = feedback.add_subparsers(dest="action", required=True)
+    feedback_list = feedback_actions.add_parser("list", help="the ratings, oldest first")
+    feedback_list.add_argument("--json", action="store_true", help="print one JSON object per line")
+    feedback_export = feedback_actions.add_parser(
+        "export", help="the rated questions as draft eval questions (eval/questions.jsonl format) to review")
+    feedback_export.add_argument("--out", type=Path, help="write to this file (default: standard output); "
+                                                          "an existing file is not overwritten")
+    feedback_export.add_argument("--split", choices=("dev", "test"), default="dev", help="the drafts' split")
 
     chat = commands.add_parser("chat", help="serve the chat, search and library app in a browser")
     chat.add_argument("--host", default="127.0.0.1",
@@ -150,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             return _watch(settings, args)
         if args.command == "users":
             return _users(settings, args)
+        if args.command == "feedback":
+            return _feedback(settings, args)
         from .app import Assistant
 
         assistant = Assistant(settings)
@@ -258,7 +272,7 @@ def _watch(settings: Settings, args) -> int:
 
     path = watches.watches_path(settings)
     if args.action == "add":
-        watch = watches.add(path, args.query, args.types, args.committee, args.name)
+        watch = watches.add(path, args.query, args.types, args.committee, args.name, user=args.user)
         print(f"watching {printable(watch.name)!s}: new papers matching {printable(watch.query)!r} are recorded "
               "after each ingest")
     elif args.action == "list":
@@ -267,7 +281,8 @@ def _watch(settings: Settings, args) -> int:
             print("No watches; add one with: council-assistant watch add \"QUERY\"")
         for w in book.watches:
             filters = "".join([f" type={','.join(w.doc_types)}" if w.doc_types else "",
-                               f" committee={w.committee}" if w.committee else ""])
+                               f" committee={w.committee}" if w.committee else "",
+                               f" user={w.user}" if w.user else ""])
             count = sum(m.watch == w.name for m in book.matches)
             print(f"{printable(w.name)}: {printable(w.query)!r}{printable(filters)} (since {w.created}; {count} matches)")
     elif args.action == "remove":
@@ -283,6 +298,38 @@ def _watch(settings: Settings, args) -> int:
                 print(printable(line))
         if args.email and matches:
             watches.send_report(settings, watches.report_text(matches))
+    return 0
+
+
+def _feedback(settings: Settings, args) -> int:
+    """`feedback list|export`: the ratings kept in the feedback file (see feedback.py)."""
+    from . import feedback
+
+    entries = feedback.read(feedback.feedback_path(settings))
+    if args.action == "list":
+        if not entries and not args.json:
+            print("No feedback yet: ratings given with 👍/👎 in the chat appear here.")
+        for entry in entries:
+            if args.json:
+                print(json.dumps(dataclasses.asdict(entry), ensure_ascii=False))
+                continue
+            mark = "👍" if entry.rating == "up" else "👎"
+            who = f" {entry.user}" if entry.user else ""
+            note = f" — {entry.note}" if entry.note else ""
+            print(printable(f"{entry.time[:16]}{who} {mark} {entry.question}{note}"))
+        return 0
+    lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in feedback.eval_drafts(entries, args.split))
+    if args.out is None:
+        sys.stdout.write(lines)
+        return 0
+    try:
+        with args.out.open("x", encoding="utf-8") as f:
+            f.write(lines)
+    except FileExistsError:
+        raise QueryError(f"{args.out}: exists already; give another --out (drafts are reviewed, then copied "
+                         "into eval/questions.jsonl by hand)") from None
+    print(f"{len(lines.splitlines())} draft question(s) written to {printable(args.out)}; review them before "
+          "adding them to eval/questions.jsonl", file=sys.stderr)
     return 0
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_pdf
-from tests.test_ui import ANSWER_TIMEOUT, ARTIFACTS, ask, browser  # noqa: F401  (browser: a fixture)
+from tests.test_ui import ARTIFACTS, ask, browser  # noqa: F401  (browser: a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 QUOTE_LINE = "The Improvement Board agreed a grant of 25,000 pounds for foster carers."
