@@ -176,9 +176,25 @@ def _highlight(sheet, pdfium_c, quote: str, frame: tuple[float, float, float, fl
             box = ((x0 - left) / width, (top - y1) / height, (x1 - x0) / width, (y1 - y0) / height)
             if box[2] > 0 and box[3] > 0:
                 boxes.append(tuple(round(v, 5) for v in box))
-        return tuple(boxes), "" if boxes else "The quoted passage has no position on this page, so it is not marked."
+        boxes = merged_lines(boxes)
+        return boxes, "" if boxes else "The quoted passage has no position on this page, so it is not marked."
     finally:
         textpage.close()
+
+
+def merged_lines(boxes: list[tuple[float, float, float, float]]) -> tuple[tuple[float, float, float, float], ...]:
+    """(left, top, width, height) boxes joined into one per line: pdfium gives a box per text run (often
+    per word), and a mark per word reads as clutter. Boxes whose vertical middles lie within the other's
+    height are on one line."""
+    lines: list[list[float]] = []
+    for x, y, w, h in boxes:
+        middle = y + h / 2
+        line = next((ln for ln in lines if ln[1] <= middle <= ln[3] or y <= (ln[1] + ln[3]) / 2 <= y + h), None)
+        if line is None:
+            lines.append([x, y, x + w, y + h])
+        else:
+            line[:] = [min(line[0], x), min(line[1], y), max(line[2], x + w), max(line[3], y + h)]
+    return tuple(tuple(round(v, 5) for v in (a, b, c - a, d - b)) for a, b, c, d in lines)
 
 
 class PageCache:

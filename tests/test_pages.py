@@ -9,7 +9,7 @@ import pytest
 
 from assistant import pages
 from assistant.errors import PageError
-from tests.conftest import make_pdf
+from tests.conftest import SHARED, make_pdf
 
 A4_HEIGHT = 841.89
 QUOTE_LINE = "The Improvement Board agreed a grant of 25,000 pounds for foster carers."
@@ -119,3 +119,26 @@ def test_the_assistant_renders_an_indexed_page_and_nothing_else(pdf, make_settin
     pdf.write_bytes(pdf.read_bytes() + b"\n% changed")
     with pytest.raises(PageError, match="changed since it was indexed"):
         assistant.page_image(meta.doc_id, 1)
+
+
+def test_a_box_per_word_becomes_one_mark_per_line():
+    words = [(0.10, 0.200, 0.05, 0.012), (0.16, 0.201, 0.07, 0.011), (0.24, 0.200, 0.04, 0.012),
+             (0.10, 0.220, 0.06, 0.012)]
+    assert pages.merged_lines(words) == ((0.1, 0.2, 0.18, 0.012), (0.1, 0.22, 0.06, 0.012))
+    assert pages.merged_lines([]) == ()
+
+
+@pytest.mark.samples
+def test_a_real_council_paper_page_is_marked_line_by_line():
+    papers = sorted((SHARED / "realworld-dev" / "corpus").glob("*minutes*.pdf"))
+    if not papers:
+        pytest.skip(f"no real minutes PDFs in {SHARED / 'realworld-dev' / 'corpus'}")
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(str(papers[0]))
+    words = pdf[0].get_textpage().get_text_range().split()
+    pdf.close()
+    quote = " ".join(words[30:60])  # about two or three lines of the first page
+    image = pages.render_page(papers[0], 1, quote)
+    assert image.located and 1 <= len(image.boxes) <= 6, image.boxes
+    assert all(0 <= x and 0 <= y and x + w <= 1.001 and y + h <= 1.001 for x, y, w, h in image.boxes)
