@@ -15,10 +15,12 @@ from pathlib import Path
 
 from .answering import Answerer, ExtractiveAnswerer
 from .conversation import Turn, resolve_followup
+from .corpus import content_hash
 from .embedding import Embedder, Encoder
-from .errors import QueryError
+from .errors import PageError, QueryError
 from .index import CURRENT, MODELS, Index
 from .ingest import ingest
+from .pages import PageCache, PageImage, indexed_file, render_page
 from .retrieval import HybridRetriever, named_councils
 from .settings import Settings
 from .types import Answer, Document, DocumentMeta, IngestReport, Passage, Query, SearchFilters
@@ -53,6 +55,7 @@ class Assistant:
         self._answerer: Answerer | None = answerer
         self._making_answerer = threading.Lock()
         self._councils: tuple[Index, dict[bool, list[str]]] | None = None
+        self._pages = PageCache()
 
     @property
     def _index(self) -> Index:
@@ -214,6 +217,30 @@ class Assistant:
     def document(self, doc_id: str, restricted: bool = True) -> Document | None:
         """The indexed paper `doc_id`, or None (also for a restricted paper with `restricted=False`)."""
         return self._index.store.document(doc_id, public_only=not restricted)
+
+    def page_image(self, doc_id: str, page: int, start: int | None = None, end: int | None = None,
+                   restricted: bool = True) -> PageImage:
+        """Page `page` of the indexed PDF `doc_id` as an image, with the document's text[start:end]
+        (a cited passage) marked on it where it can be found. The file is the one the index holds for
+        `doc_id`, inside the folders the index was built from (see pages.py); a PageError says why
+        a page cannot be shown, also for a paper the user may not see."""
+        index = self._index
+        document = index.store.document(str(doc_id), public_only=not restricted)
+        if document is None:
+            raise PageError("that paper is not in the index")
+        if not document.path.lower().endswith(".pdf"):
+            raise PageError("only PDF papers have pages to show")
+        record = index.manifest.get("files", {}).get(document.path, {})
+        quote = document.text[max(0, start):max(0, end)] if start is not None and end is not None else ""
+        key = (document.path, record.get("content_hash"), int(page), quote)
+        image = self._pages.get(key)
+        if image is None:
+            path = indexed_file(document.path, index.manifest.get("roots"), self.settings.corpus_dir)
+            if record.get("content_hash") and content_hash(path.read_bytes()) != record["content_hash"]:
+                raise PageError("this paper's file has changed since it was indexed; re-run ingest to see its pages")
+            image = render_page(path, int(page), quote, self.settings.pdf_password)
+            self._pages.put(key, image)
+        return image
 
     def documents(self, restricted: bool = True) -> list[tuple[DocumentMeta, int]]:
         """The indexed papers with their chunk counts (the public ones with `restricted=False`)."""

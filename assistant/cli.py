@@ -19,7 +19,8 @@ from typing import Iterator
 from .errors import AssistantError, QueryError, SettingsError
 from .corpus import printable
 from .settings import Settings, prepare_libraries
-from .types import OCR_NOTE, DocumentMeta
+from .cli_output import (PrintableFormatter, date_argument, described, ingest_json, print_answer, print_ingest,
+                         located, utf8)
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -98,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     watch_add.add_argument("--type", action="append", default=[], dest="types", help="only this document type (repeatable)")
     watch_add.add_argument("--committee", help="only papers of committees whose name holds this")
     watch_add.add_argument("--name", help="the watch's name (default: the query)")
+    watch_add.add_argument("--user", help="the login whose watch it is (shown in the browser to that user only; "
+                                          "default: everyone's)")
     watches.add_parser("list", help="the watches")
     watch_remove = watches.add_parser("remove", help="stop a watch")
     watch_remove.add_argument("name")
@@ -107,6 +110,16 @@ def _parser() -> argparse.ArgumentParser:
     when.add_argument("--new", action="store_true", help="matches not reported before (then marked reported)")
     watch_report.add_argument("--email", action="store_true", help="also e-mail the report (smtp_* settings)")
     watch_report.add_argument("--json", action="store_true", help="print JSON")
+
+    feedback = commands.add_parser("feedback", help="the 👍/👎 ratings of answers given in the chat")
+    feedback_actions = feedback.add_subparsers(dest="action", required=True)
+    feedback_list = feedback_actions.add_parser("list", help="the ratings, oldest first")
+    feedback_list.add_argument("--json", action="store_true", help="print one JSON object per line")
+    feedback_export = feedback_actions.add_parser(
+        "export", help="the rated questions as draft eval questions (eval/questions.jsonl format) to review")
+    feedback_export.add_argument("--out", type=Path, help="write to this file (default: standard output); "
+                                                          "an existing file is not overwritten")
+    feedback_export.add_argument("--split", choices=("dev", "test"), default="dev", help="the drafts' split")
 
     chat = commands.add_parser("chat", help="serve the chat, search and library app in a browser")
     chat.add_argument("--host", default="127.0.0.1",
@@ -138,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "json", False) and hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     handler = logging.StreamHandler()
-    handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     prepare_libraries("models")
     try:
@@ -150,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             return _watch(settings, args)
         if args.command == "users":
             return _users(settings, args)
+        if args.command == "feedback":
+            return _feedback(settings, args)
         from .app import Assistant
 
         assistant = Assistant(settings)
@@ -180,30 +195,10 @@ def _ingest(assistant, args) -> int:
     paths = args.paths or [assistant.settings.corpus_dir]
     report = assistant.ingest(paths, rebuild=args.rebuild, retry_failed=args.retry_failed)
     if args.json:
-        print(json.dumps(_ingest_json(report)))
+        print(json.dumps(ingest_json(report)))
     else:
-        _print_ingest(report)
+        print_ingest(report)
     return 1 if report.failed else 0
-
-
-def _ingest_json(report) -> dict:
-    return {
-        "added": report.added, "updated": report.updated, "removed": report.removed,
-        "unchanged": len(report.unchanged), "chunks_embedded": report.chunks_embedded,
-        "failed": [{"file": f, "error": e} for f, e in report.failed],
-        "warnings": [{"file": f, "warning": w} for f, w in report.warnings],
-        "seconds": round(report.seconds, 3), "embed_seconds": round(report.embed_seconds, 3),
-    }
-
-
-def _print_ingest(report) -> None:
-    for file, problem in report.warnings:
-        print(f"warning: {printable(file)}: {printable(problem)}", file=sys.stderr)
-    for file, problem in report.failed:
-        print(f"failed: {printable(file)}: {printable(problem)}", file=sys.stderr)
-    print(f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
-          f"{len(report.unchanged)} unchanged, {len(report.failed)} failed; "
-          f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f} s")
 
 
 def _import(settings: Settings, args) -> int:
@@ -219,7 +214,7 @@ def _import(settings: Settings, args) -> int:
         raise SettingsError("import needs a contact for the site's operators (sent in the User-Agent): pass "
                             "--contact you@example.org, or set import_contact in council-assistant.toml or "
                             "COUNCIL_ASSISTANT_IMPORT_CONTACT")
-    since, until = (_date_argument(args.since, "--since"), _date_argument(args.until, "--until"))
+    since, until = (date_argument(args.since, "--since"), date_argument(args.until, "--until"))
     client = ModernGovClient(args.site, contact, settings.import_delay, settings.import_timeout,
                              settings.import_retries)
     council = args.council or settings.default_council
@@ -234,7 +229,7 @@ def _import(settings: Settings, args) -> int:
     if args.json:
         out = report.to_json()
         if ingested is not None:
-            out["ingest"] = _ingest_json(ingested)
+            out["ingest"] = ingest_json(ingested)
         print(json.dumps(out, ensure_ascii=False))
     else:
         for what, why in report.skipped:
@@ -248,7 +243,7 @@ def _import(settings: Settings, args) -> int:
               f"{len(report.skipped)} skipped, {len(report.failed)} failed; {report.meetings_checked} meetings "
               f"checked ({report.since} to {report.until}), {report.requests} requests")
         if ingested is not None:
-            _print_ingest(ingested)
+            print_ingest(ingested)
     return 1 if report.failed or (ingested is not None and ingested.failed) else 0
 
 
@@ -258,7 +253,7 @@ def _watch(settings: Settings, args) -> int:
 
     path = watches.watches_path(settings)
     if args.action == "add":
-        watch = watches.add(path, args.query, args.types, args.committee, args.name)
+        watch = watches.add(path, args.query, args.types, args.committee, args.name, user=args.user)
         print(f"watching {printable(watch.name)!s}: new papers matching {printable(watch.query)!r} are recorded "
               "after each ingest")
     elif args.action == "list":
@@ -267,14 +262,15 @@ def _watch(settings: Settings, args) -> int:
             print("No watches; add one with: council-assistant watch add \"QUERY\"")
         for w in book.watches:
             filters = "".join([f" type={','.join(w.doc_types)}" if w.doc_types else "",
-                               f" committee={w.committee}" if w.committee else ""])
+                               f" committee={w.committee}" if w.committee else "",
+                               f" user={w.user}" if w.user else ""])
             count = sum(m.watch == w.name for m in book.matches)
             print(f"{printable(w.name)}: {printable(w.query)!r}{printable(filters)} (since {w.created}; {count} matches)")
     elif args.action == "remove":
         watches.remove(path, args.name)
         print(f"removed watch {printable(args.name)}")
     else:
-        since = _date_argument(args.since, "--since")
+        since = date_argument(args.since, "--since")
         matches = watches.report(path, since.isoformat() if since else None, new=args.new)
         if args.json:
             print(json.dumps({"matches": [dataclasses.asdict(m) for m in matches]}, ensure_ascii=False))
@@ -286,16 +282,36 @@ def _watch(settings: Settings, args) -> int:
     return 0
 
 
-def _date_argument(value: str | None, flag: str):
-    """An ISO date argument as a date (None when absent); a QueryError naming the flag otherwise."""
-    import datetime as dt
+def _feedback(settings: Settings, args) -> int:
+    """`feedback list|export`: the ratings kept in the feedback file (see feedback.py)."""
+    from . import feedback
 
-    if value is None:
-        return None
+    entries = feedback.read(feedback.feedback_path(settings))
+    if args.action == "list":
+        if not entries and not args.json:
+            print("No feedback yet: ratings given with 👍/👎 in the chat appear here.")
+        for entry in entries:
+            if args.json:
+                print(json.dumps(dataclasses.asdict(entry), ensure_ascii=False))
+                continue
+            mark = "👍" if entry.rating == "up" else "👎"
+            who = f" {entry.user}" if entry.user else ""
+            note = f" — {entry.note}" if entry.note else ""
+            print(printable(f"{entry.time[:16]}{who} {mark} {entry.question}{note}"))
+        return 0
+    lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in feedback.eval_drafts(entries, args.split))
+    if args.out is None:
+        sys.stdout.write(lines)
+        return 0
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise QueryError(f"{flag} {value!r}: give a date as YYYY-MM-DD") from None
+        with args.out.open("x", encoding="utf-8") as f:
+            f.write(lines)
+    except FileExistsError:
+        raise QueryError(f"{args.out}: exists already; give another --out (drafts are reviewed, then copied "
+                         "into eval/questions.jsonl by hand)") from None
+    print(f"{len(lines.splitlines())} draft question(s) written to {printable(args.out)}; review them before "
+          "adding them to eval/questions.jsonl", file=sys.stderr)
+    return 0
 
 
 def _users(settings: Settings, args) -> int:
@@ -343,13 +359,13 @@ def _search(assistant, args) -> int:
     passages = assistant.search(args.query, k=args.k, since=args.since, until=args.until, doc_types=args.types,
                                  councils=args.councils)
     if args.json:
-        print(json.dumps({"query": _utf8(args.query), "results": [p.to_json() for p in passages]}, ensure_ascii=False))
+        print(json.dumps({"query": utf8(args.query), "results": [p.to_json() for p in passages]}, ensure_ascii=False))
         return 0
     if not passages:
         print("No passages match.")
     for p in passages:
-        where = _where(p.meta, p.chunk.page, p.chunk.heading)
-        print(f"{p.rank}. {_described(p.meta)}{printable(where)})  score {p.score:.3f}")
+        where = located(p.meta, p.chunk.page, p.chunk.heading)
+        print(f"{p.rank}. {described(p.meta)}{printable(where)})  score {p.score:.3f}")
         print(textwrap.indent(textwrap.fill(printable(" ".join(p.chunk.text.split())), 100), "   "))
         print()
     return 0
@@ -358,7 +374,7 @@ def _search(assistant, args) -> int:
 def _ask(assistant, args) -> int:
     filters = dict(since=args.since, until=args.until, doc_types=args.types, councils=args.councils)
     if args.question != "-":
-        _print_answer(assistant.ask(args.question, **filters), args.json)
+        print_answer(assistant.ask(args.question, **filters), args.json)
         return 0
     failures = 0
     for line in _stdin_lines():
@@ -372,10 +388,10 @@ def _ask(assistant, args) -> int:
             failures += 1
             print(f"council-assistant: line {line.strip()[:60]!r}: {printable(exc)}", file=sys.stderr)
             if args.json:
-                print(json.dumps({"question": _utf8(line.rstrip("\n")), "error": str(exc)}, ensure_ascii=False),
+                print(json.dumps({"question": utf8(line.rstrip("\n")), "error": str(exc)}, ensure_ascii=False),
                       flush=True)
             continue
-        _print_answer(answer, args.json)
+        print_answer(answer, args.json)
     return 1 if failures else 0
 
 
@@ -388,54 +404,6 @@ def _stdin_lines() -> Iterator[str]:
         return
     for raw in stream:
         yield raw.decode("utf-8", "surrogateescape")
-
-
-def _utf8(text: str) -> str:
-    """`text` with each lone surrogate (an undecodable byte) as U+FFFD, so that it encodes as UTF-8."""
-    return _SURROGATE.sub("\ufffd", text)
-
-
-def _print_answer(answer, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
-        return
-    text, short = " ".join(answer.text.split()), answer.short_answer
-    lead = f"{' '.join(short.text.split())} [{short.n}] — " if short else ""
-    if lead and text.startswith(lead):
-        print(printable(lead.removesuffix(" — ")) + "\n")
-        text = text[len(lead):]
-    print(textwrap.fill(printable(text), 100))
-    if answer.citations:
-        print("\nSources:" if answer.answered else "\nPossibly related:")
-    for c in answer.citations:
-        where = _where(c.meta, c.page, c.meta.heading_at(c.start))
-        print(f"[{c.n}] {_described(c.meta)}{printable(where)})")
-        print(textwrap.indent(textwrap.fill(printable(f"\u201c{' '.join(c.quote.split())}\u201d"), 96), "    "))
-    for note in answer.notes:
-        print(f"note: {printable(note)}", file=sys.stderr)
-    print(flush=True)
-
-
-def _described(meta) -> str:
-    """A paper's title, date and type for a line of text output (the closing parenthesis left open
-    for a page), escaped: titles come from manifests and PDF or HTML metadata, and may carry control
-    characters."""
-    return printable(f"{meta.title} ({meta.date or 'undated'}, {meta.doc_type}")
-
-
-class _PrintableFormatter(logging.Formatter):
-    """Log lines with control characters escaped (a file name's escape sequences must not reach the
-    terminal); line breaks are kept, for tracebacks."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return "\n".join(printable(line) for line in super().formatMessage(record).split("\n"))
-def _where(meta: DocumentMeta, page: int | None, item: str | None = None) -> str:
-    """", Item 37/18 Appointment of Internal Auditor, page 3" (with ", text read by OCR from a scan"
-    for a page read by OCR)."""
-    where = f", {item}" if item else ""
-    if page:
-        where += f", page {page}, {OCR_NOTE}" if meta.read_by_ocr(page) else f", page {page}"
-    return where
 
 
 if __name__ == "__main__":

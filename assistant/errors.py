@@ -37,3 +37,8 @@ class QueryError(AssistantError):
 
 class SiteError(AssistantError):
     """A council's web site cannot be imported from as asked; the message names the site and what to try."""
+
+
+class PageError(AssistantError):
+    """An original page cannot be shown (not a PDF, its file gone or outside the indexed folders, no such
+    page, unreadable)."""

@@ -84,6 +84,10 @@ FULL_COUNCIL = re.compile(r"\b(?:meeting of (?:the )?\w+(?:\s+\w+)?\s+council|co
                           re.IGNORECASE)
 """A heading of the council's own meeting rather than one of its committees'."""
 
+KIND_PREFIX = re.compile(r"^(?:(?:minutes|agenda|report|notice|meeting|summons)\s+(?:of|to|for)\s+|the\s+|of\s+|a\s+)+",
+                         re.IGNORECASE)
+"""Words before a committee's name that say what the paper is ("Minutes of the Audit Committee")."""
+
 FILE_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_.]?([01]\d)[-_.]?([0-3]\d)(?!\d)")
 
 _GENERIC_COUNCIL = re.compile(r"^(?:the\s+)?(?:parish|town|city|district|county|borough)?\s*council$",
@@ -176,7 +180,7 @@ def infer_committee(head: str, doc_type: str | None) -> str | None:
         council = infer_council(name)
         if council and name.startswith(council):
             name = name[len(council):].strip()
-        name = re.sub(r"^(?:the|of|a)\s+", "", name, flags=re.IGNORECASE)
+        name = KIND_PREFIX.sub("", name)
         if len(name.split()) > 1 or name.lower() == "cabinet":
             return _cased(name)
     if FULL_COUNCIL.search(head) or (doc_type in {"minutes", "agenda"} and infer_council(head)):

@@ -33,6 +33,7 @@ from .embedding import Encoder
 from .errors import CorpusError, ExtractionUnavailableError, IndexMismatchError
 from .extraction import Loader
 from .ocr import OcrOptions
+from .pages import source_roots
 from .settings import Settings
 from .sparse import SparseIndex
 from .tokenizing import default_tokenizer
@@ -279,6 +280,7 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
             "chunking": chunking,
             "tokenizer": default_tokenizer().to_json(),
             "files": files,
+            "roots": source_roots(paths, manifest.get("roots") if current is not None else None),
             "documents": len(files),
             "chunks": len(all_ids),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

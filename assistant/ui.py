@@ -16,6 +16,7 @@ prepare_libraries("gradio")  # before Gradio is imported: it reads the variable 
 
 import logging
 import os
+import signal
 import sys
 import threading
 from importlib import resources
@@ -30,6 +31,7 @@ from .serving import RateLimit, RequestGuard
 from .ui_actions import EXAMPLE_QUESTIONS, UNEXPECTED, Actions, friendly
 from .ui_html import (LIBRARY_HEADERS, SEARCH_HEADERS, TITLE, conversation_html, header_html, library_rows,
                       library_summary_md, placeholder_document_html, sources_html, type_choices)
+from .ui_panels import (filter_chips_html, watches_html)
 from .users import Logins
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ def static_text(name: str) -> str:
 CSS = static_text("ui.css")
 PANEL_JS = static_text("panel.js")
 CONVERSATION_JS = PANEL_JS + static_text("conversation.js")
+CHIPS_JS = static_text("chips.js")
 # Run after a document opens: brings the highlighted span into view once its tab is visible.
 SCROLL_TO_HIT_JS = static_text("scroll_to_hit.js")
 
@@ -77,6 +80,8 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
             with gr.Tab("Chat", id="chat"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=320):
+                        chips = gr.HTML(filter_chips_html([]), elem_id="ca-filter-chips", apply_default_css=False,
+                                        js_on_load=CHIPS_JS)
                         conversation = gr.HTML(conversation_html([], examples=actions.examples),
                                                elem_id="ca-conversation", apply_default_css=False,
                                                js_on_load=CONVERSATION_JS)
@@ -88,6 +93,8 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                         with gr.Row():
                             new_chat = gr.Button("New chat", size="sm", variant="secondary", scale=0,
                                                  min_width=110, elem_id="ca-new-chat")
+                            feedback_status = gr.HTML("", elem_id="ca-feedback-status", apply_default_css=False,
+                                                      js_on_load=None)
                         with gr.Accordion("Filters: dates and types of paper", open=False):
                             with gr.Row():
                                 chat_since = date_box("From", "ca-chat-since")
@@ -124,6 +131,10 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                                        wrap=True, elem_id="ca-library", max_height=720,
                                        column_widths=["34%", "10%", "15%", "20%", "8%", "13%"])
 
+            with gr.Tab("Watches", id="watches") as watches_tab:
+                watches_panel = gr.HTML(watches_html([]), elem_id="ca-watches", apply_default_css=False,
+                                        js_on_load=PANEL_JS)
+
             with gr.Tab("Document", id="document"):
                 back = gr.Button("← Back", size="sm", variant="secondary", scale=0, min_width=90,
                                  elem_id="ca-back")
@@ -143,6 +154,11 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
         conversation.ask_example(actions.ask_example, [turns, chat_since, chat_until, chat_types], chat_outputs,
                                  show_progress="hidden", **private)
         new_chat.click(actions.new_chat, None, [conversation, sources, turns, stored], **private)
+        filters = [chat_since, chat_until, chat_types]
+        for box in filters:
+            box.change(actions.filter_chips, filters, [chips], show_progress="hidden", **private)
+        chips.clear_filters(lambda: ("", "", []), None, filters, **private)
+        conversation.feedback(actions.rate, [turns], [feedback_status], show_progress="hidden", **private)
         for panel in (conversation, sources):
             panel.cite(actions.open_citation, None, [document, tabs, origin], **private).then(
                 None, None, None, js=SCROLL_TO_HIT_JS, **private)
@@ -155,6 +171,10 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
         library.select(actions.open_library_row, [library_ids], [document, tabs, origin], **private).then(
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
+
+        watches_panel.cite(actions.open_watch_match, None, [document, tabs, origin], **private).then(
+            None, None, None, js=SCROLL_TO_HIT_JS, **private)
+        watches_tab.select(actions.watches_view, None, [watches_panel], **private)
 
         back.click(lambda tab: gr.Tabs(selected=tab), [origin], [tabs], **private)
         app.load(actions.restore, [stored], [conversation, sources, turns], **private)
@@ -192,8 +212,22 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860, *, prevent_threa
     print(f"council-assistant: serving on {app.local_url}" + (" (login required)" if auth else ""),
           file=sys.stderr, flush=True)
     if not prevent_thread_lock:
+        exit_on_sigterm()
         app.block_thread()
     return app
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (what service managers and `docker stop` send) a normal exit, so that exit handlers
+    run and the CSV export folder is removed (export.Exports); by default SIGTERM ends the process
+    without them. Only from the main thread, and never over a handler someone else set."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit)
+
+
+def _exit(signum: int, frame) -> None:
+    log.info("signal %d: shutting down", signum)
+    raise SystemExit(0)
 
 
 def available_cores() -> int:

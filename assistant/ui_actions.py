@@ -18,7 +18,9 @@ from .export import Exports
 from .serving import RateLimit
 from .types import Answer, Citation, DocumentMeta, Passage, ShortAnswer
 from .ui_html import (conversation_html, document_html, header_html, library_rows, library_summary_md,
-                      notice_html, search_rows, sources_html, stream_prefixes, type_choices)
+                      notice_html, page_notice_html, page_view_html, search_rows, sources_html,
+                      stream_prefixes, type_choices)
+from .ui_panels import (filter_chips_html, filter_note, filter_words, quote_span, watches_html)
 from .users import Logins
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ EXAMPLE_QUESTIONS = (
 )
 STREAM_PAUSE = 0.04  # s between steps; much shorter and the browser merges the steps
 KEPT_TURNS = 50  # turns kept in the browser's storage; older ones are dropped first
+SHOWN_MATCHES = 20  # watch matches the Watches tab lists per watch, newest first
 _DAY_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
 UNEXPECTED = "Something went wrong on the server; the details are in its log. Please try again."
 
@@ -152,6 +155,9 @@ class Actions:
             yield (conversation_html(turns, notice=friendly(exc), examples=self.examples), sources_html(turns),
                    turns, message, gr.skip())
             return
+        note = filter_note(since, until, doc_types or ())
+        if note:
+            answer = dataclasses.replace(answer, notes=(*answer.notes, note))
         turns.append(answer)
         sources = sources_html(turns)
         if answer.answered:
@@ -159,6 +165,19 @@ class Actions:
                 yield conversation_html(turns, shown_last=shown), sources, turns, "", gr.skip()
                 time.sleep(STREAM_PAUSE)
         yield conversation_html(turns), sources, turns, "", stored_turns(turns)
+
+    def filter_chips(self, since: str | None, until: str | None, doc_types: list[str] | None) -> str:
+        """The chips naming the chat's active filters (a date that cannot be read shows as such)."""
+        words, problem = [], None
+        for text, label in ((since, "From"), (until, "To")):
+            try:
+                iso = filter_date(text, label)
+            except QueryError:
+                problem = f"“{label}” date “{(text or '').strip()}” not understood"
+                continue
+            if iso:
+                words.extend(filter_words(iso, None, ()) if label == "From" else filter_words(None, iso, ()))
+        return filter_chips_html(words + filter_words(None, None, doc_types or ()), problem)
 
     def ask_example(self, turns: list[Answer], since, until, doc_types, evt: gr.EventData,
                     request: gr.Request = None):
@@ -175,27 +194,59 @@ class Actions:
             return gr.skip(), gr.skip(), gr.skip()
         return conversation_html(turns, examples=self.examples), sources_html(turns), turns
 
+    def rate(self, turns: list[Answer], evt: gr.EventData, request: gr.Request = None) -> str:
+        """Record a 👍/👎 (with its comment) on the answer of one turn of this conversation; the answer,
+        its citations and the question are the server's own record of the turn, not what the browser
+        sends. Returns the status line that confirms it."""
+        from . import feedback
+
+        turns = list(turns or [])
+        turn, rating = _int(getattr(evt, "turn", None)), str(getattr(evt, "rating", ""))
+        if turn is None or not 0 <= turn < len(turns):
+            return notice_html("That answer is no longer in this conversation; ask again to rate it.")
+        user = getattr(request, "username", None) if self.logins.required else None
+        try:
+            entry = feedback.from_answer(turns[turn], rating, str(getattr(evt, "note", "") or ""), user)
+            feedback.record(feedback.feedback_path(self.assistant.settings), entry)
+        except Exception as exc:
+            return notice_html(friendly(exc))
+        mark = "👍" if rating == "up" else "👎"
+        comment = " and your comment" if entry.note else ""
+        return (f'<p class="ca-small" role="status">Thank you: your {mark}{comment} on question {turn + 1} '
+                "was recorded, to help check and improve the answers.</p>")
+
     # --- documents --------------------------------------------------------------------------
     def open_document(self, doc_id: str, start: int | None = None, end: int | None = None,
-                      request: gr.Request = None) -> str:
-        """The document view for an indexed doc_id the user may see (anything else gets a plain message)."""
+                      request: gr.Request = None, page: int | None = None) -> str:
+        """The document view for an indexed doc_id the user may see (anything else gets a plain message);
+        with `page`, that page of the original PDF beside the text, the span marked on it. Only the
+        doc_id and the numbers come from the browser: the Assistant finds the file from its index."""
+        restricted = self.sees_restricted(request)
         try:
-            document = self.assistant.document(str(doc_id), restricted=self.sees_restricted(request)) if doc_id else None
+            document = self.assistant.document(str(doc_id), restricted=restricted) if doc_id else None
         except Exception as exc:
             return notice_html(friendly(exc))
         if document is None:
             return notice_html("That paper is not in the index (it may have been removed since). "
                                "Search or browse the library for it.")
-        return document_html(document, start, end)
+        page_view = None
+        if page is not None:
+            try:
+                image = self.assistant.page_image(str(doc_id), page, start, end, restricted=restricted)
+                page_view = page_view_html(image, document.meta.title)
+            except Exception as exc:
+                page_view = page_notice_html(f"The original page cannot be shown: {friendly(exc)[:1].lower()}"
+                                             f"{friendly(exc)[1:]}.")
+        return document_html(document, start, end, page_view)
 
     def show_document(self, origin: str, doc_id: str, start: int | None = None, end: int | None = None,
-                      request: gr.Request = None):
+                      request: gr.Request = None, page: int | None = None):
         """(document view, tab switch, the tab to go back to)."""
-        return self.open_document(doc_id, start, end, request), gr.Tabs(selected="document"), origin
+        return self.open_document(doc_id, start, end, request, page), gr.Tabs(selected="document"), origin
 
     def open_citation(self, evt: gr.EventData, request: gr.Request = None):
         return self.show_document("chat", str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
-                                  _int(getattr(evt, "end", None)), request)
+                                  _int(getattr(evt, "end", None)), request, _int(getattr(evt, "page", None)))
 
     def open_search_result(self, passages: list[Passage], evt: gr.SelectData, request: gr.Request = None):
         row = _row(evt, len(passages or ()))
@@ -222,6 +273,36 @@ class Actions:
         return (header_html(documents), library_summary_md(documents), library_rows(documents),
                 [m.doc_id for m, _ in documents], gr.CheckboxGroup(choices=type_choices(types)),
                 gr.CheckboxGroup(choices=type_choices(types)))
+
+    # --- watches ----------------------------------------------------------------------------
+    def watches_view(self, request: gr.Request = None) -> str:
+        """The Watches panel for the signed-in user: the watches shared with everyone and their own
+        (all of them without logins), each with its matches among the papers they may see, newest
+        first (at most `SHOWN_MATCHES` per watch)."""
+        from . import watches
+
+        try:
+            book = watches.load(watches.watches_path(self.assistant.settings))
+            restricted = self.sees_restricted(request)
+            visible = {meta.doc_id for meta, _ in self.assistant.documents(restricted=restricted)}
+        except Exception as exc:
+            return notice_html(friendly(exc))
+        user = getattr(request, "username", None) if self.logins.required else None
+        groups, texts = [], {}
+        for watch in watches.visible_to(book.watches, user, everyone=not self.logins.required):
+            matches = [m for m in book.matches if m.watch == watch.name and m.doc_id in visible]
+            shown = []
+            for match in sorted(matches, key=lambda m: (m.found, m.date or ""), reverse=True)[:SHOWN_MATCHES]:
+                if match.doc_id not in texts:
+                    document = self.assistant.document(match.doc_id, restricted=restricted)
+                    texts[match.doc_id] = document.text if document else ""
+                shown.append((match, quote_span(texts[match.doc_id], match.quote)))
+            groups.append((watch, shown))
+        return watches_html(groups, user)
+
+    def open_watch_match(self, evt: gr.EventData, request: gr.Request = None):
+        return self.show_document("watches", str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
+                                  _int(getattr(evt, "end", None)), request)
 
     # --- search -----------------------------------------------------------------------------
     def search_table(self, query: str, k: float, since: str | None, until: str | None, doc_types: list[str] | None,

@@ -11,6 +11,7 @@ import html
 import re
 from typing import Iterator, Sequence
 
+from .pages import PageImage
 from .types import OCR_NOTE, Answer, Citation, Document, DocumentMeta, Passage
 
 TITLE = "Council papers assistant"
@@ -136,8 +137,21 @@ def question_html(question: str) -> str:
     return f'<div class="ca-question"><span class="ca-label">You</span>{_esc(question)}</div>'
 
 
-def turn_html(answer: Answer, shown: str | None = None) -> str:
-    """One question and its answer; `shown` is the part of the answer streamed so far."""
+def feedback_html(index: int) -> str:
+    """👍/👎 on the answer of turn `index` (0-based), with an optional comment; the panel script sends the
+    rating with the comment as a "feedback" event."""
+    return (f'<div class="ca-feedback" data-turn="{int(index)}"><span class="ca-small">Was this answer useful?</span>'
+            '<button type="button" class="ca-rate" data-rating="up" aria-pressed="false" '
+            'aria-label="Useful" title="Useful">👍</button>'
+            '<button type="button" class="ca-rate" data-rating="down" aria-pressed="false" '
+            'aria-label="Not useful" title="Not useful">👎</button>'
+            '<input type="text" class="ca-feedback-note" maxlength="500" placeholder="Comment (optional)" '
+            'aria-label="Comment on this answer (optional), sent with 👍 or 👎"></div>')
+
+
+def turn_html(answer: Answer, shown: str | None = None, index: int | None = None) -> str:
+    """One question and its answer; `shown` is the part of the answer streamed so far. A finished turn
+    with an `index` gets the 👍/👎 feedback controls."""
     parts = [question_html(answer.question)]
     if answer.answered:
         lead, text = short_answer_lead(answer, answer.text if shown is None else shown)
@@ -155,6 +169,8 @@ def turn_html(answer: Answer, shown: str | None = None) -> str:
         parts.append(f'<p class="ca-small">{FOLLOW_UP_NOTE}</p>')
     for note in answer.notes if shown is None else ():
         parts.append(f'<p class="ca-small">Note: {_esc(note)}</p>')
+    if shown is None and index is not None:
+        parts.append(feedback_html(index))
     parts.append("</div>")
     return f'<section class="ca-turn">{"".join(parts)}</section>'
 
@@ -180,7 +196,7 @@ def conversation_html(turns: Sequence[Answer], shown_last: str | None = None, pe
     if not turns and pending is None:
         body = empty_conversation_html(examples)
     else:
-        body = "".join(turn_html(a, shown_last if i == len(turns) - 1 else None) for i, a in enumerate(turns))
+        body = "".join(turn_html(a, shown_last if i == len(turns) - 1 else None, index=i) for i, a in enumerate(turns))
         if pending is not None:
             body += pending_turn_html(pending)
     if notice:
@@ -202,13 +218,23 @@ def passage_html(citation: Citation) -> str:
     return highlight(passage, start, end)
 
 
+def page_button(citation: Citation) -> str:
+    """A "page N" link that opens the cited page of the original paper beside its text ("" without a page)."""
+    if not citation.page:
+        return ""
+    label = f"Show page {citation.page} of the original paper, with the passage marked"
+    return (f'<button type="button" class="ca-open ca-page-link" {cite_attrs(citation.meta.doc_id, citation.start, citation.end)} '
+            f'data-page="{int(citation.page)}" title="{_esc(label)}" aria-label="{_esc(label)}">page {int(citation.page)}</button>')
+
+
 def source_card_html(citation: Citation, related: bool = False, turn: int = 1) -> str:
     attrs = cite_attrs(citation.meta.doc_id, citation.start, citation.end)
     return (f'<article class="ca-card{" ca-related-card" if related else ""}" id="ca-source-{turn}-{citation.n}">'
             f"<h3>{cite_button(citation)} {_esc(citation.meta.title)}</h3>"
             f'<p class="ca-meta">{meta_line(citation.meta, citation.page, item=citation.meta.heading_at(citation.start))}</p>'
             f'<blockquote class="ca-passage">{passage_html(citation)}</blockquote>'
-            f'<button type="button" class="ca-open" {attrs}>Open the document at this passage →</button></article>')
+            f'<p class="ca-card-links"><button type="button" class="ca-open" {attrs}>Open the document at this passage →</button>'
+            f"{page_button(citation)}</p></article>")
 
 
 def source_group_html(turn: int, answer: Answer, open_: bool) -> str:
@@ -237,8 +263,23 @@ INFERRED_NAMES = {"title": "title", "date": "date", "doc_type": "type of paper",
                   "council": "council"}
 
 
-def document_html(document: Document, start: int | None = None, end: int | None = None) -> str:
-    """A document's cleaned text, page by page for PDFs, with `text[start:end]` highlighted (id ca-hit)."""
+def page_view_html(image: PageImage, title: str) -> str:
+    """The original page as an image, the cited passage marked over it (boxes placed in percentages, so
+    the image may scale), and a line saying when the passage could not be marked."""
+    marks = "".join(f'<span class="ca-page-mark" style="left:{100 * x:.3f}%;top:{100 * y:.3f}%;'
+                    f'width:{100 * w:.3f}%;height:{100 * h:.3f}%"></span>' for x, y, w, h in image.boxes)
+    note = f'<p class="ca-small ca-page-note">{_esc(image.note)}</p>' if image.note else ""
+    where = "with the cited passage marked" if image.located else "as printed"
+    return (f'<figure class="ca-page-view"><figcaption class="ca-small">Page {image.page} of {image.pages}, '
+            f"{where}</figcaption>{note}"
+            f'<div class="ca-page-image"><img src="{image.data_uri}" width="{image.width}" height="{image.height}" '
+            f'alt="Page {image.page} of {_esc(title)}">{marks}</div></figure>')
+
+
+def document_html(document: Document, start: int | None = None, end: int | None = None,
+                  page_view: str | None = None) -> str:
+    """A document's cleaned text, page by page for PDFs, with `text[start:end]` highlighted (id ca-hit);
+    `page_view` (the original page, from `page_view_html`, or a notice) is shown beside it."""
     text, meta = document.text, document.meta
     details = [type_label(meta.doc_type), meta.council, meta.committee]
     head = [f"<h2>{_esc(meta.title)}</h2>",
@@ -273,8 +314,15 @@ def document_html(document: Document, start: int | None = None, end: int | None 
             first_hit = False
             piece = f'<mark class="ca-mark"{hit_id}>{piece}</mark>'
         body.append(piece)
-    return (f'<div class="ca-html ca-doc">{"".join(head)}'
-            f'<div class="ca-doc-text" tabindex="0">{"".join(body)}</div></div>')
+    text_view = f'<div class="ca-doc-text" tabindex="0">{"".join(body)}</div>'
+    if page_view:
+        text_view = f'<div class="ca-doc-split">{page_view}{text_view}</div>'
+    return f'<div class="ca-html ca-doc">{"".join(head)}{text_view}</div>'
+
+
+def page_notice_html(message: str) -> str:
+    """What the page view says instead of a page it cannot show."""
+    return f'<div class="ca-page-view"><div class="ca-notice" role="status">{_esc(message)}</div></div>'
 
 
 def notice_html(message: str) -> str:
@@ -321,4 +369,3 @@ def stream_prefixes(text: str, words: int = STREAM_WORDS) -> Iterator[str]:
     for i in range(words, len(tokens), words):
         yield "".join(tokens[:i])
     yield text
-

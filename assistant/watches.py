@@ -43,11 +43,14 @@ QUOTE_CHARS = 300
 
 @dataclass(frozen=True)
 class Watch:
+    """A standing search; `user` is the login it belongs to (None: everyone's, shown to every user)."""
+
     name: str
     query: str
     doc_types: tuple[str, ...] = ()
     committee: str | None = None
     created: str = ""
+    user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def save(path: Path, book: WatchBook) -> None:
 
 
 def add(path: Path, query: str, doc_types: list[str] | None = None, committee: str | None = None,
-        name: str | None = None, today: dt.date | None = None) -> Watch:
+        name: str | None = None, today: dt.date | None = None, user: str | None = None) -> Watch:
     query = " ".join(query.split())
     if not query:
         raise QueryError("watch add: the query is empty")
@@ -109,10 +112,17 @@ def add(path: Path, query: str, doc_types: list[str] | None = None, committee: s
     name = (name or query[:60]).strip()
     if any(w.name == name for w in book.watches):
         raise QueryError(f"watch {name!r} exists already; remove it first or give --name")
-    watch = Watch(name, query, tuple(doc_types or ()), committee or None, (today or dt.date.today()).isoformat())
+    watch = Watch(name, query, tuple(doc_types or ()), committee or None, (today or dt.date.today()).isoformat(),
+                  user or None)
     book.watches.append(watch)
     save(path, book)
     return watch
+
+
+def visible_to(watches: list[Watch], user: str | None, everyone: bool) -> list[Watch]:
+    """The watches a person sees: all of them where the app has no logins (`everyone`), else those
+    shared with every user and the signed-in `user`'s own."""
+    return list(watches) if everyone else [w for w in watches if w.user is None or (user and w.user == user)]
 
 
 def remove(path: Path, name: str) -> None:

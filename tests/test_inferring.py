@@ -41,6 +41,12 @@ def test_minutes_heading_gives_kind_body_date_and_a_title_that_says_them():
     assert set(found.fields) == {"title", "date", "doc_type", "committee", "council"}
 
 
+def test_the_kind_of_paper_is_not_part_of_the_committee_name():
+    found = infer("MINUTES OF THE IMPROVEMENT BOARD MEETING\nHeld on 14 February 2022", "board.pdf")
+    assert found.committee == "Improvement Board"
+    assert found.title == "Minutes of the Improvement Board meeting, 14 February 2022"
+
+
 def test_a_named_committee_wins_over_the_full_council_and_loses_the_council_prefix():
     head = ("Exampleton Council\nAudit Committee\nMembership:\n"
             "A meeting of the Audit Committee will be held: Date: 22 October 2009\nTime: 19:15")

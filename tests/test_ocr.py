@@ -281,7 +281,7 @@ def test_a_chunk_store_from_before_ocr_is_read_and_brought_up_to_date(tmp_path):
 @needs_tesseract
 def test_search_results_and_citations_say_the_text_was_read_by_ocr(tmp_path, make_settings, encoder, capsys):
     from assistant.app import Assistant
-    from assistant.cli import _print_answer
+    from assistant.cli_output import print_answer as _print_answer
 
     folder = tmp_path / "papers"
     folder.mkdir()

@@ -595,3 +595,64 @@ def test_browser_text_contrast_and_citation_targets_meet_wcag_aa(page):
     page.get_by_text("Filters: dates and types of paper").click()
     for label in ("From", "To"):
         assert page.locator("#ca-chat-since, #ca-chat-until").get_by_label(label, exact=True).count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_active_filters_show_as_chips_with_the_panel_closed_and_answers_say_so(page):
+    assert not page.locator("#ca-filter-chips .ca-chip").count()
+    page.get_by_text("Filters: dates and types of paper").click()
+    until = page.locator("#ca-chat-until").get_by_label("To")
+    until.fill("31/12/2021")
+    until.press("Tab")
+    page.get_by_text("Filters: dates and types of paper").click()  # the panel closed again
+    page.locator("#ca-chat-until").wait_for(state="hidden")
+    chip = page.locator("#ca-filter-chips .ca-chip")
+    chip.first.wait_for()
+    assert chip.all_inner_texts() == ["To 31 Dec 2021"]
+    ask(page, FUNDING)
+    turn = page.inner_text("#ca-conversation .ca-turn")
+    assert "Filtered: only papers dated up to 31 Dec 2021 were searched." in turn
+    shot(page, "chat-filter-chips", full_page=False)
+    page.click("#ca-filter-chips [data-clear-filters]")
+    page.wait_for_function("() => !document.querySelector('#ca-filter-chips .ca-chip')")
+    page.get_by_text("Filters: dates and types of paper").click()
+    assert page.locator("#ca-chat-until").get_by_label("To").input_value() == ""
+    ask(page, "and what about fostering?", turns=2)
+    assert "Filtered" not in page.locator("#ca-conversation .ca-turn").nth(1).inner_text()
+
+
+@pytest.mark.slow
+def test_sigterm_removes_the_export_folder(corpus_assistant, tmp_path):
+    """A real `council-assistant chat` process, stopped with SIGTERM as a service manager stops it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("COUNCIL_ASSISTANT_")},
+           "TMPDIR": str(temp), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "assistant", "--index", str(corpus_assistant.settings.index_dir),
+                               "chat", "--port", str(free_port())], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in server.stderr:
+            if "serving on" in line:
+                break
+        else:
+            pytest.fail(f"the server did not start (exit {server.wait()})")
+        folders = list(temp.glob("council-assistant-exports-*"))
+        assert len(folders) == 1 and folders[0].is_dir()
+        (folders[0] / "a").mkdir()
+        (folders[0] / "a" / "search-x.csv").write_text("rank\n1\n", encoding="utf-8")
+        time.sleep(0.5)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert not folders[0].exists(), "the export folder should be removed on SIGTERM"

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from html.parser import HTMLParser
 
-from assistant import ui_html
+from assistant import ui_html, ui_panels
 from assistant.types import Answer, Citation, Document, DocumentMeta
 
 HOSTILE = '"><img src=x onerror=alert(1)><script>alert("t")</script>'
@@ -100,3 +100,67 @@ def test_a_follow_up_says_so_without_the_internal_query():
                     query="and fostering? (about: How much funding? Social Workers)")
     turn = ui_html.turn_html(follow)
     assert ui_html.FOLLOW_UP_NOTE in turn and "about:" not in turn and "Social Workers" not in turn
+
+
+def test_a_cited_page_gets_a_page_link_carrying_only_ids_and_numbers():
+    card = ui_html.source_card_html(dataclasses.replace(citation(1), page=3))
+    (_, link), = [(t, a) for t, a in Tags(card).tags if "ca-page-link" in (a.get("class") or "")]
+    assert link["data-doc"] == HOSTILE_ID and link["data-page"] == "3"
+    assert {"data-start", "data-end"} <= set(link) and not any("path" in name for name in link)
+    assert "ca-page-link" not in ui_html.source_card_html(dataclasses.replace(citation(1), page=None))
+
+
+def test_the_page_view_places_marks_in_percentages_over_an_escaped_image():
+    from assistant.pages import PageImage
+
+    image = PageImage(png=b"\x89PNG", width=800, height=1131, page=2, pages=5,
+                      boxes=((0.1, 0.25, 0.5, 0.02),), located=True)
+    view = ui_html.page_view_html(image, META.title)
+    tags = Tags(view).tags
+    (_, img), = [(t, a) for t, a in tags if t == "img"]
+    assert img["src"].startswith("data:image/png;base64,") and img["alt"] == f"Page 2 of {META.title}"
+    assert [a["style"] for t, a in tags if "ca-page-mark" in (a.get("class") or "")] == [
+        "left:10.000%;top:25.000%;width:50.000%;height:2.000%"]
+    assert "with the cited passage marked" in view and "<script" not in view
+    unmarked = ui_html.page_view_html(dataclasses.replace(image, boxes=(), located=False, note="Not found <b>"), "t")
+    assert "ca-page-mark" not in unmarked and "Not found &lt;b&gt;" in unmarked and "as printed" in unmarked
+    document = Document(meta=META, text="Page one.Page two.", path="x.pdf", page_starts=(0, 9))
+    assert '<div class="ca-doc-split"><figure' in ui_html.document_html(document, 9, 12, view)
+    assert "ca-doc-split" not in ui_html.document_html(document, 9, 12)
+
+
+def test_the_watches_panel_escapes_matches_and_a_user_sees_shared_and_own_watches():
+    from assistant.watches import Match, Watch, visible_to
+
+    shared, mine, theirs = (Watch("Play", "playgrounds", created="2026-01-05"),
+                            Watch(HOSTILE, "swings", ("minutes",), "Cabinet", "2026-01-06", user="clerk"),
+                            Watch("Tax", "council tax", user="other"))
+    assert visible_to([shared, mine, theirs], "clerk", everyone=False) == [shared, mine]
+    assert visible_to([shared, mine, theirs], None, everyone=False) == [shared]
+    assert visible_to([shared, mine, theirs], None, everyone=True) == [shared, mine, theirs]
+    match = Match(HOSTILE, HOSTILE_ID, META.title, "2026-02-10", "report", None, None, 4,
+                  f"The swings {HOSTILE} were replaced…", 0.7, "2026-02-11T09:00:00")
+    text = f"Before.\nThe swings  {HOSTILE}\nwere replaced in May."
+    span = ui_panels.quote_span(text, match.quote)
+    assert span and text[span[0]:span[1]] == f"The swings  {HOSTILE}\nwere replaced"
+    assert ui_panels.quote_span(text, "not in the text") is None
+    view = ui_panels.watches_html([(mine, [(match, span)]), (shared, [])], signed_in="clerk")
+    assert "<script" not in view and "<img" not in view
+    (_, button), = [(t, a) for t, a in Tags(view).tags if "ca-open" in (a.get("class") or "")]
+    assert button["data-doc"] == HOSTILE_ID and (int(button["data-start"]), int(button["data-end"])) == span
+    assert "page 4" in view and "found 11 Feb 2026" in view and "Minutes" in view and "set for clerk" in view
+    assert "No new papers have matched this watch yet." in view
+    assert "No watches yet" in ui_panels.watches_html([])
+
+
+def test_active_filters_read_as_words_in_chips_and_in_the_answer_note():
+    assert ui_panels.filter_words("2021-09-01", "2021-12-31", ["press-release"]) == [
+        "From 1 Sep 2021", "To 31 Dec 2021", "Press release"]
+    assert ui_panels.filter_note(None, "2021-12-31", ()) == "Filtered: only papers dated up to 31 Dec 2021 were searched."
+    assert ui_panels.filter_note("2021-09-01", "2021-12-31", ["minutes", "cabinet-member-update"]) == (
+        "Filtered: only papers dated 1 Sep 2021 to 31 Dec 2021 of these types: Minutes, Cabinet member update "
+        "were searched.")
+    assert ui_panels.filter_note(None, None, ()) is None
+    chips = ui_panels.filter_chips_html(["To 31 Dec 2021", HOSTILE], problem="“From” date “x” not understood")
+    assert chips.count('<span class="ca-chip') == 3 and "<script" not in chips and "data-clear-filters" in chips
+    assert "hidden" in ui_panels.filter_chips_html([]) and "ca-chip\"" not in ui_panels.filter_chips_html([])

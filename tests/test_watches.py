@@ -89,3 +89,13 @@ def test_the_report_is_emailed_through_an_smtp_server_on_loopback(make_settings)
     message = received[0]
     assert message["To"] == "officer@example.org, clerk@example.org"
     assert "[1] Playground renewal (2026-02-10, report, Cabinet)" in message.get_payload(decode=True).decode()
+
+
+def test_a_watch_can_belong_to_a_user(tmp_path, capsys):
+    index_args = ["--index", str(tmp_path / "index")]
+    assert main([*index_args, "watch", "add", "playground equipment", "--name", "play", "--user", "clerk"]) == 0
+    assert main([*index_args, "watch", "add", "council tax", "--name", "tax"]) == 0
+    capsys.readouterr()
+    assert main([*index_args, "watch", "list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert "user=clerk" in listed[0] and "user=" not in listed[1]
