@@ -108,7 +108,7 @@ class Index:
                 if len(ids) == len(self.sparse.ids):  # these papers are the whole index
                     local = self.sparse
                 elif len(ids) <= LOCAL_BM25_LIMIT or filters.public_only:
-                    local = SparseIndex.build(ids, self.store.index_texts(ids))
+                    local = SparseIndex.build_streamed(lambda: self._index_rows(ids))
                 else:
                     local = False
                 self._council_sparse[key] = local
@@ -116,6 +116,13 @@ class Index:
             return self.sparse, allowed
         only_scope = not (filters.since or filters.until or filters.doc_types)
         return local, None if only_scope else allowed
+
+    def _index_rows(self, ids: np.ndarray, batch: int = 10_000) -> Iterator[list[tuple[int, str]]]:
+        """(chunk id, text BM25 indexes) of `ids` in batches, so a local BM25 index is built without
+        holding the text of all its chunks."""
+        for first in range(0, len(ids), batch):
+            part = ids[first:first + batch]
+            yield list(zip((int(i) for i in part), self.store.index_texts(part)))
 
     def close(self) -> None:
         self.store.close()

@@ -255,11 +255,8 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
                 raise RuntimeError(f"index out of step: {len(vectors)} vectors for {store.chunk_count()} chunks")
             store.commit()
             vectors.save(tmp)
-            all_ids, all_texts = [], []
-            for rows in store.iter_index_texts():
-                all_ids.extend(r[0] for r in rows)
-                all_texts.extend(r[1] for r in rows)
-            SparseIndex.build(np.asarray(all_ids, dtype=np.int64), all_texts).save(tmp)
+            sparse = SparseIndex.build_streamed(store.iter_index_texts)
+            sparse.save(tmp)
         finally:
             store.close()
             vector_store.close_vectors(vectors)
@@ -273,7 +270,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
             "chunking": chunking,
             "files": files,
             "documents": len(files),
-            "chunks": len(all_ids),
+            "chunks": len(sparse.ids),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         })
         vector_store.drop_superseded_vectors(

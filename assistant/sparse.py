@@ -1,13 +1,16 @@
 """Lexical retrieval: BM25 (bm25s) over chunk text, with English stop words and Snowball stemming.
 
-Rebuilt in full at each ingest (bm25s indexes about a million short passages in a few minutes);
-loaded memory-mapped for queries. `allowed` masks chunks out before the top-k is cut.
+Rebuilt in full at each ingest, streamed from the chunk store (`SparseIndex.build_streamed`): two
+passes over batches of text (vocabulary and document frequencies, then scores), so the build holds the
+score matrix but never the archive's text or tokens; loaded memory-mapped for queries. `allowed`
+masks chunks out before the top-k is cut.
 """
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -46,6 +49,63 @@ class SparseIndex:
         if texts:
             retriever.index(_tokenize(texts), show_progress=False)
         return cls(retriever if texts else None, np.asarray(ids, dtype=np.int64))
+
+    @classmethod
+    def build_streamed(cls, batches: Callable[[], Iterable[list[tuple[int, str]]]]) -> "SparseIndex":
+        """The index `build` makes of the same (chunk id, text) rows, with the same scores, built from
+        `batches()` (called twice; each call yields the rows again, in the same order) so that peak
+        memory is the score matrix and one batch, not the whole archive's text and tokens."""
+        bm25s = _bm25s()
+        from bm25s import scoring
+        import scipy.sparse as sp
+
+        retriever = bm25s.BM25()
+        vocab: dict[str, int] = {}
+        frequencies: list[int] = []
+        id_parts, total_length = [], 0
+        for rows in batches():
+            id_parts.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+            for tokens in _tokenize([r[1] for r in rows]):
+                total_length += len(tokens)
+                for token in set(tokens):
+                    row = vocab.setdefault(token, len(vocab))
+                    if row == len(frequencies):
+                        frequencies.append(0)
+                    frequencies[row] += 1
+        ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
+        if not len(ids):
+            return cls(None, ids)
+        n_docs, n_vocab = len(ids), len(vocab)
+        avg_doc_len = np.float64(total_length) / n_docs  # a NumPy float, as bm25s has it: scores in float64
+        idf = scoring._build_idf_array(dict(enumerate(frequencies)), n_docs,
+                                       scoring._select_idf_scorer(retriever.idf_method), retriever.dtype)
+        del frequencies
+        tfc_of = scoring._select_tfc_scorer(retriever.method)
+        blocks = []
+        for rows in batches():
+            data, columns, indptr = [], [], [0]
+            for tokens in _tokenize([r[1] for r in rows]):
+                columns_doc, tf = scoring._get_counts_from_token_ids(
+                    [vocab[t] for t in tokens], retriever.dtype, retriever.int_dtype)
+                tfc = tfc_of(tf_array=tf, l_d=len(tokens), l_avg=avg_doc_len, k1=retriever.k1, b=retriever.b,
+                             delta=retriever.delta)
+                data.append(idf[columns_doc] * tfc)
+                columns.append(columns_doc)
+                indptr.append(indptr[-1] + len(columns_doc))
+            blocks.append(sp.csr_matrix(
+                (np.concatenate(data).astype(retriever.dtype), np.concatenate(columns), np.asarray(indptr)),
+                shape=(len(rows), n_vocab), dtype=retriever.dtype))
+        matrix = sp.vstack(blocks, format="csr")
+        del blocks
+        matrix = matrix.tocsc()
+        retriever.scores = {"data": matrix.data, "indices": matrix.indices, "indptr": matrix.indptr,
+                            "num_docs": n_docs}
+        del matrix
+        retriever.nonoccurrence_array = None
+        vocab[""] = n_vocab  # bm25s's empty token, which scores no document
+        retriever.vocab_dict = vocab
+        retriever.unique_token_ids_set = set(vocab.values())
+        return cls(retriever, ids)
 
     def save(self, folder: Path) -> None:
         target = folder / FOLDER
