@@ -327,6 +327,7 @@ def ingest(paths: list[Path], settings: Settings, embedder: Embedder, rebuild: b
                     index_layout.save_embedded(tmp, ids, vectors_new)
                 store.commit()
                 embedding.advance(len(new_chunks), files=len(batch), chunks=len(new_chunks))
+                log.info("batch written: %d of %d chunk(s) embedded", embedding.done, total)
             embedding.end()
             del pending
             writing = progress.phase("write", 3, "steps")
