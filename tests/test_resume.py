@@ -85,6 +85,12 @@ def test_killed_first_ingest_resumes_without_encoding_again(generated, tmp_path,
     assert sorted(resumed["added"]) == sorted(whole["added"]) and resumed["unchanged"] == 0
     assert not list((index_dir / BUILDS).glob(f"{RESUME}*"))
     assert not list(current_build(index_dir).glob("embedded"))
+    progress = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    ends = {line["phase"]: line for line in progress if line["event"] == "end"}
+    assert set(ends) == {"extract", "embed", "write"}
+    assert ends["embed"]["done"] == ends["embed"]["total"] == total - kept == ends["embed"]["chunks"]
+    assert ends["extract"]["total"] == len(whole["added"]) + 1  # the papers and their manifest
+    assert all(line["chunks_per_s"] >= 0 and line["elapsed_s"] >= 0 for line in progress)
 
     manifest_a, rows_a, docs_a, ids_a, vectors_a, sparse_a = _contents(tmp_path / "whole")
     manifest_b, rows_b, docs_b, ids_b, vectors_b, sparse_b = _contents(index_dir)
