@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from assistant.chunkstore import ChunkStore
+from assistant.corpus import discover
 from assistant.index import BUILDS, RESUME, current_build, read_manifest
 from assistant.sparse import SparseIndex
 from assistant.vectors import FaissVectors
@@ -89,7 +90,7 @@ def test_killed_first_ingest_resumes_without_encoding_again(generated, tmp_path,
     ends = {line["phase"]: line for line in progress if line["event"] == "end"}
     assert set(ends) == {"extract", "embed", "write"}
     assert ends["embed"]["done"] == ends["embed"]["total"] == total - kept == ends["embed"]["chunks"]
-    assert ends["extract"]["total"] == len(whole["added"]) + 1  # the papers and their manifest
+    assert ends["extract"]["total"] == ends["extract"]["files"] == len(discover([generated]).sources)
     assert all(line["chunks_per_s"] >= 0 and line["elapsed_s"] >= 0 for line in progress)
 
     manifest_a, rows_a, docs_a, ids_a, vectors_a, sparse_a = _contents(tmp_path / "whole")
