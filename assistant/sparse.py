@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -53,48 +54,53 @@ class SparseIndex:
     @classmethod
     def build_streamed(cls, batches: Callable[[], Iterable[list[tuple[int, str]]]]) -> "SparseIndex":
         """The index `build` makes of the same (chunk id, text) rows, with the same scores, built from
-        `batches()` (called twice; each call yields the rows again, in the same order) so that peak
-        memory is the score matrix and one batch, not the whole archive's text and tokens."""
+        `batches()` so that peak memory is the score matrix and one batch, not the whole archive's text
+        and tokens. The first pass tokenizes, counts document frequencies and spills each batch's token
+        ids to a temporary folder (4 bytes a token); the second scores them, batch by batch."""
         bm25s = _bm25s()
         from bm25s import scoring
         import scipy.sparse as sp
 
         retriever = bm25s.BM25()
         vocab: dict[str, int] = {}
-        frequencies: list[int] = []
+        frequencies = np.zeros(0, dtype=np.int64)
         id_parts, total_length = [], 0
-        for rows in batches():
-            id_parts.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
-            for tokens in _tokenize([r[1] for r in rows]):
-                total_length += len(tokens)
-                for token in set(tokens):
-                    row = vocab.setdefault(token, len(vocab))
-                    if row == len(frequencies):
-                        frequencies.append(0)
-                    frequencies[row] += 1
-        ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
-        if not len(ids):
-            return cls(None, ids)
-        n_docs, n_vocab = len(ids), len(vocab)
-        avg_doc_len = np.float64(total_length) / n_docs  # a NumPy float, as bm25s has it: scores in float64
-        idf = scoring._build_idf_array(dict(enumerate(frequencies)), n_docs,
-                                       scoring._select_idf_scorer(retriever.idf_method), retriever.dtype)
-        del frequencies
-        tfc_of = scoring._select_tfc_scorer(retriever.method)
-        blocks = []
-        for rows in batches():
-            data, columns, indptr = [], [], [0]
-            for tokens in _tokenize([r[1] for r in rows]):
-                columns_doc, tf = scoring._get_counts_from_token_ids(
-                    [vocab[t] for t in tokens], retriever.dtype, retriever.int_dtype)
-                tfc = tfc_of(tf_array=tf, l_d=len(tokens), l_avg=avg_doc_len, k1=retriever.k1, b=retriever.b,
-                             delta=retriever.delta)
-                data.append(idf[columns_doc] * tfc)
-                columns.append(columns_doc)
-                indptr.append(indptr[-1] + len(columns_doc))
-            blocks.append(sp.csr_matrix(
-                (np.concatenate(data).astype(retriever.dtype), np.concatenate(columns), np.asarray(indptr)),
-                shape=(len(rows), n_vocab), dtype=retriever.dtype))
+        with tempfile.TemporaryDirectory(prefix="bm25-") as spill:
+            for n, rows in enumerate(batches()):
+                id_parts.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+                tokens = _tokenize([r[1] for r in rows])
+                lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+                flat = np.fromiter((vocab.setdefault(t, len(vocab)) for doc in tokens for t in doc),
+                                   dtype=np.int64, count=int(lengths.sum()))
+                total_length += int(lengths.sum())
+                rows_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+                present = np.unique(rows_of * len(vocab) + flat) % max(len(vocab), 1)
+                frequencies = np.concatenate([frequencies, np.zeros(len(vocab) - len(frequencies), dtype=np.int64)])
+                frequencies += np.bincount(present, minlength=len(vocab))
+                np.save(Path(spill) / f"{n}-tokens.npy", flat.astype(np.int32))
+                np.save(Path(spill) / f"{n}-lengths.npy", lengths)
+            ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
+            if not len(ids):
+                return cls(None, ids)
+            n_docs, n_vocab = len(ids), len(vocab)
+            avg_doc_len = np.float64(total_length) / n_docs  # a NumPy float, as bm25s has it: scores in float64
+            idf = scoring._build_idf_array(dict(enumerate(frequencies.tolist())), n_docs,
+                                           scoring._select_idf_scorer(retriever.idf_method), retriever.dtype)
+            del frequencies
+            tfc_of = scoring._select_tfc_scorer(retriever.method)
+            blocks = []
+            for n in range(len(id_parts)):
+                flat = np.load(Path(spill) / f"{n}-tokens.npy").astype(np.int64)
+                lengths = np.load(Path(spill) / f"{n}-lengths.npy")
+                rows_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+                pairs, counts = np.unique(rows_of * n_vocab + flat, return_counts=True)
+                row, column = pairs // n_vocab, pairs % n_vocab
+                tfc = tfc_of(tf_array=counts.astype(retriever.dtype), l_d=lengths[row], l_avg=avg_doc_len,
+                             k1=retriever.k1, b=retriever.b, delta=retriever.delta)
+                indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=len(lengths)))])
+                blocks.append(sp.csr_matrix(((idf[column] * tfc).astype(retriever.dtype),
+                                             column.astype(np.int32), indptr),
+                                            shape=(len(lengths), n_vocab), dtype=retriever.dtype))
         matrix = sp.vstack(blocks, format="csr")
         del blocks
         matrix = matrix.tocsc()
