@@ -260,7 +260,7 @@ def bench_archive(work: Path, papers: int) -> dict:
     shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(index_dir, ignore_errors=True)
     synthetic.write_corpus(folder, papers, seed=7)
-    estimate = papers * 12  # a generated paper makes about a dozen chunks: kill near half way
+    estimate = papers * 22  # a generated paper makes about 22 chunks (300 made 6,740): kill near half way
     log(f"archive: {papers} papers written; first run (killed after ~{estimate // 2:,} chunks)")
     first = ingest_child(index_dir, folder, stop_after_chunks=estimate // 2)
     log(f"archive: first run killed at {first['killed_at_chunks']} chunks after {first['seconds']:.0f} s")
