@@ -74,7 +74,9 @@ tune: install
 	$(PY) bench/tune_answerer.py
 
 # The performance benchmark (bench/scale.py): quick mode in under 10 minutes (10k and 100k chunks),
-# full mode about 18 minutes on 2 cores (up to 1M chunks, 2,000 distractor papers). Writes bench/results/.
+# full mode about 18 minutes on 2 cores (up to 1M chunks, 2,000 distractor papers) plus the archive section
+# (10,000 generated papers ingested from scratch, killed and resumed: over an hour at ~50 chunks/s; skip it
+# with --sections ingest,scale,distractors). Writes bench/results/.
 bench: install
 	$(PY) bench/scale.py run --mode quick
 

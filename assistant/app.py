@@ -21,6 +21,7 @@ from .errors import PageError, QueryError
 from .index import CURRENT, MODELS, Index
 from .ingest import ingest
 from .pages import PageCache, PageImage, indexed_file, render_page
+from .progress import Progress
 from .retrieval import HybridRetriever, named_councils
 from .settings import Settings
 from .types import Answer, Document, DocumentMeta, IngestReport, Passage, Query, SearchFilters
@@ -99,13 +100,15 @@ class Assistant:
             self._index.sparse_for(SearchFilters(councils=self.council_scope), None)
         self._index.sparse_for(SearchFilters(councils=self.council_scope, public_only=True), None)
 
-    def ingest(self, paths: list[Path], rebuild: bool = False, retry_failed: bool = False) -> IngestReport:
+    def ingest(self, paths: list[Path], rebuild: bool = False, retry_failed: bool = False,
+               progress: Progress | None = None) -> IngestReport:
         """Bring the index up to date with `paths`; the next query opens the new build (see `_index`).
         `retry_failed` extracts again files that failed before and have not changed since. The ONNX
         export is checked even when nothing changed, so that one lost to a killed ingest is made
         again rather than leaving every later query on torch. The papers it added are then searched
         for the watches (see watches.py); a rebuild adds every paper again, so it records no match."""
-        report = ingest(paths, self.settings, self.encoder, rebuild=rebuild, retry_failed=retry_failed)
+        report = ingest(paths, self.settings, self.encoder, rebuild=rebuild, retry_failed=retry_failed,
+                        progress=progress)
         self.encoder.prepare()
         if report.added and not rebuild:
             from .watches import record_matches, watches_path

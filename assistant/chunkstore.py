@@ -128,6 +128,22 @@ class ChunkStore:
         return {k: (d, c, m) for k, d, c, m in self.db.execute(
             "SELECT key, doc_id, content_hash, meta_hash FROM documents")}
 
+    def files(self) -> dict[str, dict]:
+        """key -> {doc_id, content_hash, meta_hash, chunks}, the manifest's record of each document."""
+        return {k: {"doc_id": d, "content_hash": c, "meta_hash": m, "chunks": n} for k, d, c, m, n in self.db.execute(
+            "SELECT d.key, d.doc_id, d.content_hash, d.meta_hash, count(c.id) FROM documents d "
+            "LEFT JOIN chunks c USING (doc_id) GROUP BY d.doc_id")}
+
+    def last_chunk_id(self) -> int:
+        """The highest chunk id ever committed (ids are never reused), 0 for none."""
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='chunks'").fetchone()
+        return int(row[0]) if row else 0
+
+    def keys_of(self, ids: np.ndarray) -> set[str]:
+        """Keys of the documents holding the chunks `ids`."""
+        rows = self._rows_by_id("d.key", ids)
+        return {values[0] for values in rows.values()}
+
     def doc_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT doc_id FROM documents")}
 

@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--rebuild", action="store_true", help="build a new index from scratch")
     ingest.add_argument("--retry-failed", action="store_true",
                         help="extract again files that failed before, even if unchanged since")
-    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument("--json", action="store_true",
+                        help="print the report as JSON, and progress as JSON lines on standard error")
 
     search = commands.add_parser("search", help="ranked passages for a query")
     search.add_argument("query")
@@ -193,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _ingest(assistant, args) -> int:
     paths = args.paths or [assistant.settings.corpus_dir]
-    report = assistant.ingest(paths, rebuild=args.rebuild, retry_failed=args.retry_failed)
+    from .progress import Progress
+
+    progress = Progress("json") if args.json else None  # JSON lines on standard error, see progress.py
+    report = assistant.ingest(paths, rebuild=args.rebuild, retry_failed=args.retry_failed, progress=progress)
     if args.json:
         print(json.dumps(ingest_json(report)))
     else:

@@ -8,6 +8,8 @@ Layout of the index folder:
     failures.json               files that failed to load, by content and metadata hash (see ingest.py);
                                 kept beside the builds, so it outlives every publish
     models/                     the embedding model exported to ONNX (see embedding.py), shared by builds
+    builds/.resume-<key>-<id>/  a first build in progress that a killed ingest resumes: its chunk store
+                                committed batch by batch, and embedded/ the vectors of each batch
 A crash at any point leaves `current` pointing at the last complete build.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import uuid
@@ -29,9 +32,10 @@ import numpy as np
 
 from .chunkstore import ChunkStore
 from .errors import IndexDamagedError, IndexMismatchError, IndexNotFoundError
-from .sparse import SparseIndex
+from .sparse import FOLDER as SPARSE_FOLDER, SparseIndex
 from .types import SearchFilters
 from .vector_store import close_vectors, open_vectors
+from .vectors import FILE_NAME as VECTORS_FILE
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -43,6 +47,8 @@ FORMAT_VERSION = 2
 CURRENT = "current"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
+RESUME = ".resume-"
+EMBEDDED = "embedded"
 MODELS = "models"
 FAILURES = "failures.json"
 FAILURES_FORMAT = 1
@@ -108,7 +114,7 @@ class Index:
                 if len(ids) == len(self.sparse.ids):  # these papers are the whole index
                     local = self.sparse
                 elif len(ids) <= LOCAL_BM25_LIMIT or filters.public_only:
-                    local = SparseIndex.build(ids, self.store.index_texts(ids), self.sparse.tokenizer)
+                    local = SparseIndex.build_streamed(lambda: self._index_rows(ids), self.sparse.tokenizer)
                 else:
                     local = False
                 self._council_sparse[key] = local
@@ -116,6 +122,13 @@ class Index:
             return self.sparse, allowed
         only_scope = not (filters.since or filters.until or filters.doc_types)
         return local, None if only_scope else allowed
+
+    def _index_rows(self, ids: np.ndarray, batch: int = 10_000) -> Iterator[list[tuple[int, str]]]:
+        """(chunk id, text BM25 indexes) of `ids` in batches, so a local BM25 index is built without
+        holding the text of all its chunks."""
+        for first in range(0, len(ids), batch):
+            part = ids[first:first + batch]
+            yield list(zip((int(i) for i in part), self.store.index_texts(part)))
 
     def close(self) -> None:
         self.store.close()
@@ -224,13 +237,77 @@ def remove_abandoned(index_dir: Path) -> list[str]:
     return [p.name for p in leftovers]
 
 
-def new_build_dir(index_dir: Path) -> Path:
+def new_build_dir(index_dir: Path, resume_key: str | None = None) -> Path:
+    """A new build folder: temporary (removed by the next ingest if this one is killed) or, with
+    `resume_key`, resumable (found again by `resumable_build` with the same key)."""
     builds = index_dir / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    folder = builds / f".tmp-{stamp}-{uuid.uuid4().hex[:8]}"
+    prefix = ".tmp-" if resume_key is None else f"{RESUME}{resume_key}-"
+    folder = builds / f"{prefix}{stamp}-{uuid.uuid4().hex[:8]}"
     folder.mkdir()
     return folder
+
+
+def resumable_build(index_dir: Path, resume_key: str) -> Path | None:
+    """The resumable build a killed ingest left with this key (made by the same model and chunking),
+    ready to take more batches: what it wrote after its last batch (vectors, BM25, manifest) is
+    removed. Resumable builds of other keys are removed; None when there is none."""
+    builds = index_dir / BUILDS
+    found = None
+    for folder in sorted(builds.glob(f"{RESUME}*")) if builds.is_dir() else []:
+        if found is None and folder.is_dir() and folder.name.startswith(f"{RESUME}{resume_key}-"):
+            found = folder
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    if found is not None:
+        shutil.rmtree(found / SPARSE_FOLDER, ignore_errors=True)
+        for name in (MANIFEST, VECTORS_FILE):
+            (found / name).unlink(missing_ok=True)
+    return found
+
+
+def save_embedded(build: Path, ids: np.ndarray, vectors: np.ndarray) -> None:
+    """Keep one batch's chunk vectors in the build's embedded/ folder, durably, before the chunk store
+    commits the batch (so a committed chunk always has its vector saved)."""
+    folder = build / EMBEDDED
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{int(ids[0]):012d}.npz"
+    tmp = folder / f".{target.name}.tmp"
+    with open(tmp, "wb") as handle:
+        np.savez(handle, ids=ids, vectors=vectors)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+
+
+def embedded_vectors(build: Path, last_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of the batches saved in the build, in id order. A batch with ids above
+    `last_id` (the store's last committed chunk id) was saved but never committed: those ids will be
+    given again, so its file is deleted."""
+    ids, vectors = [], []
+    folder = build / EMBEDDED
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        try:
+            with np.load(path) as batch:
+                batch_ids, batch_vectors = batch["ids"], batch["vectors"]
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("%s: cannot be read (%s); its chunks are embedded again", path, exc)
+            path.unlink(missing_ok=True)
+            continue
+        if len(batch_ids) and int(batch_ids.max()) > last_id:
+            path.unlink(missing_ok=True)
+            continue
+        ids.append(batch_ids)
+        vectors.append(batch_vectors)
+    if not ids:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(ids), np.concatenate(vectors)
+
+
+def drop_embedded(build: Path) -> None:
+    """Remove the saved batches once their vectors are in the build's vector store."""
+    shutil.rmtree(build / EMBEDDED, ignore_errors=True)
 
 
 def copy_build(source: Path, target: Path) -> None:
@@ -251,7 +328,7 @@ def publish(index_dir: Path, tmp: Path, manifest: dict) -> Path:
         if path.is_file():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
-    final = tmp.with_name(tmp.name.removeprefix(".tmp-"))
+    final = tmp.with_name(re.sub(rf"^(\.tmp-|{re.escape(RESUME)}[0-9a-f]+-)", "", tmp.name))
     tmp.rename(final)
     link_tmp = index_dir / f".{CURRENT}-{uuid.uuid4().hex[:8]}"
     os.symlink(os.path.relpath(final, index_dir), link_tmp)

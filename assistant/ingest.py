@@ -10,6 +10,11 @@ A failure is remembered by content hash, metadata hash and context in the index 
 failures.json, and the file is not extracted again until one of those changes (or retry_failed).
 Nothing is written over the current build: the new one is made beside it and swapped in (see
 index.py); what a killed run left behind is removed when the next one starts.
+
+New chunks are embedded and written in batches of `ingest_batch_chunks`. A first build (no current
+build, or --rebuild; FAISS vectors) is resumable: each batch's vectors are saved in the build folder
+before its chunks are committed, so a killed first ingest, run again with the same model and chunking,
+keeps what it had embedded (files unchanged since) and embeds only the rest.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from .errors import CorpusError, ExtractionUnavailableError, IndexMismatchError
 from .extraction import Loader
 from .ocr import OcrOptions
 from .pages import source_roots
+from .progress import Progress
 from .settings import Settings
 from .sparse import SparseIndex
 from .tokenizing import default_tokenizer
@@ -68,7 +74,8 @@ REMEMBERED = "unchanged since it last failed; `council-assistant ingest --retry-
 
 
 def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings,
-                 remembered: dict[str, dict] | None = None, context: str = "") -> Loaded:
+                 remembered: dict[str, dict] | None = None, context: str = "",
+                 progress: Progress | None = None) -> Loaded:
     """Read every source and extract the new or changed ones, each in the worker under
     `settings.extract_timeout`. A file that fails is one line in `failed` and never stops the rest.
 
@@ -76,12 +83,15 @@ def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings,
     `failure_context`) are those it failed with is not extracted again, only reported again."""
     out = Loaded()
     remembered = remembered or {}
+    progress = progress or Progress()
+    extract, ocr_pages = progress.phase("extract", len(sources), "files"), progress.phase("ocr", None, "pages")
     log.info("checking %d file(s) for changes", len(sources))
     ocr = OcrOptions(settings.ocr, page_timeout=_OCR_PAGE_SHARE * settings.extract_timeout,
                      max_pages=settings.ocr_max_pages, max_pixels=int(settings.ocr_max_megapixels * 1e6))
     with Loader(settings.extract_timeout, settings.pdf_password, settings.default_council, ocr,
                 settings.progress) as loader:
         for source in sources:
+            extract.advance(files=1)
             shown = path_text(source.path)
             try:
                 size = source.path.stat().st_size
@@ -121,6 +131,11 @@ def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings,
                 continue
             out.warnings.extend((shown, _one_line(w)) for w in document.warnings)
             out.documents.append((source, document, chash, mhash))
+            if document.meta.ocr_pages:
+                ocr_pages.advance(len(document.meta.ocr_pages), files=1)
+    extract.end()
+    if ocr_pages.done:
+        ocr_pages.end()
     log.info("%d file(s) to index, %d unchanged, %d failed", len(out.documents), len(out.unchanged),
              len(out.failed))
     return out
@@ -155,11 +170,52 @@ def _one_line(message: str, limit: int = 500) -> str:
     return message if len(message) <= limit else message[:limit - 1] + "\u2026"
 
 
+def resume_key(model_id: str, chunking: dict, precision: str = "fp32") -> str:
+    """What a resumable build must share with the run resuming it: the model and its precision, the
+    chunking, the format."""
+    described = {"model": model_id, "chunking": chunking, "format": index_layout.FORMAT_VERSION}
+    if precision != "fp32":  # keeps the keys of fp32 builds begun before the precision was recorded
+        described["precision"] = precision
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _resumed(build: Path) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(the files record, ids, vectors) of what a killed first ingest committed in `build`. A paper
+    with a chunk whose vector was not kept is removed from the store, to be embedded again."""
+    store = ChunkStore.open(build)
+    try:
+        ids, vectors = index_layout.embedded_vectors(build, store.last_chunk_id())
+        present = store.chunk_ids()
+        missing = present[~np.isin(present, ids)]
+        for key in store.keys_of(missing):
+            store.delete_document(key)
+        store.commit()
+        keep = np.isin(ids, store.chunk_ids())
+        return store.files(), ids[keep], vectors[keep]
+    finally:
+        store.close()
+
+
+def _batches(items: list[tuple], size: int) -> list[list[tuple]]:
+    """`items` (each ending in its chunks) cut in order into runs of at least `size` chunks (the last
+    may be smaller); the same items always cut the same way, so a resumed build matches a whole one."""
+    out, run, count = [], [], 0
+    for item in items:
+        run.append(item)
+        count += len(item[-1])
+        if count >= size:
+            out.append(run)
+            run, count = [], 0
+    return out + [run] if run else out
+
+
 def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: bool = False,
-           retry_failed: bool = False) -> IngestReport:
+           retry_failed: bool = False, progress: Progress | None = None) -> IngestReport:
     """Bring the index in `settings.index_dir` up to date with `paths`; see the module docstring.
-    `retry_failed` (and `rebuild`) extract again the files remembered as failed though unchanged."""
+    `retry_failed` (and `rebuild`) extract again the files remembered as failed though unchanged.
+    `progress` reports each phase (default: bars when `settings.progress`, else nothing)."""
     started = time.perf_counter()
+    progress = progress or Progress("bar" if settings.progress else "off")
     index_dir = settings.index_dir
     chunking = {"chunk_words": settings.chunk_words, "overlap_sentences": settings.chunk_overlap_sentences,
                 "version": CHUNKER_VERSION}
@@ -176,16 +232,24 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
                     f"{current}: index was chunked with {manifest.get('chunking')} but the settings say "
                     f"{chunking}; rebuild with `council-assistant ingest --rebuild`")
             old_files = manifest.get("files", {})
+        resumable = current is None and settings.vector_store == "faiss"
+        key_of_build = resume_key(encoder.model_id, chunking, encoder.precision)
+        resumed_build = index_layout.resumable_build(index_dir, key_of_build) if resumable else None
+        resumed_ids = np.zeros(0, dtype=np.int64)
+        if resumed_build is not None:
+            old_files, resumed_ids, resumed_vectors = _resumed(resumed_build)
+            log.info("resuming the first build in %s: %d paper(s), %d chunk(s) already embedded",
+                     resumed_build.name, len(old_files), len(resumed_ids))
 
         found = discover(paths, settings.follow_external_links)
         seen_keys = {source.key for source in found.sources} | found.kept
         previous_failures = index_layout.read_failures(index_dir)
         context = failure_context(settings, chunking)
         outcome = load_sources(found.sources, old_files, settings,
-                               {} if retry_failed or rebuild else previous_failures, context)
+                               {} if retry_failed or rebuild else previous_failures, context, progress)
         failed = found.failed + outcome.failed
         warnings = found.skipped + found.warnings + outcome.warnings
-        unchanged = outcome.unchanged
+        unchanged = [key for key in outcome.unchanged if current is not None or key not in old_files]
         failures = outcome.failures
         loaded = []  # chunked before the build starts, so a file that cannot be chunked fails alone
         for source, document, chash, mhash in outcome.documents:
@@ -220,17 +284,25 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
         report = dict(added=tuple(added), updated=tuple(updated), removed=tuple(removed),
                       unchanged=tuple(unchanged), failed=tuple(failed), warnings=tuple(warnings))
         retokenize = current is not None and manifest.get("tokenizer") != default_tokenizer().to_json()
+        if current is None and old_files:  # a resumed first build: every paper it publishes is added
+            resumed = [key for key in outcome.unchanged if key in old_files]
+            report.update(added=tuple(resumed + updated + added), updated=(), removed=())
+            added = list(report["added"])
         if not (added or updated or removed or retokenize):
             return IngestReport(**report, seconds=time.perf_counter() - started)
 
-        tmp = index_layout.new_build_dir(index_dir)
+        tmp = resumed_build or index_layout.new_build_dir(index_dir, key_of_build if resumable else None)
         log.info("writing a new build in %s", tmp)
         if current is not None:
             index_layout.copy_build(current, tmp)
         vectors = vector_store.new_vectors(settings, tmp, encoder.dimension, current,
                                            manifest if current is not None else None)
         store = ChunkStore.open(tmp)
+        embed_seconds = 0.0
         try:
+            if len(resumed_ids):
+                vectors.add(resumed_ids, resumed_vectors, store.filter_fields(resumed_ids))
+                del resumed_vectors
             files = {k: v for k, v in old_files.items()}
             retitled = _metadata_only(store, loaded, old_files)
             for key in removed + [key for key in updated if key not in retitled]:
@@ -242,33 +314,44 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
                     vectors.update_fields(ids, store.filter_fields(ids))
                     files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
                                          "chunks": len(ids)}
-            new_chunks = []
-            for source, document, chash, mhash, chunks in loaded:
-                if source.key not in retitled:
+            store.commit()
+            pending = [item for item in loaded if item[0].key not in retitled]
+            del loaded
+            total = sum(len(item[-1]) for item in pending)
+            log.info("embedding %d chunk(s)", total)
+            embedding = progress.phase("embed", total, "chunks")
+            for batch in _batches(pending, settings.ingest_batch_chunks):
+                new_chunks = []
+                for source, document, chash, mhash, chunks in batch:
                     store.put_document(document, source.key, chash, mhash)
                     new_chunks.extend(chunks)
                     files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
                                          "chunks": len(chunks)}
-            log.info("embedding %d chunk(s)", len(new_chunks))
-            embed_started = time.perf_counter()
-            vectors_new, sentence_vectors = encoder.embed_chunks(
-                new_chunks, progress=settings.progress and len(new_chunks) > 64)
-            embed_seconds = time.perf_counter() - embed_started
-            ids = store.put_chunks(new_chunks, sentence_vectors)
-            vectors.add(ids, vectors_new, store.filter_fields(ids))
+                embed_started = time.perf_counter()
+                vectors_new, sentence_vectors = encoder.embed_chunks(new_chunks)
+                embed_seconds += time.perf_counter() - embed_started
+                ids = store.put_chunks(new_chunks, sentence_vectors)
+                vectors.add(ids, vectors_new, store.filter_fields(ids))
+                if resumable and len(ids):
+                    index_layout.save_embedded(tmp, ids, vectors_new)
+                store.commit()
+                embedding.advance(len(new_chunks), files=len(batch), chunks=len(new_chunks))
+                log.info("batch written: %d of %d chunk(s) embedded", embedding.done, total)
+            embedding.end()
+            del pending
+            writing = progress.phase("write", 3, "steps")
             vectors = vectors.fitted()
             if len(vectors) != store.chunk_count():
                 raise RuntimeError(f"index out of step: {len(vectors)} vectors for {store.chunk_count()} chunks")
-            store.commit()
             vectors.save(tmp)
-            all_ids, all_texts = [], []
-            for rows in store.iter_index_texts():
-                all_ids.extend(r[0] for r in rows)
-                all_texts.extend(r[1] for r in rows)
-            SparseIndex.build(np.asarray(all_ids, dtype=np.int64), all_texts).save(tmp)
+            writing.advance(chunks=len(vectors))
+            sparse = SparseIndex.build_streamed(store.iter_index_texts)
+            sparse.save(tmp)
+            writing.advance()
         finally:
             store.close()
             vector_store.close_vectors(vectors)
+        index_layout.drop_embedded(tmp)
         log.info("publishing %s", tmp.name)
         index_layout.publish(index_dir, tmp, {
             "format": index_layout.FORMAT_VERSION,
@@ -282,13 +365,15 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
             "files": files,
             "roots": source_roots(paths, manifest.get("roots") if current is not None else None),
             "documents": len(files),
-            "chunks": len(all_ids),
+            "chunks": len(sparse.ids),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         })
+        writing.advance()
+        writing.end()
         vector_store.drop_superseded_vectors(
             settings, [vectors.record, vector_store.vectors_record(manifest) if current is not None else {}])
         encoder.prepare()
-        return IngestReport(**report, chunks_embedded=len(new_chunks), seconds=time.perf_counter() - started,
+        return IngestReport(**report, chunks_embedded=total, seconds=time.perf_counter() - started,
                             embed_seconds=embed_seconds)
 
 

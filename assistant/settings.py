@@ -75,6 +75,9 @@ class Settings:
     embedding_model: str = _setting(DEFAULT_MODEL, "the packaged model, or a local sentence-transformers folder",
                                pattern=_ONE_LINE)
     embed_batch_size: int = _setting(64, "texts the encoder embeds at once", ge=1, le=4096)
+    ingest_batch_chunks: int = _setting(
+        2048, "chunks ingest embeds and writes at a time; a killed first ingest resumes after the last "
+        "batch written", ge=1, le=1_000_000)
     encoder_runtime: Literal["auto", "onnx", "torch"] = _setting(
         "auto", "ONNX Runtime when ingest has exported the model (fast start), else torch; or onnx, torch")
     encoder_precision: Literal["fp32", "int8"] = _setting(

@@ -1,14 +1,18 @@
 """Lexical retrieval: BM25 (bm25s) over chunk text, tokenized by the one tokenizer (tokenizing.py),
 which is saved beside the BM25 arrays so that a build is queried with the tokenizer it was built with.
 
-Rebuilt in full at each ingest (bm25s indexes about a million short passages in a few minutes);
-loaded memory-mapped for queries. `allowed` masks chunks out before the top-k is cut.
+Rebuilt in full at each ingest, streamed from the chunk store (`SparseIndex.build_streamed`): two
+passes over batches of text (vocabulary and document frequencies, then scores), so the build holds the
+score matrix but never the archive's text or tokens; loaded memory-mapped for queries. `allowed`
+masks chunks out before the top-k is cut.
 """
 from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -47,6 +51,71 @@ class SparseIndex:
         if texts:
             retriever.index(tokenizer.many(texts), show_progress=False)
         return cls(retriever if texts else None, np.asarray(ids, dtype=np.int64), tokenizer)
+
+    @classmethod
+    def build_streamed(cls, batches: Callable[[], Iterable[list[tuple[int, str]]]],
+                       tokenizer: Tokenizer | None = None) -> "SparseIndex":
+        """The index `build` makes of the same (chunk id, text) rows, with the same scores, built from
+        `batches()` so that peak memory is the score matrix and one batch, not the whole archive's text
+        and tokens. The first pass tokenizes, counts document frequencies and spills each batch's token
+        ids to a temporary folder (4 bytes a token); the second scores them, batch by batch. Texts are
+        tokenized by `tokenizer` (default: this version's), which the index keeps."""
+        bm25s = _bm25s()
+        tokenizer = tokenizer or default_tokenizer()
+        from bm25s import scoring
+        import scipy.sparse as sp
+
+        retriever = bm25s.BM25()
+        vocab: dict[str, int] = {}
+        frequencies = np.zeros(0, dtype=np.int64)
+        id_parts, total_length = [], 0
+        with tempfile.TemporaryDirectory(prefix="bm25-") as spill:
+            for n, rows in enumerate(batches()):
+                id_parts.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+                tokens = tokenizer.many([r[1] for r in rows])
+                lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+                flat = np.fromiter((vocab.setdefault(t, len(vocab)) for doc in tokens for t in doc),
+                                   dtype=np.int64, count=int(lengths.sum()))
+                total_length += int(lengths.sum())
+                rows_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+                present = np.unique(rows_of * len(vocab) + flat) % max(len(vocab), 1)
+                frequencies = np.concatenate([frequencies, np.zeros(len(vocab) - len(frequencies), dtype=np.int64)])
+                frequencies += np.bincount(present, minlength=len(vocab))
+                np.save(Path(spill) / f"{n}-tokens.npy", flat.astype(np.int32))
+                np.save(Path(spill) / f"{n}-lengths.npy", lengths)
+            ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
+            if not len(ids):
+                return cls(None, ids, tokenizer)
+            n_docs, n_vocab = len(ids), len(vocab)
+            avg_doc_len = np.float64(total_length) / n_docs  # a NumPy float, as bm25s has it: scores in float64
+            idf = scoring._build_idf_array(dict(enumerate(frequencies.tolist())), n_docs,
+                                           scoring._select_idf_scorer(retriever.idf_method), retriever.dtype)
+            del frequencies
+            tfc_of = scoring._select_tfc_scorer(retriever.method)
+            blocks = []
+            for n in range(len(id_parts)):
+                flat = np.load(Path(spill) / f"{n}-tokens.npy").astype(np.int64)
+                lengths = np.load(Path(spill) / f"{n}-lengths.npy")
+                rows_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+                pairs, counts = np.unique(rows_of * n_vocab + flat, return_counts=True)
+                row, column = pairs // n_vocab, pairs % n_vocab
+                tfc = tfc_of(tf_array=counts.astype(retriever.dtype), l_d=lengths[row], l_avg=avg_doc_len,
+                             k1=retriever.k1, b=retriever.b, delta=retriever.delta)
+                indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=len(lengths)))])
+                blocks.append(sp.csr_matrix(((idf[column] * tfc).astype(retriever.dtype),
+                                             column.astype(np.int32), indptr),
+                                            shape=(len(lengths), n_vocab), dtype=retriever.dtype))
+        matrix = sp.vstack(blocks, format="csr")
+        del blocks
+        matrix = matrix.tocsc()
+        retriever.scores = {"data": matrix.data, "indices": matrix.indices, "indptr": matrix.indptr,
+                            "num_docs": n_docs}
+        del matrix
+        retriever.nonoccurrence_array = None
+        vocab[""] = n_vocab  # bm25s's empty token, which scores no document
+        retriever.vocab_dict = vocab
+        retriever.unique_token_ids_set = set(vocab.values())
+        return cls(retriever, ids, tokenizer)
 
     def save(self, folder: Path) -> None:
         target = folder / FOLDER

@@ -19,7 +19,11 @@ Every figure is measured in the same run as its baseline:
   vectors;
 - cold start: `council-assistant ask` from process start to the printed answer, at 100k chunks;
 - distractors: eval answer accuracy with generated papers ingested beside the corpus, against the
-  corpus alone.
+  corpus alone;
+- archive (full mode, or `--archive-papers N`): 10,000 generated papers ingested from scratch by
+  `council-assistant ingest` in a child process, killed (SIGKILL) about half way through embedding and
+  run again, which resumes; wall time of both runs, chunks/s and the peak RSS of the ingest process
+  (with its extraction worker's).
 Results: bench/results/<mode>.json and .md, and PNG plots beside them.
 """
 from __future__ import annotations
@@ -57,9 +61,10 @@ RESULTS = ROOT / "bench" / "results"
 # the hit@5 and accuracy drops of the int8 encoder, from one eval run per precision on both suites
 ENCODER_EVALS = RESULTS / "encoder-precision.json"
 MODES = {
-    "quick": {"ingest_papers": 20, "sizes": [10_000, 100_000], "queries": 200, "distractor_papers": 20},
+    "quick": {"ingest_papers": 20, "sizes": [10_000, 100_000], "queries": 200, "distractor_papers": 20,
+              "archive_papers": 0},
     "full": {"ingest_papers": 104, "sizes": [10_000, 100_000, 1_000_000], "queries": 300,
-             "distractor_papers": 2_000},
+             "distractor_papers": 2_000, "archive_papers": 10_000},
 }
 TARGETS = {
     "ingest_vs_raw_encode": "≤ 1.15×",
@@ -70,8 +75,9 @@ TARGETS = {
     "cold_start_s_at_100k": "≤ 3 s",
     "peak_rss_gb_at_1m": "≤ 2.5 GB",
     "distractor_accuracy_drop_points": "≤ 3",
+    "archive_peak_rss_gb": "≤ 3 GB",
 }
-SECTIONS = ("ingest", "scale", "distractors")
+SECTIONS = ("ingest", "scale", "distractors", "archive")
 NOISE_COSINE = 0.9
 PAPER_CHUNKS = 20
 _SENTENCE = re.compile(r"[^.!?]+[.!?]+|[^.!?]+$")
@@ -153,6 +159,7 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
     llama_same = time.perf_counter() - started
     log(f"ingest: llama-index over the product's chunks {llama_same:.1f} s")
     encoder = bench_encoder([c for _, c in chunks], work / "models")
+    equal_work = llama_equal_work(texts, embed_model, raw, product, llama_same)
     return {
         "encoder": encoder,
         "papers": papers, "chunks": len(chunks), "words": sum(len(d.text.split()) for d in documents),
@@ -164,6 +171,7 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
         "raw_chunks_per_s": round(len(chunks) / raw, 1),
         "ingest_vs_raw_encode": round(product / raw, 3),
         "ingest_speedup_vs_llama_index": round(llama_seconds / product, 2),
+        "llama_index_equal_work": equal_work,
     }, work / "ingest-index"
 
 
@@ -192,6 +200,121 @@ def bench_encoder(chunks: list, models: Path, repeats: int = 3) -> dict:
         out |= json.loads(ENCODER_EVALS.read_text())["drops"]
     log(f"ingest: encoder fp32 {out['fp32_chunks_per_s']} chunks/s, int8 {out['int8_chunks_per_s']} chunks/s")
     return out
+
+
+def llama_equal_work(texts: list[str], embed_model, raw_s: float, product_s: float, llama_s: float) -> dict:
+    """llama-index on the product's own chunks ("title\nchunk", each under the model's 256 tokens, so
+    nothing is truncated) with its default embedding batch, beside the product and the raw encode of
+    the same texts: each as a ratio to the raw encode, and llama-index's encode alone
+    (`get_text_embedding_batch`), which tells its indexing overhead from its smaller batches."""
+    started = time.perf_counter()
+    embed_model.get_text_embedding_batch(texts)
+    llama_encode = time.perf_counter() - started
+    log(f"ingest: llama-index encode alone {llama_encode:.1f} s (batch {embed_model.embed_batch_size})")
+    return {"chunks": len(texts), "llama_index_embed_batch_size": embed_model.embed_batch_size,
+            "llama_index_s": round(llama_s, 2), "llama_index_encode_s": round(llama_encode, 2),
+            "product_s": round(product_s, 2), "raw_encode_s": round(raw_s, 2),
+            "product_vs_raw_encode": round(product_s / raw_s, 3), "llama_index_vs_raw_encode": round(llama_s / raw_s, 3),
+            "llama_index_encode_vs_raw_encode": round(llama_encode / raw_s, 3),
+            "product_speedup": round(llama_s / product_s, 2)}
+
+
+# -- archive --------------------------------------------------------------------------------------
+def _vm_hwm_mb(pid: int) -> float:
+    """A live process's peak resident memory (VmHWM, reset at exec), 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def ingest_child(index_dir: Path, folder: Path, stop_after_chunks: int | None = None) -> dict:
+    """`council-assistant -v ingest --json` in a child process, its peak RSS (its own plus its
+    extraction worker's, sampled every 0.2 s) and wall time; with `stop_after_chunks`, SIGKILLed once
+    a "batch written" line counts at least that many chunks."""
+    import signal
+    import threading
+
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "assistant", "-v", "--index", str(index_dir), "ingest",
+                                "--json", str(folder)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peaks = {"main": 0.0, "worker": 0.0}
+    lines: list[str] = []
+
+    def sample() -> None:
+        while process.poll() is None:
+            peaks["main"] = max(peaks["main"], _vm_hwm_mb(process.pid))
+            for child in _children(process.pid):
+                peaks["worker"] = max(peaks["worker"], _vm_hwm_mb(child))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    killed_at = None
+    for line in process.stderr:
+        lines.append(line)
+        found = re.search(r"batch written: (\d+) of", line)
+        if stop_after_chunks is not None and found and int(found.group(1)) >= stop_after_chunks:
+            killed_at = int(found.group(1))
+            process.send_signal(signal.SIGKILL)
+            break
+    out = process.stdout.read() if killed_at is None else ""
+    process.wait()
+    sampler.join()
+    seconds = time.perf_counter() - started
+    if killed_at is None and process.returncode != 0:
+        raise RuntimeError(f"ingest failed ({process.returncode}):\n{''.join(lines[-20:])}")
+    resumed = re.search(r"(\d+) chunk\(s\) already embedded", "".join(lines))
+    return {"seconds": seconds, "peak_rss_mb": round(peaks["main"] + peaks["worker"], 1),
+            "killed_at_chunks": killed_at, "report": json.loads(out) if out else None,
+            "resumed_chunks": int(resumed.group(1)) if resumed else 0}
+
+
+def bench_archive(work: Path, papers: int) -> dict:
+    """`papers` generated papers ingested from scratch, killed about half way through embedding and
+    resumed: the archive's chunk count, the wall time of both runs, chunks/s, the peak RSS, and
+    whether the second run embedded only what the first had not."""
+    folder = work / "archive-papers"
+    index_dir = work / "archive-index"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(index_dir, ignore_errors=True)
+    synthetic.write_corpus(folder, papers, seed=7)
+    estimate = papers * 22  # a generated paper makes about 22 chunks (300 made 6,740): kill near half way
+    log(f"archive: {papers} papers written; first run (killed after ~{estimate // 2:,} chunks)")
+    first = ingest_child(index_dir, folder, stop_after_chunks=estimate // 2)
+    log(f"archive: first run killed at {first['killed_at_chunks']} chunks after {first['seconds']:.0f} s")
+    second = ingest_child(index_dir, folder)
+    report = second["report"]
+    chunks = ChunkStore.open(index_layout.current_build(index_dir), readonly=True)
+    try:
+        total = chunks.chunk_count()
+    finally:
+        chunks.close()
+    seconds = first["seconds"] + second["seconds"]
+    resumed_ok = (first["killed_at_chunks"] is not None and second["resumed_chunks"] >= first["killed_at_chunks"]
+                  and second["resumed_chunks"] + report["chunks_embedded"] == total)
+    log(f"archive: resumed with {second['resumed_chunks']} chunks kept, {report['chunks_embedded']} embedded, "
+        f"{seconds:.0f} s in all")
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(index_dir, ignore_errors=True)
+    return {"papers": papers, "chunks": total, "seconds": round(seconds, 1),
+            "chunks_per_s": round(total / seconds, 1),
+            "peak_rss_mb": max(first["peak_rss_mb"], second["peak_rss_mb"]),
+            "resumed_after_kill": resumed_ok,
+            "resume": {"killed_at_chunks": first["killed_at_chunks"], "first_run_s": round(first["seconds"], 1),
+                       "kept_chunks": second["resumed_chunks"], "embedded_after_resume": report["chunks_embedded"],
+                       "second_run_s": round(second["seconds"], 1)}}
 
 
 # -- scale ----------------------------------------------------------------------------------------
@@ -490,9 +613,46 @@ def bench_distractors(work: Path, papers: int, torch_embedder, ingest_index: Pat
 
 
 # -- report ---------------------------------------------------------------------------------------
+def archive_targets(result: dict) -> list[tuple[str, str, str, bool | None]]:
+    """The archive section's targets: peak RSS of a from-scratch ingest, and that it resumed."""
+    archive = result.get("archive")
+    if not archive:
+        return []
+    return [(f"peak RSS ingesting {archive['papers']:,} papers", TARGETS["archive_peak_rss_gb"],
+             f"{archive['peak_rss_mb'] / 1024:.2f} GB", archive["peak_rss_mb"] / 1024 <= 3),
+            ("killed first ingest resumes without re-embedding", "yes",
+             "yes" if archive["resumed_after_kill"] else "no", archive["resumed_after_kill"])]
+
+
+def archive_markdown(result: dict) -> list[str]:
+    archive = result.get("archive")
+    if not archive:
+        return []
+    resume = archive["resume"]
+    return ["", f"**Archive**: {archive['papers']:,} generated papers ({archive['chunks']:,} chunks) ingested from "
+            f"scratch in {archive['seconds'] / 60:.1f} min ({archive['chunks_per_s']} chunks/s), peak RSS "
+            f"{archive['peak_rss_mb']:,.0f} MB; killed after {resume['killed_at_chunks']:,} chunks "
+            f"({resume['first_run_s']:.0f} s), the second run kept {resume['kept_chunks']:,} and embedded "
+            f"{resume['embedded_after_resume']:,} ({resume['second_run_s']:.0f} s)."]
+
+
+def equal_work_markdown(result: dict) -> list[str]:
+    equal = (result.get("ingest") or {}).get("llama_index_equal_work")
+    if not equal:
+        return []
+    return ["", f"**Equal work** ({equal['chunks']:,} chunks of the product, llama-index's default batch of "
+            f"{equal['llama_index_embed_batch_size']}, the same model):", "", "| | seconds | / raw encode |",
+            "|---|---|---|",
+            f"| raw `model.encode` (batch 64) | {equal['raw_encode_s']:.1f} | 1.00× |",
+            f"| product ingest | {equal['product_s']:.1f} | {equal['product_vs_raw_encode']:.2f}× |",
+            f"| llama-index `VectorStoreIndex` | {equal['llama_index_s']:.1f} | {equal['llama_index_vs_raw_encode']:.2f}× |",
+            f"| llama-index encode alone | {equal['llama_index_encode_s']:.1f} | "
+            f"{equal['llama_index_encode_vs_raw_encode']:.2f}× |"]
+
+
 def targets(result: dict) -> list[tuple[str, str, str, bool | None]]:
     """(target, goal, measured, met) for every target the run's sections measured."""
-    rows = []
+    rows = archive_targets(result)
     ingest = result.get("ingest")
     if ingest:
         rows += [("ingest wall time / raw encode", TARGETS["ingest_vs_raw_encode"],
@@ -540,6 +700,7 @@ def markdown(result: dict) -> str:
                   f"nodes of up to 1,024 tokens, which the model truncates at 256: most of the text is never "
                   f"embedded); llama-index over the product's own chunks {ingest['llama_index_same_chunks_s']:.1f} s "
                   f"({ingest['ingest_speedup_vs_llama_index_same_chunks']:.2f}× the product's time)."]
+    lines += equal_work_markdown(result) + archive_markdown(result)
     if result.get("scale"):
         lines += ["", "| chunks | vector index | search p50 / p95 | ask p50 / p95 | dense: exact p50 → index p50 "
                   "| recall@10 | peak RSS | disk | build |", "|---|---|---|---|---|---|---|---|---|"]
@@ -624,6 +785,13 @@ def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS, config: dic
 
     config = config or MODES[mode]
     begun = time.perf_counter()
+    if set(sections) == {"archive"}:  # the archive alone needs no model in this process
+        result = {"mode": mode, "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPUs",
+                  "command": f"python bench/scale.py run --mode {mode} --sections archive"}
+        result["archive"] = bench_archive(work, config["archive_papers"] or MODES["full"]["archive_papers"])
+        result["seconds"] = round(time.perf_counter() - begun, 1)
+        result["targets"] = [{"target": n, "goal": g, "measured": v, "met": ok} for n, g, v, ok in targets(result)]
+        return result
     torch_embedder = Embedder("all-MiniLM-L6-v2", runtime="torch")
     torch_embedder.embed_passages(["warm up"])
     result = {"mode": mode, "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPUs",
@@ -664,6 +832,8 @@ def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS, config: dic
 
     if "distractors" in sections:
         result["distractors"] = bench_distractors(work, config["distractor_papers"], torch_embedder, ingest_index)
+    if "archive" in sections and config.get("archive_papers"):
+        result["archive"] = bench_archive(work, config["archive_papers"])
     concurrency = RESULTS / "concurrency.json"
     if concurrency.is_file():
         result["concurrency"] = json.loads(concurrency.read_text())
@@ -680,6 +850,8 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed afterwards)")
     go.add_argument("--sizes", help="comma-separated chunk counts instead of the mode's")
     go.add_argument("--distractor-papers", type=int, help="generated papers beside the corpus instead of the mode's")
+    go.add_argument("--archive-papers", type=int,
+                    help="generated papers of the archive section instead of the mode's (quick mode: none)")
     go.add_argument("--sections", default=",".join(SECTIONS),
                     help=f"comma-separated subset of {','.join(SECTIONS)} (a partial run writes <mode>-partial.*)")
     child = sub.add_parser("measure", help=argparse.SUPPRESS)
@@ -704,12 +876,14 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"--sizes {args.sizes!r}: give chunk counts separated by commas, e.g. 10000,100000")
         if args.distractor_papers:
             config["distractor_papers"] = args.distractor_papers
+        if args.archive_papers:
+            config["archive_papers"] = args.archive_papers
         result = run(args.mode, work, sections, config)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    partial = set(sections) != set(SECTIONS) or args.sizes or args.distractor_papers
+    partial = set(sections) != set(SECTIONS) or args.sizes or args.distractor_papers or args.archive_papers
     stem = RESULTS / (f"{args.mode}-{'-'.join(sections)}" if partial else args.mode)
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     stem.with_suffix(".md").write_text(markdown(result))
