@@ -9,8 +9,9 @@ What it does, reproducibly (no randomness; scikit-learn is needed here only, not
    out-of-fold scores choose the regularisation, the answer threshold and the follow ratio (precision
    first, see `choose`), and give the precision / answered-share curve.
 4. Fits the model on all dev sentences; raises the threshold to the lowest at which no dev figure
-   (HEADLINE) of either suite is below the shipped model's (`no_worse`), and when no threshold does,
-   keeps the shipped model. Writes assistant/models/answerer.json (unless kept), the curve to
+   (HEADLINE) of either suite is below the shipped model's (`no_worse`); when no threshold does, tries
+   the other C values of the grid (`shippable`), and when none has such a threshold, keeps the
+   shipped model. Writes assistant/models/answerer.json (unless kept), the curve to
    bench/results/answerer_curve.png and the figures to bench/results/answerer_tuning.json.
 The test halves are only reported, with the final model, never used to choose anything.
 """
@@ -194,6 +195,31 @@ def no_worse(model: ScoringModel, dev: list[dict], threshold: float, follow: flo
     return None
 
 
+def shippable(dev: list[dict], c: float, threshold: float, follow: float,
+              losses: dict[float, float]) -> tuple[float, ScoringModel, float | None]:
+    """(C, the model fitted on all dev with it, its threshold from `no_worse`) to ship: the C of the
+    lowest out-of-fold log loss when its fit has a `no_worse` threshold; otherwise, of the C_GRID fits
+    that have one, the one of the highest dev utility (both suites' questions together) at it, ties
+    to the lower log loss. A log loss a few thousandths apart tells the C values apart less than the
+    figures a councillor sees. The threshold is None (keep the shipped model) when no C has one."""
+    first = fit(dev, c)
+    raised = no_worse(first, dev, threshold, follow)
+    if raised is not None:
+        return c, first, raised
+    options = []
+    for other in sorted(losses, key=losses.get):
+        model = fit(dev, other)
+        at = no_worse(model, dev, threshold, follow)
+        if at is not None:
+            got = figures([outcome(it, score(model, it), at, follow) for it in dev])
+            options.append((got["utility"], -losses[other], other, model, at))
+            print(f"  C {other}: no dev figure falls from threshold {at:.2f} (dev utility {got['utility']:.3f})")
+    if not options:
+        return c, first, None
+    _, _, best, model, at = max(options, key=lambda o: (o[0], o[1]))
+    return best, model, at
+
+
 def plot(points_by: dict[str, list[dict]], chosen: float, path: Path) -> None:
     import matplotlib
 
@@ -259,17 +285,16 @@ def main() -> None:
         print(f"  {group:40} n={f['questions']:3d} accuracy {f['accuracy']:.3f} precision "
               f"{'-' if f['precision'] is None else format(f['precision'], '.3f')} answered {f['answered_share']:.3f}")
 
-    model = fit(dev, c)
     utility_threshold = threshold
-    raised = no_worse(model, dev, threshold, follow)
+    c, model, raised = shippable(dev, c, threshold, follow, losses)
     keep_shipped = raised is None
     if keep_shipped:
-        print(f"no threshold from {threshold:.2f} up keeps every dev figure ({', '.join(HEADLINE)}) of both suites at "
-              "least at the shipped model's: the shipped model is kept (figures below are the re-fit's)")
+        print(f"no C and no threshold from {threshold:.2f} up keeps every dev figure ({', '.join(HEADLINE)}) of both "
+              "suites at least at the shipped model's: the shipped model is kept (figures below are the re-fit's)")
     elif raised != utility_threshold:
         threshold = raised
-        print(f"threshold raised from {utility_threshold:.2f} (best utility) to {threshold:.2f}: the lowest at which no "
-              f"dev figure ({', '.join(HEADLINE)}) of either suite is below the shipped model's")
+        print(f"C {c}, threshold raised from {utility_threshold:.2f} (best utility) to {threshold:.2f}: the lowest at "
+              f"which no dev figure ({', '.join(HEADLINE)}) of either suite is below the shipped model's")
     report = {"C": c, "utility_threshold": utility_threshold, "follow": follow, "threshold": threshold, "target_precision": TARGET_PRECISION,
               "log_loss_by_C": losses, "out_of_fold_dev": point, "folds": folds,
               "curve": {"all dev": points, **{f"{k} dev": v for k, v in by_suite.items()}}}

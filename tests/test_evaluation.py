@@ -422,7 +422,7 @@ def test_the_product_meets_every_floor(request, name, monkeypatch):
     """
     monkeypatch.chdir(ROOT)
     suite = _suite(name)
-    assistant = request.getfixturevalue("corpus_assistant" if name == "seed" else "real_papers_assistant")
+    assistant = request.getfixturevalue("corpus_assistant_real" if name == "seed" else "real_papers_assistant")
     floors = load_floors(FLOORS, name)
     questions = resolve_sources(suite.load(), corpus_ids(suite.corpus), str(suite.corpus))
     result = run(assistant, questions, baselines=False, corpus_dir=suite.corpus, questions_path=suite.questions,
@@ -443,7 +443,7 @@ def test_the_fused_ranking_beats_each_retriever_alone(request, name, monkeypatch
     README, "Retrieval".)"""
     monkeypatch.chdir(ROOT)
     suite = _suite(name)
-    assistant = request.getfixturevalue("corpus_assistant" if name == "seed" else "real_papers_assistant")
+    assistant = request.getfixturevalue("corpus_assistant_real" if name == "seed" else "real_papers_assistant")
     questions = resolve_sources(suite.load(), corpus_ids(suite.corpus), str(suite.corpus))
     result = run(assistant, questions, baselines=["bm25", "dense"], corpus_dir=suite.corpus,
                  questions_path=suite.questions, suite=name)
