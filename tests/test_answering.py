@@ -227,7 +227,7 @@ def test_cli_ask_json_single_and_streamed(corpus_assistant_real):
     short = data["short_answer"]
     assert short["text"] in data["citations"][short["n"] - 1]["quote"] and data["answer"].startswith(short["text"])
     assert set(data["citations"][0]) == {"n", "doc_id", "title", "date", "doc_type", "source", "page",
-                                         "item", "ocr", "quote", "score"}
+                                         "item", "ocr", "inferred", "quote", "score"}
     questions = ["Who attends the Improvement Board?", "", "What happened to Cherry Road?",
                  "When are the bins collected in Formby?"]
     many = _cli("ask", "--json", "-", stdin="\n".join(questions) + "\n", index=index, settings=corpus_assistant_real.settings)

@@ -102,7 +102,7 @@ def test_cli_ingest_then_search_json(tmp_path):
     payload = json.loads(result.stdout)
     assert payload["query"] == "Who attends the Improvement Board?"
     first = payload["results"][0]
-    assert set(first) == {"rank", "doc_id", "title", "date", "doc_type", "source", "page", "item", "ocr", "text", "score"}
+    assert set(first) == {"rank", "doc_id", "title", "date", "doc_type", "source", "page", "item", "ocr", "inferred", "text", "score"}
     assert first["doc_id"] == SEPT_UPDATE and first["date"] == "2021-09-28" and first["rank"] == 1
 
     bad = run_cli("--index", str(index), "search", "--json", "board", "--since", "yesterday")
