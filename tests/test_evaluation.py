@@ -684,12 +684,11 @@ def test_each_retriever_alone_through_the_assistant(corpus_assistant):
         corpus_assistant.ranking(question, 4, "fused")
 
 
-@pytest.mark.slow
 def test_the_assistant_describes_what_it_serves(corpus_assistant):
     info = corpus_assistant.info()
     documents = corpus_assistant.documents()
     assert info["documents"] == len(documents) and info["chunks"] == sum(n for _, n in documents)
-    assert info["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert info["embedding_model"] == corpus_assistant.encoder.model_id == info["encoder"]["model"]
     assert Path(info["index"]).name == info["build"] and info["answerer"]
     files = corpus_assistant.indexed_files()
     assert set(files.values()) == {meta.doc_id for meta, _ in documents}

@@ -623,7 +623,7 @@ def test_browser_active_filters_show_as_chips_with_the_panel_closed_and_answers_
 
 
 @pytest.mark.slow
-def test_sigterm_removes_the_export_folder(corpus_assistant, tmp_path):
+def test_sigterm_removes_the_export_folder(corpus_assistant_real, tmp_path):
     """A real `council-assistant chat` process, stopped with SIGTERM as a service manager stops it."""
     import os
     import signal
@@ -635,7 +635,7 @@ def test_sigterm_removes_the_export_folder(corpus_assistant, tmp_path):
     temp.mkdir()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("COUNCIL_ASSISTANT_")},
            "TMPDIR": str(temp), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "assistant", "--index", str(corpus_assistant.settings.index_dir),
+    server = subprocess.Popen([sys.executable, "-m", "assistant", "--index", str(corpus_assistant_real.settings.index_dir),
                                "chat", "--port", str(free_port())], cwd=tmp_path, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
