@@ -91,6 +91,7 @@ def most_in_flight(calls: list[Call]) -> int:
     return peak
 
 
+@pytest.mark.slow
 def test_sixteen_users_at_once_get_exactly_the_answers_one_user_gets(corpus_assistant, serve_app):
     url = serve_app(corpus_assistant).local_url
     questions = eval_questions(QUESTIONS_PER_CLIENT)

@@ -341,6 +341,7 @@ def _manifest_rows() -> list[dict]:
 
 
 @pytest.mark.samples
+@pytest.mark.slow
 def test_every_sample_pdf_gives_what_its_manifest_expects():
     if not (SAMPLES / "MANIFEST.tsv").is_file():
         pytest.skip(f"{SAMPLES} is absent; it holds the third-party PDF samples (see its README.md)")
