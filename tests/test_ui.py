@@ -593,8 +593,10 @@ def test_browser_text_contrast_and_citation_targets_meet_wcag_aa(page):
         "(bs) => bs.map(b => { const r = b.getBoundingClientRect(); return [r.width, r.height]; })")
     assert sizes and all(w >= 24 and h >= 24 for w, h in sizes), sizes
     page.get_by_text("Filters: dates and types of paper").click()
-    for label in ("From", "To"):
-        assert page.locator("#ca-chat-since, #ca-chat-until").get_by_label(label, exact=True).count() == 1
+    for label in ("From", "To"):  # the panel opens after the click: wait for the field before counting
+        field = page.locator("#ca-chat-since, #ca-chat-until").get_by_label(label, exact=True)
+        field.wait_for()
+        assert field.count() == 1
 
 
 @pytest.mark.slow
