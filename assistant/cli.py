@@ -10,7 +10,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import re
 import sys
 import textwrap
 from pathlib import Path
@@ -21,9 +20,6 @@ from .corpus import printable
 from .settings import Settings, prepare_libraries
 from .cli_output import (PrintableFormatter, date_argument, described, ingest_json, print_answer, print_ingest,
                          located, utf8)
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="council-assistant",
