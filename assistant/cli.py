@@ -18,8 +18,8 @@ from typing import Iterator
 from .errors import AssistantError, QueryError, SettingsError
 from .corpus import printable
 from .settings import Settings, prepare_libraries
-from .cli_output import (PrintableFormatter, date_argument, described, ingest_json, print_answer, print_ingest,
-                         located, utf8)
+from .cli_output import (PrintableFormatter, date_argument, described, feedback_table, ingest_json, located,
+                         print_answer, print_ingest, utf8)
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="council-assistant",
@@ -283,21 +283,19 @@ def _watch(settings: Settings, args) -> int:
 
 
 def _feedback(settings: Settings, args) -> int:
-    """`feedback list|export`: the ratings kept in the feedback file (see feedback.py)."""
+    """`feedback list|export`: the ratings kept in the feedback store (see feedback.py)."""
     from . import feedback
 
-    entries = feedback.read(feedback.feedback_path(settings))
+    entries = feedback.open_store(settings).entries()
     if args.action == "list":
-        if not entries and not args.json:
-            print("No feedback yet: ratings given with 👍/👎 in the chat appear here.")
-        for entry in entries:
-            if args.json:
+        if args.json:
+            for entry in entries:
                 print(json.dumps(dataclasses.asdict(entry), ensure_ascii=False))
-                continue
-            mark = "👍" if entry.rating == "up" else "👎"
-            who = f" {entry.user}" if entry.user else ""
-            note = f" — {entry.note}" if entry.note else ""
-            print(printable(f"{entry.time[:16]}{who} {mark} {entry.question}{note}"))
+        elif not entries:
+            print("No feedback yet: ratings given with 👍/👎 in the chat appear here.")
+        else:
+            for line in feedback_table(entries):
+                print(printable(line))
         return 0
     lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in feedback.eval_drafts(entries, args.split))
     if args.out is None:

@@ -95,3 +95,19 @@ def located(meta: DocumentMeta, page: int | None, item: str | None = None) -> st
         where += f", page {page}, {OCR_NOTE}" if meta.read_by_ocr(page) else f", page {page}"
     return where
 
+
+
+FEEDBACK_COLUMNS = ("time", "user", "rating", "answered", "question", "comment")
+FEEDBACK_CELL = 60  # characters of a question or comment shown in the table; --json gives them whole
+
+
+def feedback_table(entries) -> list[str]:
+    """`feedback list` as a table, one rating per line, oldest first, long text cut with "…"."""
+    def cut(text: str) -> str:
+        text = " ".join(text.split())
+        return text if len(text) <= FEEDBACK_CELL else text[:FEEDBACK_CELL - 1] + "…"
+
+    rows = [FEEDBACK_COLUMNS] + [(e.time[:16].replace("T", " "), e.user or "-", "👍 up" if e.rating == "up" else "👎 down",
+                                  "yes" if e.answered else "no", cut(e.question), cut(e.note)) for e in entries]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(FEEDBACK_COLUMNS) - 1)]
+    return ["  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]).rstrip() for row in rows]

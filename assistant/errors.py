@@ -42,3 +42,7 @@ class SiteError(AssistantError):
 class PageError(AssistantError):
     """An original page cannot be shown (not a PDF, its file gone or outside the indexed folders, no such
     page, unreadable)."""
+
+
+class FeedbackError(AssistantError):
+    """The feedback store cannot be read or written; the message names its file."""

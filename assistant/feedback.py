@@ -1,34 +1,61 @@
 """Feedback on answers: a 👍 or 👎 from the chat, with the user's note, kept so that real questions
 can grow the eval set.
 
-Each rating is one JSON line (question, answer, whether it answered, its citations, rating, note,
-user, time) appended to the feedback file (setting `feedback_file`; by default `feedback.jsonl` in the
-index folder, never with the papers). `eval_drafts` turns the ratings into the eval suite's question
-format (eval/README.md) for a developer to review: a 👍 answer's quotes become draft key facts and
-its cited papers the sources; a 👎 keeps the question with empty facts and the user's note, to be
-answered by hand. Nothing is added to the eval set without a person checking it.
+Ratings live in a SQLite file (stdlib sqlite3; setting `feedback_file`, by default `feedback.sqlite3`
+in the index folder, never with the papers): one row per rating (question, answer, whether it
+answered, its citations as JSON, rating, note, user, time). The file runs in WAL mode with a busy
+timeout and every write is one `BEGIN IMMEDIATE` transaction, so users rating at once from many
+threads or processes never lose a write; `PRAGMA user_version` records the schema version. Feedback
+kept by earlier versions as JSON Lines (`feedback.jsonl`) is imported on first use, each line once
+(keyed by its content), so nothing rated before is lost and the old file is left as it was.
+
+`eval_drafts` turns the ratings into the eval suite's question format (eval/README.md) for a
+developer to review: a 👍 answer's quotes become draft key facts and its cited papers the sources; a
+👎 keeps the question with empty facts and the user's note, to be answered by hand. Nothing is added to
+the eval set without a person checking it.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
-import os
+import sqlite3
 import threading
+from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Sequence
 
-from .errors import QueryError, SettingsError
+from .errors import FeedbackError, QueryError
 from .types import Answer
 
 log = logging.getLogger(__name__)
 
-FEEDBACK_FILE = "feedback.jsonl"
+FEEDBACK_DB = "feedback.sqlite3"
+LEGACY_FILE = "feedback.jsonl"  # where versions before the SQLite store kept ratings
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0  # how long a write waits for another writer before giving up
 RATINGS = ("up", "down")
 MAX_NOTE_CHARS = 2_000
 DRAFT_PREFIX = "fb"
-_WRITING = threading.Lock()
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    user TEXT,
+    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    answered INTEGER NOT NULL,
+    citations TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    origin TEXT UNIQUE
+);
+"""
+_COLUMNS = ("time", "user", "rating", "question", "answer", "answered", "citations", "note", "origin")
 
 
 @dataclass(frozen=True)
@@ -46,8 +73,26 @@ class Feedback:
 
 
 def feedback_path(settings) -> Path:
-    """The feedback file the settings name, else feedback.jsonl beside the index builds."""
-    return Path(settings.feedback_file) if settings.feedback_file else settings.index_dir / FEEDBACK_FILE
+    """The feedback database the settings name, else feedback.sqlite3 beside the index builds. A
+    `feedback_file` ending in .jsonl (a setting from before the SQLite store) names the old file: the
+    database goes beside it, with the suffix .sqlite3, and imports it."""
+    if not settings.feedback_file:
+        return Path(settings.index_dir) / FEEDBACK_DB
+    path = Path(settings.feedback_file)
+    return path.with_suffix(".sqlite3") if path.suffix == ".jsonl" else path
+
+
+def legacy_paths(settings) -> list[Path]:
+    """The JSON Lines files earlier versions may have written ratings to, for `FeedbackStore` to import."""
+    candidates = [Path(settings.index_dir) / LEGACY_FILE, feedback_path(settings).with_suffix(".jsonl")]
+    if settings.feedback_file and Path(settings.feedback_file).suffix == ".jsonl":
+        candidates.insert(0, Path(settings.feedback_file))
+    return list(dict.fromkeys(candidates))
+
+
+def open_store(settings) -> FeedbackStore:
+    """The feedback store of `settings`, importing any feedback an earlier version kept as JSON Lines."""
+    return FeedbackStore(feedback_path(settings), legacy_paths(settings))
 
 
 def from_answer(answer: Answer, rating: str, note: str = "", user: str | None = None,
@@ -63,28 +108,152 @@ def from_answer(answer: Answer, rating: str, note: str = "", user: str | None = 
                     (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"))
 
 
-def record(path: Path, feedback: Feedback) -> None:
-    """Append `feedback` as one line (one write of a whole line, under a lock, then flushed to disk), so
-    that ratings from many users never interleave."""
-    line = json.dumps(dataclasses.asdict(feedback), ensure_ascii=False) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _WRITING:
-        with path.open("a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+class FeedbackStore:
+    """The ratings in one SQLite file. Each call opens its own connection, so one store may be shared by
+    every worker thread; the schema is made (and old JSON Lines imported) on first use. A file that is
+    not a feedback database, or one made by a newer version, is a FeedbackError naming it."""
+
+    def __init__(self, path: Path, legacy: Sequence[Path] = ()) -> None:
+        self.path = Path(path)
+        self.legacy = tuple(Path(p) for p in legacy)
+        self._ready = False
+        self._preparing = threading.Lock()
+
+    def record(self, feedback: Feedback) -> None:
+        """Add one rating, committed to disk before this returns."""
+        with self._write() as db:
+            db.execute(f"INSERT INTO feedback ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                       _row(feedback))
+
+    def entries(self) -> list[Feedback]:
+        """Every rating, oldest first (a store not yet written to has none, and is not created)."""
+        if not self.path.exists() and not any(p.is_file() for p in self.legacy):
+            return []
+        self._prepare()
+        try:
+            with closing(self._connect()) as db:
+                rows = db.execute("SELECT rating, question, answer, answered, citations, note, user, time "
+                                  "FROM feedback ORDER BY time, id").fetchall()
+        except sqlite3.Error as exc:
+            raise self._damaged(exc) from exc
+        return [Feedback(rating, question, answer, bool(answered), tuple(json.loads(citations)), note, user, time)
+                for rating, question, answer, answered, citations, note, user, time in rows]
+
+    def import_jsonl(self, path: Path) -> int:
+        """Add the ratings of a JSON Lines feedback file not already imported (each line is keyed by its
+        content and its count among equal lines, so importing a file twice, or after more lines were
+        appended to it, adds each rating once); returns how many were added."""
+        rows = [_row(entry, origin) for entry, origin in _keyed(read_jsonl(path))]
+        with self._write(prepare=False) as db:
+            before = db.total_changes
+            db.executemany(f"INSERT OR IGNORE INTO feedback ({', '.join(_COLUMNS)}) "
+                           f"VALUES ({', '.join('?' * len(_COLUMNS))})", rows)
+            added = db.total_changes - before
+        if added:
+            log.info("%s: %d rating(s) imported from %s", self.path, added, path)
+        return added
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    def _damaged(self, exc: BaseException) -> FeedbackError:
+        return FeedbackError(f"{self.path}: not a readable feedback database ({exc}); move it aside (the next "
+                             "rating starts a new one) or restore it from a backup")
+
+    def _write(self, prepare: bool = True):
+        if prepare:
+            self._prepare()
+        return _Transaction(self)
+
+    def _prepare(self) -> None:
+        """Make the schema (or check the one there) and import old JSON Lines, once per store."""
+        with self._preparing:
+            if self._ready:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with closing(self._connect()) as db:
+                    version = db.execute("PRAGMA user_version").fetchone()[0]
+                    if version > SCHEMA_VERSION:
+                        raise FeedbackError(f"{self.path}: feedback database of schema version {version}, "
+                                            f"newer than this version reads ({SCHEMA_VERSION}); upgrade "
+                                            "council-assistant")
+                    if db.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
+                        log.warning("%s: WAL journal not available; writers take turns", self.path)
+                    if version < SCHEMA_VERSION:
+                        db.execute("BEGIN IMMEDIATE")
+                        db.execute(SCHEMA)
+                        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                        db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._damaged(exc) from exc
+            for legacy in self.legacy:
+                if legacy.is_file():
+                    self.import_jsonl(legacy)
+            self._ready = True
 
 
-def read(path: Path) -> list[Feedback]:
-    """The recorded feedback, oldest first; a line that is not a feedback record (a half-written last
-    line, say) is skipped with a warning naming the file and line."""
+class _Transaction:
+    """`with` block of one write transaction (BEGIN IMMEDIATE ... COMMIT) on a fresh connection; an
+    SQLite error becomes a FeedbackError naming the file."""
+
+    def __init__(self, store: FeedbackStore) -> None:
+        self.store = store
+        self.db: sqlite3.Connection | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self.db = self.store._connect()
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            if self.db is not None:
+                self.db.close()
+            raise self.store._damaged(exc) from exc
+        return self.db
+
+    def __exit__(self, kind, exc, traceback) -> bool:
+        db = self.db
+        try:
+            db.execute("COMMIT" if kind is None else "ROLLBACK")
+        except sqlite3.Error as error:
+            if kind is None:
+                raise self.store._damaged(error) from error
+        finally:
+            db.close()
+        if isinstance(exc, sqlite3.Error):
+            raise self.store._damaged(exc) from exc
+        return False
+
+
+def _row(entry: Feedback, origin: str | None = None) -> tuple:
+    return (entry.time, entry.user, entry.rating, entry.question, entry.answer, int(bool(entry.answered)),
+            json.dumps(list(entry.citations), ensure_ascii=False), entry.note or "", origin)
+
+
+def _keyed(entries: Iterable[Feedback]) -> list[tuple[Feedback, str]]:
+    """Each entry with an import key: the hash of its content and how many equal entries came before it."""
+    seen: Counter[str] = Counter()
+    keyed = []
+    for entry in entries:
+        digest = hashlib.sha256(json.dumps(dataclasses.asdict(entry), ensure_ascii=False, sort_keys=True)
+                                .encode("utf-8")).hexdigest()
+        keyed.append((entry, f"jsonl:{digest}:{seen[digest]}"))
+        seen[digest] += 1
+    return keyed
+
+
+def read_jsonl(path: Path) -> list[Feedback]:
+    """The feedback an earlier version kept as JSON Lines, oldest first; a line that is not a feedback
+    record (a half-written last line, say) is skipped with a warning naming the file and line."""
     if not path.is_file():
         return []
     entries = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{path}: feedback unreadable ({exc}); fix or move it aside") from exc
+        raise FeedbackError(f"{path}: feedback unreadable ({exc}); fix or move it aside") from exc
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue

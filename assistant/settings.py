@@ -144,8 +144,9 @@ class Settings:
         None, "users and their access (users.py): when the file exists, the UI login and the API's HTTP "
         "Basic auth check it, and only users marked restricted see restricted papers", pattern=_ONE_LINE)
     feedback_file: str | None = _setting(
-        None, "the JSON Lines file of 👍/👎 feedback on answers (feedback.py; default: feedback.jsonl in the "
-        "index folder, never with the papers)", pattern=_ONE_LINE)
+        None, "the SQLite file of 👍/👎 feedback on answers (feedback.py; default: feedback.sqlite3 in the "
+        "index folder, never with the papers; a name ending in .jsonl, from earlier versions, is imported "
+        "into a .sqlite3 file beside it)", pattern=_ONE_LINE)
     rate_limit: int = _setting(0, "answers one user may ask for in a minute (more get 429); 0: no limit",
                          ge=0, le=100_000)
 

@@ -207,13 +207,22 @@ class Actions:
         user = getattr(request, "username", None) if self.logins.required else None
         try:
             entry = feedback.from_answer(turns[turn], rating, str(getattr(evt, "note", "") or ""), user)
-            feedback.record(feedback.feedback_path(self.assistant.settings), entry)
+            self.feedback_store().record(entry)
         except Exception as exc:
             return notice_html(friendly(exc))
         mark = "👍" if rating == "up" else "👎"
         comment = " and your comment" if entry.note else ""
         return (f'<p class="ca-small" role="status">Thank you: your {mark}{comment} on question {turn + 1} '
                 "was recorded, to help check and improve the answers.</p>")
+
+    def feedback_store(self):
+        """The feedback store of the settings, opened (and old JSON Lines feedback imported) on first use."""
+        from . import feedback
+
+        store = getattr(self, "_feedback_store", None)
+        if store is None:
+            store = self._feedback_store = feedback.open_store(self.assistant.settings)
+        return store
 
     # --- documents --------------------------------------------------------------------------
     def open_document(self, doc_id: str, start: int | None = None, end: int | None = None,

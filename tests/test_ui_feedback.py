@@ -1,5 +1,5 @@
-"""👍/👎 in a real browser: a rating with its comment is kept in the feedback file with the question,
-the answer and its citations, and `feedback export` turns it into a draft eval question."""
+"""👍/👎 in a real browser: a rating with its comment is kept in the SQLite feedback store with the
+question, the answer and its citations, and `feedback export` turns it into a draft eval question."""
 from __future__ import annotations
 
 import copy
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def rated(corpus_assistant, serve_app, tmp_path_factory):
-    path = tmp_path_factory.mktemp("feedback") / "feedback.jsonl"
+    path = tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
     assistant = copy.copy(corpus_assistant)
     assistant.settings = dataclasses.replace(corpus_assistant.settings, feedback_file=str(path))
     return serve_app(assistant).local_url, path
@@ -45,7 +45,7 @@ def test_browser_feedback_is_stored_with_the_answer_and_exported_for_the_eval(br
     finally:
         context.close()
 
-    up, down = feedback.read(path)
+    up, down = feedback.FeedbackStore(path).entries()
     assert (up.rating, up.question, up.note) == ("up", FUNDING, "Exactly the figure I needed")
     assert up.answered and "£10 million" in up.answer and up.citations
     assert any("£10 million" in c["quote"] for c in up.citations) and all(c["doc_id"] for c in up.citations)
