@@ -1,7 +1,12 @@
-"""Files a user downloads: search results as CSV, written to a private folder that is removed at exit.
+"""What a user takes away: search results as CSV (written to a private folder removed at exit), and
+an answer or the whole conversation as text.
 
 The CSV keeps every cell inert in a spreadsheet (OWASP: CSV injection) and carries what a person needs
-to check a passage against its paper: doc_id, source and character offsets.
+to check a passage against its paper: doc_id, source and character offsets. `answer_text` is one
+answer as plain text for the clipboard ("Copy answer"), `conversation_markdown` the conversation as a
+Markdown file ("Export conversation"): each with every `[n]` spelt out as its paper's title, date,
+type, page or item and the quoted passage, in the UI's own words (no file paths: a source is given
+only as a web address).
 """
 from __future__ import annotations
 
@@ -14,8 +19,15 @@ import uuid
 from pathlib import Path
 from typing import Sequence
 
-from .types import Passage
+from .types import Answer, Citation, Passage
+from .ui_html import shown_date, type_label
 
+MARKDOWN_HEAD = ("# Conversation with the council papers assistant\n\n"
+                 "Answers quote the indexed council papers; each [n] is listed under its answer with the "
+                 "passage it quotes. Check a source before relying on it.")
+_WEB = re.compile(r"https?://\S+$", re.IGNORECASE)
+_MD_SPECIAL = re.compile(r"\[(\d+)\]|([\\`*_<>\[\]|])")
+_MD_LINE_START = re.compile(r"^(\d+(?=[.)])|)([#>+=.)-])")
 CSV_HEADERS = ["rank", "doc_id", "title", "date", "doc_type", "page", "score", "source", "start", "end", "text"]
 
 
@@ -56,3 +68,77 @@ class Exports:
         folder = self.folder / uuid.uuid4().hex
         folder.mkdir()
         return write_search_csv(passages, folder / csv_name(query))
+
+
+def source_details(citation: Citation) -> str:
+    """Where a citation's quote stands, in words: "12 May 2022 · Press release · page 2 · Item 5 Budget"."""
+    meta = citation.meta
+    parts = [shown_date(meta), type_label(meta.doc_type)]
+    if citation.page:
+        parts.append(f"page {citation.page}")
+    item = meta.heading_at(citation.start)
+    if item:
+        parts.append(item)
+    return " · ".join(_one_line(p) for p in parts)
+
+
+def source_line(citation: Citation) -> str:
+    """A citation's paper in words: "Ofsted rating — 12 May 2022 · Press release · page 2"."""
+    return f"{_one_line(citation.meta.title)} — {source_details(citation)}"
+
+
+def web_source(citation: Citation) -> str | None:
+    """The paper's web address when the manifest gives one; a local file path is never shown."""
+    source = (citation.meta.source or "").strip()
+    return source if _WEB.match(source) else None
+
+
+def answer_text(answer: Answer) -> str:
+    """One answer as plain text for the clipboard: the answer (and its notes), then its sources, each
+    `[n]` with its paper's title, date, type, page or item, the quoted passage and its web address."""
+    lines = [_one_line(answer.text)]
+    lines += [f"Note: {_one_line(note)}" for note in answer.notes]
+    if answer.citations:
+        lines += ["", "Sources:" if answer.answered else "Possibly related:"]
+        for c in answer.citations:
+            lines.append(f"[{c.n}] {source_line(c)}")
+            lines.append(f"    > {_one_line(c.quote)}")
+            url = web_source(c)
+            if url:
+                lines.append(f"    {url}")
+    return "\n".join(lines) + "\n"
+
+
+def turn_markdown(number: int, answer: Answer) -> str:
+    """Turn `number` (from 1) of a conversation as Markdown: the question as a heading, the answer, its
+    notes, and its sources as a list with each quote as a block quote. Text from the papers or the user
+    is escaped, so it cannot become a link, a heading or HTML."""
+    out = [f"## {number}. {_md(answer.question)}", "", _md(answer.text, start=True)]
+    out += ["", *[f"*Note: {_md(note)}*" for note in answer.notes]] if answer.notes else []
+    if answer.citations:
+        out += ["", "**Sources**" if answer.answered else "**Possibly related**", ""]
+        for c in answer.citations:
+            out.append(f"- [{c.n}] **{_md(c.meta.title)}** — {_md(source_details(c))}")
+            url = web_source(c)
+            if url:
+                out.append(f"  <{url.replace('>', '%3E').replace(' ', '%20')}>")
+            out.append(f"  > {_md(c.quote)}")
+    return "\n".join(out)
+
+
+def conversation_markdown(turns: Sequence[Answer]) -> str:
+    """The whole conversation as one Markdown file: `MARKDOWN_HEAD`, then each turn (`turn_markdown`).
+    The browser joins the same parts the same way (static/actions.js), so this is exactly the file
+    "Export conversation" downloads."""
+    return "\n\n".join([MARKDOWN_HEAD, *(turn_markdown(i, a) for i, a in enumerate(turns, 1))]) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _md(text: str, start: bool = False) -> str:
+    """`text` on one line with Markdown's special characters escaped, `[n]` markers kept as they are;
+    with `start`, also what would begin a heading, quote or list at the start of a line."""
+    text = _MD_SPECIAL.sub(lambda m: m.group(0) if m.group(1) else "\\" + m.group(2), _one_line(text))
+    return _MD_LINE_START.sub(r"\1\\\2", text) if start else text

@@ -52,7 +52,7 @@ def static_text(name: str) -> str:
 
 CSS = static_text("ui.css")
 PANEL_JS = static_text("panel.js")
-CONVERSATION_JS = PANEL_JS + static_text("conversation.js")
+CONVERSATION_JS = PANEL_JS + static_text("conversation.js") + static_text("actions.js")
 CHIPS_JS = static_text("chips.js")
 # Run after a document opens: brings the highlighted span into view once its tab is visible.
 SCROLL_TO_HIT_JS = static_text("scroll_to_hit.js")

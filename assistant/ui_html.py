@@ -149,6 +149,21 @@ def feedback_html(index: int) -> str:
             'aria-label="Comment on this answer (optional), sent with 👍 or 👎"></div>')
 
 
+def answer_actions_html(answer: Answer, index: int) -> str:
+    """The actions under a finished answer (turn `index`, 0-based): "Copy answer" and "Export
+    conversation" (static/actions.js), carrying this answer's plain text and its Markdown section
+    (export.py) so that neither needs a call to the server, then the 👍/👎 feedback controls."""
+    from .export import MARKDOWN_HEAD, answer_text, turn_markdown  # export.py words its texts with this module
+
+    return (f'<div class="ca-answer-actions" data-copy="{_esc(answer_text(answer))}" '
+            f'data-markdown="{_esc(turn_markdown(index + 1, answer))}">'
+            '<button type="button" class="ca-action" data-action="copy" '
+            'title="Copy this answer with its sources (titles, dates, pages and quotes) as plain text">Copy answer</button>'
+            f'<button type="button" class="ca-action" data-action="export" data-head="{_esc(MARKDOWN_HEAD)}" '
+            'title="Download the whole conversation, with every answer\'s sources, as a Markdown file">'
+            "Export conversation</button></div>" + feedback_html(index))
+
+
 def turn_html(answer: Answer, shown: str | None = None, index: int | None = None) -> str:
     """One question and its answer; `shown` is the part of the answer streamed so far. A finished turn
     with an `index` gets the 👍/👎 feedback controls."""
@@ -170,7 +185,7 @@ def turn_html(answer: Answer, shown: str | None = None, index: int | None = None
     for note in answer.notes if shown is None else ():
         parts.append(f'<p class="ca-small">Note: {_esc(note)}</p>')
     if shown is None and index is not None:
-        parts.append(feedback_html(index))
+        parts.append(answer_actions_html(answer, index))
     parts.append("</div>")
     return f'<section class="ca-turn">{"".join(parts)}</section>'
 
