@@ -13,7 +13,7 @@ from typing import Sequence
 
 import gradio as gr
 
-from .errors import AssistantError, QueryError
+from .errors import AssistantError, FeedbackError, QueryError
 from .export import Exports
 from .serving import RateLimit
 from .types import Answer, Citation, DocumentMeta, Passage, ShortAnswer
@@ -208,6 +208,10 @@ class Actions:
         try:
             entry = feedback.from_answer(turns[turn], rating, str(getattr(evt, "note", "") or ""), user)
             self.feedback_store().record(entry)
+        except FeedbackError as exc:  # the operator's problem: the file's name goes to the log, not the page
+            log.error("rating not recorded: %s", exc)
+            return notice_html("Your rating could not be recorded: the server cannot write its feedback store. "
+                               "The details are in its log.")
         except Exception as exc:
             return notice_html(friendly(exc))
         mark = "👍" if rating == "up" else "👎"

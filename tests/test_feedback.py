@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -83,6 +84,20 @@ def test_users_rating_at_once_from_many_threads_lose_no_write(tmp_path):
     assert not failures
     notes = [e.note for e in feedback.FeedbackStore(path).entries()]
     assert sorted(notes) == sorted(f"w{w} n{n}" for w in range(threads) for n in range(each))
+
+
+def test_users_rating_at_once_from_several_processes_lose_no_write(tmp_path):
+    """Several servers (or workers) over one index: SQLite's file locks keep their writes apart."""
+    path = tmp_path / "index" / "feedback.sqlite3"
+    feedback.FeedbackStore(path).entries()
+    script = ("import sys; from assistant import feedback\n"
+              "store = feedback.FeedbackStore(sys.argv[1])\n"
+              "for n in range(20): store.record(feedback.Feedback('up', 'q', 'a', True, note=f'{sys.argv[2]} {n}'))\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(path), f"p{p}"], cwd=ROOT, env=env) for p in range(4)]
+    assert [run.wait(timeout=120) for run in runs] == [0] * 4
+    assert sorted(e.note for e in feedback.FeedbackStore(path).entries()) == sorted(
+        f"p{p} {n}" for p in range(4) for n in range(20))
 
 
 def test_feedback_kept_as_json_lines_is_imported_once_and_nothing_is_lost(make_settings, caplog):
@@ -182,6 +197,6 @@ def test_feedback_list_runs_as_a_command(tmp_path):
     feedback.FeedbackStore(index / "feedback.sqlite3").record(feedback.from_answer(GOOD, "up", "spot on", now=NOW))
     run = subprocess.run([sys.executable, "-m", "assistant", "--index", str(index), "feedback", "list"],
                          capture_output=True, text=True, encoding="utf-8", cwd=ROOT, timeout=120,
-                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8"})
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8"})
     assert run.returncode == 0, run.stderr
     assert "👍 up" in run.stdout and "spot on" in run.stdout

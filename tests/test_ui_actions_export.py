@@ -1,15 +1,18 @@
 """Answer actions' texts, on real answers from the bundled corpus: "Copy answer" (plain text with every
 [n] spelt out) and "Export conversation" (Markdown, every turn with its own sources), and the HTML that
-carries them to the browser's script."""
+carries them to the browser's script; a rating through the chat's handler."""
 from __future__ import annotations
 
 import dataclasses
 import re
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import pytest
 
-from assistant import export, ui_html
+from assistant import export, feedback, ui_html
+from assistant.ui_actions import Actions
+from tests.test_feedback import GOOD, NOT_SAID
 from assistant.types import Answer, Citation, DocumentMeta
 
 FUNDING = "How much extra funding went into children's services in 2021/22?"
@@ -109,3 +112,18 @@ def test_the_page_carries_exactly_the_texts_the_builders_make(conversation):
     assert "<script" not in hostile
     streaming = ui_html.conversation_html(conversation, shown_last="£10")
     assert streaming.count('class="ca-answer-actions"') == 2, "an answer still arriving has no actions yet"
+
+
+def test_the_chat_records_a_rating_and_keeps_a_damaged_store_out_of_the_page(make_settings, tmp_path, caplog):
+    settings = make_settings()
+    actions = Actions(SimpleNamespace(settings=settings))
+    status = actions.rate([GOOD, NOT_SAID], SimpleNamespace(turn=1, rating="down", note="see the waste plan"))
+    assert "your 👎 and your comment on question 2 was recorded" in status
+    stored, = feedback.open_store(settings).entries()
+    assert (stored.question, stored.rating, stored.note) == (NOT_SAID.question, "down", "see the waste plan")
+    damaged = tmp_path / "damaged.sqlite3"
+    damaged.write_bytes(b"not a database " * 300)
+    broken = Actions(SimpleNamespace(settings=make_settings(feedback_file=str(damaged))))
+    status = broken.rate([GOOD], SimpleNamespace(turn=0, rating="up", note=""))
+    assert "could not be recorded" in status and str(damaged) not in status, "no server path on the page"
+    assert f"{damaged}: not a readable feedback database" in caplog.text
