@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .types import Answer, Citation, Passage
-from .ui_html import shown_date, type_label
+from .wording import shown_date, type_label
 
 MARKDOWN_HEAD = ("# Conversation with the council papers assistant\n\n"
                  "Answers quote the indexed council papers; each [n] is listed under its answer with the "

@@ -24,10 +24,10 @@ import logging
 import sqlite3
 import threading
 from collections import Counter
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from .errors import FeedbackError, QueryError
 from .types import Answer
@@ -121,7 +121,7 @@ class FeedbackStore:
 
     def record(self, feedback: Feedback) -> None:
         """Add one rating, committed to disk before this returns."""
-        with self._write() as db:
+        with self._transaction() as db:
             db.execute(f"INSERT INTO feedback ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                        _row(feedback))
 
@@ -135,7 +135,7 @@ class FeedbackStore:
                 rows = db.execute("SELECT rating, question, answer, answered, citations, note, user, time "
                                   "FROM feedback ORDER BY time, id").fetchall()
         except sqlite3.Error as exc:
-            raise self._damaged(exc) from exc
+            raise self._failed(exc) from exc
         return [Feedback(rating, question, answer, bool(answered), tuple(json.loads(citations)), note, user, time)
                 for rating, question, answer, answered, citations, note, user, time in rows]
 
@@ -144,7 +144,7 @@ class FeedbackStore:
         content and its count among equal lines, so importing a file twice, or after more lines were
         appended to it, adds each rating once); returns how many were added."""
         rows = [_row(entry, origin) for entry, origin in _keyed(read_jsonl(path))]
-        with self._write(prepare=False) as db:
+        with self._transaction(prepare=False) as db:
             before = db.total_changes
             db.executemany(f"INSERT OR IGNORE INTO feedback ({', '.join(_COLUMNS)}) "
                            f"VALUES ({', '.join('?' * len(_COLUMNS))})", rows)
@@ -158,14 +158,30 @@ class FeedbackStore:
         db.execute("PRAGMA synchronous=FULL")
         return db
 
-    def _damaged(self, exc: BaseException) -> FeedbackError:
+    def _failed(self, exc: sqlite3.Error) -> FeedbackError:
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+            return FeedbackError(f"{self.path}: feedback database busy ({exc}): another process held it for "
+                                 f"over {BUSY_TIMEOUT_S:.0f} s; try again")
         return FeedbackError(f"{self.path}: not a readable feedback database ({exc}); move it aside (the next "
                              "rating starts a new one) or restore it from a backup")
 
-    def _write(self, prepare: bool = True):
+    @contextmanager
+    def _transaction(self, prepare: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT: the write lock is taken first, so two
+        writers queue instead of failing) on a fresh connection."""
         if prepare:
             self._prepare()
-        return _Transaction(self)
+        try:
+            with closing(self._connect()) as db:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
 
     def _prepare(self) -> None:
         """Make the schema (or check the one there) and import old JSON Lines, once per store."""
@@ -188,43 +204,11 @@ class FeedbackStore:
                         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                         db.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise self._damaged(exc) from exc
+                raise self._failed(exc) from exc
             for legacy in self.legacy:
                 if legacy.is_file():
                     self.import_jsonl(legacy)
             self._ready = True
-
-
-class _Transaction:
-    """`with` block of one write transaction (BEGIN IMMEDIATE ... COMMIT) on a fresh connection; an
-    SQLite error becomes a FeedbackError naming the file."""
-
-    def __init__(self, store: FeedbackStore) -> None:
-        self.store = store
-        self.db: sqlite3.Connection | None = None
-
-    def __enter__(self) -> sqlite3.Connection:
-        try:
-            self.db = self.store._connect()
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            if self.db is not None:
-                self.db.close()
-            raise self.store._damaged(exc) from exc
-        return self.db
-
-    def __exit__(self, kind, exc, traceback) -> bool:
-        db = self.db
-        try:
-            db.execute("COMMIT" if kind is None else "ROLLBACK")
-        except sqlite3.Error as error:
-            if kind is None:
-                raise self.store._damaged(error) from error
-        finally:
-            db.close()
-        if isinstance(exc, sqlite3.Error):
-            raise self.store._damaged(exc) from exc
-        return False
 
 
 def _row(entry: Feedback, origin: str | None = None) -> tuple:

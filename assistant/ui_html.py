@@ -6,13 +6,14 @@ text is escaped before it becomes HTML; a citation becomes a button whose data a
 """
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from typing import Iterator, Sequence
 
+from .export import MARKDOWN_HEAD, answer_text, turn_markdown
 from .pages import PageImage
 from .types import OCR_NOTE, Answer, Citation, Document, DocumentMeta, Passage
+from .wording import date_text, shown_date, type_label
 
 TITLE = "Council papers assistant"
 SEARCH_HEADERS = ["rank", "title", "date", "type", "page", "score", "passage"]
@@ -25,33 +26,6 @@ _esc = html.escape
 FOLLOW_UP_NOTE = "Read as a follow-up to the questions before it."
 
 
-def date_text(iso: str | None) -> str:
-    """An ISO date as people write it ("28 Sep 2021"); "undated" when there is none; text that is not
-    an ISO date as it is."""
-    if not iso:
-        return "undated"
-    try:
-        day = dt.date.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return f"{day.day} {day:%b %Y}"
-
-
-def shown_date(meta: DocumentMeta) -> str:
-    """The paper's date in words; an estimated one (the manifest gives a `date_note` saying how it was
-    estimated) reads "about 23 Aug 2021", or "about May 2022" when the first of a month stands for the
-    month."""
-    if "date" in meta.inferred:
-        return f"{date_text(meta.date)} (inferred)"
-    if not meta.date_note or not meta.date:
-        return date_text(meta.date)
-    try:
-        day = dt.date.fromisoformat(meta.date)
-    except ValueError:
-        return f"about {meta.date}"
-    return f"about {day:%B %Y}" if day.day == 1 else f"about {date_text(meta.date)}"
-
-
 def date_html(meta: DocumentMeta) -> str:
     """`shown_date` escaped; an estimate carries its reason on hover and to assistive technology."""
     text = _esc(shown_date(meta))
@@ -59,12 +33,6 @@ def date_html(meta: DocumentMeta) -> str:
         return text
     note = _esc(f"Estimated date: {meta.date_note}")
     return f'<span class="ca-estimated" title="{note}" aria-label="{text} ({note})">{text}</span>'
-
-
-def type_label(doc_type: str) -> str:
-    """A document type slug in words: "cabinet-member-update" -> "Cabinet member update"."""
-    words = " ".join(re.split(r"[-_\s]+", doc_type.strip()))
-    return words[:1].upper() + words[1:]
 
 
 def type_choices(doc_types: Sequence[str]) -> list[tuple[str, str]]:
@@ -153,8 +121,6 @@ def answer_actions_html(answer: Answer, index: int) -> str:
     """The actions under a finished answer (turn `index`, 0-based): "Copy answer" and "Export
     conversation" (static/actions.js), carrying this answer's plain text and its Markdown section
     (export.py) so that neither needs a call to the server, then the 👍/👎 feedback controls."""
-    from .export import MARKDOWN_HEAD, answer_text, turn_markdown  # export.py words its texts with this module
-
     return (f'<div class="ca-answer-actions" data-copy="{_esc(answer_text(answer))}" '
             f'data-markdown="{_esc(turn_markdown(index + 1, answer))}">'
             '<button type="button" class="ca-action" data-action="copy" '

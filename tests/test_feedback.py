@@ -131,7 +131,8 @@ def test_an_old_jsonl_feedback_file_setting_is_imported_into_a_database_beside_i
     assert old.with_suffix(".sqlite3").is_file()
 
 
-def test_a_damaged_feedback_database_is_an_error_naming_the_file(make_settings, tmp_path, capsys):
+def test_a_damaged_or_busy_feedback_database_is_an_error_naming_the_file(make_settings, tmp_path, capsys,
+                                                                         monkeypatch):
     path = tmp_path / "index" / "feedback.sqlite3"
     path.parent.mkdir()
     path.write_bytes(b"this is not SQLite " * 200)
@@ -142,6 +143,15 @@ def test_a_damaged_feedback_database_is_an_error_naming_the_file(make_settings, 
     assert main(["--index", str(path.parent), "feedback", "list"]) == 1
     err = capsys.readouterr().err
     assert str(path) in err and "move it aside" in err and "Traceback" not in err
+    busy = feedback.FeedbackStore(tmp_path / "busy.sqlite3")
+    busy.entries()
+    busy.record(feedback.from_answer(GOOD, "up"))
+    monkeypatch.setattr(feedback, "BUSY_TIMEOUT_S", 0.05)
+    with sqlite3.connect(busy.path, isolation_level=None) as holder:
+        holder.execute("BEGIN IMMEDIATE")  # another writer keeps the lock
+        with pytest.raises(FeedbackError, match="busy.sqlite3: feedback database busy"):
+            busy.record(feedback.from_answer(GOOD, "down"))
+        holder.execute("ROLLBACK")
     newer = tmp_path / "newer.sqlite3"
     with sqlite3.connect(newer) as db:
         db.execute("PRAGMA user_version=99")
