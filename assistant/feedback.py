@@ -27,10 +27,13 @@ from collections import Counter
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from .errors import FeedbackError, QueryError
 from .types import Answer
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +75,22 @@ class Feedback:
     time: str = ""
 
 
-def feedback_path(settings) -> Path:
+def feedback_path(settings: Settings) -> Path:
     """The feedback database the settings name, else feedback.sqlite3 beside the index builds. A
     `feedback_file` ending in .jsonl (a setting from before the SQLite store) names the old file: the
-    database goes beside it, with the suffix .sqlite3, and imports it."""
+    database goes beside it, with the suffix .sqlite3, and imports it. Feedback (questions, comments,
+    user names) is never kept among the papers: a file inside the corpus folder is a FeedbackError."""
     if not settings.feedback_file:
         return Path(settings.index_dir) / FEEDBACK_DB
     path = Path(settings.feedback_file)
-    return path.with_suffix(".sqlite3") if path.suffix == ".jsonl" else path
+    path = path.with_suffix(".sqlite3") if path.suffix == ".jsonl" else path
+    if path.resolve().is_relative_to(Path(settings.corpus_dir).resolve()):
+        raise FeedbackError(f"feedback_file {path}: inside the corpus folder {settings.corpus_dir}; keep feedback "
+                            "beside the index (leave the setting unset), never with the papers")
+    return path
 
 
-def legacy_paths(settings) -> list[Path]:
+def legacy_paths(settings: Settings) -> list[Path]:
     """The JSON Lines files earlier versions may have written ratings to, for `FeedbackStore` to import."""
     candidates = [Path(settings.index_dir) / LEGACY_FILE, feedback_path(settings).with_suffix(".jsonl")]
     if settings.feedback_file and Path(settings.feedback_file).suffix == ".jsonl":
@@ -90,7 +98,7 @@ def legacy_paths(settings) -> list[Path]:
     return list(dict.fromkeys(candidates))
 
 
-def open_store(settings) -> FeedbackStore:
+def open_store(settings: Settings) -> FeedbackStore:
     """The feedback store of `settings`, importing any feedback an earlier version kept as JSON Lines."""
     return FeedbackStore(feedback_path(settings), legacy_paths(settings))
 

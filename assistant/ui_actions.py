@@ -9,7 +9,7 @@ import datetime as dt
 import logging
 import re
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import gradio as gr
 
@@ -22,6 +22,9 @@ from .ui_html import (conversation_html, document_html, header_html, library_row
                       stream_prefixes, type_choices)
 from .ui_panels import (filter_chips_html, filter_note, filter_words, quote_span, watches_html)
 from .users import Logins
+
+if TYPE_CHECKING:
+    from .feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +222,7 @@ class Actions:
         return (f'<p class="ca-small" role="status">Thank you: your {mark}{comment} on question {turn + 1} '
                 "was recorded, to help check and improve the answers.</p>")
 
-    def feedback_store(self):
+    def feedback_store(self) -> FeedbackStore:
         """The feedback store of the settings, opened (and old JSON Lines feedback imported) on first use."""
         from . import feedback
 

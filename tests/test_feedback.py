@@ -127,6 +127,9 @@ def test_an_old_jsonl_feedback_file_setting_is_imported_into_a_database_beside_i
     write_jsonl(old, [feedback.from_answer(GOOD, "up", now=NOW)])
     settings = make_settings(feedback_file=str(old))
     assert feedback.feedback_path(settings) == old.with_suffix(".sqlite3")
+    with pytest.raises(FeedbackError, match="inside the corpus folder"):
+        feedback.feedback_path(make_settings(feedback_file=str(tmp_path / "corpus" / "f.sqlite3"),
+                                             corpus_dir=tmp_path / "corpus"))
     assert [e.question for e in feedback.open_store(settings).entries()] == [GOOD.question]
     assert old.with_suffix(".sqlite3").is_file()
 
