@@ -10,7 +10,7 @@ import re
 import pytest
 
 from assistant import export, feedback
-from tests.test_ui import FUNDING, ask, browser  # noqa: F401  (browser: a fixture)
+from tests.test_ui import FUNDING, ask, browser, shot  # noqa: F401  (browser: a fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 BINS = "What is the bin collection schedule for Bootle?"
@@ -47,6 +47,8 @@ def test_browser_copies_an_answer_exports_the_conversation_and_stores_a_rating(b
 
         copy_button.click()
         page.get_by_role("button", name="Copied ✓").wait_for()
+        turns.nth(0).scroll_into_view_if_needed()
+        shot(page, "answer-actions", full_page=False)
         copied = page.evaluate("() => navigator.clipboard.readText()")
         assert copied == export.answer_text(first)
         assert copied.startswith("£10 million [1]") and "\nSources:\n[1] " in copied and "corpus/" not in copied
