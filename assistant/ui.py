@@ -107,7 +107,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
 
             with gr.Tab("Search", id="search"):
                 gr.Markdown("Ranked passages from the papers, for checking and exporting. "
-                            "Select a row to read the passage in its document.")
+                            "Select a result to read the passage in its paper.")
                 with gr.Row(equal_height=True):
                     query = gr.Textbox(label="Search the papers", placeholder="e.g. foster carers recruitment",
                                        scale=5, elem_id="ca-query")

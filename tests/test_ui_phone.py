@@ -142,6 +142,13 @@ def test_phone_filter_and_date_fields_are_inside_the_viewport(phone):
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert "Filtered: only papers dated from 31 Dec 2021 were searched." in phone.inner_text(".ca-status")
 
+    phone.get_by_role("tab", name="Chat").click()
+    phone.get_by_text("Filters: dates and types of paper").click()
+    chat_fields = "#ca-chat-since input, #ca-chat-until input"
+    phone.locator(chat_fields).last.wait_for(state="visible")
+    assert phone.locator(chat_fields).count() == 2 and not inside_width(phone, chat_fields, PHONE["width"])
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
 
 @pytest.mark.browser
 def test_desktop_search_shows_the_table_with_filtered_wording(desktop):
