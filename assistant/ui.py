@@ -29,9 +29,9 @@ from starlette.middleware import Middleware
 from .api import build_api, mount
 from .serving import RateLimit, RequestGuard
 from .ui_actions import EXAMPLE_QUESTIONS, UNEXPECTED, Actions, friendly
-from .ui_html import (LIBRARY_HEADERS, SEARCH_HEADERS, TITLE, conversation_html, header_html, library_cards_html,
-                      library_rows, library_summary_md, placeholder_document_html, search_cards_html, sources_html,
-                      type_choices)
+from .ui_html import (LIBRARY_HEADERS, LIBRARY_TYPES, SEARCH_HEADERS, SEARCH_TYPES, TITLE, conversation_html,
+                      header_html, library_cards_html, library_rows, library_summary_md, placeholder_document_html,
+                      search_cards_html, sources_html, type_choices)
 from .ui_panels import (filter_chips_html, watches_html)
 from .users import Logins
 
@@ -122,7 +122,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                     search_status = gr.HTML("", elem_classes="ca-status", apply_default_css=False, js_on_load=None)
                     download = gr.DownloadButton("Download CSV", visible=False, elem_id="ca-download", size="md",
                                                  scale=0, min_width=160)
-                results = gr.Dataframe(headers=SEARCH_HEADERS, value=[], interactive=False, wrap=True,
+                results = gr.Dataframe(headers=SEARCH_HEADERS, datatype=SEARCH_TYPES, value=[], interactive=False, wrap=True,
                                        column_widths=["6%", "22%", "10%", "12%", "6%", "7%", "37%"],
                                        elem_id="ca-results", max_height=640)
                 search_cards = gr.HTML(search_cards_html([]), elem_id="ca-search-cards", apply_default_css=False,
@@ -130,8 +130,8 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
 
             with gr.Tab("Library", id="library"):
                 library_summary = gr.Markdown(library_summary_md(documents))
-                library = gr.Dataframe(headers=LIBRARY_HEADERS, value=library_rows(documents), interactive=False,
-                                       wrap=True, elem_id="ca-library", max_height=720,
+                library = gr.Dataframe(headers=LIBRARY_HEADERS, datatype=LIBRARY_TYPES, value=library_rows(documents),
+                                       interactive=False, wrap=True, elem_id="ca-library", max_height=720,
                                        column_widths=["44%", "13%", "17%", "17%", "9%"])
                 library_cards = gr.HTML(library_cards_html(documents), elem_id="ca-library-cards",
                                         apply_default_css=False, js_on_load=PANEL_JS)

@@ -17,6 +17,9 @@ from .types import OCR_NOTE, Answer, Citation, Document, DocumentMeta, Passage
 TITLE = "Council papers assistant"
 SEARCH_HEADERS = ["Rank", "Title", "Date", "Type", "Page", "Score", "Passage"]
 LIBRARY_HEADERS = ["Title", "Date", "Type", "Committee", "Passages"]
+# Column types: only the date is HTML (table_date_html, escaped), so that an estimate shows its reason on hover.
+SEARCH_TYPES = ["number", "str", "html", "str", "str", "number", "str"]
+LIBRARY_TYPES = ["str", "html", "str", "str", "number"]
 CARD_PASSAGE_CHARS = 320  # a search card shows the passage's opening, cut at a word; the paper has the rest
 LIBRARY_CARDS = 500  # papers the phone's library lists as cards; the table and search reach the others
 STREAM_WORDS = 3
@@ -351,10 +354,20 @@ def library_summary_md(documents: Sequence[tuple[DocumentMeta, int]]) -> str:
     return f"**{len(documents)}** papers indexed in **{total}** passages. Select a paper to read it."
 
 
+def table_date_html(meta: DocumentMeta) -> str:
+    """The paper's date in words for a table's HTML date column: escaped, and an estimated one carries
+    its reason on hover (the cards fold it out on a tap)."""
+    text = _esc(shown_date(meta))
+    if not meta.date_note or not meta.date:
+        return text
+    return f'<span class="ca-estimated" title="{_esc(f"Estimated date: {meta.date_note}")}">{text}</span>'
+
+
 def search_rows(passages: Sequence[Passage]) -> list[list]:
-    """The search table's rows (SEARCH_HEADERS): dates and types in words, the passage on one line."""
-    return [[p.rank, p.meta.title, shown_date(p.meta), type_label(p.meta.doc_type), p.chunk.page or "", round(p.score, 3),
-             " ".join(p.chunk.text.split())] for p in passages]
+    """The search table's rows (SEARCH_HEADERS): dates (HTML, SEARCH_TYPES) and types in words, the
+    passage on one line."""
+    return [[p.rank, p.meta.title, table_date_html(p.meta), type_label(p.meta.doc_type), p.chunk.page or "",
+             round(p.score, 3), " ".join(p.chunk.text.split())] for p in passages]
 
 
 def _inferred(meta: DocumentMeta, name: str, shown: str) -> str:
@@ -363,8 +376,9 @@ def _inferred(meta: DocumentMeta, name: str, shown: str) -> str:
 
 
 def library_rows(documents: Sequence[tuple[DocumentMeta, int]]) -> list[list]:
-    """One row per paper (LIBRARY_HEADERS); a field read from the paper itself says "(inferred)"."""
-    return [[_inferred(m, "title", m.title), shown_date(m), _inferred(m, "doc_type", type_label(m.doc_type)),
+    """One row per paper (LIBRARY_HEADERS, the date as HTML: LIBRARY_TYPES); a field read from the paper
+    itself says "(inferred)"."""
+    return [[_inferred(m, "title", m.title), table_date_html(m), _inferred(m, "doc_type", type_label(m.doc_type)),
              _inferred(m, "committee", m.committee or ""), chunks] for m, chunks in documents]
 
 

@@ -57,8 +57,10 @@ def test_library_cards_and_rows_name_each_paper_in_words_without_ids():
     assert cards.count('class="ca-card ca-result-card"') == 2 and "12 passages" in cards and "1 passage<" in cards
     assert "Audit &amp; Governance (inferred)" in cards and "<script" not in cards
     assert ui_html.LIBRARY_HEADERS == ["Title", "Date", "Type", "Committee", "Passages"]
-    assert ui_html.library_rows(documents)[0] == [META.title, "about May 2022", "Cabinet member update",
-                                                  "Audit & Governance", 12]
+    row = ui_html.library_rows(documents)[0]
+    assert row[0] == META.title and row[2:] == ["Cabinet member update", "Audit & Governance", 12]
+    assert row[1] == ('<span class="ca-estimated" title="Estimated date: not dated; the month of the meeting it '
+                      'reports">about May 2022</span>')
     capped = ui_html.library_cards_html(documents * 3, limit=4)
     assert capped.count("ca-result-card\"") == 4 and "The first 4 of 6 papers" in capped
 
@@ -197,3 +199,16 @@ def test_library_is_cards_on_a_phone_and_a_table_on_a_desktop(phone, corpus_assi
     rows.first.wait_for(state="visible")
     assert rows.count() == len(documents) and not phone.locator("#ca-library-cards").is_visible()
     assert "doc_id" not in phone.inner_text("#ca-library")
+
+
+@pytest.mark.browser
+def test_desktop_tables_show_an_estimated_date_with_its_reason_on_hover(desktop):
+    desktop.get_by_role("tab", name="Library").click()
+    desktop.locator("#ca-library [role=row].virtual-row").first.wait_for(state="visible")
+    estimated = desktop.locator("#ca-library [role=gridcell] .ca-estimated").first
+    assert estimated.inner_text() == "about May 2022"
+    assert (estimated.get_attribute("title") or "").startswith("Estimated date: ")
+    search(desktop, "Ofsted inadequate rating")
+    desktop.locator("#ca-results [role=row].virtual-row").first.wait_for(state="visible")
+    dates = desktop.locator("#ca-results [role=gridcell] .ca-estimated")
+    assert dates.count() >= 1 and (dates.first.get_attribute("title") or "").startswith("Estimated date: ")
