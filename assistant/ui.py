@@ -29,8 +29,9 @@ from starlette.middleware import Middleware
 from .api import build_api, mount
 from .serving import RateLimit, RequestGuard
 from .ui_actions import EXAMPLE_QUESTIONS, UNEXPECTED, Actions, friendly
-from .ui_html import (LIBRARY_HEADERS, SEARCH_HEADERS, TITLE, conversation_html, header_html, library_rows,
-                      library_summary_md, placeholder_document_html, sources_html, type_choices)
+from .ui_html import (LIBRARY_HEADERS, LIBRARY_TYPES, SEARCH_HEADERS, SEARCH_TYPES, TITLE, conversation_html,
+                      header_html, library_cards_html, library_rows, library_summary_md, placeholder_document_html,
+                      search_cards_html, sources_html, type_choices)
 from .ui_panels import (filter_chips_html, watches_html)
 from .users import Logins
 
@@ -106,7 +107,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
 
             with gr.Tab("Search", id="search"):
                 gr.Markdown("Ranked passages from the papers, for checking and exporting. "
-                            "Select a row to read the passage in its document.")
+                            "Select a result to read the passage in its paper.")
                 with gr.Row(equal_height=True):
                     query = gr.Textbox(label="Search the papers", placeholder="e.g. foster carers recruitment",
                                        scale=5, elem_id="ca-query")
@@ -121,15 +122,19 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                     search_status = gr.HTML("", elem_classes="ca-status", apply_default_css=False, js_on_load=None)
                     download = gr.DownloadButton("Download CSV", visible=False, elem_id="ca-download", size="md",
                                                  scale=0, min_width=160)
-                results = gr.Dataframe(headers=SEARCH_HEADERS, value=[], interactive=False, wrap=True,
+                results = gr.Dataframe(headers=SEARCH_HEADERS, datatype=SEARCH_TYPES, value=[], interactive=False, wrap=True,
                                        column_widths=["6%", "22%", "10%", "12%", "6%", "7%", "37%"],
                                        elem_id="ca-results", max_height=640)
+                search_cards = gr.HTML(search_cards_html([]), elem_id="ca-search-cards", apply_default_css=False,
+                                       js_on_load=PANEL_JS)  # the results on a phone (ui.css: below 700 px)
 
             with gr.Tab("Library", id="library"):
                 library_summary = gr.Markdown(library_summary_md(documents))
-                library = gr.Dataframe(headers=LIBRARY_HEADERS, value=library_rows(documents), interactive=False,
-                                       wrap=True, elem_id="ca-library", max_height=720,
-                                       column_widths=["34%", "10%", "15%", "20%", "8%", "13%"])
+                library = gr.Dataframe(headers=LIBRARY_HEADERS, datatype=LIBRARY_TYPES, value=library_rows(documents),
+                                       interactive=False, wrap=True, elem_id="ca-library", max_height=720,
+                                       column_widths=["44%", "13%", "17%", "17%", "9%"])
+                library_cards = gr.HTML(library_cards_html(documents), elem_id="ca-library-cards",
+                                        apply_default_css=False, js_on_load=PANEL_JS)
 
             with gr.Tab("Watches", id="watches") as watches_tab:
                 watches_panel = gr.HTML(watches_html([]), elem_id="ca-watches", apply_default_css=False,
@@ -166,12 +171,16 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
         search_inputs = [query, k, search_since, search_until, search_types]
         search_outputs = [results, download, passages, search_status]
         for trigger in (query.submit, search_button.click):
-            trigger(actions.search_table, search_inputs, search_outputs, **private)
+            trigger(actions.search_table, search_inputs, search_outputs, **private).then(
+                search_cards_html, [passages], [search_cards], show_progress="hidden", **private)
         results.select(actions.open_search_result, [passages], [document, tabs, origin], **private).then(
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
         library.select(actions.open_library_row, [library_ids], [document, tabs, origin], **private).then(
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
 
+        search_cards.cite(actions.open_search_card, None, [document, tabs, origin], **private).then(
+            None, None, None, js=SCROLL_TO_HIT_JS, **private)
+        library_cards.cite(actions.open_library_card, None, [document, tabs, origin], **private)
         watches_panel.cite(actions.open_watch_match, None, [document, tabs, origin], **private).then(
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
         watches_tab.select(actions.watches_view, None, [watches_panel], **private)
@@ -180,7 +189,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
         app.load(actions.restore, [stored], [conversation, sources, turns], **private)
         # Each page load shows the index as it is now: ingest may have published a new build since.
         app.load(actions.library_view, None,
-                 [header, library_summary, library, library_ids, chat_types, search_types], **private)
+                 [header, library_summary, library, library_ids, chat_types, search_types, library_cards], **private)
     app.actions = actions
     return app
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import html
 import logging
 import re
 import time
@@ -17,9 +18,9 @@ from .errors import AssistantError, FeedbackError, QueryError
 from .export import Exports
 from .serving import RateLimit
 from .types import Answer, Citation, DocumentMeta, Passage, ShortAnswer
-from .ui_html import (conversation_html, document_html, header_html, library_rows, library_summary_md,
-                      notice_html, page_notice_html, page_view_html, search_rows, sources_html,
-                      stream_prefixes, type_choices)
+from .ui_html import (conversation_html, document_html, header_html, library_cards_html, library_rows,
+                      library_summary_md, notice_html, page_notice_html, page_view_html, search_rows,
+                      sources_html, stream_prefixes, type_choices)
 from .ui_panels import (filter_chips_html, filter_note, filter_words, quote_span, watches_html)
 from .users import Logins
 
@@ -277,18 +278,27 @@ class Actions:
             return gr.skip(), gr.skip(), gr.skip()
         return self.show_document("library", doc_ids[row], request=request)
 
+    def open_search_card(self, evt: gr.EventData, request: gr.Request = None):
+        """A search result card tapped (the phone's view of the results): its paper at the passage."""
+        return self.show_document("search", str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
+                                  _int(getattr(evt, "end", None)), request)
+
+    def open_library_card(self, evt: gr.EventData, request: gr.Request = None):
+        """A library card tapped (the phone's view of the library): its paper from the top."""
+        return self.show_document("library", str(getattr(evt, "doc_id", "")), request=request)
+
     def library_view(self, request: gr.Request = None):
-        """(header, library summary, library rows, their doc_ids, and the two type filters) for the
-        index as it is now, as the signed-in user may see it."""
+        """(header, library summary, library rows, their doc_ids, the two type filters, and the library
+        as cards) for the index as it is now, as the signed-in user may see it."""
         try:
             documents = self.assistant.documents(restricted=self.sees_restricted(request))
         except Exception as exc:  # the page keeps the library it was built with
             log.warning("library not refreshed: %s", friendly(exc))
-            return (gr.skip(),) * 6
+            return (gr.skip(),) * 7
         types = sorted({meta.doc_type for meta, _ in documents})
         return (header_html(documents), library_summary_md(documents), library_rows(documents),
                 [m.doc_id for m, _ in documents], gr.CheckboxGroup(choices=type_choices(types)),
-                gr.CheckboxGroup(choices=type_choices(types)))
+                gr.CheckboxGroup(choices=type_choices(types)), library_cards_html(documents))
 
     # --- watches ----------------------------------------------------------------------------
     def watches_view(self, request: gr.Request = None) -> str:
@@ -323,7 +333,8 @@ class Actions:
     # --- search -----------------------------------------------------------------------------
     def search_table(self, query: str, k: float, since: str | None, until: str | None, doc_types: list[str] | None,
                      request: gr.Request = None):
-        """(table rows, CSV download, passages, status) for a query."""
+        """(table rows, CSV download, passages, status) for a query; the status says when filters
+        limited the papers searched, in the words an answer uses."""
         try:
             since, until = filter_date(since, "From"), filter_date(until, "To")
             passages = self.assistant.search(query, k=int(k), since=since, until=until,
@@ -331,12 +342,14 @@ class Actions:
                                              restricted=self.sees_restricted(request))
         except Exception as exc:
             return [], gr.DownloadButton(value=None, visible=False), [], notice_html(friendly(exc))
+        note = filter_note(since, until, doc_types or ())
+        filtered = f'<p class="ca-small ca-filtered">{html.escape(note)}</p>' if note else ""
         if not passages:
             return ([], gr.DownloadButton(value=None, visible=False), [],
-                    '<p class="ca-small">No passages match; try other words or fewer filters.</p>')
+                    f'<p class="ca-small">No passages match; try other words or fewer filters.</p>{filtered}')
         path = self.exports.search_csv(query, passages)
         status = (f'<p class="ca-small">{len(passages)} passage{"s" if len(passages) != 1 else ""}, best first. '
-                  "Select a row to read it in its document.</p>")
+                  f"Select one to read it in its paper.</p>{filtered}")
         return search_rows(passages), gr.DownloadButton(value=str(path), visible=True), passages, status
 
     # --- API (JSON for gradio_client) -----------------------------------------------------
