@@ -38,6 +38,7 @@ EXAMPLE_QUESTIONS = (
 KEPT_TURNS = 50  # turns kept in the browser's storage; older ones are dropped first
 SHOWN_MATCHES = 20  # watch matches the Watches tab lists per watch, newest first
 _DAY_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+UNCHANGED = (gr.skip(),) * 4  # a chat step that changes nothing
 UNEXPECTED = "Something went wrong on the server; the details are in its log. Please try again."
 
 
@@ -197,6 +198,7 @@ class Actions:
         record = stored_turns([answer])[0]
         yield (gr.HTML(step=part_step(turn_html(answer, index), record=record, keep=KEPT_TURNS)),
                gr.HTML(step=source_group_step(len(turns), answer)), turns, "")
+        yield UNCHANGED  # Gradio's closing message repeats the last step: let that be an empty one
 
     def _notice(self, notice: str, turns: list[Answer], pending: int | None) -> gr.HTML:
         """The step that shows an error in plain words, the pending turn removed (the whole empty

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
+import gradio as gr
 import pytest
 
 from assistant import ui_actions, ui_html
@@ -191,6 +192,8 @@ def steps(assistant, turns=()) -> list[dict]:
     actions = ui_actions.Actions(assistant, examples=())
     out = []
     for outputs in actions.respond("Why?", list(turns), "", "", []):
+        if not isinstance(outputs[0], gr.HTML):
+            continue
         out.append(outputs[0].props["step"])
         if "text" in out[-1]:
             assistant.shown.release()
