@@ -30,11 +30,16 @@ $(OCR_STAMP): | $(STAMP)
 
 ocr: $(OCR_STAMP)
 
-# Debian's Chromium for the browser tests (Playwright's own download needs the internet); without
-# it the browser tests skip with a message.
-$(BROWSER_STAMP): | $(STAMP)
+# Debian's Chromium for the browser tests (Playwright's own download needs the internet), and
+# axe-core from npm (tests/package.json, pinned by tests/package-lock.json) for their accessibility
+# check; without either, the tests that need it skip with a message.
+$(BROWSER_STAMP): tests/package-lock.json | $(STAMP)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
 		|| echo "warning: could not install chromium; browser tests will be skipped" >&2
+	command -v npm >/dev/null || (apt-get update && apt-get install -y npm) \
+		|| echo "warning: could not install npm; the axe-core check will be skipped" >&2
+	command -v npm >/dev/null && npm ci --prefix tests --no-audit --no-fund \
+		|| echo "warning: could not install axe-core; the axe-core check will be skipped" >&2
 	if command -v chromium >/dev/null; then touch $(BROWSER_STAMP); fi
 	# an emoji font, so that the answers' 👍/👎 show in screenshots rather than empty boxes
 	fc-list | grep -qi emoji || apt-get install -y fonts-noto-color-emoji \

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -187,10 +187,13 @@ class Assistant:
 
     def ask(self, question: str, since: str | None = None, until: str | None = None,
             doc_types: tuple[str, ...] | list[str] | str = (), history: Iterable | None = (),
-            councils: tuple[str, ...] | list[str] | str = (), restricted: bool = True) -> Answer:
+            councils: tuple[str, ...] | list[str] | str = (), restricted: bool = True,
+            on_text: Callable[[str], None] | None = None) -> Answer:
         """A short cited answer to `question`; with `history`, a follow-up is resolved against it first.
         The length limit applies to the question as typed, not to the follow-up's condensed query.
-        `restricted=False`: answered from public papers alone (see `search`)."""
+        `restricted=False`: answered from public papers alone (see `search`). `on_text`: called with the
+        reply so far as an LLM streams it (never for the extractive answer, which comes whole); the
+        returned answer is the checked one, which may differ from the last text streamed."""
         question = clean_query(question)
         filters = self._filters(since, until, doc_types, councils, restricted)
         history = _history(history)
@@ -203,7 +206,10 @@ class Assistant:
             query = Query(clean_query(condensed.text[:MAX_CONDENSED_CHARS], limit=None),
                           clean_query(context, limit=None) if context.strip() else "")
         passages = self._search(query, self.settings.answer_passages, filters)
-        answer = self.answerer.answer(query, passages)
+        if on_text is not None and getattr(self.answerer, "streams", False):
+            answer = self.answerer.answer(query, passages, on_text=on_text)
+        else:
+            answer = self.answerer.answer(query, passages)
         return replace(answer, question=question, query=query.searched,
                        latency_ms=(time.perf_counter() - started) * 1000)
 

@@ -313,7 +313,11 @@ def _llm_errors() -> tuple[type[Exception], ...]:
 
 
 class LLMAnswerer:
-    """Answers through an OpenAI-compatible LLM; falls back to `fallback` whenever the LLM cannot be used."""
+    """Answers through an OpenAI-compatible LLM; falls back to `fallback` whenever the LLM cannot be used.
+    Can stream: `answer(..., on_text=...)` asks the endpoint for server-sent events (`stream: true`) and
+    reports the reply as its tokens arrive."""
+
+    streams = True
 
     def __init__(self, settings: Settings, fallback: ExtractiveAnswerer) -> None:
         self.settings = settings
@@ -330,13 +334,31 @@ class LLMAnswerer:
         response = self.llm.chat(messages, max_tokens=max_tokens)
         return response.message.content or ""
 
-    def answer(self, question: Query | str, passages: list[Passage]) -> Answer:
+    def stream_chat(self, system: str | None, user: str, max_tokens: int, on_text: Callable[[str], None]) -> str:
+        """`chat`, streamed: `on_text` gets the reply so far each time tokens arrive; returns the whole reply."""
+        from llama_index.core.llms import ChatMessage
+
+        messages = [ChatMessage(role="system", content=system)] if system else []
+        messages.append(ChatMessage(role="user", content=user))
+        reply = ""
+        for response in self.llm.stream_chat(messages, max_tokens=max_tokens):
+            if response.delta:
+                reply += response.delta
+                on_text(reply)
+        return reply
+
+    def answer(self, question: Query | str, passages: list[Passage],
+               on_text: Callable[[str], None] | None = None) -> Answer:
+        """The checked answer to `question` from `passages`; with `on_text`, the reply is streamed to it
+        first (raw, before the check renumbers or drops markers)."""
         query = Query.of(question)
         if not passages:
             return self.fallback.answer(query, passages)
         asked = f"{query.text} (earlier in the conversation: {query.context})" if query.context else query.text
         try:
-            reply = self.chat(ANSWER_SYSTEM_PROMPT, answer_prompt(asked, passages), MAX_ANSWER_TOKENS)
+            prompt = answer_prompt(asked, passages)
+            reply = (self.stream_chat(ANSWER_SYSTEM_PROMPT, prompt, MAX_ANSWER_TOKENS, on_text) if on_text
+                     else self.chat(ANSWER_SYSTEM_PROMPT, prompt, MAX_ANSWER_TOKENS))
         except self._errors as exc:
             note = describe_failure(str(self.settings.llm_base_url), self.settings.llm_timeout, exc)
             log.warning(note)

@@ -53,7 +53,9 @@ def static_text(name: str) -> str:
 
 CSS = static_text("ui.css")
 PANEL_JS = static_text("panel.js")
-CONVERSATION_JS = PANEL_JS + static_text("conversation.js") + static_text("actions.js")
+STEPS_JS = static_text("steps.js")
+CONVERSATION_JS = PANEL_JS + STEPS_JS + static_text("conversation.js") + static_text("actions.js")
+SOURCES_JS = PANEL_JS + STEPS_JS + static_text("sources.js")
 CHIPS_JS = static_text("chips.js")
 # Run after a document opens: brings the highlighted span into view once its tab is visible.
 SCROLL_TO_HIT_JS = static_text("scroll_to_hit.js")
@@ -72,7 +74,6 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         header = gr.HTML(header_html(documents), apply_default_css=False, js_on_load=None)
         turns = gr.State([])
-        stored = gr.BrowserState([], storage_key="council-assistant-conversation")
         passages = gr.State([])
         library_ids = gr.State([m.doc_id for m, _ in documents])
         origin = gr.State("chat")
@@ -85,7 +86,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                                         js_on_load=CHIPS_JS)
                         conversation = gr.HTML(conversation_html([], examples=actions.examples),
                                                elem_id="ca-conversation", apply_default_css=False,
-                                               js_on_load=CONVERSATION_JS)
+                                               js_on_load=CONVERSATION_JS, step={})
                         with gr.Row(equal_height=True):
                             question = gr.Textbox(show_label=False, placeholder="Ask about the council papers…",
                                                   lines=1, max_lines=6, scale=5, elem_id="ca-question",
@@ -103,7 +104,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                             chat_types = gr.CheckboxGroup(type_choices(doc_types), label="Types of paper (none ticked: all)")
                     with gr.Column(scale=2, min_width=300):
                         sources = gr.HTML(sources_html([]), elem_id="ca-sources", apply_default_css=False,
-                                          js_on_load=PANEL_JS)
+                                          js_on_load=SOURCES_JS, step={})
 
             with gr.Tab("Search", id="search"):
                 gr.Markdown("Ranked passages from the papers, for checking and exporting. "
@@ -153,12 +154,12 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
         gr.api(actions.api_documents, api_name="documents")
 
         chat_inputs = [question, turns, chat_since, chat_until, chat_types]
-        chat_outputs = [conversation, sources, turns, question, stored]
+        chat_outputs = [conversation, sources, turns, question]
         for trigger in (question.submit, ask.click):
             trigger(actions.respond, chat_inputs, chat_outputs, show_progress="hidden", **private)
         conversation.ask_example(actions.ask_example, [turns, chat_since, chat_until, chat_types], chat_outputs,
                                  show_progress="hidden", **private)
-        new_chat.click(actions.new_chat, None, [conversation, sources, turns, stored], **private)
+        new_chat.click(actions.new_chat, None, [conversation, sources, turns], **private)
         filters = [chat_since, chat_until, chat_types]
         for box in filters:
             box.change(actions.filter_chips, filters, [chips], show_progress="hidden", **private)
@@ -186,7 +187,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
         watches_tab.select(actions.watches_view, None, [watches_panel], **private)
 
         back.click(lambda tab: gr.Tabs(selected=tab), [origin], [tabs], **private)
-        app.load(actions.restore, [stored], [conversation, sources, turns], **private)
+        conversation.restore(actions.restore, None, [conversation, sources, turns], **private)
         # Each page load shows the index as it is now: ingest may have published a new build since.
         app.load(actions.library_view, None,
                  [header, library_summary, library, library_ids, chat_types, search_types, library_cards], **private)

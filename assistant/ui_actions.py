@@ -8,9 +8,12 @@ import dataclasses
 import datetime as dt
 import html
 import logging
+import queue
 import re
+import threading
 import time
-from typing import TYPE_CHECKING, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import gradio as gr
 
@@ -19,8 +22,9 @@ from .export import Exports
 from .serving import RateLimit
 from .types import Answer, Citation, DocumentMeta, Passage, ShortAnswer
 from .ui_html import (conversation_html, document_html, header_html, library_cards_html, library_rows,
-                      library_summary_md, notice_html, page_notice_html, page_view_html, search_rows,
-                      sources_html, stream_prefixes, type_choices)
+                      library_summary_md, notice_html, notice_step, page_notice_html, page_view_html, part_step,
+                      pending_turn_html, search_rows, source_group_step, sources_html, streamed_text, text_step,
+                      turn_html, type_choices, whole_step)
 from .ui_panels import (filter_chips_html, filter_note, filter_words, quote_span, watches_html)
 from .users import Logins
 
@@ -36,10 +40,10 @@ EXAMPLE_QUESTIONS = (
     "Who is the DfE adviser working with the Improvement Board?",
     "Why was a government commissioner appointed?",
 )
-STREAM_PAUSE = 0.04  # s between steps; much shorter and the browser merges the steps
 KEPT_TURNS = 50  # turns kept in the browser's storage; older ones are dropped first
 SHOWN_MATCHES = 20  # watch matches the Watches tab lists per watch, newest first
 _DAY_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+UNCHANGED = (gr.skip(),) * 4  # a chat step that changes nothing
 UNEXPECTED = "Something went wrong on the server; the details are in its log. Please try again."
 
 
@@ -55,9 +59,33 @@ def passage_json(passage: Passage) -> dict:
     return {**passage.to_json(), "start": passage.chunk.start, "end": passage.chunk.end}
 
 
+def streamed(ask: Callable[..., Answer]) -> Iterator[str | Answer]:
+    """Run `ask(on_text=...)` on its own thread and yield what it reports as it comes: the reply so far
+    each time the LLM sends tokens (only the newest when several wait, so a slow page is not fed
+    every token), then the finished `Answer`; an exception `ask` raises is raised here."""
+    updates: queue.Queue = queue.Queue()
+
+    def run() -> None:
+        try:
+            updates.put(("answer", ask(on_text=lambda text: updates.put(("text", text)))))
+        except BaseException as exc:  # handed to the caller's thread
+            updates.put(("error", exc))
+
+    threading.Thread(target=run, name="answer", daemon=True).start()
+    while True:
+        kind, item = updates.get()
+        while kind == "text" and not updates.empty():
+            kind, item = updates.get()
+        if kind == "error":
+            raise item
+        yield item
+        if kind == "answer":
+            return
+
+
 def stored_turns(turns: list[Answer]) -> list[dict]:
-    """The conversation as JSON for the browser's local storage (gr.BrowserState, which encrypts it
-    with the server's secret), newest `KEPT_TURNS` turns."""
+    """The conversation as JSON for the browser's local storage (static/conversation.js keeps one
+    record per turn, the newest `KEPT_TURNS`)."""
     return [dataclasses.asdict(answer) for answer in turns[-KEPT_TURNS:]]
 
 
@@ -140,35 +168,49 @@ class Actions:
     # --- chat -------------------------------------------------------------------------------
     def respond(self, message: str, turns: list[Answer], since: str | None, until: str | None,
                 doc_types: list[str] | None, request: gr.Request = None):
-        """Stream the answer to `message`: (conversation, sources, turns, question box, stored turns) per
-        step; the browser's copy of the conversation is written once the answer is complete."""
+        """Answer `message`: (conversation step, sources step, turns, question box) per step. Each step
+        changes only this answer's own turn (see `ui_html.whole_step`): the pending question, then the
+        LLM's reply as its tokens arrive (when an LLM is configured; an extractive answer comes whole,
+        in one step), then the finished turn with its sources, which the page also adds to its copy of
+        the conversation."""
         turns = list(turns or [])
-        if (message or "").strip():
-            yield conversation_html(turns, pending=message.strip()), sources_html(turns), turns, "", gr.skip()
+        index = len(turns)
+        asked = (message or "").strip()
+        if asked:
+            yield gr.HTML(step=part_step(pending_turn_html(asked, index), busy=True)), gr.skip(), turns, ""
         refused = self._admit(request)
         if refused:
-            yield (conversation_html(turns, notice=refused, examples=self.examples), sources_html(turns), turns,
-                   message, gr.skip())
+            yield self._notice(refused, turns, index if asked else None), gr.skip(), turns, message
             return
         try:
             since, until = filter_date(since, "From"), filter_date(until, "To")
             history = [(a.question, a.text) for a in turns]
-            answer = self.assistant.chat(history, message, since=since, until=until,
-                                         doc_types=tuple(doc_types or ()), restricted=self.sees_restricted(request))
+            ask = partial(self.assistant.chat, history, message, since=since, until=until,
+                          doc_types=tuple(doc_types or ()), restricted=self.sees_restricted(request))
+            answer = None
+            for reply in streamed(ask):
+                if isinstance(reply, Answer):
+                    answer = reply
+                else:
+                    yield gr.HTML(step=text_step(index, streamed_text(reply))), gr.skip(), turns, ""
         except Exception as exc:
-            yield (conversation_html(turns, notice=friendly(exc), examples=self.examples), sources_html(turns),
-                   turns, message, gr.skip())
+            yield self._notice(friendly(exc), turns, index if asked else None), gr.skip(), turns, message
             return
         note = filter_note(since, until, doc_types or ())
         if note:
             answer = dataclasses.replace(answer, notes=(*answer.notes, note))
         turns.append(answer)
-        sources = sources_html(turns)
-        if answer.answered:
-            for shown in stream_prefixes(answer.text):
-                yield conversation_html(turns, shown_last=shown), sources, turns, "", gr.skip()
-                time.sleep(STREAM_PAUSE)
-        yield conversation_html(turns), sources, turns, "", stored_turns(turns)
+        record = stored_turns([answer])[0]
+        yield (gr.HTML(step=part_step(turn_html(answer, index), record=record, keep=KEPT_TURNS)),
+               gr.HTML(step=source_group_step(len(turns), answer)), turns, "")
+        yield UNCHANGED  # Gradio's closing message repeats the last step: let that be an empty one
+
+    def _notice(self, notice: str, turns: list[Answer], pending: int | None) -> gr.HTML:
+        """The step that shows an error in plain words, the pending turn removed (the whole empty
+        conversation with its example questions when there are no turns yet)."""
+        if not turns:
+            return gr.HTML(step=whole_step(conversation_html([], notice=notice, examples=self.examples)))
+        return gr.HTML(step=notice_step(notice, pending))
 
     def filter_chips(self, since: str | None, until: str | None, doc_types: list[str] | None) -> str:
         """The chips naming the chat's active filters (a date that cannot be read shows as such)."""
@@ -189,14 +231,17 @@ class Actions:
 
     def new_chat(self):
         """An empty conversation, in the page and in the browser's storage."""
-        return conversation_html([], examples=self.examples), sources_html([]), [], []
+        return (gr.HTML(step=whole_step(conversation_html([], examples=self.examples), records=[])),
+                gr.HTML(step=whole_step(sources_html([]))), [])
 
-    def restore(self, stored: object):
-        """(conversation, sources, turns) for the conversation the browser kept, on page load."""
-        turns = restored_turns(stored)
+    def restore(self, evt: gr.EventData):
+        """(conversation, sources, turns) for the conversation the browser kept (static/conversation.js
+        sends it once the page has loaded): the only time the whole conversation is sent."""
+        turns = restored_turns(getattr(evt, "turns", None))
         if not turns:
             return gr.skip(), gr.skip(), gr.skip()
-        return conversation_html(turns, examples=self.examples), sources_html(turns), turns
+        return (gr.HTML(step=whole_step(conversation_html(turns, examples=self.examples))),
+                gr.HTML(step=whole_step(sources_html(turns))), turns)
 
     def rate(self, turns: list[Answer], evt: gr.EventData, request: gr.Request = None) -> str:
         """Record a 👍/👎 (with its comment) on the answer of one turn of this conversation; the answer,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from .export import MARKDOWN_HEAD, answer_text, turn_markdown
 from .pages import PageImage
@@ -23,10 +23,11 @@ SEARCH_TYPES = ["number", "str", "html", "str", "str", "number", "str"]
 LIBRARY_TYPES = ["str", "html", "str", "str", "number"]
 CARD_PASSAGE_CHARS = 320  # a search card shows the passage's opening, cut at a word; the paper has the rest
 LIBRARY_CARDS = 500  # papers the phone's library lists as cards; the table and search reach the others
-STREAM_WORDS = 3
 
 _WEB = re.compile(r"https?://", re.IGNORECASE)  # a source shown to users; a local file path never is
 _MARKER = re.compile(r"\[(\d+)\]")
+_MARKER_GROUP = re.compile(r" ?\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
+_PARTIAL_MARKER = re.compile(r" ?\[[\d\s,;]*$")
 _esc = html.escape
 FOLLOW_UP_NOTE = "Read as a follow-up to the questions before it."
 
@@ -135,12 +136,14 @@ def answer_actions_html(answer: Answer, index: int) -> str:
             "Export conversation</button></div>" + feedback_html(index))
 
 
-def turn_html(answer: Answer, shown: str | None = None, index: int | None = None) -> str:
-    """One question and its answer; `shown` is the part of the answer streamed so far. A finished turn
-    with an `index` gets the 👍/👎 feedback controls."""
-    parts = [question_html(answer.question)]
+def turn_html(answer: Answer, index: int | None = None) -> str:
+    """One question and its answer. The answer sits in the turn's own polite live region (`.ca-reply`),
+    the element that already held "Searching the papers…" (static/steps.js keeps it when the answer
+    arrives), so assistive technology announces each answer once. With an `index`, the turn is
+    numbered (`data-turn`) and gets the 👍/👎 feedback controls, outside the live region."""
+    parts = []
     if answer.answered:
-        lead, text = short_answer_lead(answer, answer.text if shown is None else shown)
+        lead, text = short_answer_lead(answer, answer.text)
         parts.append('<div class="ca-answer"><span class="ca-label">From the papers</span>' + lead +
                      f'<p class="ca-answer-text">{answer_text_html(answer, text)}</p>')
     else:
@@ -151,19 +154,31 @@ def turn_html(answer: Answer, shown: str | None = None, index: int | None = None
                             f'<span class="ca-small">({meta_line(c.meta, c.page)})</span></li>'
                             for c in answer.citations)
             parts.append(f'<span class="ca-label">Possibly related</span><ul class="ca-related">{items}</ul>')
-    if answer.query and answer.query != answer.question and shown is None:
+    if answer.query and answer.query != answer.question:
         parts.append(f'<p class="ca-small">{FOLLOW_UP_NOTE}</p>')
-    for note in answer.notes if shown is None else ():
+    for note in answer.notes:
         parts.append(f'<p class="ca-small">Note: {_esc(note)}</p>')
-    if shown is None and index is not None:
-        parts.append(answer_actions_html(answer, index))
     parts.append("</div>")
-    return f'<section class="ca-turn">{"".join(parts)}</section>'
+    after = answer_actions_html(answer, index) if index is not None else ""
+    return _turn(index, answer.question, "".join(parts), after)
 
 
-def pending_turn_html(question: str) -> str:
-    return (f'<section class="ca-turn">{question_html(question)}'
-            '<div class="ca-answer ca-pending">Searching the papers…</div></section>')
+def _turn(index: int | None, question: str, reply: str, after: str = "", busy: bool = False) -> str:
+    number = f' id="ca-turn-{int(index)}" data-turn="{int(index)}"' if index is not None else ""
+    state = ' aria-busy="true"' if busy else ""
+    return (f'<section class="ca-turn"{number}>{question_html(question)}'
+            f'<div class="ca-reply" aria-live="polite"{state}>{reply}</div>{after}</section>')
+
+
+def pending_turn_html(question: str, index: int | None = None) -> str:
+    """The turn of a question still being answered: its live region says so, and is busy."""
+    return _turn(index, question, '<div class="ca-answer ca-pending">Searching the papers…</div>', busy=True)
+
+
+def streamed_text(reply: str) -> str:
+    """An LLM's reply as it streams in, for showing as plain text: without its `[n]` markers (or a marker
+    still being written at the end), which only the checked answer turns into numbered citations."""
+    return _PARTIAL_MARKER.sub("", _MARKER_GROUP.sub("", reply))
 
 
 def empty_conversation_html(examples: Sequence[str]) -> str:
@@ -175,20 +190,25 @@ def empty_conversation_html(examples: Sequence[str]) -> str:
             f"the assistant says so.</p>{tried}</div>")
 
 
-def conversation_html(turns: Sequence[Answer], shown_last: str | None = None, pending: str | None = None,
-                      notice: str | None = None, examples: Sequence[str] = ()) -> str:
-    """The whole conversation: finished turns, the last one streamed up to `shown_last`, a pending
-    question still being searched, and a notice (an error in plain words) at the end."""
+def conversation_notice_html(notice: str) -> str:
+    return f'<div class="ca-notice" role="alert">{_esc(notice)}</div>'
+
+
+def conversation_html(turns: Sequence[Answer], pending: str | None = None, notice: str | None = None,
+                      examples: Sequence[str] = ()) -> str:
+    """The whole conversation, drawn on page load, restore and New chat: finished turns, a pending
+    question still being searched, and a notice (an error in plain words) at the end. Each turn has
+    its own live region; the column itself is busy while an answer is on its way."""
     if not turns and pending is None:
         body = empty_conversation_html(examples)
     else:
-        body = "".join(turn_html(a, shown_last if i == len(turns) - 1 else None, index=i) for i, a in enumerate(turns))
+        body = "".join(turn_html(a, index=i) for i, a in enumerate(turns))
         if pending is not None:
-            body += pending_turn_html(pending)
+            body += pending_turn_html(pending, len(turns))
     if notice:
-        body += f'<div class="ca-notice" role="alert">{_esc(notice)}</div>'
-    busy = "true" if pending is not None or shown_last is not None else "false"
-    return f'<div class="ca-html ca-conversation" aria-live="polite" aria-busy="{busy}">{body}</div>'
+        body += conversation_notice_html(notice)
+    busy = "true" if pending is not None else "false"
+    return f'<div class="ca-html ca-conversation" aria-busy="{busy}">{body}</div>'
 
 
 def passage_html(citation: Citation) -> str:
@@ -239,10 +259,43 @@ def sources_html(turns: Sequence[Answer]) -> str:
     """The sources panel: every answer's citation cards, grouped under their question in conversation
     order, so that answer 1's [1] and answer 3's [1] are never confused; the newest group is open."""
     if not turns:
-        return ('<div class="ca-html ca-sources"><h2>Sources</h2><p class="ca-small">The papers behind each '
+        return ('<div class="ca-html ca-sources"><h2>Sources</h2><p class="ca-small ca-empty">The papers behind each '
                 "answer appear here, with the quoted sentence highlighted.</p></div>")
     groups = "".join(source_group_html(i, a, open_=i == len(turns)) for i, a in enumerate(turns, start=1))
     return f'<div class="ca-html ca-sources"><h2>Sources</h2>{groups}</div>'
+
+
+# --- steps: what one event changes in a panel, applied in the page by static/steps.js -------------
+# A panel (the conversation, the sources) is drawn whole once; each later event sends a step that
+# changes only its part of it, so an answer costs the bytes of its own turn however long the
+# conversation. The keys: "html" replaces the whole panel; "part" (one element with an id) replaces
+# the element of that id, or is appended; "turn" with "text" shows a streamed reply as plain text;
+# "drop" removes an element by id; "notice" appends a notice; "busy" marks the panel's aria-busy;
+# "record"/"records" add to / reset the browser's copy of the conversation.
+
+def whole_step(html_: str, busy: bool = False, **more) -> dict:
+    return {"html": html_, "busy": busy, **more}
+
+
+def part_step(html_: str, busy: bool = False, **more) -> dict:
+    return {"part": html_, "busy": busy, **more}
+
+
+def text_step(index: int, text: str) -> dict:
+    """A streamed reply so far, for turn `index`: plain text (the page sets it as text, never as HTML),
+    growing at its end only, so Gradio's streaming diff sends just the new tokens."""
+    return {"turn": int(index), "text": text, "busy": True}
+
+
+def notice_step(notice: str, drop: int | None = None) -> dict:
+    """An error in plain words at the end of the conversation, the pending turn `drop` removed."""
+    return {"notice": conversation_notice_html(notice), "busy": False,
+            **({"drop": f"ca-turn-{int(drop)}"} if drop is not None else {})}
+
+
+def source_group_step(turn: int, answer: Answer) -> dict:
+    """The sources of answer `turn` (1-based), open, the other groups folded."""
+    return part_step(source_group_html(turn, answer, open_=True), fold=True)
 
 
 INFERRED_NAMES = {"title": "title", "date": "date", "doc_type": "type of paper", "committee": "committee",
@@ -424,10 +477,3 @@ def library_cards_html(documents: Sequence[tuple[DocumentMeta, int]], limit: int
             if len(documents) > limit else "")
     return f'<div class="ca-html ca-cards"><ol class="ca-result-cards" aria-label="Papers">{cards}</ol>{more}</div>'
 
-
-def stream_prefixes(text: str, words: int = STREAM_WORDS) -> Iterator[str]:
-    """Growing prefixes of `text`, a few words at a time, ending with the whole text."""
-    tokens = re.findall(r"\S+\s*", text)
-    for i in range(words, len(tokens), words):
-        yield "".join(tokens[:i])
-    yield text

@@ -61,7 +61,7 @@ def test_passage_highlight_uses_the_citation_offsets():
 def test_question_quote_passage_and_titles_are_escaped():
     c = citation(quote=f"quoted {SCRIPT}", passage=f"Context <img src=x onerror=alert(1)> quoted {SCRIPT} end")
     answer = Answer(question=f"What about {SCRIPT}?", text=f"It says {SCRIPT} [1]", answered=True, citations=(c,))
-    for page in (ui_html.conversation_html([answer]), ui_html.conversation_html([answer], shown_last="It says <scr"),
+    for page in (ui_html.conversation_html([answer]), ui_html.pending_turn_html(SCRIPT, 0),
                  ui_html.sources_html([answer]), ui_html.conversation_html([], pending=SCRIPT, notice=SCRIPT)):
         assert "<script" not in page and "<img" not in page
         assert "&lt;script&gt;" in page or "&lt;scr" in page
@@ -98,14 +98,6 @@ def test_unanswered_turn_is_plain_with_possibly_related_sources():
     turn = ui_html.turn_html(answer)
     assert "ca-unanswered" in turn and "Possibly related" in turn and "do not say" in turn
     assert "Possibly related" in ui_html.sources_html([answer]) and "ca-related-card" in ui_html.sources_html([answer])
-
-
-def test_stream_prefixes_grow_to_the_whole_text():
-    text = "One two three four five six seven [1] eight."
-    prefixes = list(ui_html.stream_prefixes(text, words=3))
-    assert prefixes[-1] == text and len(prefixes) == 3
-    assert all(text.startswith(p) for p in prefixes)
-    assert all(len(a) < len(b) for a, b in zip(prefixes, prefixes[1:]))
 
 
 def test_csv_export_guards_against_formulas(tmp_path):
@@ -264,18 +256,9 @@ def shot(page, name: str, full_page: bool = True) -> Path:
 @pytest.mark.slow
 @pytest.mark.browser
 def test_browser_chat_answer_sources_document_view_and_follow_up(page):
-    page.evaluate("""() => {
-        window.__shown = [];
-        new MutationObserver(() => {
-            const text = document.querySelector('#ca-conversation .ca-answer-text');
-            if (text) window.__shown.push(text.textContent.length);
-        }).observe(document.querySelector('#ca-conversation'),
-                   {childList: true, subtree: true, characterData: true});
-    }""")
     ask(page, FUNDING)
     answer = page.inner_text("#ca-conversation .ca-answer-text")
     assert "£10 million" in answer and "[1]" in answer
-    assert len(set(page.evaluate("window.__shown"))) > 2, "the answer should stream in"
     card = page.locator("#ca-sources .ca-card").first
     assert "Press release" in card.inner_text() and "about May 2022" in card.inner_text()
     quoted = card.locator("mark").inner_text()

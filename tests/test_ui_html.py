@@ -40,7 +40,7 @@ def answer() -> Answer:
 
 def every_builder_output() -> list[str]:
     document = Document(meta=META, text=f"Intro {HOSTILE} and more.", path="x.txt")
-    return [ui_html.conversation_html([answer()]), ui_html.conversation_html([answer()], shown_last="Funding <scr"),
+    return [ui_html.conversation_html([answer()]), ui_html.pending_turn_html(HOSTILE, 0),
             ui_html.conversation_html([], pending=HOSTILE, notice=HOSTILE, examples=[HOSTILE]),
             ui_html.sources_html([answer()]), ui_html.document_html(document, 6, 20),
             ui_html.header_html([(META, 3)]), ui_html.notice_html(HOSTILE),
