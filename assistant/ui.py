@@ -29,9 +29,10 @@ from starlette.middleware import Middleware
 from .api import build_api, mount
 from .serving import RateLimit, RequestGuard
 from .ui_actions import EXAMPLE_QUESTIONS, UNEXPECTED, Actions, friendly
-from .ui_html import (LIBRARY_HEADERS, LIBRARY_TYPES, SEARCH_HEADERS, SEARCH_TYPES, TITLE, conversation_html,
-                      header_html, library_cards_html, library_rows, library_summary_md, placeholder_document_html,
-                      search_cards_html, sources_html, type_choices)
+from .ui_html import (TITLE, conversation_html, header_html, placeholder_document_html, sources_html,
+                      type_choices)
+from .ui_results import (LIBRARY_HEADERS, LIBRARY_TYPES, SEARCH_HEADERS, SEARCH_TYPES, library_cards_html,
+                         library_rows, library_summary_md, search_cards_html)
 from .ui_panels import (filter_chips_html, watches_html)
 from .users import Logins
 

@@ -8,24 +8,22 @@ import dataclasses
 import datetime as dt
 import html
 import logging
-import queue
 import re
-import threading
-import time
 from functools import partial
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import gradio as gr
 
 from .errors import AssistantError, FeedbackError, QueryError
 from .export import Exports
 from .serving import RateLimit
-from .types import Answer, Citation, DocumentMeta, Passage, ShortAnswer
-from .ui_html import (conversation_html, document_html, header_html, library_cards_html, library_rows,
-                      library_summary_md, notice_html, notice_step, page_notice_html, page_view_html, part_step,
-                      pending_turn_html, search_rows, source_group_step, sources_html, streamed_text, text_step,
-                      turn_html, type_choices, whole_step)
+from .types import Answer, DocumentMeta, Passage
+from .ui_html import (conversation_html, document_html, header_html, notice_html, notice_step, page_notice_html,
+                      page_view_html, part_step, pending_turn_html, source_group_step, sources_html, streamed_text,
+                      text_step, turn_html, type_choices, whole_step)
+from .ui_results import library_cards_html, library_rows, library_summary_md, search_rows
 from .ui_panels import (filter_chips_html, filter_note, filter_words, quote_span, watches_html)
+from .ui_turns import KEPT_TURNS, restored_turns, stored_turns, streamed
 from .users import Logins
 
 if TYPE_CHECKING:
@@ -40,7 +38,6 @@ EXAMPLE_QUESTIONS = (
     "Who is the DfE adviser working with the Improvement Board?",
     "Why was a government commissioner appointed?",
 )
-KEPT_TURNS = 50  # turns kept in the browser's storage; older ones are dropped first
 SHOWN_MATCHES = 20  # watch matches the Watches tab lists per watch, newest first
 _DAY_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
 UNCHANGED = (gr.skip(),) * 4  # a chat step that changes nothing
@@ -57,59 +54,6 @@ def answer_json(answer: Answer) -> dict:
 
 def passage_json(passage: Passage) -> dict:
     return {**passage.to_json(), "start": passage.chunk.start, "end": passage.chunk.end}
-
-
-def streamed(ask: Callable[..., Answer]) -> Iterator[str | Answer]:
-    """Run `ask(on_text=...)` on its own thread and yield what it reports as it comes: the reply so far
-    each time the LLM sends tokens (only the newest when several wait, so a slow page is not fed
-    every token), then the finished `Answer`; an exception `ask` raises is raised here."""
-    updates: queue.Queue = queue.Queue()
-
-    def run() -> None:
-        try:
-            updates.put(("answer", ask(on_text=lambda text: updates.put(("text", text)))))
-        except BaseException as exc:  # handed to the caller's thread
-            updates.put(("error", exc))
-
-    threading.Thread(target=run, name="answer", daemon=True).start()
-    while True:
-        kind, item = updates.get()
-        while kind == "text" and not updates.empty():
-            kind, item = updates.get()
-        if kind == "error":
-            raise item
-        yield item
-        if kind == "answer":
-            return
-
-
-def stored_turns(turns: list[Answer]) -> list[dict]:
-    """The conversation as JSON for the browser's local storage (static/conversation.js keeps one
-    record per turn, the newest `KEPT_TURNS`)."""
-    return [dataclasses.asdict(answer) for answer in turns[-KEPT_TURNS:]]
-
-
-def restored_turns(stored: object) -> list[Answer]:
-    """The turns `stored_turns` wrote; an empty conversation for anything unreadable (a value written by
-    another version, say), so a stale store never breaks the page."""
-    try:
-        return [_answer(data) for data in stored or ()]
-    except (TypeError, KeyError, ValueError, AttributeError) as exc:
-        log.warning("stored conversation not restored: %s", exc)
-        return []
-
-
-def _answer(data: dict) -> Answer:
-    short = data.get("short_answer")
-    return Answer(**{**data, "citations": tuple(_citation(c) for c in data.get("citations") or ()),
-                     "notes": tuple(data.get("notes") or ()), "short_answer": ShortAnswer(**short) if short else None})
-
-
-def _citation(data: dict) -> Citation:
-    meta = data["meta"]
-    return Citation(**{**data, "meta": DocumentMeta(**{**meta, "ocr_pages": tuple(meta.get("ocr_pages") or ()),
-                                                         "items": tuple(tuple(i) for i in meta.get("items") or ()),
-                                                         "inferred": tuple(meta.get("inferred") or ())})})
 
 
 def filter_date(text: str | None, label: str) -> str | None:

@@ -16,7 +16,8 @@ from assistant.inferring import date_in_name, infer, infer_date, infer_title
 from assistant.corpus import SourceFile
 from assistant.extraction import load_document
 from assistant.types import Chunk, Passage
-from assistant.ui_html import document_html, library_rows
+from assistant.ui_html import document_html
+from assistant.ui_results import library_rows
 from conftest import make_pdf
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -110,8 +110,9 @@ def test_the_page_carries_exactly_the_texts_the_builders_make(conversation):
     assert joined == export.conversation_markdown(conversation)
     hostile = ui_html.conversation_html([dataclasses.replace(conversation[0], question=HOSTILE)])
     assert "<script" not in hostile
-    streaming = ui_html.conversation_html(conversation, shown_last="£10")
-    assert streaming.count('class="ca-answer-actions"') == 2, "an answer still arriving has no actions yet"
+    waiting = ui_html.conversation_html(conversation[:2], pending=conversation[2].question)
+    assert waiting.count('class="ca-answer-actions"') == 2, "an answer still arriving has no actions yet"
+    assert 'class="ca-answer-actions"' not in ui_html.pending_turn_html(conversation[2].question, 2)
 
 
 def test_the_chat_records_a_rating_and_keeps_a_damaged_store_out_of_the_page(make_settings, tmp_path, caplog):

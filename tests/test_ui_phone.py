@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from assistant import ui_html
+from assistant import ui_results
 from assistant.types import Chunk, DocumentMeta, Passage
 from tests.test_ui import SCRIPT, app_url, browser, shot  # noqa: F401  (app_url, browser: fixtures)
 
@@ -34,34 +34,34 @@ def passage(text: str = "The board met. " * 40, page: int | None = 3) -> Passage
 # --- pure builders --------------------------------------------------------------------------------
 
 def test_search_cards_show_words_not_slugs_and_escape_every_part():
-    cards = ui_html.search_cards_html([passage()])
+    cards = ui_results.search_cards_html([passage()])
     assert "<script" not in cards and "&lt;script&gt;" in cards
     assert "Cabinet member update" in cards and "cabinet-member-update" not in cards
     assert "Audit &amp; Governance" in cards and "page 3" in cards
     assert "corpus/" not in cards and "2022-05-01" not in cards
     assert 'data-doc="doc-1" data-start="120"' in cards
     shown = re.search(r'<p class="ca-passage">(.*?)</p>', cards).group(1)
-    assert len(shown) <= ui_html.CARD_PASSAGE_CHARS + 1 and shown.endswith("The…") and " ".join(("The board met. " * 40).split()).startswith(shown[:-1])
+    assert len(shown) <= ui_results.CARD_PASSAGE_CHARS + 1 and shown.endswith("The…") and " ".join(("The board met. " * 40).split()).startswith(shown[:-1])
     estimate = re.search(r'<details class="ca-estimate"><summary class="ca-estimated" title="([^"]*)">([^<]*)</summary>',
                          cards)
     assert estimate and estimate.group(2) == "about May 2022"
     assert estimate.group(1) == "Estimated date: not dated; the month of the meeting it reports"
-    dated = ui_html.search_cards_html([dataclasses.replace(passage(page=None),
+    dated = ui_results.search_cards_html([dataclasses.replace(passage(page=None),
                                                            meta=dataclasses.replace(META, date="2021-09-28", date_note=None))])
     assert '<span class="ca-date">28 Sep 2021</span>' in dated and "page " not in dated and "<details" not in dated
 
 
 def test_library_cards_and_rows_name_each_paper_in_words_without_ids():
     documents = [(META, 12), (dataclasses.replace(META, doc_id="doc-2", inferred=("committee",)), 1)]
-    cards = ui_html.library_cards_html(documents)
+    cards = ui_results.library_cards_html(documents)
     assert cards.count('class="ca-card ca-result-card"') == 2 and "12 passages" in cards and "1 passage<" in cards
     assert "Audit &amp; Governance (inferred)" in cards and "<script" not in cards
-    assert ui_html.LIBRARY_HEADERS == ["Title", "Date", "Type", "Committee", "Passages"]
-    row = ui_html.library_rows(documents)[0]
+    assert ui_results.LIBRARY_HEADERS == ["Title", "Date", "Type", "Committee", "Passages"]
+    row = ui_results.library_rows(documents)[0]
     assert row[0] == META.title and row[2:] == ["Cabinet member update", "Audit & Governance", 12]
     assert row[1] == ('<span class="ca-estimated" title="Estimated date: not dated; the month of the meeting it '
                       'reports">about May 2022</span>')
-    capped = ui_html.library_cards_html(documents * 3, limit=4)
+    capped = ui_results.library_cards_html(documents * 3, limit=4)
     assert capped.count("ca-result-card\"") == 4 and "The first 4 of 6 papers" in capped
 
 
