@@ -21,7 +21,9 @@ if (!window.caOffline) {
   note.className = 'ca-small ca-offline-note';
   note.setAttribute('role', 'status');
   element.appendChild(note);
-  const say = (text) => { note.textContent = text; note.hidden = !text; };
+  // The note's block is taken out of the layout while there is nothing to say.
+  const block = element.closest('#ca-offline') || element;
+  const say = (text) => { note.textContent = text; block.style.display = text ? '' : 'none'; };
   say('');
   const fill = (text) => {
     const input = box();
