@@ -250,8 +250,8 @@ class Actions:
         """(document view, tab switch, the tab to go back to) for the view a URL fragment names: a shared
         link or a reload (on page load), or Back/Forward to a document the page no longer shows."""
         where = parse_fragment(fragment)
-        if where.doc_id is None:
-            return gr.skip(), gr.Tabs(selected=where.tab), gr.skip()
+        if where.doc_id is None:  # the Chat tab is where the page opens anyway; leave it where it is
+            return gr.skip(), gr.Tabs(selected=where.tab) if where.tab != "chat" else gr.skip(), gr.skip()
         return self.show_document("chat", where.doc_id, where.start, where.end, request, where.page)
 
     def navigate(self, evt: gr.EventData, request: gr.Request = None):

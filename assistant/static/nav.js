@@ -102,7 +102,7 @@ if (!window.caNav) {
   // (unless the Document tab already shows exactly that view).
   const show = (hash) => {
     const view = key(hash);
-    if (view === key(shownFragment())) return;
+    if (view === key(shownFragment())) { returning = false; return; }
     expected = view;
     setTimeout(() => { if (expected === view) expected = null; }, 20000);
     const shownDocument = document.querySelector('#ca-document [data-fragment]');
