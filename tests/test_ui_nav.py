@@ -224,3 +224,23 @@ def test_browser_a_typed_question_survives_a_reload_and_one_asked_offline_is_sen
     later.wait_for_function("() => document.querySelectorAll('#ca-conversation .ca-turn').length == 1 && "
                             "document.querySelector('#ca-conversation [aria-busy=false]')", timeout=ANSWER_TIMEOUT)
     assert "£10 million" in later.inner_text("#ca-conversation .ca-answer-text")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_a_question_whose_request_fails_is_kept_and_sent_again(page):
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(2000)  # the page's own load events have run: only the question's request fails
+    page.route("**/gradio_api/queue/join*", lambda route: route.abort())
+    page.fill("#ca-question textarea", FUNDING)
+    page.press("#ca-question textarea", "Enter")
+    note = page.locator("#ca-offline [role=status]")
+    page.wait_for_function("() => (document.querySelector('#ca-offline [role=status]') || {}).textContent"
+                           "?.includes('will be sent when the connection is back')", timeout=20_000)
+    assert page.locator("#ca-conversation .ca-turn").count() == 0
+
+    page.unroute("**/gradio_api/queue/join*")
+    page.wait_for_function("() => document.querySelectorAll('#ca-conversation .ca-turn').length == 1 && "
+                           "document.querySelector('#ca-conversation [aria-busy=false]')", timeout=ANSWER_TIMEOUT)
+    assert "£10 million" in page.inner_text("#ca-conversation .ca-answer-text")
+    assert not note.is_visible()

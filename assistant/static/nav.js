@@ -112,11 +112,12 @@ if (!window.caNav) {
     } else if (shownDocument && key(shownDocument.dataset.fragment) === view) {
       tabButton('document').click();
     } else {
-      trigger('navigate', {fragment: hash});
+      window.caNav.trigger('navigate', {fragment: hash});
     }
   };
 
   window.caNav = {
+    trigger,
     back() {
       returning = true;
       if (history.state && history.state.pushed) history.back();
@@ -156,3 +157,5 @@ if (!window.caNav) {
   }
   schedule();
 }
+// Gradio draws the page anew after it reconnects to the server: events then go through the new header.
+window.caNav.trigger = trigger;

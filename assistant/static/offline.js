@@ -3,9 +3,10 @@
 // online. What is typed in the box is kept there too, so a reload loses neither; a question sent but
 // not yet in the conversation when the page is reloaded comes back into the box.
 if (!window.caOffline) {
-  window.caOffline = true;
   const KEY = 'council-assistant-question';
   const WAITING = 'You are offline: your question is kept and will be sent when you are back online.';
+  const FAILED = 'Your question could not be sent: it is kept and will be sent when the connection is back.';
+  const RETRY = 10000;
   const box = () => document.querySelector('#ca-question textarea');
   const turns = () => document.querySelectorAll('#ca-conversation .ca-turn').length;
   const read = () => {
@@ -17,14 +18,12 @@ if (!window.caOffline) {
       else localStorage.removeItem(KEY);
     } catch (error) { /* storage full or refused: the box still holds the text */ }
   };
-  const note = document.createElement('p');
-  note.className = 'ca-small ca-offline-note';
-  note.setAttribute('role', 'status');
-  element.appendChild(note);
+  let note = null, block = null, said = '';
   // The note's block is taken out of the layout while there is nothing to say.
-  const block = element.closest('#ca-offline') || element;
-  const say = (text) => { note.textContent = text; block.style.display = text ? '' : 'none'; };
-  say('');
+  const say = (text) => {
+    said = text;
+    if (note) { note.textContent = text; block.style.display = text ? '' : 'none'; }
+  };
   const fill = (text) => {
     const input = box();
     if (!input) return false;
@@ -70,6 +69,25 @@ if (!window.caOffline) {
     write({text: event.target.value, status: waiting ? 'waiting' : 'draft'});
   }, true);
   window.addEventListener('online', send);
+  // A question whose request fails although the browser thinks it is online (a Wi-Fi without a way
+  // through, a server restarting) is kept the same way, and tried again every RETRY ms.
+  const fetched = window.fetch.bind(window);
+  window.fetch = async (...args) => {
+    try {
+      return await fetched(...args);
+    } catch (error) {
+      const entry = read();
+      if (String(args[0] && args[0].url || args[0]).includes('/queue/join') && entry && entry.status === 'sent'
+          && turns() <= entry.turns) {
+        write({text: entry.text, status: 'waiting'});
+        const input = box();
+        if (input && !input.value.trim()) fill(entry.text);
+        say(FAILED);
+      }
+      throw error;
+    }
+  };
+  setInterval(send, RETRY);
   window.addEventListener('offline', () => { if ((read() || {}).status === 'waiting') say(WAITING); });
   // A sent question is done with once the conversation shows a new turn for it.
   setInterval(() => {
@@ -96,5 +114,17 @@ if (!window.caOffline) {
       write({text: entry.text, status: 'draft'});
     }
   };
-  setTimeout(() => restore(100), 1500);
+  // Gradio draws the page anew after it reconnects to the server: the note moves to the new element.
+  window.caOffline = {
+    attach(element) {
+      note = document.createElement('p');
+      note.className = 'ca-small ca-offline-note';
+      note.setAttribute('role', 'status');
+      element.appendChild(note);
+      block = element.closest('#ca-offline') || element;
+      say(said);
+      setTimeout(() => restore(100), 1500);
+    },
+  };
 }
+window.caOffline.attach(element);
