@@ -60,6 +60,11 @@ SOURCES_JS = PANEL_JS + STEPS_JS + static_text("sources.js")
 CHIPS_JS = static_text("chips.js")
 # Run after a document opens: brings the highlighted span into view once its tab is visible.
 SCROLL_TO_HIT_JS = static_text("scroll_to_hit.js")
+# On the page header: a URL per tab and per opened document (Back/Forward, shared links), focus on
+# opening and closing a document (the header is always drawn, so its script runs on every load).
+NAV_JS = static_text("nav.js")
+# Under the question box: a question asked offline is kept and sent when the browser is back online.
+OFFLINE_JS = static_text("offline.js")
 
 
 def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Logins | None = None,
@@ -73,11 +78,12 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
     private = dict(api_visibility="private")
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
-        header = gr.HTML(header_html(documents), apply_default_css=False, js_on_load=None)
+        header = gr.HTML(header_html(documents), apply_default_css=False, js_on_load=NAV_JS)
         turns = gr.State([])
         passages = gr.State([])
         library_ids = gr.State([m.doc_id for m, _ in documents])
         origin = gr.State("chat")
+        fragment = gr.Textbox(visible=False)  # the URL's #fragment, read by the page's load event
 
         with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"):
@@ -93,6 +99,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                                                   lines=1, max_lines=6, scale=5, elem_id="ca-question",
                                                   autofocus=True, container=False)
                             ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ca-ask")
+                        gr.HTML("", elem_id="ca-offline", apply_default_css=False, js_on_load=OFFLINE_JS)
                         with gr.Row():
                             new_chat = gr.Button("New chat", size="sm", variant="secondary", scale=0,
                                                  min_width=110, elem_id="ca-new-chat")
@@ -143,8 +150,8 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
                                         js_on_load=PANEL_JS)
 
             with gr.Tab("Document", id="document"):
-                back = gr.Button("← Back", size="sm", variant="secondary", scale=0, min_width=90,
-                                 elem_id="ca-back")
+                gr.Button("← Back", size="sm", variant="secondary", scale=0, min_width=90,
+                          elem_id="ca-back")
                 document = gr.HTML(placeholder_document_html(), elem_id="ca-document", apply_default_css=False,
                                    js_on_load=None)
 
@@ -187,7 +194,11 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
         watches_tab.select(actions.watches_view, None, [watches_panel], **private)
 
-        back.click(lambda tab: gr.Tabs(selected=tab), [origin], [tabs], **private)
+        # "← Back" is handled in the browser (nav.js): it goes back in the browser's history, or to the Chat tab.
+        header.navigate(actions.navigate, None, [document, tabs, origin], **private).then(
+            None, None, None, js=SCROLL_TO_HIT_JS, **private)
+        app.load(actions.open_location, [fragment], [document, tabs, origin], js="() => location.hash",
+                 **private).then(None, None, None, js=SCROLL_TO_HIT_JS, **private)
         conversation.restore(actions.restore, None, [conversation, sources, turns], **private)
         # Each page load shows the index as it is now: ingest may have published a new build since.
         app.load(actions.library_view, None,

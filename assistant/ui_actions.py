@@ -22,6 +22,7 @@ from .ui_html import (conversation_html, document_html, header_html, notice_html
                       page_view_html, part_step, pending_turn_html, source_group_step, sources_html, streamed_text,
                       text_step, turn_html, type_choices, whole_step)
 from .ui_results import library_cards_html, library_rows, library_summary_md, search_rows
+from .ui_nav import located_html, parse_fragment
 from .ui_panels import (filter_chips_html, filter_note, filter_words, quote_span, watches_html)
 from .ui_turns import KEPT_TURNS, restored_turns, stored_turns, streamed
 from .users import Logins
@@ -247,8 +248,20 @@ class Actions:
 
     def show_document(self, origin: str, doc_id: str, start: int | None = None, end: int | None = None,
                       request: gr.Request = None, page: int | None = None):
-        """(document view, tab switch, the tab to go back to)."""
-        return self.open_document(doc_id, start, end, request, page), gr.Tabs(selected="document"), origin
+        """(document view, tab switch, the tab to go back to); the view carries its URL fragment (ui_nav)."""
+        view = located_html(self.open_document(doc_id, start, end, request, page), doc_id, start, end, page)
+        return view, gr.Tabs(selected="document"), origin
+
+    def open_location(self, fragment: str, request: gr.Request = None):
+        """(document view, tab switch, the tab to go back to) for the view a URL fragment names: a shared
+        link or a reload (on page load), or Back/Forward to a document the page no longer shows."""
+        where = parse_fragment(fragment)
+        if where.doc_id is None:  # the Chat tab is where the page opens anyway; leave it where it is
+            return gr.skip(), gr.Tabs(selected=where.tab) if where.tab != "chat" else gr.skip(), gr.skip()
+        return self.show_document("chat", where.doc_id, where.start, where.end, request, where.page)
+
+    def navigate(self, evt: gr.EventData, request: gr.Request = None):
+        return self.open_location(str(getattr(evt, "fragment", "") or ""), request)
 
     def open_citation(self, evt: gr.EventData, request: gr.Request = None):
         return self.show_document("chat", str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
