@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -195,8 +195,8 @@ def title_overlap(cues: QueryCues, meta: DocumentMeta) -> float:
 
 # -- the learned re-ranking ---------------------------------------------------------------------------
 
-FEATURES = ("sparse", "sparse_doc_rr", "dense", "dense_doc_rr", "rrf_doc_rr", "coverage", "bigrams", "names",
-            "title", "date_match", "date_mismatch", "body", "item")
+FEATURES = ("sparse", "sparse_doc_rr", "sparse_first", "dense", "dense_doc_rr", "rrf_doc_rr", "coverage", "bigrams",
+            "names", "title", "date_match", "date_mismatch", "body", "item")
 _NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-z]+(?:['’]s)?|[A-Z]{2,})\b")
 
 
@@ -237,6 +237,7 @@ class Candidate:
     sparse: float | None
     sparse_rank: int | None
     rrf: float
+    heading: str | None = None
 
 
 def _doc_ranks(best: dict[str, float]) -> dict[str, int]:
@@ -246,7 +247,8 @@ def _doc_ranks(best: dict[str, float]) -> dict[str, int]:
 
 def candidate_features(query: str, candidates: list[Candidate]) -> tuple[list[str], np.ndarray]:
     """The candidate papers (doc_ids, in order of their best fused chunk) and one row of `FEATURES`
-    each: the best BM25 score of its chunks over the query's best and the paper's rank by it, the best
+    each: the best BM25 score of its chunks over the query's best, the paper's rank by it and whether
+    it is BM25's first paper (so BM25's choice can stand where the dense scores say little), the best
     dense cosine and the paper's rank by it, the paper's rank by its best fused (RRF) score; the best
     chunk's share of the question's content words, of its word pairs and of its named things
     (capitalised words); title and committee words shared with the question; date, body and item
@@ -276,8 +278,8 @@ def candidate_features(query: str, candidates: list[Candidate]) -> tuple[list[st
     out = np.zeros((len(docs), len(FEATURES)), dtype=np.float64)
     for row, (doc, f) in enumerate(docs.items()):
         match, mismatch = date_agreement(cues, f["meta"].date)
-        out[row] = (f["sparse"], 1.0 / sparse_rank[doc], f["dense"], 1.0 / dense_rank[doc], 1.0 / rrf_rank[doc],
-                    f["coverage"], f["bigrams"], f["names"], title_overlap(cues, f["meta"]), match, mismatch,
+        out[row] = (f["sparse"], 1.0 / sparse_rank[doc], float(sparse_rank[doc] == 1), f["dense"],
+                    1.0 / dense_rank[doc], 1.0 / rrf_rank[doc], f["coverage"], f["bigrams"], f["names"], title_overlap(cues, f["meta"]), match, mismatch,
                     body_agreement(cues, f["meta"]), f["item"])
     return list(docs), out
 
@@ -395,16 +397,35 @@ class HybridRetriever:
         self.model = load_model() if model == "packaged" else model
         self.rerank_depth = rerank_depth
 
-    def candidates_for(self, query: str, depth: int, filters: SearchFilters = SearchFilters()
-                       ) -> tuple[list[Candidate], dict[int, tuple]]:
+    def candidates_for(self, query: str, depth: int, filters: SearchFilters = SearchFilters(),
+                       councils_named: tuple[str, ...] = ()) -> tuple[list[Candidate], dict[int, tuple]]:
         """The top `depth` fused candidates, best first, and their stored rows. Chunks that address a
         machine (INSTRUCTION) are fused apart: a chunk stuffed with the corpus's topics would otherwise
-        take a place in the dense and sparse lists and move every other paper's fused score."""
+        take a place in the dense and sparse lists and move every other paper's fused score.
+
+        `councils_named` (the councils the question names, `named_councils`; ignored when `filters`
+        already choose councils) keeps the candidates to those councils' papers, then adds the top
+        candidates of the whole corpus from papers whose title names one of them: a parish's copy of
+        its district councillor's report ("Cherwell District Council - January 2026: district
+        councillor's report") answers a question about Cherwell without being Cherwell's paper."""
+        vector = self.encoder.embed_query(query)
+        if not councils_named or filters.councils:
+            return self._fused(query, vector, depth, filters)
+        scoped, rows = self._fused(query, vector, depth, replace(filters, councils=councils_named))
+        wider, wider_rows = self._fused(query, vector, depth, filters)
+        seen = {c.id for c in scoped}
+        about = [c for c in wider if c.id not in seen and c.meta.council not in councils_named
+                 and named_councils(c.meta.title, list(councils_named))]
+        return scoped + about, rows | {c.id: wider_rows[c.id] for c in about}
+
+    def _fused(self, query: str, vector: np.ndarray, depth: int, filters: SearchFilters
+               ) -> tuple[list[Candidate], dict[int, tuple]]:
+        """`candidates_for` within `filters` alone, for the query and its embedding `vector`."""
         allowed = self.index.store.matching_ids(filters) if filters.active else None
         if allowed is not None and len(allowed) == 0:
             return [], {}
         pool = max(self.candidates, depth)
-        dense = self.index.vectors.search(self.encoder.embed_query(query), pool, allowed, filters)
+        dense = self.index.vectors.search(vector, pool, allowed, filters)
         if filters.public_only:  # a vector store that filters only on metadata (Milvus) may return others
             permitted = set(allowed.tolist())
             dense = [(i, s) for i, s in dense if i in permitted]
@@ -425,12 +446,15 @@ class HybridRetriever:
         sparse_at = {i: (s, r) for r, (i, s) in enumerate(sparse, start=1)}
         return [Candidate(id=i, meta=rows[i][1], text=rows[i][0].text, dense=dense_at.get(i, (None, None))[0],
                           dense_rank=dense_at.get(i, (None, None))[1], sparse=sparse_at.get(i, (None, None))[0],
-                          sparse_rank=sparse_at.get(i, (None, None))[1], rrf=score)
+                          sparse_rank=sparse_at.get(i, (None, None))[1], rrf=score,
+                          heading=rows[i][0].heading)
                 for i, score in fused if i in rows], rows
 
-    def search(self, query: str, k: int, filters: SearchFilters = SearchFilters()) -> list[Passage]:
+    def search(self, query: str, k: int, filters: SearchFilters = SearchFilters(),
+               councils_named: tuple[str, ...] = ()) -> list[Passage]:
+        """The top `k` passages for `query` within `filters`; `councils_named` as in `candidates_for`."""
         depth = max(k, self.rerank_depth) if self.model is not None else k
-        candidates, rows = self.candidates_for(query, depth, filters)
+        candidates, rows = self.candidates_for(query, depth, filters, councils_named)
         scored = rerank(query, candidates, self.model, k) if self.model is not None else [
             (c, c.rrf) for c in candidates[:k]]
         return [

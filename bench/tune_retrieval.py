@@ -78,8 +78,8 @@ def prepare(assistant: Assistant, suite, questions) -> list[Item]:
         if not q.answerable:
             continue
         query = clean_query(q.question)
-        filters = SearchFilters(councils=named_councils(query, assistant.councils()))
-        candidates, _ = retriever.candidates_for(query, max(depth, RERANK_DEPTH), filters)
+        candidates, _ = retriever.candidates_for(query, max(depth, RERANK_DEPTH), SearchFilters(),
+                                                 named_councils(query, assistant.councils()))
         index = assistant._index
         bm25 = [index.store.chunks([i])[i][1].doc_id for i, _ in index.sparse.search(query, depth)]
         dense = [index.store.chunks([i])[i][1].doc_id
