@@ -14,6 +14,7 @@ import calendar
 import json
 import logging
 import re
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -382,6 +383,27 @@ def load_model(path: Path = MODEL_PATH) -> RerankModel | None:
         return None
 
 
+_TITLED: dict[tuple[str, tuple[str, ...], bool], bool] = {}
+_TITLED_LOCK = threading.Lock()
+
+
+def titled_elsewhere(index: Index, councils: tuple[str, ...], public_only: bool = False) -> bool:
+    """Whether a paper of another council has a title naming one of `councils` (`named_councils`),
+    so that a question naming them needs the search beyond their papers; read once per index build
+    (builds are never changed in place) and kept."""
+    key = (str(index.folder), councils, public_only)
+    with _TITLED_LOCK:
+        known = _TITLED.get(key)
+    if known is None:
+        known = any(meta.council not in councils and named_councils(meta.title, list(councils))
+                    for meta, _ in index.store.documents(public_only=public_only))
+        with _TITLED_LOCK:
+            if len(_TITLED) > 1024:
+                _TITLED.clear()
+            _TITLED[key] = known
+    return known
+
+
 class HybridRetriever:
     """Dense and BM25 candidates, fused by RRF, the top `rerank_depth` re-ranked by `model` (the
     packaged one by default; None keeps the fused order)."""
@@ -412,6 +434,8 @@ class HybridRetriever:
         if not councils_named or filters.councils:
             return self._fused(query, vector, depth, filters)
         scoped, rows = self._fused(query, vector, depth, replace(filters, councils=councils_named))
+        if not titled_elsewhere(self.index, councils_named, filters.public_only):
+            return scoped, rows
         wider, wider_rows = self._fused(query, vector, depth, filters)
         seen = {c.id for c in scoped}
         about = [c for c in wider if c.id not in seen and c.meta.council not in councils_named

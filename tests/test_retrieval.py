@@ -19,6 +19,7 @@ from assistant.retrieval import (
     order_passages,
     query_cues,
     rerank,
+    titled_elsewhere,
 )
 from assistant.types import DocumentMeta
 
@@ -238,3 +239,6 @@ def test_a_question_naming_a_council_finds_another_councils_paper_titled_with_it
     assert found[0] == "district-report" and "parish-minutes" not in found
     chosen = assistant.search(question, k=5, councils=["Brackenmoor District Council"])
     assert {p.meta.doc_id for p in chosen} == {"district-letter"}
+    # the search beyond a council's papers is made only where another council's paper is titled with it
+    assert titled_elsewhere(assistant._index, ("Brackenmoor District Council",))
+    assert not titled_elsewhere(assistant._index, ("Upper Dale Parish Council",))
