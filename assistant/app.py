@@ -143,7 +143,8 @@ class Assistant:
         with its question (`Query.searched`)."""
         searched = Query.of(query).searched
         filters = replace(filters, councils=filters.councils or self.council_scope)
-        named = () if filters.councils else named_councils(searched, self.councils(restricted=not filters.public_only))
+        named = () if filters.councils else named_councils(searched,
+                                                            self.councils(restricted=not filters.public_only))
         k = self.settings.top_k if k is None else k
         if k < 1:
             raise QueryError(f"-k must be at least 1, got {k}")

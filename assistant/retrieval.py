@@ -238,7 +238,6 @@ class Candidate:
     sparse: float | None
     sparse_rank: int | None
     rrf: float
-    heading: str | None = None
 
 
 def _doc_ranks(best: dict[str, float]) -> dict[str, int]:
@@ -280,8 +279,8 @@ def candidate_features(query: str, candidates: list[Candidate]) -> tuple[list[st
     for row, (doc, f) in enumerate(docs.items()):
         match, mismatch = date_agreement(cues, f["meta"].date)
         out[row] = (f["sparse"], 1.0 / sparse_rank[doc], float(sparse_rank[doc] == 1), f["dense"],
-                    1.0 / dense_rank[doc], 1.0 / rrf_rank[doc], f["coverage"], f["bigrams"], f["names"], title_overlap(cues, f["meta"]), match, mismatch,
-                    body_agreement(cues, f["meta"]), f["item"])
+                    1.0 / dense_rank[doc], 1.0 / rrf_rank[doc], f["coverage"], f["bigrams"], f["names"],
+                    title_overlap(cues, f["meta"]), match, mismatch, body_agreement(cues, f["meta"]), f["item"])
     return list(docs), out
 
 
@@ -428,8 +427,8 @@ class HybridRetriever:
         `councils_named` (the councils the question names, `named_councils`; ignored when `filters`
         already choose councils) keeps the candidates to those councils' papers, then adds the top
         candidates of the whole corpus from papers whose title names one of them: a parish's copy of
-        its district councillor's report ("Cherwell District Council - January 2026: district
-        councillor's report") answers a question about Cherwell without being Cherwell's paper."""
+        its district councillor's report ("Brackenmoor District Council - January 2026: district
+        councillor's report") answers a question about the district without being the district's paper."""
         vector = self.encoder.embed_query(query)
         if not councils_named or filters.councils:
             return self._fused(query, vector, depth, filters)
@@ -470,8 +469,7 @@ class HybridRetriever:
         sparse_at = {i: (s, r) for r, (i, s) in enumerate(sparse, start=1)}
         return [Candidate(id=i, meta=rows[i][1], text=rows[i][0].text, dense=dense_at.get(i, (None, None))[0],
                           dense_rank=dense_at.get(i, (None, None))[1], sparse=sparse_at.get(i, (None, None))[0],
-                          sparse_rank=sparse_at.get(i, (None, None))[1], rrf=score,
-                          heading=rows[i][0].heading)
+                          sparse_rank=sparse_at.get(i, (None, None))[1], rrf=score)
                 for i, score in fused if i in rows], rows
 
     def search(self, query: str, k: int, filters: SearchFilters = SearchFilters(),
