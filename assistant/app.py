@@ -122,7 +122,8 @@ class Assistant:
                councils: tuple[str, ...] | list[str] | str = (), restricted: bool = True) -> list[Passage]:
         """Ranked passages for `query`, filtered by date (inclusive ISO dates), document type and
         council. Without a council filter, the settings' `council_scope` applies, and without that
-        a query naming indexed councils ("Sefton's improvement notice") is kept to them. Arguments of
+        a query naming indexed councils ("Sefton's improvement notice") is kept to their papers and to
+        papers whose titles name them (`HybridRetriever.candidates_for`). Arguments of
         the wrong type are refused with a `QueryError` naming them; a bare string for `doc_types` or
         `councils` is one item. `restricted=False` searches as a user who may not see restricted
         papers: they are filtered out before ranking, and ranked with statistics of public text only."""
@@ -141,15 +142,15 @@ class Assistant:
         """`search` for a cleaned query and checked arguments; retrieval reads a follow-up's context
         with its question (`Query.searched`)."""
         searched = Query.of(query).searched
-        councils = filters.councils or self.council_scope or named_councils(
-            searched, self.councils(restricted=not filters.public_only))
-        filters = replace(filters, councils=councils)
+        filters = replace(filters, councils=filters.councils or self.council_scope)
+        named = () if filters.councils else named_councils(searched,
+                                                            self.councils(restricted=not filters.public_only))
         k = self.settings.top_k if k is None else k
         if k < 1:
             raise QueryError(f"-k must be at least 1, got {k}")
         retriever = HybridRetriever(self._index, self.encoder, self.settings.candidates, self.settings.rrf_k,
                                     self.settings.sparse_weight)
-        return retriever.search(searched, k, filters)
+        return retriever.search(searched, k, filters, named)
 
     @property
     def council_scope(self) -> tuple[str, ...]:

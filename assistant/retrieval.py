@@ -14,8 +14,9 @@ import calendar
 import json
 import logging
 import re
+import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -195,8 +196,8 @@ def title_overlap(cues: QueryCues, meta: DocumentMeta) -> float:
 
 # -- the learned re-ranking ---------------------------------------------------------------------------
 
-FEATURES = ("sparse", "sparse_doc_rr", "dense", "dense_doc_rr", "rrf_doc_rr", "coverage", "bigrams", "names",
-            "title", "date_match", "date_mismatch", "body", "item")
+FEATURES = ("sparse", "sparse_doc_rr", "sparse_first", "dense", "dense_doc_rr", "rrf_doc_rr", "coverage", "bigrams",
+            "names", "title", "date_match", "date_mismatch", "body", "item")
 _NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-z]+(?:['’]s)?|[A-Z]{2,})\b")
 
 
@@ -246,7 +247,8 @@ def _doc_ranks(best: dict[str, float]) -> dict[str, int]:
 
 def candidate_features(query: str, candidates: list[Candidate]) -> tuple[list[str], np.ndarray]:
     """The candidate papers (doc_ids, in order of their best fused chunk) and one row of `FEATURES`
-    each: the best BM25 score of its chunks over the query's best and the paper's rank by it, the best
+    each: the best BM25 score of its chunks over the query's best, the paper's rank by it and whether
+    it is BM25's first paper (so BM25's choice can stand where the dense scores say little), the best
     dense cosine and the paper's rank by it, the paper's rank by its best fused (RRF) score; the best
     chunk's share of the question's content words, of its word pairs and of its named things
     (capitalised words); title and committee words shared with the question; date, body and item
@@ -276,9 +278,9 @@ def candidate_features(query: str, candidates: list[Candidate]) -> tuple[list[st
     out = np.zeros((len(docs), len(FEATURES)), dtype=np.float64)
     for row, (doc, f) in enumerate(docs.items()):
         match, mismatch = date_agreement(cues, f["meta"].date)
-        out[row] = (f["sparse"], 1.0 / sparse_rank[doc], f["dense"], 1.0 / dense_rank[doc], 1.0 / rrf_rank[doc],
-                    f["coverage"], f["bigrams"], f["names"], title_overlap(cues, f["meta"]), match, mismatch,
-                    body_agreement(cues, f["meta"]), f["item"])
+        out[row] = (f["sparse"], 1.0 / sparse_rank[doc], float(sparse_rank[doc] == 1), f["dense"],
+                    1.0 / dense_rank[doc], 1.0 / rrf_rank[doc], f["coverage"], f["bigrams"], f["names"],
+                    title_overlap(cues, f["meta"]), match, mismatch, body_agreement(cues, f["meta"]), f["item"])
     return list(docs), out
 
 
@@ -380,6 +382,27 @@ def load_model(path: Path = MODEL_PATH) -> RerankModel | None:
         return None
 
 
+_TITLED: dict[tuple[str, tuple[str, ...], bool], bool] = {}
+_TITLED_LOCK = threading.Lock()
+
+
+def titled_elsewhere(index: Index, councils: tuple[str, ...], public_only: bool = False) -> bool:
+    """Whether a paper of another council has a title naming one of `councils` (`named_councils`),
+    so that a question naming them needs the search beyond their papers; read once per index build
+    (builds are never changed in place) and kept."""
+    key = (str(index.folder), councils, public_only)
+    with _TITLED_LOCK:
+        known = _TITLED.get(key)
+    if known is None:
+        known = any(meta.council not in councils and named_councils(meta.title, list(councils))
+                    for meta, _ in index.store.documents(public_only=public_only))
+        with _TITLED_LOCK:
+            if len(_TITLED) > 1024:
+                _TITLED.clear()
+            _TITLED[key] = known
+    return known
+
+
 class HybridRetriever:
     """Dense and BM25 candidates, fused by RRF, the top `rerank_depth` re-ranked by `model` (the
     packaged one by default; None keeps the fused order)."""
@@ -395,16 +418,37 @@ class HybridRetriever:
         self.model = load_model() if model == "packaged" else model
         self.rerank_depth = rerank_depth
 
-    def candidates_for(self, query: str, depth: int, filters: SearchFilters = SearchFilters()
-                       ) -> tuple[list[Candidate], dict[int, tuple]]:
+    def candidates_for(self, query: str, depth: int, filters: SearchFilters = SearchFilters(),
+                       councils_named: tuple[str, ...] = ()) -> tuple[list[Candidate], dict[int, tuple]]:
         """The top `depth` fused candidates, best first, and their stored rows. Chunks that address a
         machine (INSTRUCTION) are fused apart: a chunk stuffed with the corpus's topics would otherwise
-        take a place in the dense and sparse lists and move every other paper's fused score."""
+        take a place in the dense and sparse lists and move every other paper's fused score.
+
+        `councils_named` (the councils the question names, `named_councils`; ignored when `filters`
+        already choose councils) keeps the candidates to those councils' papers, then adds the top
+        candidates of the whole corpus from papers whose title names one of them: a parish's copy of
+        its district councillor's report ("Brackenmoor District Council - January 2026: district
+        councillor's report") answers a question about the district without being the district's paper."""
+        vector = self.encoder.embed_query(query)
+        if not councils_named or filters.councils:
+            return self._fused(query, vector, depth, filters)
+        scoped, rows = self._fused(query, vector, depth, replace(filters, councils=councils_named))
+        if not titled_elsewhere(self.index, councils_named, filters.public_only):
+            return scoped, rows
+        wider, wider_rows = self._fused(query, vector, depth, filters)
+        seen = {c.id for c in scoped}
+        about = [c for c in wider if c.id not in seen and c.meta.council not in councils_named
+                 and named_councils(c.meta.title, list(councils_named))]
+        return scoped + about, rows | {c.id: wider_rows[c.id] for c in about}
+
+    def _fused(self, query: str, vector: np.ndarray, depth: int, filters: SearchFilters
+               ) -> tuple[list[Candidate], dict[int, tuple]]:
+        """`candidates_for` within `filters` alone, for the query and its embedding `vector`."""
         allowed = self.index.store.matching_ids(filters) if filters.active else None
         if allowed is not None and len(allowed) == 0:
             return [], {}
         pool = max(self.candidates, depth)
-        dense = self.index.vectors.search(self.encoder.embed_query(query), pool, allowed, filters)
+        dense = self.index.vectors.search(vector, pool, allowed, filters)
         if filters.public_only:  # a vector store that filters only on metadata (Milvus) may return others
             permitted = set(allowed.tolist())
             dense = [(i, s) for i, s in dense if i in permitted]
@@ -428,9 +472,11 @@ class HybridRetriever:
                           sparse_rank=sparse_at.get(i, (None, None))[1], rrf=score)
                 for i, score in fused if i in rows], rows
 
-    def search(self, query: str, k: int, filters: SearchFilters = SearchFilters()) -> list[Passage]:
+    def search(self, query: str, k: int, filters: SearchFilters = SearchFilters(),
+               councils_named: tuple[str, ...] = ()) -> list[Passage]:
+        """The top `k` passages for `query` within `filters`; `councils_named` as in `candidates_for`."""
         depth = max(k, self.rerank_depth) if self.model is not None else k
-        candidates, rows = self.candidates_for(query, depth, filters)
+        candidates, rows = self.candidates_for(query, depth, filters, councils_named)
         scored = rerank(query, candidates, self.model, k) if self.model is not None else [
             (c, c.rrf) for c in candidates[:k]]
         return [

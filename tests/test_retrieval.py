@@ -19,6 +19,7 @@ from assistant.retrieval import (
     order_passages,
     query_cues,
     rerank,
+    titled_elsewhere,
 )
 from assistant.types import DocumentMeta
 
@@ -192,3 +193,52 @@ def test_a_question_naming_a_body_a_month_or_an_item_finds_that_paper(tmp_path, 
         assert first(question) == paper, question
     assert bm25_first("What did the Audit Committee say about the audit plan?") != "audit-mar"
     assert bm25_first("What was said about the audit plan at the January meeting?") != "full-jan"
+
+
+def test_bm25s_first_paper_is_a_feature_of_its_own():
+    """Where the dense scores are flat the model can keep BM25's first paper: a feature says which it is."""
+    candidates = [_candidate(1, "a", sparse=3.0, dense=0.41, rrf=0.7),
+                  _candidate(2, "b", sparse=9.0, dense=0.42, rrf=0.8), _candidate(3, "c", dense=0.43, rrf=0.9)]
+    docs, x = candidate_features("What was the precept?", candidates)
+    row = {doc: dict(zip(FEATURES, values)) for doc, values in zip(docs, x)}
+    assert [row[d]["sparse_first"] for d in ("a", "b", "c")] == [0.0, 1.0, 0.0]
+
+
+def test_a_question_naming_a_council_finds_another_councils_paper_titled_with_it(tmp_path, encoder):
+    """A parish keeps its district councillor's report, titled with the district's name; a question
+    naming the district finds it, though it is the parish's paper. Papers of the parish not titled
+    with the district stay out, and a council chosen by the user is still a filter."""
+    from assistant.app import Assistant
+    from assistant.settings import Settings
+
+    district, parish = tmp_path / "district", tmp_path / "parish"
+    district.mkdir()
+    parish.mkdir()
+    (district / "letter.md").write_text(
+        "# Reorganisation\n\nThe district council wrote to residents about local government reorganisation. "
+        "Public engagement on the proposal runs until the summer.\n")
+    (district / "manifest.toml").write_text(
+        '[documents."letter.md"]\nid = "district-letter"\ntitle = "Chief Executive letter on reorganisation"\n'
+        'date = "2025-06-01"\ncouncil = "Brackenmoor District Council"\n')
+    (parish / "report.txt").write_text(
+        "District councillor's report\n\nLocal plan. The examination hearings into Brackenmoor's new local plan "
+        "will begin on 16th February, with the inspector sitting for three weeks.\n")
+    (parish / "minutes.txt").write_text(
+        "Minutes\n\n4. Playground. The examination of the playground equipment found worn hearings... "
+        "The examination hearings of the village hall lease will begin after the new plan is agreed.\n")
+    (parish / "manifest.toml").write_text(
+        '[defaults]\ncouncil = "Upper Dale Parish Council"\ndate = "2026-01-29"\n'
+        '[documents."report.txt"]\nid = "district-report"\n'
+        'title = "Brackenmoor District Council - January 2026: district councillor\'s report to Upper Dale"\n'
+        '[documents."minutes.txt"]\nid = "parish-minutes"\ntitle = "Minutes of the parish council"\n')
+    assistant = Assistant(Settings.load(env={}, index_dir=tmp_path / "index", progress=False), encoder=encoder)
+    assert not assistant.ingest([district, parish]).failed
+
+    question = "When will the examination hearings into Brackenmoor's new local plan begin?"
+    found = [p.meta.doc_id for p in assistant.search(question, k=5)]
+    assert found[0] == "district-report" and "parish-minutes" not in found
+    chosen = assistant.search(question, k=5, councils=["Brackenmoor District Council"])
+    assert {p.meta.doc_id for p in chosen} == {"district-letter"}
+    # the search beyond a council's papers is made only where another council's paper is titled with it
+    assert titled_elsewhere(assistant._index, ("Brackenmoor District Council",))
+    assert not titled_elsewhere(assistant._index, ("Upper Dale Parish Council",))
