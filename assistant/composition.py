@@ -16,6 +16,9 @@ from .tokenizing import content_words, word_set
 from .types import Answer, Citation, Passage, Query, ShortAnswer
 
 NEAR_DUPLICATE = 0.6
+# a question word that starts a further part, with the preposition it may carry ("..., and since when
+# has ...", "In which newspaper, and in which issue, ...")
+ASKING = r"(?:(?:since|until|from|by|for|in|on|at|to|under|with)\s+)?(?:why|who|whom|what|when|where|which|how|whether)\b"
 RELATED_SHOWN = 3
 ASKS_SIDE = re.compile(r"\bvot\w* (?:against|for|in favour)\b|\bagainst\b", re.IGNORECASE)
 NOES = re.compile(r"\b(?:Noes|Nays|Against)\s*[:\-–]", re.IGNORECASE)
@@ -154,8 +157,7 @@ def question_parts(question: Query | str) -> list[str]:
     """The parts of a question that asks several things, split where a further question word follows
     "and" or a comma ("How much was raised, and what did it cost?" -> two parts); [] for one thing."""
     asked = Query.of(question).text
-    cuts = [m.start() for m in re.finditer(r"\b(?:and|,)\s+(?:why|who|whom|what|when|where|which|how|whether)\b",
-                                           asked, re.IGNORECASE)]
+    cuts = [m.start() for m in re.finditer(rf"\b(?:and|,)\s+{ASKING}", asked, re.IGNORECASE)]
     if not cuts:
         return []
     bounds = [0, *cuts, len(asked)]
