@@ -60,21 +60,29 @@ class Answerer(Protocol):
 
 def unmatched_names(question: Query | str, passages: list[Passage]) -> tuple[str, ...]:
     """The capitalised names of the asked question (not its first word, a month or day, or an acronym,
-    which the papers may spell out) that occur
-    in none of the passages' text, item headings or paper titles: the papers found do not mention the
-    place, body or person asked about, so no sentence of theirs can state the answer ("... the roads
-    in <a town no paper names>?"). Passages that address a machine (INSTRUCTION) do not count."""
+    which the papers may spell out) and the years it names that occur in none of the passages' text,
+    item headings, paper titles or (for a year) paper dates: the papers found do not mention the place,
+    body, person or year asked about, so no sentence of theirs can state the answer ("... the roads in
+    <a town no paper names>?", "What rating did the service get in <a year no paper found names>?").
+    A year also counts as mentioned within a financial year that ends in it ("2022" in "2021/22").
+    Passages that address a machine (INSTRUCTION) do not count."""
     asked = Query.of(question).text
     names = [m.group(0) for m in NAMED.finditer(asked.strip())
              if m.group(0)[0].isupper() and not m.group(0).isupper() and m.group(0).lower() not in _DATE_WORDS]
     wanted = {w: name for name in names for w in content_words(name)}
-    if not wanted:
+    years = list(dict.fromkeys(re.findall(r"\b(?:19|20)\d\d\b", asked)))
+    if not (wanted or years):
         return ()
     seen: set[str] = set()
+    texts: list[str] = []
     for p in passages:
         if not INSTRUCTION.search(p.chunk.text):
             seen |= word_set(p.chunk.text) | word_set(p.chunk.heading or "") | word_set(p.meta.title)
-    return tuple(dict.fromkeys(name for w, name in wanted.items() if w not in seen))
+            texts.append(f"{p.chunk.text} {p.chunk.heading or ''} {p.meta.title} {p.meta.date or ''}")
+    everything = " ".join(texts)
+    missing = [name for w, name in wanted.items() if w not in seen]
+    missing += [y for y in years if not re.search(rf"\b{y}\b|\b{int(y) - 1}\s*[/-]\s*{y[2:]}\b", everything)]
+    return tuple(dict.fromkeys(missing))
 
 
 
