@@ -77,7 +77,7 @@ ASKS_WHO = re.compile(r"^\W*(and\s+)?who\b|\b(and|,)\s+who\b|\bwho (is|was|were|
                       r"|\bwhich (person|officer|councillor|advisor|adviser|director|solicitor|company|firm|"
                       r"newspaper|contractor)\b|\bname of\b|\bnamed?\b", re.IGNORECASE)
 ASKS_MONEY = re.compile(r"\bhow much\b|\bwhat (amount|sum|cost|price|budget|precept|total|value|rate|fee)\b"
-                        r"|\b(cost|price|precept|budget|bill|fees?|grant|paid|pay|spent|spend|salary|levy|"
+                        r"|\b(cost(?:s|ing|ed)?|price|precept|budget|bill|fees?|grant|paid|pay|spent|spend|salary|levy|"
                         r"contribut\w*|raise[ds]?|worth)\b", re.IGNORECASE)
 ASKS_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bwhat (score|percentage|share)\b"
                         r"|\b(?:what|which) (?:\w+ )?(?:number|no\.)(?! of)", re.IGNORECASE)
@@ -99,7 +99,7 @@ FEATURES = (
     "rare", "title", "kind", "asks_kind", "kind_lead", "rank", "fused", "sparse", "dense",
     "date_agrees", "date_clashes", "heading", "position", "length", "digits", "best_focus", "best_lexical",
     "row", "lexical_order", "semantic_order", "sparse_order", "kind_x_context", "kind_x_semantic",
-    "outcome", "item_focus", "amounts", "phrase",
+    "outcome", "item_focus", "amounts", "phrase", "phrase_gap", "date_in_sentence",
 )
 # the motions (structure.find_motions) that state what a vote or a decision came to, by the kind asked
 OUTCOMES = {"vote": frozenset({"vote", "carried", "lost"}),
@@ -282,6 +282,18 @@ def date_agreement(question: Question, sentence: Sentence) -> tuple[float, float
     return share, float(share == 0)
 
 
+def dated_here(question: Question, sentence: str) -> float:
+    """The share of the years and months the question names that the sentence itself states (not its
+    paper's date): "What happened in March 2021 ...?" is answered by "... following a visit in March
+    2021", not by another sentence of a paper dated then. 0 when the question names no date."""
+    if not (question.years or question.months):
+        return 0.0
+    lowered = sentence.lower()
+    found = [y in lowered for y in question.years]
+    found += [re.search(rf"\b{MONTH_NAMES[m - 1][:3]}", lowered) is not None for m in question.months]
+    return sum(found) / len(found)
+
+
 def outcome(kinds: tuple[str, ...], sentence: str) -> float:
     """1 when the question asks for a vote or a decision and the sentence states its outcome (a tally,
     a roll call, RESOLVED/AGREED, carried or lost: structure.find_motions), not only the motion put
@@ -361,13 +373,15 @@ def sentence_features(question: Query | str, sentences: list[Sentence], similari
             outcome(q.kinds, s.text),
             coverage(q.focus, word_set(s.passage.chunk.heading)) if q.focus and s.passage.chunk.heading else 0.0,
             amounts(s.text),
-            phrase_match(q.words, s, idf),
+            phrase_match(q.words, s, idf), 0.0,
+            dated_here(q, s.text),
         ])
     out = np.array(rows, dtype=float)
     col = {name: i for i, name in enumerate(FEATURES)}
     out[:, col["semantic_gap"]] = out[:, col["semantic"]] - out[ref, col["semantic"]].max()
     out[:, col["lexical_gap"]] = out[:, col["lexical_context"]] - out[ref, col["lexical_context"]].max()
     out[:, col["sparse"]] = sparse / sparse[ref].max() if sparse[ref].max() > 0 else 0.0
+    out[:, col["phrase_gap"]] = out[:, col["phrase"]] - out[ref, col["phrase"]].max()
     out[:, col["best_focus"]] = out[ref, col["focus_context"]].max()
     out[:, col["best_lexical"]] = out[ref, col["lexical_context"]].max()
     out[:, col["kind_x_context"]] = out[:, col["kind"]] * out[:, col["lexical_context"]]

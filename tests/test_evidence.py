@@ -67,3 +67,11 @@ def test_the_question_s_phrases_kept_together_score_above_its_words_scattered():
     assert phrase_match(question.words, together, idf) > 0.3
     assert phrase_match(question.words, scattered, idf) == 0.0
     assert phrase_match(analyse("Who chairs it?").words, together, idf) == 0.0
+
+
+def test_an_opening_phrase_that_asks_nothing_belongs_to_the_part_after_it():
+    question = ("In January 2024, how much had the fundraising brought in altogether, "
+                "and what did the project end up costing?")
+    assert question_parts(question) == ["In January 2024, how much had the fundraising brought in altogether",
+                                        "what did the project end up costing?"]
+    assert "money" in asked_kinds("what did the project end up costing?")
