@@ -47,6 +47,8 @@ FACT_KINDS = {"date": re.compile(r"^\W*when\b|\b(?:what|which) (?:date|day|month
               "duration": re.compile(r"\bhow (?:long|often)\b", re.IGNORECASE)}
 # how far after a motion its outcome and roll call are looked for, in sentences
 ROLL_CALL_LINES = 3
+# the most characters (white space) between a sentence cut by a line break and the line that carries it on
+CONTINUATION_GAP = 3
 MODEL_FILE = Path(__file__).parent / "models" / "answerer.json"
 _DATE_WORDS = frozenset("january february march april may june july august september october november december "
                         "monday tuesday wednesday thursday friday saturday sunday".split())
@@ -60,21 +62,30 @@ class Answerer(Protocol):
 
 def unmatched_names(question: Query | str, passages: list[Passage]) -> tuple[str, ...]:
     """The capitalised names of the asked question (not its first word, a month or day, or an acronym,
-    which the papers may spell out) that occur
-    in none of the passages' text, item headings or paper titles: the papers found do not mention the
-    place, body or person asked about, so no sentence of theirs can state the answer ("... the roads
-    in <a town no paper names>?"). Passages that address a machine (INSTRUCTION) do not count."""
+    which the papers may spell out) and the years it names that occur in none of the passages' text,
+    item headings, paper titles or (for a year) paper dates: the papers found do not mention the place,
+    body, person or year asked about, so no sentence of theirs can state the answer ("... the roads in
+    <a town no paper names>?", "What rating did the service get in <a year no paper found names>?").
+    A year also counts as mentioned within a financial year that ends in it ("2022" in "2021/22"); a
+    financial year the question names ("2023-24") is not checked (papers name it in many ways).
+    Passages that address a machine (INSTRUCTION) do not count."""
     asked = Query.of(question).text
     names = [m.group(0) for m in NAMED.finditer(asked.strip())
              if m.group(0)[0].isupper() and not m.group(0).isupper() and m.group(0).lower() not in _DATE_WORDS]
     wanted = {w: name for name in names for w in content_words(name)}
-    if not wanted:
+    years = list(dict.fromkeys(re.findall(r"(?<![-/])\b(?:19|20)\d\d\b(?!\s*[-/]\s*\d)", asked)))
+    if not (wanted or years):
         return ()
     seen: set[str] = set()
+    texts: list[str] = []
     for p in passages:
         if not INSTRUCTION.search(p.chunk.text):
             seen |= word_set(p.chunk.text) | word_set(p.chunk.heading or "") | word_set(p.meta.title)
-    return tuple(dict.fromkeys(name for w, name in wanted.items() if w not in seen))
+            texts.append(f"{p.chunk.text} {p.chunk.heading or ''} {p.meta.title} {p.meta.date or ''}")
+    everything = " ".join(texts)
+    missing = [name for w, name in wanted.items() if w not in seen]
+    missing += [y for y in years if not re.search(rf"\b{y}\b|\b{int(y) - 1}\s*[/-]\s*{y[2:]}\b", everything)]
+    return tuple(dict.fromkeys(missing))
 
 
 
@@ -221,6 +232,7 @@ def decide(question: Query | str, passages: list[Passage], sentences: list[Sente
                 chosen.append(i)
                 break
         chosen = chosen[:max_sentences]
+    chosen = with_continuations(sentences, chosen)
     if "vote" in asked.kinds:
         chosen = with_roll_calls(sentences, chosen, max_sentences + 1)
     return compose(question, sentences, chosen, probability)
@@ -241,12 +253,8 @@ def lacks_the_fact(question: Question, sentence: str) -> bool:
     return True
 
 
-def with_roll_calls(sentences: list[Sentence], chosen: list[int], limit: int) -> list[int]:
-    """`chosen` with, after each chosen sentence, the sentences of its paper that carry on its roll call
-    ("Ayes: ... – 4." then "Noes: ... – 1."), or, when it states a motion but no outcome, the next
-    sentence that does ("... moved approval ..." then "... carried by the following voice vote: ...");
-    up to `limit` sentences in all. A vote's answer is its outcome, which the papers often print on
-    the lines after the motion."""
+def _following(sentences: list[Sentence]) -> dict[int, int]:
+    """Each sentence's index -> the index of the next candidate sentence of its paper after it."""
     following: dict[int, int] = {}
     by_doc: dict[str, list[int]] = {}
     for i, s in enumerate(sentences):
@@ -254,6 +262,32 @@ def with_roll_calls(sentences: list[Sentence], chosen: list[int], limit: int) ->
     for ids in by_doc.values():
         ids.sort(key=lambda i: sentences[i].start)
         following.update({a: b for a, b in zip(ids, ids[1:]) if sentences[b].start >= sentences[a].end})
+    return following
+
+
+def with_continuations(sentences: list[Sentence], chosen: list[int]) -> list[int]:
+    """`chosen` with, after each chosen sentence that stops without closing punctuation, the sentence
+    that carries it on: the next one of its paper, right after it and starting in lower case (a PDF
+    line break split the sentence: "... be published in the JERSEY JOURNAL" / "in the issue of
+    THURSDAY, MARCH 14, 2013"). Quoting half a sentence can leave out the asked-for half."""
+    following = _following(sentences)
+    out: list[int] = []
+    for i in chosen:
+        out.append(i)
+        j = following.get(i)
+        if (j is not None and j not in chosen and j not in out and sentences[j].start - sentences[i].end <= CONTINUATION_GAP
+                and not re.search(r"[.!?;:”\"]\W*$", sentences[i].text) and sentences[j].text[:1].islower()):
+            out.append(j)
+    return out
+
+
+def with_roll_calls(sentences: list[Sentence], chosen: list[int], limit: int) -> list[int]:
+    """`chosen` with, after each chosen sentence, the sentences of its paper that carry on its roll call
+    ("Ayes: ... – 4." then "Noes: ... – 1."), or, when it states a motion but no outcome, the next
+    sentence that does ("... moved approval ..." then "... carried by the following voice vote: ...");
+    up to `limit` sentences in all. A vote's answer is its outcome, which the papers often print on
+    the lines after the motion."""
+    following = _following(sentences)
     out = list(chosen)
     for i in chosen:
         j, steps = following.get(i), 0

@@ -16,6 +16,11 @@ from .tokenizing import content_words, word_set
 from .types import Answer, Citation, Passage, Query, ShortAnswer
 
 NEAR_DUPLICATE = 0.6
+# a question word that starts a further part, with the preposition it may carry ("..., and since when
+# has ...", "In which newspaper, and in which issue, ...")
+QUESTION_WORD = re.compile(r"\b(?:why|who|whom|whose|what|when|where|which|how|whether|did|does|do|is|was|were|"
+                           r"are|has|have|will)\b", re.IGNORECASE)
+ASKING = r"(?:(?:since|until|from|by|for|in|on|at|to|under|with)\s+)?(?:why|who|whom|what|when|where|which|how|whether)\b"
 RELATED_SHOWN = 3
 ASKS_SIDE = re.compile(r"\bvot\w* (?:against|for|in favour)\b|\bagainst\b", re.IGNORECASE)
 NOES = re.compile(r"\b(?:Noes|Nays|Against)\s*[:\-–]", re.IGNORECASE)
@@ -154,10 +159,13 @@ def question_parts(question: Query | str) -> list[str]:
     """The parts of a question that asks several things, split where a further question word follows
     "and" or a comma ("How much was raised, and what did it cost?" -> two parts); [] for one thing."""
     asked = Query.of(question).text
-    cuts = [m.start() for m in re.finditer(r"\b(?:and|,)\s+(?:why|who|whom|what|when|where|which|how|whether)\b",
-                                           asked, re.IGNORECASE)]
+    cuts = [m.start() for m in re.finditer(rf"\b(?:and|,)\s+{ASKING}", asked, re.IGNORECASE)]
     if not cuts:
         return []
     bounds = [0, *cuts, len(asked)]
     parts = [asked[a:b].strip(" ,") for a, b in zip(bounds, bounds[1:])]
-    return [re.sub(r"^(?:and|,)\s+", "", p, flags=re.IGNORECASE) for p in parts if p]
+    parts = [re.sub(r"^(?:and|,)\s+", "", p, flags=re.IGNORECASE) for p in parts if p]
+    # an opening phrase that asks nothing ("In January 2024, how much ...?") belongs to the part after it
+    while len(parts) > 1 and not QUESTION_WORD.search(parts[0]):
+        parts[:2] = [f"{parts[0]}, {parts[1]}"]
+    return parts if len(parts) > 1 else []

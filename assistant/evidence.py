@@ -36,10 +36,17 @@ DATE = re.compile(
 YEAR = re.compile(r"(19|20)\d\d")
 MONEY = re.compile(r"[£$€]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:m|k|bn|million|billion|thousand)\b)?"
                    r"|\b\d[\d,]*(?:\.\d\d)?\s?(?:pounds|dollars|pence|p\b)", re.IGNORECASE)
+# a sum as a fact asked for: MONEY, or a number in thousands with separators, as accounts tables print
+# them without a currency sign ("Annual Precept 1,832,982", "Play and Recreation (2,500)")
+SUM = re.compile(MONEY.pattern + r"|(?<![\d,.])\d{1,3}(?:,\d{3})+(?:\.\d\d)?(?![\d,])", re.IGNORECASE)
 _NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|hundred"
 COUNT = re.compile(rf"\b\d[\d,]*(?:\.\d+)?\s*%?|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
 NAME = re.compile(r"\b(Cllr\.?|Councillor|Councilmember|Mr|Mrs|Ms|Dr)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z'’]+)?"
                   r"|\b[A-Z][a-z]+\s+(?:[A-Z]\.?\s+)?[A-Z][a-z'’]+(?:[- ][A-Z][a-z]+)?\b")
+# a person named as a fact: NAME, a name in capitals (a signature block or list of officials: "DONNA
+# MAUER ... Chief Financial Officer"), or a member's initials in minutes ("JH proposed HD seconded")
+PERSON = re.compile(NAME.pattern + r"|\b[A-Z]{2,}(?:\s+[A-Z]\.)?\s+[A-Z]{2,}(?:[- ][A-Z]{2,})?\b"
+                    r"|\b[A-Z]{2,3}\b(?=\s+(?:proposed|seconded|moved)\b)|(?<=\b(?:proposed|seconded) by )[A-Z]{2,3}\b")
 # capitalised words that start or end a run of capitals without being part of a person's name
 NOT_NAMES = frozenset(
     "the a an all and of for to in on at by with this that these those our your his her their it its "
@@ -70,17 +77,19 @@ ASKS_WHO = re.compile(r"^\W*(and\s+)?who\b|\b(and|,)\s+who\b|\bwho (is|was|were|
                       r"|\bwhich (person|officer|councillor|advisor|adviser|director|solicitor|company|firm|"
                       r"newspaper|contractor)\b|\bname of\b|\bnamed?\b", re.IGNORECASE)
 ASKS_MONEY = re.compile(r"\bhow much\b|\bwhat (amount|sum|cost|price|budget|precept|total|value|rate|fee)\b"
-                        r"|\b(cost|price|precept|budget|bill|fees?|grant|paid|pay|spent|spend|salary|levy|"
+                        r"|\b(cost(?:s|ing|ed)?|price|precept|budget|bill|fees?|grant|paid|pay|spent|spend|salary|levy|"
                         r"contribut\w*|raise[ds]?|worth)\b", re.IGNORECASE)
-ASKS_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bwhat (score|percentage|share)\b", re.IGNORECASE)
+ASKS_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bwhat (score|percentage|share)\b"
+                        r"|\b(?:what|which) (?:\w+ )?(?:number|no\.)(?! of)", re.IGNORECASE)
 ASKS_VOTE = re.compile(r"\bvot(e|es|ed|ing)\b|\bproposed\b|\bseconded\b|\bmotion\b", re.IGNORECASE)
 ASKS_DECISION = re.compile(r"^\W*(did|does|was|were|has|have|will|is)\b|\bdecid\w*|\bdecision\b|\bresol\w*|\bagree\w*|\bapprov\w*|\boutcome\b"
                            r"|\bwhat happened\b|\bstance\b|\bview\b|\bdid .+ (adopt|sign|switch|accept|award)\b",
                            re.IGNORECASE)
 # question words that ask for a second thing: "..., and why?", "who proposed and who seconded ..."
-MORE_PARTS = re.compile(r"\b(and|,)\s+(why|who|whom|what|when|where|which|how|whether)\b|\bcompare\b|\bboth\b"
+MORE_PARTS = re.compile(r"\b(and|,)\s+(?:(?:since|until|from|by|for|in|on|at|to|under|with)\s+)?"
+                        r"(why|who|whom|what|when|where|which|how|whether)\b|\bcompare\b|\bboth\b"
                         r"|\beach\b|\bbetween which\b|\bwhen and where\b|\band in\b", re.IGNORECASE)
-KINDS = (("duration", ASKS_DURATION, DURATION), ("date", ASKS_WHEN, DATE), ("person", ASKS_WHO, NAME), ("money", ASKS_MONEY, MONEY),
+KINDS = (("duration", ASKS_DURATION, DURATION), ("date", ASKS_WHEN, DATE), ("person", ASKS_WHO, PERSON), ("money", ASKS_MONEY, SUM),
          ("count", ASKS_COUNT, COUNT), ("vote", ASKS_VOTE, VOTE), ("decision", ASKS_DECISION, DECISION))
 NAMED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w'’-]*|\b[\w/-]*\d[\w/-]*|\"[^\"]+\"|“[^”]+”")
 CONTEXT_WEIGHT = 0.5
@@ -90,7 +99,7 @@ FEATURES = (
     "rare", "title", "kind", "asks_kind", "kind_lead", "rank", "fused", "sparse", "dense",
     "date_agrees", "date_clashes", "heading", "position", "length", "digits", "best_focus", "best_lexical",
     "row", "lexical_order", "semantic_order", "sparse_order", "kind_x_context", "kind_x_semantic",
-    "outcome", "item_focus", "amounts",
+    "outcome", "item_focus", "amounts", "phrase", "phrase_gap", "date_in_sentence",
 )
 # the motions (structure.find_motions) that state what a vote or a decision came to, by the kind asked
 OUTCOMES = {"vote": frozenset({"vote", "carried", "lost"}),
@@ -224,6 +233,8 @@ def new_facts(kind: str, question: str, sentence: str) -> list[re.Match]:
             words = re.findall(r"[\w'’]+", found.lower())
             if words[0] in NOT_NAMES or words[-1] in NOT_NAMES:
                 continue
+            if found.isupper() and " " in found and not ROLE.search(sentence):
+                continue
         out.append(match)
     return out
 
@@ -271,6 +282,18 @@ def date_agreement(question: Question, sentence: Sentence) -> tuple[float, float
     return share, float(share == 0)
 
 
+def dated_here(question: Question, sentence: str) -> float:
+    """The share of the years and months the question names that the sentence itself states (not its
+    paper's date): "What happened in March 2021 ...?" is answered by "... following a visit in March
+    2021", not by another sentence of a paper dated then. 0 when the question names no date."""
+    if not (question.years or question.months):
+        return 0.0
+    lowered = sentence.lower()
+    found = [y in lowered for y in question.years]
+    found += [re.search(rf"\b{MONTH_NAMES[m - 1][:3]}", lowered) is not None for m in question.months]
+    return sum(found) / len(found)
+
+
 def outcome(kinds: tuple[str, ...], sentence: str) -> float:
     """1 when the question asks for a vote or a decision and the sentence states its outcome (a tally,
     a roll call, RESOLVED/AGREED, carried or lost: structure.find_motions), not only the motion put
@@ -283,6 +306,25 @@ def amounts(sentence: str) -> float:
     """log(1 + the number of sums and dates in the sentence): many of them mark a table row run into
     text ("£ 4,830.00 28-Mar-17 2016/17 ... £ 1,540.00 28-Mar-17"), seldom a sentence stating one fact."""
     return math.log1p(len(MONEY.findall(sentence)) + len(DATE.findall(sentence)))
+
+
+def pairs(words: list[str] | tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    """The pairs of content words that stand next to each other (stop words between them skipped)."""
+    return frozenset(zip(words, words[1:]))
+
+
+def phrase_match(question_words: tuple[str, ...], sentence: Sentence, idf: dict[str, float]) -> float:
+    """Idf-weighted share of the question's adjacent content-word pairs ("launch event", "financial
+    policy", "total fundraising") that stand together in the sentence or its item heading: a sentence
+    that keeps the question's phrases is about the same thing, one that only shares its words often is not.
+    0 when the question has no such pair."""
+    wanted = pairs(question_words)
+    if not wanted:
+        return 0.0
+    unseen = idf[""]
+    have = pairs(content_words(sentence.text)) | pairs(content_words(sentence.heading))
+    weight = {pair: idf.get(pair[0], unseen) + idf.get(pair[1], unseen) for pair in wanted}
+    return sum(v for pair, v in weight.items() if pair in have) / sum(weight.values())
 
 
 def sentence_features(question: Query | str, sentences: list[Sentence], similarity: np.ndarray) -> np.ndarray:
@@ -331,12 +373,15 @@ def sentence_features(question: Query | str, sentences: list[Sentence], similari
             outcome(q.kinds, s.text),
             coverage(q.focus, word_set(s.passage.chunk.heading)) if q.focus and s.passage.chunk.heading else 0.0,
             amounts(s.text),
+            phrase_match(q.words, s, idf), 0.0,
+            dated_here(q, s.text),
         ])
     out = np.array(rows, dtype=float)
     col = {name: i for i, name in enumerate(FEATURES)}
     out[:, col["semantic_gap"]] = out[:, col["semantic"]] - out[ref, col["semantic"]].max()
     out[:, col["lexical_gap"]] = out[:, col["lexical_context"]] - out[ref, col["lexical_context"]].max()
     out[:, col["sparse"]] = sparse / sparse[ref].max() if sparse[ref].max() > 0 else 0.0
+    out[:, col["phrase_gap"]] = out[:, col["phrase"]] - out[ref, col["phrase"]].max()
     out[:, col["best_focus"]] = out[ref, col["focus_context"]].max()
     out[:, col["best_lexical"]] = out[ref, col["lexical_context"]].max()
     out[:, col["kind_x_context"]] = out[:, col["kind"]] * out[:, col["lexical_context"]]

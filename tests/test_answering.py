@@ -602,3 +602,38 @@ def test_the_fitted_model_abstains_on_a_near_miss_and_answers_the_name_asked_for
     named = corpus_assistant_real.ask("Who is the cabinet member responsible for children's social care in the "
                                       "September 2021 update?")
     assert named.answered and "Doyle" in named.text
+
+
+def test_a_year_the_question_names_that_no_passage_mentions_means_abstaining():
+    """Issue 14: "What rating did the service get in 2024?" is not answered from papers of 2022; a year
+    the papers hold, in their text, date or as the end of a financial year ("2021/22"), does not stop it."""
+    from assistant.answering import decide, unmatched_names
+
+    text = "The inspection in February 2022 rated the service inadequate. The budget for 2021/22 rose."
+    passage = _passage(text, 0, len(text), 1)
+    sentences = candidate_sentences([passage])
+    probability = np.array([0.9, 0.2])
+    later = decide("What rating did the service get when it was inspected in 2024?", [passage], sentences,
+                   probability, 0.5, 0.5, 3)
+    assert not later.answered and later.citations
+    assert unmatched_names("What rating did the service get in 2024?", [passage]) == ("2024",)
+    assert unmatched_names("What rating did the service get in 2022?", [passage]) == ()
+    assert unmatched_names("What did the service spend in 2023-24?", [passage]) == ()
+    assert decide("What rating did the service get in 2022?", [passage], sentences, probability, 0.5, 0.5, 3).answered
+
+
+def test_a_sentence_cut_by_a_line_break_is_quoted_with_the_line_that_carries_it_on():
+    """Issue 14: "... be published in the JOURNAL" / "in the issue of THURSDAY, MARCH 14, 2013" is one
+    sentence split by a PDF line break; quoting the first half leaves out the issue asked for."""
+    from assistant.answering import decide
+
+    text = ("Be it Further Resolved, that said Budget be published in the CITY JOURNAL\n"
+            "in the issue of THURSDAY, MARCH 14, 2013\nThe Governing Body approves the budget for the year.")
+    passage = _passage(text, 0, len(text), 1)
+    sentences = candidate_sentences([passage])
+    assert len(sentences) == 3
+    answer = decide("In which newspaper was the budget to be published?", [passage], sentences,
+                    np.array([0.9, 0.1, 0.1]), 0.5, 0.5, 3)
+    assert answer.answered and "MARCH 14, 2013" in answer.text
+    whole = decide("Who approves the budget?", [passage], sentences, np.array([0.1, 0.1, 0.9]), 0.5, 0.5, 3)
+    assert len(whole.citations) == 1
