@@ -63,9 +63,9 @@ RESULTS = ROOT / "bench" / "results"
 ENCODER_EVALS = RESULTS / "encoder-precision.json"
 MODES = {
     "quick": {"ingest_papers": 20, "sizes": [10_000, 100_000], "queries": 200, "distractor_papers": 20,
-              "archive_papers": 0, "archive_words": 500, "archive_precision": "int8"},
+              "archive_papers": 0, "archive_words": 250, "archive_precision": "int8"},
     "full": {"ingest_papers": 104, "sizes": [10_000, 100_000, 1_000_000], "queries": 300,
-             "distractor_papers": 2_000, "archive_papers": 10_000, "archive_words": 500,
+             "distractor_papers": 2_000, "archive_papers": 10_000, "archive_words": 250,
              "archive_precision": "int8"},
 }
 TARGETS = {
@@ -925,7 +925,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="generated papers of the archive section instead of the mode's (quick mode: none)")
     go.add_argument("--archive-words", type=int,
                     help="cut each archive paper after its last whole paragraph within this many words "
-                         "(default 500; 0: papers as generated, about 22 chunks each)")
+                         "(default 250; 0: papers as generated, about 22 chunks each)")
     go.add_argument("--archive-precision", choices=("fp32", "int8"),
                     help="the encoder the archive is ingested with (default int8)")
     go.add_argument("--sections", default=",".join(SECTIONS),
