@@ -856,7 +856,9 @@ def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS, config: dic
     begun = time.perf_counter()
     if set(sections) == {"archive"}:  # the archive alone needs no model in this process
         result = {"mode": mode, "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPUs",
-                  "command": f"python bench/scale.py run --mode {mode} --sections archive"}
+                  "command": f"python bench/scale.py run --mode {mode} --sections archive --archive-papers "
+                             f"{config['archive_papers'] or MODES['full']['archive_papers']} --archive-words "
+                             f"{config['archive_words'] or 0} --archive-precision {config['archive_precision']}"}
         result["archive"] = bench_archive(work, config["archive_papers"] or MODES["full"]["archive_papers"],
                                           config["archive_words"], config["archive_precision"])
         result["seconds"] = round(time.perf_counter() - begun, 1)
