@@ -9,6 +9,7 @@
   `model.encode` of the same chunks (`ingest.llama_index_equal_work`);
 - bm25-memory.png: peak memory of the streamed and one-shot BM25 builds (bm25-memory.json).
 Each plot is drawn from the first results file that holds its figures and skipped when none does.
+It then prints the README's table of issue 19's targets, each with its measured figure and source.
 """
 from __future__ import annotations
 
@@ -114,6 +115,61 @@ def bm25_bars(plt, builds: list[dict]) -> Path:
     return path
 
 
+def _row(name: str, goal: str, measured: str, met: bool | None, source: str) -> str:
+    verdict = "not measured" if met is None else "yes" if met else "no"
+    return f"| {name} | {goal} | {measured} | {verdict} | {source} |"
+
+
+def targets_table() -> str:
+    """Issue 19's targets as a Markdown table, each with its figure from the results files."""
+    rows = ["| target | goal | measured | met | from |", "|---|---|---|---|---|"]
+    found = first_with(INGEST_FILES, "ingest", "encoder")
+    if found:
+        source, e = found
+        rows.append(_row("int8 encoder speed-up (same chunks, one run)", "≥ 1.8×",
+                         f"{e['int8_speedup']:.2f}× ({e['fp32_chunks_per_s']:.0f} → {e['int8_chunks_per_s']:.0f} "
+                         f"chunks/s, {e['chunks']:,} chunks)", e["int8_speedup"] >= 1.8, source))
+    evals = RESULTS / "encoder-precision.json"
+    if evals.is_file():
+        drops = json.loads(evals.read_text())["drops"]
+        rows.append(_row("int8 retrieval loss, worst of both suites", "≤ 1 point",
+                         f"hit@5 {drops['hit_at_5_drop_points']:.1f}, MRR {drops['mrr_drop_points']:.1f} points",
+                         max(drops["hit_at_5_drop_points"], drops["mrr_drop_points"]) <= 1, evals.name))
+        rows.append(_row("int8 answer accuracy loss, worst of both suites", "≤ 1 point",
+                         f"{drops['accuracy_drop_points']:.1f} points", drops["accuracy_drop_points"] <= 1,
+                         evals.name))
+    found = first_with(ARCHIVE_FILES, "archive")
+    if found:
+        source, a = found
+        rows.append(_row(f"{a['papers']:,} papers ingested from scratch: peak RSS", "≤ 3 GB",
+                         f"{a['peak_rss_mb'] / 1024:.2f} GB ({a['chunks']:,} chunks, {a['chunks_per_s']} chunks/s)",
+                         a["papers"] >= 10_000 and a["peak_rss_mb"] <= 3 * 1024, source))
+        rows.append(_row("killed first ingest resumes without re-embedding", "yes",
+                         f"{'yes' if a['resumed_after_kill'] else 'no'} (kept {a['resume']['kept_chunks']:,}, "
+                         f"embedded {a['resume']['embedded_after_resume']:,})", a["resumed_after_kill"], source))
+    else:
+        rows.append(_row("10,000 papers ingested from scratch: peak RSS", "≤ 3 GB", "not run", None, "full.json"))
+    for name in INGEST_FILES:
+        found = first_with((name,), "ingest")
+        if found:
+            i = found[1]
+            rows.append(_row(f"ingest wall time / raw encode ({i['chunks']:,} chunks)", "≤ 1.1×",
+                             f"{i['ingest_vs_raw_encode']:.2f}×", i["ingest_vs_raw_encode"] <= 1.1, name))
+    found = first_with(("quick.json",), "seconds")
+    if found:
+        rows.append(_row("quick benchmark (`make bench`, CI)", "< 10 min", f"{found[1] / 60:.1f} min",
+                         found[1] < 600, "quick.json"))
+    found = first_with(("bm25-memory.json",), "builds")
+    if found:
+        for size in sorted({b["chunks"] for b in found[1]}):
+            by = {b["method"]: b for b in found[1] if b["chunks"] == size}
+            rows.append(_row(f"BM25 build memory at {size:,} chunks, streamed vs one-shot", "does not hold the text",
+                             f"{by['streamed']['build_peak_mb']:.0f} MB vs {by['one-shot']['build_peak_mb']:.0f} MB "
+                             f"({by['streamed']['seconds']:.0f} s vs {by['one-shot']['seconds']:.0f} s)",
+                             by["streamed"]["build_peak_mb"] < by["one-shot"]["build_peak_mb"], "bm25-memory.json"))
+    return "\n".join(rows)
+
+
 def main() -> int:
     import matplotlib
 
@@ -136,6 +192,7 @@ def main() -> int:
     plt.close("all")
     for path in written:
         print(path.relative_to(RESULTS.parents[1]))
+    print(targets_table())
     return 0
 
 
