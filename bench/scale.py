@@ -20,10 +20,12 @@ Every figure is measured in the same run as its baseline:
 - cold start: `council-assistant ask` from process start to the printed answer, at 100k chunks;
 - distractors: eval answer accuracy with generated papers ingested beside the corpus, against the
   corpus alone;
-- archive (full mode, or `--archive-papers N`): 10,000 generated papers ingested from scratch by
-  `council-assistant ingest` in a child process, killed (SIGKILL) about half way through embedding and
-  run again, which resumes; wall time of both runs, chunks/s and the peak RSS of the ingest process
-  (with its extraction worker's).
+- archive (full mode, or `--archive-papers N`): 10,000 generated papers, each cut after its last whole
+  paragraph within `--archive-words` words (default 250; 0 keeps them whole, about 22 chunks each),
+  ingested from scratch by `council-assistant ingest` in a child process with the `--archive-precision`
+  encoder (default int8), killed (SIGKILL) half way through embedding and run again, which resumes;
+  wall time of both runs, chunks/s, the peak RSS of the ingest process (with its extraction worker's)
+  and a timeline of memory and chunks embedded (plotted by bench/plots.py).
 Results: bench/results/<mode>.json and .md, and PNG plots beside them.
 """
 from __future__ import annotations
