@@ -252,10 +252,13 @@ def ingest_child(index_dir: Path, folder: Path, stop_at_fraction: float | None =
     import threading
 
     started = time.perf_counter()
+    # the report (every added path) outgrows a pipe's 64 KB at a few thousand papers, and the child would
+    # block writing it while this process reads its standard error: it goes to a file instead
+    report_file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
     process = subprocess.Popen([sys.executable, "-m", "assistant", "-v", "--index", str(index_dir), "ingest",
                                 "--json", str(folder)], cwd=ROOT,
                                env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=report_file, stderr=subprocess.PIPE, text=True)
     peaks = {"main": 0.0, "worker": 0.0}
     memory: list[tuple[float, float]] = []
     batches: list[tuple[float, int]] = []
@@ -288,8 +291,10 @@ def ingest_child(index_dir: Path, folder: Path, stop_at_fraction: float | None =
             killed_at = done
             process.send_signal(signal.SIGKILL)
             break
-    out = process.stdout.read() if killed_at is None else ""
     process.wait()
+    report_file.seek(0)
+    out = report_file.read() if killed_at is None else ""
+    report_file.close()
     sampler.join()
     seconds = time.perf_counter() - started
     if killed_at is None and process.returncode != 0:
