@@ -243,11 +243,13 @@ def _children(pid: int) -> list[int]:
 
 
 def ingest_child(index_dir: Path, folder: Path, stop_at_fraction: float | None = None,
-                 env: dict[str, str] | None = None, sample_every: float = 5.0) -> dict:
+                 env: dict[str, str] | None = None, sample_every: float = 5.0,
+                 command: list[str] | None = None) -> dict:
     """`council-assistant -v ingest --json` in a child process, its peak RSS (its own plus its
     extraction worker's, sampled every 0.2 s) and wall time, with a timeline: the resident memory
     every `sample_every` seconds and each "batch written" line's chunk count. With `stop_at_fraction`,
-    SIGKILLed once a "batch written" line counts at least that share of the chunks to embed."""
+    SIGKILLed once a "batch written" line counts at least that share of the chunks to embed. `command`
+    replaces the ingest command (tests)."""
     import signal
     import threading
 
@@ -255,8 +257,9 @@ def ingest_child(index_dir: Path, folder: Path, stop_at_fraction: float | None =
     # the report (every added path) outgrows a pipe's 64 KB at a few thousand papers, and the child would
     # block writing it while this process reads its standard error: it goes to a file instead
     report_file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-    process = subprocess.Popen([sys.executable, "-m", "assistant", "-v", "--index", str(index_dir), "ingest",
-                                "--json", str(folder)], cwd=ROOT,
+    command = command or [sys.executable, "-m", "assistant", "-v", "--index", str(index_dir), "ingest", "--json",
+                          str(folder)]
+    process = subprocess.Popen(command, cwd=ROOT,
                                env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
                                stdout=report_file, stderr=subprocess.PIPE, text=True)
     peaks = {"main": 0.0, "worker": 0.0}
