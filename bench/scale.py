@@ -20,15 +20,18 @@ Every figure is measured in the same run as its baseline:
 - cold start: `council-assistant ask` from process start to the printed answer, at 100k chunks;
 - distractors: eval answer accuracy with generated papers ingested beside the corpus, against the
   corpus alone;
-- archive (full mode, or `--archive-papers N`): 10,000 generated papers ingested from scratch by
-  `council-assistant ingest` in a child process, killed (SIGKILL) about half way through embedding and
-  run again, which resumes; wall time of both runs, chunks/s and the peak RSS of the ingest process
-  (with its extraction worker's).
+- archive (full mode, or `--archive-papers N`): 10,000 generated papers, each cut after its last whole
+  paragraph within `--archive-words` words (default 250; 0 keeps them whole, about 22 chunks each),
+  ingested from scratch by `council-assistant ingest` in a child process with the `--archive-precision`
+  encoder (default int8), killed (SIGKILL) half way through embedding and run again, which resumes;
+  wall time of both runs, chunks/s, the peak RSS of the ingest process (with its extraction worker's)
+  and a timeline of memory and chunks embedded (plotted by bench/plots.py).
 Results: bench/results/<mode>.json and .md, and PNG plots beside them.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -62,9 +65,10 @@ RESULTS = ROOT / "bench" / "results"
 ENCODER_EVALS = RESULTS / "encoder-precision.json"
 MODES = {
     "quick": {"ingest_papers": 20, "sizes": [10_000, 100_000], "queries": 200, "distractor_papers": 20,
-              "archive_papers": 0},
+              "archive_papers": 0, "archive_words": 250, "archive_precision": "int8"},
     "full": {"ingest_papers": 104, "sizes": [10_000, 100_000, 1_000_000], "queries": 300,
-             "distractor_papers": 2_000, "archive_papers": 10_000},
+             "distractor_papers": 2_000, "archive_papers": 10_000, "archive_words": 250,
+             "archive_precision": "int8"},
 }
 TARGETS = {
     "ingest_vs_raw_encode": "≤ 1.15×",
@@ -238,25 +242,42 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def ingest_child(index_dir: Path, folder: Path, stop_after_chunks: int | None = None) -> dict:
+def ingest_child(index_dir: Path, folder: Path, stop_at_fraction: float | None = None,
+                 env: dict[str, str] | None = None, sample_every: float = 5.0,
+                 command: list[str] | None = None) -> dict:
     """`council-assistant -v ingest --json` in a child process, its peak RSS (its own plus its
-    extraction worker's, sampled every 0.2 s) and wall time; with `stop_after_chunks`, SIGKILLed once
-    a "batch written" line counts at least that many chunks."""
+    extraction worker's, sampled every 0.2 s) and wall time, with a timeline: the resident memory
+    every `sample_every` seconds and each "batch written" line's chunk count. With `stop_at_fraction`,
+    SIGKILLed once a "batch written" line counts at least that share of the chunks to embed. `command`
+    replaces the ingest command (tests)."""
     import signal
     import threading
 
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "assistant", "-v", "--index", str(index_dir), "ingest",
-                                "--json", str(folder)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the report (every added path) outgrows a pipe's 64 KB at a few thousand papers, and the child would
+    # block writing it while this process reads its standard error: it goes to a file instead
+    report_file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    command = command or [sys.executable, "-m", "assistant", "-v", "--index", str(index_dir), "ingest", "--json",
+                          str(folder)]
+    process = subprocess.Popen(command, cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+                               stdout=report_file, stderr=subprocess.PIPE, text=True)
     peaks = {"main": 0.0, "worker": 0.0}
+    memory: list[tuple[float, float]] = []
+    batches: list[tuple[float, int]] = []
     lines: list[str] = []
 
     def sample() -> None:
+        last = -sample_every
         while process.poll() is None:
             peaks["main"] = max(peaks["main"], _vm_hwm_mb(process.pid))
             for child in _children(process.pid):
                 peaks["worker"] = max(peaks["worker"], _vm_hwm_mb(child))
+            now = time.perf_counter() - started
+            if now - last >= sample_every:
+                rss = _vm_rss_mb(process.pid) + sum(_vm_rss_mb(c) for c in _children(process.pid))
+                memory.append((round(now, 1), round(rss, 1)))
+                last = now
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -264,37 +285,84 @@ def ingest_child(index_dir: Path, folder: Path, stop_after_chunks: int | None = 
     killed_at = None
     for line in process.stderr:
         lines.append(line)
-        found = re.search(r"batch written: (\d+) of", line)
-        if stop_after_chunks is not None and found and int(found.group(1)) >= stop_after_chunks:
-            killed_at = int(found.group(1))
+        found = re.search(r"batch written: (\d+) of (\d+)", line)
+        if not found:
+            continue
+        done, total = int(found.group(1)), int(found.group(2))
+        batches.append((round(time.perf_counter() - started, 1), done))
+        if stop_at_fraction is not None and done >= stop_at_fraction * total and done < total:
+            killed_at = done
             process.send_signal(signal.SIGKILL)
             break
-    out = process.stdout.read() if killed_at is None else ""
     process.wait()
+    report_file.seek(0)
+    out = report_file.read() if killed_at is None else ""
+    report_file.close()
     sampler.join()
     seconds = time.perf_counter() - started
     if killed_at is None and process.returncode != 0:
         raise RuntimeError(f"ingest failed ({process.returncode}):\n{''.join(lines[-20:])}")
     resumed = re.search(r"(\d+) chunk\(s\) already embedded", "".join(lines))
+    embedding = re.search(r"embedding (\d+) chunk\(s\)", "".join(lines))
+    embed_started = next((t for t, _ in batches), None)
     return {"seconds": seconds, "peak_rss_mb": round(peaks["main"] + peaks["worker"], 1),
+            "peak_rss_main_mb": round(peaks["main"], 1), "peak_rss_worker_mb": round(peaks["worker"], 1),
             "killed_at_chunks": killed_at, "report": json.loads(out) if out else None,
-            "resumed_chunks": int(resumed.group(1)) if resumed else 0}
+            "resumed_chunks": int(resumed.group(1)) if resumed else 0,
+            "to_embed": int(embedding.group(1)) if embedding else 0, "first_batch_s": embed_started,
+            "memory": memory, "batches": batches}
 
 
-def bench_archive(work: Path, papers: int) -> dict:
-    """`papers` generated papers ingested from scratch, killed about half way through embedding and
-    resumed: the archive's chunk count, the wall time of both runs, chunks/s, the peak RSS, and
-    whether the second run embedded only what the first had not."""
+def _vm_rss_mb(pid: int) -> float:
+    """A live process's resident memory now (VmRSS), 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def write_archive(folder: Path, papers: int, max_words: int | None, seed: int = 7) -> int:
+    """`papers` generated papers and their manifest in `folder`, each cut after the last whole paragraph
+    within `max_words` words (None: as generated, about 1,300 words and 22 chunks each); returns the words
+    written. Shorter papers let 10,000 of them be ingested within an hour on a shared 2-core machine."""
+    folder.mkdir(parents=True, exist_ok=True)
+    documents, words = [], 0
+    for i in range(papers):
+        document = synthetic.generate_document(i, seed)
+        if max_words is not None:
+            kept, count = [], 0
+            for paragraph in document.text.split("\n\n"):
+                n = len(paragraph.split())
+                if kept and count + n > max_words:
+                    break
+                kept.append(paragraph)
+                count += n
+            document = dataclasses.replace(document, text="\n\n".join(kept).rstrip("\n") + "\n")
+        words += len(document.text.split())
+        (folder / document.file_name).write_text(document.text, encoding="utf-8")
+        documents.append(dataclasses.replace(document, text=""))
+    (folder / "manifest.toml").write_text(synthetic.manifest_text(documents), encoding="utf-8")
+    return words
+
+
+def bench_archive(work: Path, papers: int, max_words: int | None = None, precision: str = "fp32") -> dict:
+    """`papers` generated papers ingested from scratch with the `precision` encoder, killed (SIGKILL)
+    half way through embedding and resumed: the archive's chunk count, the wall time of both runs,
+    chunks/s, the peak RSS, whether the second run embedded only what the first had not, and a
+    timeline of both runs (resident memory and chunks embedded against seconds since the start)."""
     folder = work / "archive-papers"
     index_dir = work / "archive-index"
     shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(index_dir, ignore_errors=True)
-    synthetic.write_corpus(folder, papers, seed=7)
-    estimate = papers * 22  # a generated paper makes about 22 chunks (300 made 6,740): kill near half way
-    log(f"archive: {papers} papers written; first run (killed after ~{estimate // 2:,} chunks)")
-    first = ingest_child(index_dir, folder, stop_after_chunks=estimate // 2)
+    words = write_archive(folder, papers, max_words)
+    env = {"COUNCIL_ASSISTANT_ENCODER_PRECISION": precision}
+    log(f"archive: {papers:,} papers ({words:,} words) written; first run, {precision} encoder, killed half way")
+    first = ingest_child(index_dir, folder, stop_at_fraction=0.5, env=env)
     log(f"archive: first run killed at {first['killed_at_chunks']} chunks after {first['seconds']:.0f} s")
-    second = ingest_child(index_dir, folder)
+    second = ingest_child(index_dir, folder, env=env)
     report = second["report"]
     chunks = ChunkStore.open(index_layout.current_build(index_dir), readonly=True)
     try:
@@ -308,13 +376,24 @@ def bench_archive(work: Path, papers: int) -> dict:
         f"{seconds:.0f} s in all")
     shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(index_dir, ignore_errors=True)
+    offset = first["seconds"]
+    timeline = {"memory": [[t, mb] for t, mb in first["memory"]] + [[round(t + offset, 1), mb] for t, mb in second["memory"]],
+                "embedded": [[t, n] for t, n in first["batches"]]
+                            + [[round(t + offset, 1), second["resumed_chunks"] + n] for t, n in second["batches"]],
+                "killed_at_s": round(offset, 1)}
     return {"papers": papers, "chunks": total, "seconds": round(seconds, 1),
             "chunks_per_s": round(total / seconds, 1),
             "peak_rss_mb": max(first["peak_rss_mb"], second["peak_rss_mb"]),
             "resumed_after_kill": resumed_ok,
+            "words": words, "max_words_per_paper": max_words, "encoder_precision": precision,
+            "peak_rss_main_mb": max(first["peak_rss_main_mb"], second["peak_rss_main_mb"]),
+            "peak_rss_worker_mb": max(first["peak_rss_worker_mb"], second["peak_rss_worker_mb"]),
             "resume": {"killed_at_chunks": first["killed_at_chunks"], "first_run_s": round(first["seconds"], 1),
+                       "first_run_peak_rss_mb": first["peak_rss_mb"],
                        "kept_chunks": second["resumed_chunks"], "embedded_after_resume": report["chunks_embedded"],
-                       "second_run_s": round(second["seconds"], 1)}}
+                       "second_run_s": round(second["seconds"], 1), "second_run_peak_rss_mb": second["peak_rss_mb"],
+                       "second_run_first_batch_s": second["first_batch_s"]},
+            "timeline": timeline}
 
 
 # -- scale ----------------------------------------------------------------------------------------
@@ -787,8 +866,11 @@ def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS, config: dic
     begun = time.perf_counter()
     if set(sections) == {"archive"}:  # the archive alone needs no model in this process
         result = {"mode": mode, "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPUs",
-                  "command": f"python bench/scale.py run --mode {mode} --sections archive"}
-        result["archive"] = bench_archive(work, config["archive_papers"] or MODES["full"]["archive_papers"])
+                  "command": f"python bench/scale.py run --mode {mode} --sections archive --archive-papers "
+                             f"{config['archive_papers'] or MODES['full']['archive_papers']} --archive-words "
+                             f"{config['archive_words'] or 0} --archive-precision {config['archive_precision']}"}
+        result["archive"] = bench_archive(work, config["archive_papers"] or MODES["full"]["archive_papers"],
+                                          config["archive_words"], config["archive_precision"])
         result["seconds"] = round(time.perf_counter() - begun, 1)
         result["targets"] = [{"target": n, "goal": g, "measured": v, "met": ok} for n, g, v, ok in targets(result)]
         return result
@@ -833,7 +915,8 @@ def run(mode: str, work: Path, sections: tuple[str, ...] = SECTIONS, config: dic
     if "distractors" in sections:
         result["distractors"] = bench_distractors(work, config["distractor_papers"], torch_embedder, ingest_index)
     if "archive" in sections and config.get("archive_papers"):
-        result["archive"] = bench_archive(work, config["archive_papers"])
+        result["archive"] = bench_archive(work, config["archive_papers"], config["archive_words"],
+                                          config["archive_precision"])
     concurrency = RESULTS / "concurrency.json"
     if concurrency.is_file():
         result["concurrency"] = json.loads(concurrency.read_text())
@@ -852,6 +935,11 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--distractor-papers", type=int, help="generated papers beside the corpus instead of the mode's")
     go.add_argument("--archive-papers", type=int,
                     help="generated papers of the archive section instead of the mode's (quick mode: none)")
+    go.add_argument("--archive-words", type=int,
+                    help="cut each archive paper after its last whole paragraph within this many words "
+                         "(default 250; 0: papers as generated, about 22 chunks each)")
+    go.add_argument("--archive-precision", choices=("fp32", "int8"),
+                    help="the encoder the archive is ingested with (default int8)")
     go.add_argument("--sections", default=",".join(SECTIONS),
                     help=f"comma-separated subset of {','.join(SECTIONS)} (a partial run writes <mode>-partial.*)")
     child = sub.add_parser("measure", help=argparse.SUPPRESS)
@@ -878,6 +966,10 @@ def main(argv: list[str] | None = None) -> int:
             config["distractor_papers"] = args.distractor_papers
         if args.archive_papers:
             config["archive_papers"] = args.archive_papers
+        if args.archive_words is not None:
+            config["archive_words"] = args.archive_words or None
+        if args.archive_precision:
+            config["archive_precision"] = args.archive_precision
         result = run(args.mode, work, sections, config)
     finally:
         if args.work is None:
