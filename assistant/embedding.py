@@ -294,7 +294,7 @@ class Embedder:
     on ONNX Runtime whatever the runtime says (made on first use when missing); it refuses "torch".
     """
 
-    def __init__(self, model: str, batch_size: int = 64, runtime: str = "auto",
+    def __init__(self, model: str, batch_size: int = 32, runtime: str = "auto",
                  cache_dir: Path | None = None, precision: str = "fp32") -> None:
         if runtime not in RUNTIMES:
             raise SettingsError(f"encoder_runtime={runtime!r}: choose one of {', '.join(RUNTIMES)}")

@@ -166,6 +166,7 @@ class _Build:
         update before them); in a resumable build, the vectors are saved first."""
         chunks = [chunk for read in self.batch for chunk in read.chunks]
         if chunks:
+            log.info("embedding %d chunk(s) of %d paper(s)", len(chunks), len(self.batch))
             started = time.perf_counter()
             vectors, sentence_vectors = self.encoder.embed_chunks(chunks)
             self.embed_seconds += time.perf_counter() - started
