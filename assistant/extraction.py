@@ -93,10 +93,12 @@ class Loader:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def load(self, source: SourceFile, data: bytes) -> Document:
-        """The cleaned document, or a `CorpusError` naming the file (also for a timeout or a crash)."""
+    def load(self, source: SourceFile, data: bytes,
+             on_page: Callable[[int, int], None] | None = None) -> Document:
+        """The cleaned document, or a `CorpusError` naming the file (also for a timeout or a crash);
+        `on_page(done, total)` after each page read by OCR."""
         connection = None if self._in_process else self._worker()
-        bar = _PageBar(source.path.name, self.progress)
+        bar = _PageBar(source.path.name, self.progress, on_page)
         if connection is None:
             try:
                 return load_document(source, data, self.pdf_password, self.default_council, self.ocr, bar)
@@ -226,12 +228,15 @@ def _serve() -> None:
 
 
 class _PageBar:
-    """A progress bar over the pages of one file read by OCR, shown from the first page read."""
+    """A progress bar over the pages of one file read by OCR, shown from the first page read, and the
+    caller's `on_page`."""
 
-    def __init__(self, name: str, enabled: bool) -> None:
-        self.name, self.enabled, self.bar = name, enabled, None
+    def __init__(self, name: str, enabled: bool, on_page: Callable[[int, int], None] | None = None) -> None:
+        self.name, self.enabled, self.bar, self.on_page = name, enabled, None, on_page
 
     def __call__(self, done: int, total: int) -> None:
+        if self.on_page is not None:
+            self.on_page(done, total)
         if self.enabled and self.bar is None:
             from tqdm import tqdm
 

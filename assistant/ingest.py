@@ -11,7 +11,11 @@ failures.json, and the file is not extracted again until one of those changes (o
 Nothing is written over the current build: the new one is made beside it and swapped in (see
 index.py); what a killed run left behind is removed when the next one starts.
 
-New chunks are embedded and written in batches of `ingest_batch_chunks`. A first build (no current
+Loading streams: each file is read (loading.py), chunked and put in the build in turn, and new chunks
+are embedded and written in batches of `ingest_batch_chunks`, so the first batch is embedded once its
+papers are read and memory holds one batch of papers, not the archive. Papers go in in the order the
+whole-archive ingest used (those with a manifest id first, then discovery order), so the build is the
+same however large the batches. A first build (no current
 build, or --rebuild; FAISS vectors) is resumable: each batch's vectors are saved in the build folder
 before its chunks are committed, so a killed first ingest, run again with the same model and chunking,
 keeps what it had embedded (files unchanged since) and embeds only the rest.
@@ -22,152 +26,36 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import index as index_layout
 from . import vector_store
-from .chunking import chunk_document, with_items
 from .chunkstore import ChunkStore
-from .corpus import MAX_FILE_BYTES, SourceFile, content_hash, discover, metadata_hash, path_text, printable
+from .corpus import discover, path_text
 from .embedding import Encoder
-from .errors import CorpusError, ExtractionUnavailableError, IndexMismatchError
-from .extraction import Loader
-from .ocr import OcrOptions
+from .errors import IndexMismatchError
+from .loading import Read, Reader, Stream, failure_context, load_sources
 from .pages import source_roots
 from .progress import Progress
 from .settings import Settings
 from .sparse import SparseIndex
 from .tokenizing import default_tokenizer
-from .types import Document, IngestReport
+from .types import IngestReport
 
 log = logging.getLogger(__name__)
 
+__all__ = ["CHUNKER_VERSION", "failure_context", "ingest", "load_sources", "resume_key"]
+
 # 3: PDF, DOCX and HTML tables read as row lines with their headers (tables.py)
 CHUNKER_VERSION = 3
-# Tesseract's own limit per page, as a share of extract_timeout: a stuck page is stopped and reported
-# while the worker's clock (rendering included) still runs, so the file's other pages are kept.
-_OCR_PAGE_SHARE = 0.8
 
 
 def _under(key: str, folders: list[str]) -> bool:
     return any(key == folder or key.startswith(folder.rstrip("/") + "/") for folder in folders)
-
-
-@dataclass
-class Loaded:
-    """The load step's outcome: documents to index, keys of unchanged files, failures, warnings, and
-    the failure record of the files that failed in a way worth remembering (key -> record)."""
-
-    documents: list[tuple[SourceFile, Document, str, str]] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    warnings: list[tuple[str, str]] = field(default_factory=list)
-    failures: dict[str, dict] = field(default_factory=dict)
-
-
-REMEMBERED = "unchanged since it last failed; `council-assistant ingest --retry-failed` tries it again"
-
-
-def load_sources(sources: list[SourceFile], old_files: dict, settings: Settings,
-                 remembered: dict[str, dict] | None = None, context: str = "",
-                 progress: Progress | None = None) -> Loaded:
-    """Read every source and extract the new or changed ones, each in the worker under
-    `settings.extract_timeout`. A file that fails is one line in `failed` and never stops the rest.
-
-    A file in `remembered` (the failure record) whose bytes, metadata and `context` (see
-    `failure_context`) are those it failed with is not extracted again, only reported again."""
-    out = Loaded()
-    remembered = remembered or {}
-    progress = progress or Progress()
-    extract, ocr_pages = progress.phase("extract", len(sources), "files"), progress.phase("ocr", None, "pages")
-    log.info("checking %d file(s) for changes", len(sources))
-    ocr = OcrOptions(settings.ocr, page_timeout=_OCR_PAGE_SHARE * settings.extract_timeout,
-                     max_pages=settings.ocr_max_pages, max_pixels=int(settings.ocr_max_megapixels * 1e6))
-    with Loader(settings.extract_timeout, settings.pdf_password, settings.default_council, ocr,
-                settings.progress) as loader:
-        for source in sources:
-            extract.advance(files=1)
-            shown = path_text(source.path)
-            try:
-                size = source.path.stat().st_size
-                if size > MAX_FILE_BYTES:
-                    out.failed.append((shown, f"{size / 2**20:,.0f} MB, more than the {MAX_FILE_BYTES // 2**20:,} MB "
-                                              "allowed for one file; split it or remove it"))
-                    continue
-                data = source.path.read_bytes()
-            except OSError as exc:
-                out.failed.append((shown, f"cannot read ({exc.strerror or exc}); check its permissions"))
-                continue
-            chash, mhash = content_hash(data), metadata_hash(source.meta)
-            old = old_files.get(source.key)
-            if old and old["content_hash"] == chash and old["meta_hash"] == mhash:
-                out.unchanged.append(source.key)
-                continue
-            fingerprint = {"content_hash": chash, "meta_hash": mhash, "context": context}
-            before = remembered.get(source.key)
-            if _failed_as(before, fingerprint):
-                out.failed.append((shown, f"{before['error']} ({REMEMBERED})"))
-                out.failures[source.key] = before
-                continue
-            log.debug("extracting %s", printable(shown))
-            try:
-                document = loader.load(source, data)
-            except CorpusError as exc:
-                message = _one_line(str(exc).removeprefix(f"{source.path}: "))
-                out.failed.append((shown, message))
-                if not isinstance(exc, ExtractionUnavailableError):
-                    out.failures[source.key] = {**fingerprint, "error": message}
-                continue
-            except Exception as exc:  # a loader bug must not abort the whole ingest
-                log.exception("%s: unexpected error while loading", printable(shown))
-                message = _one_line(f"could not be read ({type(exc).__name__}: {exc})")
-                out.failed.append((shown, message))
-                out.failures[source.key] = {**fingerprint, "error": message}
-                continue
-            out.warnings.extend((shown, _one_line(w)) for w in document.warnings)
-            out.documents.append((source, document, chash, mhash))
-            if document.meta.ocr_pages:
-                ocr_pages.advance(len(document.meta.ocr_pages), files=1)
-    extract.end()
-    if ocr_pages.done:
-        ocr_pages.end()
-    log.info("%d file(s) to index, %d unchanged, %d failed", len(out.documents), len(out.unchanged),
-             len(out.failed))
-    return out
-
-
-def _failed_as(record: object, fingerprint: dict) -> bool:
-    """Whether a failure record is of this very file version (bytes, metadata and context)."""
-    return (isinstance(record, dict) and isinstance(record.get("error"), str)
-            and all(record.get(k) == v for k, v in fingerprint.items()))
-
-
-def failure_context(settings: Settings, chunking: dict) -> str:
-    """What besides a file's bytes and metadata decides whether it loads: the extraction time limit,
-    whether a PDF password is set (not the password), the OCR setting and whether Tesseract runs, the
-    chunking and the code of the corpus, reading, table, extraction, OCR, cleaning and chunking stages.
-    A remembered failure stands only under the same context, so a raised `extract_timeout`, an
-    installed Tesseract or an upgrade tries the file again."""
-    from . import __version__, chunking as chunking_module, cleaning, corpus, extraction, ocr, readers, tables
-    from . import webpage
-
-    code = hashlib.sha256()
-    for module in (corpus, readers, webpage, tables, extraction, cleaning, chunking_module, ocr):
-        code.update(Path(module.__file__).read_bytes())
-    described = {"extract_timeout": settings.extract_timeout, "pdf_password": bool(settings.pdf_password),
-                 "ocr": settings.ocr, "ocr_engine": settings.ocr == "auto" and ocr.unavailable() is None,
-                 "chunking": chunking, "version": __version__, "code": code.hexdigest()}
-    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _one_line(message: str, limit: int = 500) -> str:
-    message = re.sub(r"\s*[\r\n]+\s*", " ", message).strip()
-    return message if len(message) <= limit else message[:limit - 1] + "\u2026"
 
 
 def resume_key(model_id: str, chunking: dict, precision: str = "fp32") -> str:
@@ -196,17 +84,153 @@ def _resumed(build: Path) -> tuple[dict, np.ndarray, np.ndarray]:
         store.close()
 
 
-def _batches(items: list[tuple], size: int) -> list[list[tuple]]:
-    """`items` (each ending in its chunks) cut in order into runs of at least `size` chunks (the last
-    may be smaller); the same items always cut the same way, so a resumed build matches a whole one."""
-    out, run, count = [], [], 0
-    for item in items:
-        run.append(item)
-        count += len(item[-1])
-        if count >= size:
-            out.append(run)
-            run, count = [], 0
-    return out + [run] if run else out
+class _Build:
+    """The new build an ingest writes, opened at its first change: a copy of the current build (or the
+    resumed one) with the removed papers deleted, then each paper put in as it comes (its old version
+    deleted, or only its metadata updated), its chunks embedded and committed a batch of at least
+    `ingest_batch_chunks` at a time. Use as a context manager: it closes the store and the vectors."""
+
+    def __init__(self, settings: Settings, encoder: Encoder, progress: Progress, current: Path | None,
+                 manifest: dict | None, old_files: dict, removed: list[str], key_of_build: str | None,
+                 resumed_build: Path | None, resumed: tuple[np.ndarray, np.ndarray] | None) -> None:
+        self.settings, self.encoder, self.progress = settings, encoder, progress
+        self.current, self.manifest, self.old_files, self.removed = current, manifest, old_files, removed
+        self.key_of_build, self.resumed_build, self.resumed = key_of_build, resumed_build, resumed
+        self.files = dict(old_files)
+        self.tmp: Path | None = None
+        self.store: ChunkStore | None = None
+        self.vectors = None
+        self.stream: Stream | None = None
+        self.batch: list[Read] = []
+        self.batch_chunks = self.embedded = 0
+        self.embed_seconds = 0.0
+        self._holder = {v["doc_id"]: k for k, v in old_files.items()}  # id -> key, as the store holds them
+        self._id_of = {k: v["doc_id"] for k, v in old_files.items()}
+        self._old_owner = dict(self._holder)
+        self._same: dict[str, bool] = {}
+
+    def __enter__(self) -> "_Build":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.store is not None:
+            self.store.close()
+            vector_store.close_vectors(self.vectors)
+
+    def open(self) -> None:
+        if self.store is not None:
+            return
+        self.tmp = self.resumed_build or index_layout.new_build_dir(self.settings.index_dir, self.key_of_build)
+        log.info("writing a new build in %s", self.tmp)
+        if self.current is not None:
+            index_layout.copy_build(self.current, self.tmp)
+        self.vectors = vector_store.new_vectors(self.settings, self.tmp, self.encoder.dimension, self.current,
+                                                self.manifest)
+        self.store = ChunkStore.open(self.tmp)
+        self.embedding = self.progress.phase("embed", None, "chunks")
+        if self.resumed is not None and len(self.resumed[0]):
+            ids, vectors = self.resumed
+            self.vectors.add(ids, vectors, self.store.filter_fields(ids))
+        self.resumed = None
+        for key in self.removed:
+            self.vectors.remove(self.store.delete_document(key))
+            self._hold(key, None)
+            self.files.pop(key, None)
+
+    def put(self, read: Read) -> None:
+        """Put a paper to index (its final id given) in the build."""
+        self.open()
+        key, document = read.source.key, read.document
+        retitled = self._retitled(read)
+        if key in self.old_files and not retitled:
+            self.vectors.remove(self.store.delete_document(key))
+            self._hold(key, None)
+        self._clear(document.doc_id, key)
+        entry = {"doc_id": document.doc_id, "content_hash": read.chash, "meta_hash": read.mhash}
+        self._hold(key, document.doc_id)
+        if retitled:
+            ids = self.store.update_meta(key, document.meta, read.mhash)
+            self.vectors.update_fields(ids, self.store.filter_fields(ids))
+            self.files[key] = {**entry, "chunks": len(ids)}
+            return
+        self.store.put_document(document, key, read.chash, read.mhash)
+        self.files.pop(key, None)
+        self.files[key] = {**entry, "chunks": len(read.chunks)}
+        self.batch.append(read)
+        self.batch_chunks += len(read.chunks)
+        if self.batch_chunks >= self.settings.ingest_batch_chunks:
+            self.flush()
+
+    def flush(self) -> None:
+        """Embed the batch's chunks and commit them with its papers (and any deletion or metadata
+        update before them); in a resumable build, the vectors are saved first."""
+        chunks = [chunk for read in self.batch for chunk in read.chunks]
+        if chunks:
+            log.info("embedding %d chunk(s) of %d paper(s)", len(chunks), len(self.batch))
+            started = time.perf_counter()
+            vectors, sentence_vectors = self.encoder.embed_chunks(chunks)
+            self.embed_seconds += time.perf_counter() - started
+            ids = self.store.put_chunks(chunks, sentence_vectors)
+            self.vectors.add(ids, vectors, self.store.filter_fields(ids))
+            if self.key_of_build is not None and len(ids):
+                index_layout.save_embedded(self.tmp, ids, vectors)
+        if self.store is not None:
+            self.store.commit()
+        if self.batch:
+            self.embedded += len(chunks)
+            self.embedding.advance(len(chunks), files=len(self.batch), chunks=len(chunks))
+            log.info("batch written: %d of the chunk(s) so far embedded", self.embedded)
+        self.batch, self.batch_chunks = [], 0
+
+    def same(self, key: str) -> bool:
+        """Whether the paper `key` is indexed in this run with the bytes, text and pages the build
+        holds for it: only its manifest entry changed. Known before its row changes."""
+        if key not in self._same:
+            read = self.stream.peek(key) if self.stream is not None else None
+            self._same[key] = self._same_as_stored(read)
+        return self._same[key]
+
+    def _same_as_stored(self, read: Read | None) -> bool:
+        old = None if read is None else self.old_files.get(read.source.key)
+        if old is None or read.document is None or old["content_hash"] != read.chash:
+            return False
+        stored = self.store.document(old["doc_id"])
+        return stored is not None and (stored.text, stored.page_starts) == (read.document.text,
+                                                                            read.document.page_starts)
+
+    def _retitled(self, read: Read) -> bool:
+        """Whether only the metadata of this paper changes: its chunks, vectors and sentence vectors
+        are kept, so a new title or date costs no embedding. A paper whose new id is the old id of
+        another such paper (two ids swapped) is indexed again instead, since ids change one at a time."""
+        key = read.source.key
+        if key not in self._same:
+            self._same[key] = self._same_as_stored(read)
+        if not self._same[key]:
+            return False
+        new = read.document.doc_id
+        if new == self.old_files[key]["doc_id"]:
+            return True
+        other = self._old_owner.get(new)
+        return other is None or not self.same(other)
+
+    def _clear(self, doc_id: str, key: str) -> None:
+        """Move aside the paper that the build still holds under `doc_id` (one indexed again in this
+        run, not yet come to its turn) so that `key` can take the id."""
+        holder = self._holder.get(doc_id)
+        if holder is None or holder == key:
+            return
+        self.same(holder)
+        aside = f"\x00{holder}"
+        meta = self.store.document(doc_id).meta
+        self.store.update_meta(holder, replace(meta, doc_id=aside), self.old_files[holder]["meta_hash"])
+        self._hold(holder, aside)
+
+    def _hold(self, key: str, doc_id: str | None) -> None:
+        held = self._id_of.pop(key, None)
+        if held is not None and self._holder.get(held) == key:
+            del self._holder[held]
+        if doc_id is not None:
+            self._holder[doc_id], self._id_of[key] = key, doc_id
 
 
 def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: bool = False,
@@ -223,6 +247,7 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
         index_layout.remove_abandoned(index_dir)
         current = None if rebuild else index_layout.current_build(index_dir)
         old_files: dict = {}
+        manifest: dict | None = None
         if current is not None:
             manifest = index_layout.read_manifest(current)
             index_layout.check_model(current, manifest, encoder.model_id, encoder.precision)
@@ -235,112 +260,58 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
         resumable = current is None and settings.vector_store == "faiss"
         key_of_build = resume_key(encoder.model_id, chunking, encoder.precision)
         resumed_build = index_layout.resumable_build(index_dir, key_of_build) if resumable else None
-        resumed_ids = np.zeros(0, dtype=np.int64)
+        resumed = None
         if resumed_build is not None:
-            old_files, resumed_ids, resumed_vectors = _resumed(resumed_build)
+            old_files, *resumed = _resumed(resumed_build)
             log.info("resuming the first build in %s: %d paper(s), %d chunk(s) already embedded",
-                     resumed_build.name, len(old_files), len(resumed_ids))
+                     resumed_build.name, len(old_files), len(resumed[0]))
 
         found = discover(paths, settings.follow_external_links)
         seen_keys = {source.key for source in found.sources} | found.kept
         previous_failures = index_layout.read_failures(index_dir)
         context = failure_context(settings, chunking)
-        outcome = load_sources(found.sources, old_files, settings,
-                               {} if retry_failed or rebuild else previous_failures, context, progress)
-        failed = found.failed + outcome.failed
-        warnings = found.skipped + found.warnings + outcome.warnings
-        unchanged = [key for key in outcome.unchanged if current is not None or key not in old_files]
-        failures = outcome.failures
-        loaded = []  # chunked before the build starts, so a file that cannot be chunked fails alone
-        for source, document, chash, mhash in outcome.documents:
-            try:
-                document = with_items(document)
-                chunks = chunk_document(document, settings.chunk_words, settings.chunk_overlap_sentences,
-                                        settings.extract_timeout)
-            except Exception as exc:  # a chunker bug must not abort the whole ingest
-                if isinstance(exc, CorpusError):
-                    message = _one_line(str(exc).removeprefix(f"{document.path}: "))
-                else:
-                    log.exception("%s: unexpected error while chunking", printable(source.path))
-                    message = _one_line(f"could not be chunked ({type(exc).__name__}: {exc})")
-                failed.append((path_text(source.path), message))
-                failures[source.key] = {"content_hash": chash, "meta_hash": mhash, "context": context,
-                                        "error": message}
-                continue
-            loaded.append((source, document, chash, mhash, chunks))
 
         def gone(key: str) -> bool:
             """A key indexed (or remembered) from a scanned folder whose file is no longer there."""
             return key not in seen_keys and _under(key, found.folders) and not _under(key, found.kept_folders)
 
         removed = [key for key in old_files if gone(key)]
-        updated = [s.key for s, *_ in loaded if s.key in old_files]
-        added = [s.key for s, *_ in loaded if s.key not in old_files]
-        taken = {v["doc_id"]: k for k, v in old_files.items() if k not in removed and k not in updated}
-        loaded = _with_unique_ids(loaded, taken, warnings)
-        failures = {k: v for k, v in previous_failures.items() if k not in seen_keys and not gone(k)} | failures
-        if failures != previous_failures:
-            index_layout.write_failures(index_dir, failures)
-        report = dict(added=tuple(added), updated=tuple(updated), removed=tuple(removed),
-                      unchanged=tuple(unchanged), failed=tuple(failed), warnings=tuple(warnings))
         retokenize = current is not None and manifest.get("tokenizer") != default_tokenizer().to_json()
-        if current is None and old_files:  # a resumed first build: every paper it publishes is added
-            resumed = [key for key in outcome.unchanged if key in old_files]
-            report.update(added=tuple(resumed + updated + added), updated=(), removed=())
-            added = list(report["added"])
-        if not (added or updated or removed or retokenize):
-            return IngestReport(**report, seconds=time.perf_counter() - started)
-
-        tmp = resumed_build or index_layout.new_build_dir(index_dir, key_of_build if resumable else None)
-        log.info("writing a new build in %s", tmp)
-        if current is not None:
-            index_layout.copy_build(current, tmp)
-        vectors = vector_store.new_vectors(settings, tmp, encoder.dimension, current,
-                                           manifest if current is not None else None)
-        store = ChunkStore.open(tmp)
-        embed_seconds = 0.0
-        try:
-            if len(resumed_ids):
-                vectors.add(resumed_ids, resumed_vectors, store.filter_fields(resumed_ids))
-                del resumed_vectors
-            files = {k: v for k, v in old_files.items()}
-            retitled = _metadata_only(store, loaded, old_files)
-            for key in removed + [key for key in updated if key not in retitled]:
-                vectors.remove(store.delete_document(key))
-                files.pop(key, None)
-            for source, document, chash, mhash, chunks in loaded:
-                if source.key in retitled:
-                    ids = store.update_meta(source.key, document.meta, mhash)
-                    vectors.update_fields(ids, store.filter_fields(ids))
-                    files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
-                                         "chunks": len(ids)}
-            store.commit()
-            pending = [item for item in loaded if item[0].key not in retitled]
-            del loaded
-            total = sum(len(item[-1]) for item in pending)
-            log.info("embedding %d chunk(s)", total)
-            embedding = progress.phase("embed", total, "chunks")
-            for batch in _batches(pending, settings.ingest_batch_chunks):
-                new_chunks = []
-                for source, document, chash, mhash, chunks in batch:
-                    store.put_document(document, source.key, chash, mhash)
-                    new_chunks.extend(chunks)
-                    files[source.key] = {"doc_id": document.doc_id, "content_hash": chash, "meta_hash": mhash,
-                                         "chunks": len(chunks)}
-                embed_started = time.perf_counter()
-                vectors_new, sentence_vectors = encoder.embed_chunks(new_chunks)
-                embed_seconds += time.perf_counter() - embed_started
-                ids = store.put_chunks(new_chunks, sentence_vectors)
-                vectors.add(ids, vectors_new, store.filter_fields(ids))
-                if resumable and len(ids):
-                    index_layout.save_embedded(tmp, ids, vectors_new)
-                store.commit()
-                embedding.advance(len(new_chunks), files=len(batch), chunks=len(new_chunks))
-                log.info("batch written: %d of %d chunk(s) embedded", embedding.done, total)
-            embedding.end()
-            del pending
+        remembered = {} if retry_failed or rebuild else previous_failures
+        sources = found.sources
+        log.info("checking %d file(s) for changes", len(sources))
+        build = _Build(settings, encoder, progress, current, manifest, old_files, removed,
+                       key_of_build if resumable else None, resumed_build, resumed)
+        with build:
+            with Reader(len(sources), old_files, settings, remembered, context, progress) as reader:
+                stream = build.stream = Stream(sources, reader, settings, context)
+                listed = _index_stream(stream, build, old_files, removed)
+            build.flush()
+            failed = found.failed + listed.failed
+            warnings = found.skipped + found.warnings + listed.warnings
+            failures = {k: v for k, v in previous_failures.items()
+                        if k not in seen_keys and not gone(k)} | listed.failures
+            if failures != previous_failures:
+                index_layout.write_failures(index_dir, failures)
+            added, updated = listed.added, listed.updated
+            unchanged = [key for key in listed.unchanged if current is not None or key not in old_files]
+            log.info("%d file(s) indexed, %d unchanged, %d failed", len(added) + len(updated),
+                     len(listed.unchanged), len(listed.failed))
+            report = dict(added=tuple(added), updated=tuple(updated), removed=tuple(removed),
+                          unchanged=tuple(unchanged), failed=tuple(failed), warnings=tuple(warnings))
+            if current is None and old_files:  # a resumed first build: every paper it publishes is added
+                resumed_keys = [key for key in listed.unchanged if key in old_files]
+                report.update(added=tuple(resumed_keys + updated + added), updated=(), removed=())
+                added = list(report["added"])
+            if not (added or updated or removed or retokenize):
+                return IngestReport(**report, seconds=time.perf_counter() - started)
+            build.open()
+            build.store.commit()
+            build.embedding.total = build.embedding.done
+            build.embedding.end()
+            tmp, store = build.tmp, build.store
             writing = progress.phase("write", 3, "steps")
-            vectors = vectors.fitted()
+            vectors = build.vectors = build.vectors.fitted()
             if len(vectors) != store.chunk_count():
                 raise RuntimeError(f"index out of step: {len(vectors)} vectors for {store.chunk_count()} chunks")
             vectors.save(tmp)
@@ -348,9 +319,6 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
             sparse = SparseIndex.build_streamed(store.iter_index_texts)
             sparse.save(tmp)
             writing.advance()
-        finally:
-            store.close()
-            vector_store.close_vectors(vectors)
         index_layout.drop_embedded(tmp)
         log.info("publishing %s", tmp.name)
         index_layout.publish(index_dir, tmp, {
@@ -362,9 +330,9 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
             "vectors": vectors.record,
             "chunking": chunking,
             "tokenizer": default_tokenizer().to_json(),
-            "files": files,
+            "files": build.files,
             "roots": source_roots(paths, manifest.get("roots") if current is not None else None),
-            "documents": len(files),
+            "documents": len(build.files),
             "chunks": len(sparse.ids),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         })
@@ -373,43 +341,77 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
         vector_store.drop_superseded_vectors(
             settings, [vectors.record, vector_store.vectors_record(manifest) if current is not None else {}])
         encoder.prepare()
-        return IngestReport(**report, chunks_embedded=total, seconds=time.perf_counter() - started,
-                            embed_seconds=embed_seconds)
+        return IngestReport(**report, chunks_embedded=build.embedded, seconds=time.perf_counter() - started,
+                            embed_seconds=build.embed_seconds)
 
 
-def _metadata_only(store: ChunkStore, loaded: list[tuple], old_files: dict) -> set[str]:
-    """Keys of the loaded files of which only the manifest entry changed: same bytes as indexed, and
-    text and pages read as stored. Their chunks, vectors and sentence vectors are kept and only their
-    metadata updated, so a new title or date costs no embedding. A file whose new id is the old id of
-    another such file (two ids swapped) is indexed again instead, since ids change one at a time."""
-    same: dict[str, tuple[str, str]] = {}
-    for source, document, chash, _, _ in loaded:
-        old = old_files.get(source.key)
-        if old and old["content_hash"] == chash:
-            stored = store.document(old["doc_id"])
-            if stored is not None and (stored.text, stored.page_starts) == (document.text, document.page_starts):
-                same[source.key] = (old["doc_id"], document.doc_id)
-    old_ids = {old for old, _ in same.values()}
-    return {key for key, (old, new) in same.items() if new == old or new not in old_ids}
+@dataclass
+class _Listed:
+    """What `_index_stream` reports, each list in discovery order (failures to load before failures
+    to chunk, and warnings about ids after the others, as the steps come)."""
+
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    failed: list[tuple[str, str]]
+    warnings: list[tuple[str, str]]
+    failures: dict[str, dict]
 
 
-def _with_unique_ids(loaded: list[tuple], taken: dict[str, str], warnings: list[tuple[str, str]]) -> list[tuple]:
-    """`loaded` with each document's id made unique against `taken` (id -> key, updated in place)
-    and the others. Ids the manifest gives are placed before generated ones; an id given in the
-    manifest but already taken is one line in `warnings`."""
-    out = []
-    for source, document, chash, mhash, chunks in sorted(loaded, key=lambda item: not item[0].meta.get("id")):
-        doc_id = document.doc_id
-        if doc_id in taken:
-            digest = hashlib.sha1(source.key.encode("utf-8", "backslashreplace")).hexdigest()[:6]
+def _index_stream(stream: Stream, build: _Build, old_files: dict, removed: list[str]) -> _Listed:
+    """Take each source of `stream` in turn and put each paper to index into `build`, its id made
+    unique first: an id the manifest gives is kept unless another paper holds it (then a warning),
+    and an id held by a paper indexed again in this run is free if that paper is indexed (it is read
+    ahead of its turn to know)."""
+    at: dict[str, list[tuple[int, object]]] = {"added": [], "updated": [], "unchanged": [], "failed": [],
+                                               "failed_chunking": [], "warnings": []}
+    id_warnings: list[tuple[str, str]] = []
+    failures: dict[str, dict] = {}
+    assigned: dict[str, str] = {}  # id -> key, given in this run
+    old_owner = {v["doc_id"]: k for k, v in old_files.items() if k not in removed}
+
+    def holder(doc_id: str, key: str) -> str | None:
+        """The key of the paper that keeps `doc_id` from `key`, if any."""
+        if doc_id in assigned:
+            return assigned[doc_id]
+        owner = old_owner.get(doc_id)
+        if owner is None or owner == key:
+            return None
+        read = stream.peek(owner)
+        return owner if read is None or read.document is None else None
+
+    for read in stream:
+        key, shown = read.source.key, path_text(read.source.path)
+        at["warnings"].extend((read.position, w) for w in read.warnings)
+        if read.failure is not None:
+            at["failed_chunking" if read.chunk_failure else "failed"].append((read.position, (shown, read.failure)))
+            if read.record is not None:
+                failures[key] = read.record
+            continue
+        if read.unchanged:
+            at["unchanged"].append((read.position, key))
+            continue
+        doc_id = read.document.doc_id
+        taken_by = holder(doc_id, key)
+        if taken_by is not None:
+            digest = hashlib.sha1(key.encode("utf-8", "backslashreplace")).hexdigest()[:6]
             unique, count = f"{doc_id}-{digest}", 2
-            while unique in taken:
+            while holder(unique, key) is not None:
                 unique, count = f"{doc_id}-{digest}-{count}", count + 1
-            if source.meta.get("id"):
-                warnings.append((path_text(source.path), f"manifest id {doc_id!r} is already the id of {taken[doc_id]}; "
-                                                         f"indexed as {unique!r}; give it another id"))
-            document = replace(document, meta=replace(document.meta, doc_id=unique))
-            chunks = [replace(c, doc_id=unique) for c in chunks]
-        taken[document.doc_id] = source.key
-        out.append((source, document, chash, mhash, chunks))
-    return out
+            if read.source.meta.get("id"):
+                id_warnings.append((shown, f"manifest id {doc_id!r} is already the id of {taken_by}; "
+                                           f"indexed as {unique!r}; give it another id"))
+            read.document = replace(read.document, meta=replace(read.document.meta, doc_id=unique))
+            read.chunks = [replace(c, doc_id=unique) for c in read.chunks]
+        assigned[read.document.doc_id] = key
+        old = old_files.get(key)
+        if old is not None and old_owner.get(old["doc_id"]) == key:
+            del old_owner[old["doc_id"]]
+        at["updated" if old is not None else "added"].append((read.position, key))
+        build.put(read)
+
+    def listed(name: str) -> list:
+        return [item for _, item in sorted(at[name], key=lambda pair: pair[0])]
+
+    return _Listed(listed("added"), listed("updated"), listed("unchanged"),
+                   listed("failed") + listed("failed_chunking"), listed("warnings") + id_warnings, failures)

@@ -3,11 +3,14 @@ embedded and written) and write (vectors, BM25, publish), each with files/s, chu
 time left, as a progress bar for a person or as JSON lines for a script.
 
 JSON lines go to standard error, one object per line: at most one a second per phase while it runs,
-and one when it ends (`"event": "end"`). `total` and `eta_s` are null where the amount is not known
-ahead (OCR pages):
-    {"event": "progress", "phase": "embed", "unit": "chunks", "done": 2048, "total": 10000,
-     "files": 120, "chunks": 2048, "elapsed_s": 39.1, "files_per_s": 3.07, "chunks_per_s": 52.4,
-     "eta_s": 151.9}
+and one when it ends (`"event": "end"`), with the rate in the phase's own unit too (`pages_per_s`
+for OCR, `steps_per_s` for write). `total` and `eta_s` are null where the amount is not known ahead:
+the embed phase runs beside extraction, so its total is known only at its end; the OCR phase's total
+is the pages of the scanned files met so far (its time left, that of the file being read), and it
+reports each page as it is read (at most once a second in JSON):
+    {"event": "progress", "phase": "ocr", "unit": "pages", "done": 7, "total": 40, "files": 1,
+     "chunks": 0, "elapsed_s": 21.0, "pages_per_s": 0.333, "files_per_s": 0.048, "chunks_per_s": 0.0,
+     "eta_s": 99.0}
 """
 from __future__ import annotations
 
@@ -28,12 +31,13 @@ def figures(phase: str, unit: str, done: int, total: int | None, files: int, chu
     rate = done / elapsed
     eta = None if total is None or done == 0 else max(total - done, 0) / rate
     return {"phase": phase, "unit": unit, "done": done, "total": total, "files": files, "chunks": chunks,
-            "elapsed_s": round(elapsed, 3), "files_per_s": round(files / elapsed, 3),
+            "elapsed_s": round(elapsed, 3), f"{unit}_per_s": round(rate, 3), "files_per_s": round(files / elapsed, 3),
             "chunks_per_s": round(chunks / elapsed, 3), "eta_s": None if eta is None else round(eta, 1)}
 
 
 class Phase:
-    """One phase's counters; `advance` after each unit of work."""
+    """One phase's counters; `advance` after each unit of work. `total` may be changed as it becomes
+    known."""
 
     def __init__(self, progress: "Progress", name: str, total: int | None, unit: str) -> None:
         self.progress, self.name, self.total, self.unit = progress, name, total, unit
@@ -55,6 +59,8 @@ class Phase:
         self.files += files
         self.chunks += chunks
         if self._bar is not None:
+            if self._bar.total != self.total:
+                self._bar.total = self.total
             self._bar.update(done)
             record = self.record()
             self._bar.set_postfix_str(f"{record['files_per_s']:.2f} files/s, {record['chunks_per_s']:.1f} chunks/s",

@@ -74,7 +74,8 @@ class Settings:
     # -- embedding and chunking ----------------------------------------------------------------
     embedding_model: str = _setting(DEFAULT_MODEL, "the packaged model, or a local sentence-transformers folder",
                                pattern=_ONE_LINE)
-    embed_batch_size: int = _setting(64, "texts the encoder embeds at once", ge=1, le=4096)
+    embed_batch_size: int = _setting(32, "texts the encoder embeds at once (32: measured, bench/results/quick.json "
+        "ingest.batching)", ge=1, le=4096)
     ingest_batch_chunks: int = _setting(
         2048, "chunks ingest embeds and writes at a time; a killed first ingest resumes after the last "
         "batch written", ge=1, le=1_000_000)

@@ -71,7 +71,7 @@ MODES = {
              "archive_precision": "int8"},
 }
 TARGETS = {
-    "ingest_vs_raw_encode": "≤ 1.15×",
+    "ingest_vs_raw_encode": "≤ 1.1×",
     "ingest_speedup_vs_llama_index": "≥ 2×",
     "ask_p50_ms_at_100k": "≤ 50 ms",
     "search_p50_ms_at_1m": "≤ 30 ms",
@@ -132,7 +132,7 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
     started = time.perf_counter()
     model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     raw = time.perf_counter() - started
-    log(f"ingest: raw encode {raw:.1f} s")
+    log(f"ingest: raw encode of title + chunk texts {raw:.1f} s (llama-index's work)")
 
     assistant = Assistant(settings_for(work / "ingest-index", encoder_runtime="torch"), encoder=torch_embedder)
     started = time.perf_counter()
@@ -140,6 +140,11 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
     product = time.perf_counter() - started
     assert not report.failed, report.failed
     log(f"ingest: product {product:.1f} s ({report.embed_seconds:.1f} s encoding)")
+    encoded = product_texts(work / "ingest-index")
+    same_raw = min(_timed(lambda: torch_embedder.embed_passages(encoded)) for _ in range(2))
+    log(f"ingest: raw encode of the {len(encoded)} texts the product encoded {same_raw:.1f} s "
+        f"(ingest ÷ raw {product / same_raw:.3f})")
+    batching = bench_batching(encoded, work / "models", torch_embedder)
 
     from llama_index.core import Document as LlamaDocument
     from llama_index.core import Settings as LlamaSettings
@@ -167,16 +172,109 @@ def bench_ingest(work: Path, papers: int, torch_embedder) -> tuple[dict, Path]:
     return {
         "encoder": encoder,
         "papers": papers, "chunks": len(chunks), "words": sum(len(d.text.split()) for d in documents),
-        "raw_encode_s": round(raw, 2), "product_s": round(product, 2),
+        "raw_encode_s": round(same_raw, 2), "raw_encode_texts": len(encoded), "product_s": round(product, 2),
+        "raw_encode_title_chunk_s": round(raw, 2),
         "product_encode_s": round(report.embed_seconds, 2), "llama_index_s": round(llama_seconds, 2),
         "llama_index_nodes": len(llama.docstore.docs), "llama_index_same_chunks_s": round(llama_same, 2),
         "ingest_speedup_vs_llama_index_same_chunks": round(llama_same / product, 2),
         "product_chunks_per_s": round(len(chunks) / product, 1),
-        "raw_chunks_per_s": round(len(chunks) / raw, 1),
-        "ingest_vs_raw_encode": round(product / raw, 3),
+        "raw_chunks_per_s": round(len(chunks) / same_raw, 1),
+        "ingest_vs_raw_encode": round(product / same_raw, 3),
+        "ingest_vs_raw_encode_note": "ingest wall time ÷ the same embedder's encode of exactly the texts the "
+                                     "product encoded (each distinct sentence of its chunks), best of 2, run "
+                                     "after the ingest so both are warm",
+        "batching": batching,
         "ingest_speedup_vs_llama_index": round(llama_seconds / product, 2),
         "llama_index_equal_work": equal_work,
     }, work / "ingest-index"
+
+
+def _timed(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def product_texts(index_dir: Path) -> list[str]:
+    """The texts ingest encoded for the index in `index_dir`: each distinct sentence of its chunks (and
+    a chunk without sentences whole), read back from the chunk store, as `chunk_vectors` builds them."""
+    from assistant.chunkstore import ChunkStore
+    from assistant.embedding import chunk_vectors
+    from assistant.index import current_build
+
+    store = ChunkStore.open(current_build(index_dir), readonly=True)
+    try:
+        ids = store.chunk_ids().tolist()
+        rows = store.chunks(ids)
+        chunks = [rows[i][0] for i in ids]
+    finally:
+        store.close()
+    texts: list[str] = []
+    chunk_vectors(chunks, lambda batch: texts.extend(batch) or np.zeros((len(batch), 1), dtype=np.float32))
+    return texts
+
+
+BATCH_SIZES = (16, 32, 64, 128)
+BATCHING_TEXTS = 512  # the first texts ingest encodes, in document order: enough for 4 batches of 128
+
+
+def bench_batching(texts: list[str], models: Path, torch_embedder, rounds: int = 2) -> dict:
+    """Encode throughput on the texts ingest encodes, measured, not assumed: ONNX Runtime fp32 (what
+    `encoder_runtime = "auto"` runs once ingest has exported the model) at batch sizes 16 to 128,
+    sorted by token length or in document order, with 1 or 2 intra-op threads; torch
+    (sentence-transformers, which always sorts) with 1 and 2 threads at the default batch. Best of
+    `rounds`, the configurations interleaved in each round so that all see the same machine load;
+    on the first BATCHING_TEXTS texts, to keep the quick bench short."""
+    import torch
+
+    from assistant.embedding import Embedder, OnnxEncoder
+
+    texts = texts[:BATCHING_TEXTS]
+    onnx = Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=models)
+    onnx.load()
+    sessions = {threads: OnnxEncoder(onnx._location, onnx.onnx_path, threads=threads) for threads in (1, 2)}
+    for session in sessions.values():
+        session.encode(texts[:64], 64, False)
+    configs = [("onnx", b, ordered, t) for t in (1, 2) for ordered in (True, False) for b in BATCH_SIZES]
+    configs += [("torch", torch_embedder.batch_size, True, t) for t in (1, 2)]
+    best = {config: float("inf") for config in configs}
+    threads_before = torch.get_num_threads()
+    try:
+        for _ in range(rounds):
+            for config in configs:
+                runtime, batch, ordered, threads = config
+                if runtime == "onnx":
+                    session = sessions[threads]
+                    session.sort = ordered
+                    seconds = _timed(lambda: session.encode(texts, batch, False))
+                else:
+                    torch.set_num_threads(threads)
+                    seconds = _timed(lambda: torch_embedder.backend.encode(texts, batch, False))
+                best[config] = min(best[config], seconds)
+    finally:
+        torch.set_num_threads(threads_before)
+    rows = [{"runtime": r, "batch": b, "sorted": o, "threads": t, "seconds": round(best[(r, b, o, t)], 3),
+             "texts_per_s": round(len(texts) / best[(r, b, o, t)], 1)} for r, b, o, t in configs]
+    fastest = max((row for row in rows if row["runtime"] == "onnx"), key=lambda row: row["texts_per_s"])
+    default = next(row for row in rows if row["runtime"] == "onnx" and row["batch"] == onnx.batch_size
+                   and row["sorted"] and row["threads"] == 2)
+    log(f"ingest: batching, fastest ONNX {fastest}; default ({onnx.batch_size}, sorted, 2 threads) "
+        f"{default['texts_per_s']}/s")
+    return {"texts": len(texts), "rounds": rounds, "rows": rows, "fastest_onnx": fastest,
+            "default_onnx": default, "default_vs_fastest": round(default["texts_per_s"] / fastest["texts_per_s"], 3),
+            "robust_batch": robust_batch(rows)}
+
+
+def robust_batch(rows: list[dict]) -> dict:
+    """The ONNX batch size (sorted) whose worst throughput, as a share of the best batch size at the
+    same thread count, is highest over the thread counts measured: the pick that loses least whether
+    the encoder gets one core or two (the `embed_batch_size` default is chosen by it)."""
+    sorted_rows = [r for r in rows if r["runtime"] == "onnx" and r["sorted"]]
+    best = {t: max(r["texts_per_s"] for r in sorted_rows if r["threads"] == t) for t in {r["threads"] for r in sorted_rows}}
+    share = {b: min(r["texts_per_s"] / best[r["threads"]] for r in sorted_rows if r["batch"] == b) for b in BATCH_SIZES}
+    batch = max(share, key=share.get)
+    return {"batch": batch, "worst_share_of_best": round(share[batch], 3),
+            "shares": {str(b): round(v, 3) for b, v in share.items()}}
 
 
 def bench_encoder(chunks: list, models: Path, repeats: int = 3) -> dict:
@@ -715,6 +813,21 @@ def archive_markdown(result: dict) -> list[str]:
             f"{resume['embedded_after_resume']:,} ({resume['second_run_s']:.0f} s)."]
 
 
+def batching_markdown(result: dict) -> list[str]:
+    batching = (result.get("ingest") or {}).get("batching")
+    if not batching:
+        return []
+    lines = ["", f"**Encoder batching** ({batching['texts']:,} texts ingest encodes, best of {batching['rounds']}; "
+             "texts/s):", "", "| runtime | threads | sorted | " + " | ".join(
+                 f"batch {b}" for b in BATCH_SIZES) + " |", "|---|---|---|" + "---|" * len(BATCH_SIZES)]
+    for runtime, threads, ordered in sorted({(r["runtime"], r["threads"], r["sorted"]) for r in batching["rows"]}):
+        cells = {r["batch"]: r["texts_per_s"] for r in batching["rows"]
+                 if (r["runtime"], r["threads"], r["sorted"]) == (runtime, threads, ordered)}
+        lines.append(f"| {runtime} | {threads} | {'yes' if ordered else 'no'} | "
+                     + " | ".join(str(cells.get(b, "")) for b in BATCH_SIZES) + " |")
+    return lines
+
+
 def equal_work_markdown(result: dict) -> list[str]:
     equal = (result.get("ingest") or {}).get("llama_index_equal_work")
     if not equal:
@@ -722,7 +835,7 @@ def equal_work_markdown(result: dict) -> list[str]:
     return ["", f"**Equal work** ({equal['chunks']:,} chunks of the product, llama-index's default batch of "
             f"{equal['llama_index_embed_batch_size']}, the same model):", "", "| | seconds | / raw encode |",
             "|---|---|---|",
-            f"| raw `model.encode` (batch 64) | {equal['raw_encode_s']:.1f} | 1.00× |",
+            f"| raw `model.encode` of title + chunk (batch 64) | {equal['raw_encode_s']:.1f} | 1.00× |",
             f"| product ingest | {equal['product_s']:.1f} | {equal['product_vs_raw_encode']:.2f}× |",
             f"| llama-index `VectorStoreIndex` | {equal['llama_index_s']:.1f} | {equal['llama_index_vs_raw_encode']:.2f}× |",
             f"| llama-index encode alone | {equal['llama_index_encode_s']:.1f} | "
@@ -735,7 +848,7 @@ def targets(result: dict) -> list[tuple[str, str, str, bool | None]]:
     ingest = result.get("ingest")
     if ingest:
         rows += [("ingest wall time / raw encode", TARGETS["ingest_vs_raw_encode"],
-                  f"{ingest['ingest_vs_raw_encode']:.2f}×", ingest["ingest_vs_raw_encode"] <= 1.15),
+                  f"{ingest['ingest_vs_raw_encode']:.2f}×", ingest["ingest_vs_raw_encode"] <= 1.1),
                  ("ingest speed-up vs llama-index default", TARGETS["ingest_speedup_vs_llama_index"],
                   f"{ingest['ingest_speedup_vs_llama_index']:.2f}×", ingest["ingest_speedup_vs_llama_index"] >= 2)]
     scale = {row["size"]: row for row in result.get("scale", [])}
@@ -773,13 +886,14 @@ def markdown(result: dict) -> str:
     if ingest:
         lines += ["", f"**Ingest** of {ingest['papers']} generated papers ({ingest['chunks']:,} chunks, "
                   f"{ingest['words']:,} words): product {ingest['product_s']:.1f} s ({ingest['product_chunks_per_s']} "
-                  f"chunks/s, {ingest['product_encode_s']:.1f} s of it encoding); raw `model.encode` of the same "
-                  f"chunks {ingest['raw_encode_s']:.1f} s ({ingest['raw_chunks_per_s']} chunks/s); llama-index "
+                  f"chunks/s, {ingest['product_encode_s']:.1f} s of it encoding); the same encoder's raw encode of "
+                  f"the {ingest.get('raw_encode_texts', 0):,} texts it encoded {ingest['raw_encode_s']:.1f} s "
+                  f"({ingest['raw_chunks_per_s']} chunks/s); llama-index "
                   f"`VectorStoreIndex.from_documents` {ingest['llama_index_s']:.1f} s ({ingest['llama_index_nodes']} "
                   f"nodes of up to 1,024 tokens, which the model truncates at 256: most of the text is never "
                   f"embedded); llama-index over the product's own chunks {ingest['llama_index_same_chunks_s']:.1f} s "
                   f"({ingest['ingest_speedup_vs_llama_index_same_chunks']:.2f}× the product's time)."]
-    lines += equal_work_markdown(result) + archive_markdown(result)
+    lines += batching_markdown(result) + equal_work_markdown(result) + archive_markdown(result)
     if result.get("scale"):
         lines += ["", "| chunks | vector index | search p50 / p95 | ask p50 / p95 | dense: exact p50 → index p50 "
                   "| recall@10 | peak RSS | disk | build |", "|---|---|---|---|---|---|---|---|---|"]

@@ -564,7 +564,7 @@ def test_an_ingest_removes_the_builds_a_killed_run_left(hashed, corpus_copy):
 
 
 def test_a_failed_file_is_extracted_again_only_when_it_changes_or_is_retried(hashed, tmp_path, monkeypatch):
-    from assistant import ingest as ingest_module
+    from assistant import loading as ingest_module
 
     folder = tmp_path / "papers"
     folder.mkdir()
@@ -574,9 +574,9 @@ def test_a_failed_file_is_extracted_again_only_when_it_changes_or_is_retried(has
     extracted: list[str] = []
     real_load = ingest_module.Loader.load
 
-    def counting_load(loader, source, data):
+    def counting_load(loader, source, data, *args):
         extracted.append(source.path.name)
-        return real_load(loader, source, data)
+        return real_load(loader, source, data, *args)
 
     monkeypatch.setattr(ingest_module.Loader, "load", counting_load)
     first = hashed.ingest([folder])

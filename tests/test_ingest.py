@@ -159,17 +159,17 @@ def test_changed_chunk_settings_ask_for_a_rebuild(assistant, corpus_copy, make_s
 
 def test_a_file_that_cannot_be_chunked_fails_alone(corpus_copy, make_settings, encoder, monkeypatch):
     """A chunker error on one paper is reported for that paper; the others are indexed."""
-    from assistant import ingest as ingest_module
+    from assistant import loading
     from assistant.ingest import ingest
 
-    real = ingest_module.chunk_document
+    real = loading.chunk_document
 
     def fragile(document, *args):
         if "ofsted" in document.doc_id:
             raise ValueError("chunker bug")
         return real(document, *args)
 
-    monkeypatch.setattr(ingest_module, "chunk_document", fragile)
+    monkeypatch.setattr(loading, "chunk_document", fragile)
     report = ingest([corpus_copy], make_settings(), encoder)
     assert len(report.failed) == 1 and "could not be chunked (ValueError: chunker bug)" in report.failed[0][1]
     assert "ofsted" in report.failed[0][0] and len(report.added) == 4
