@@ -22,7 +22,8 @@ from .index import CURRENT, MODELS, Index
 from .ingest import ingest
 from .pages import PageCache, PageImage, indexed_file, render_page
 from .progress import Progress
-from .retrieval import HybridRetriever, named_councils
+from .query_cues import named_councils
+from .retrieval import HybridRetriever
 from .settings import Settings
 from .types import Answer, Document, DocumentMeta, IngestReport, Passage, Query, SearchFilters
 
@@ -122,7 +123,7 @@ class Assistant:
                councils: tuple[str, ...] | list[str] | str = (), restricted: bool = True) -> list[Passage]:
         """Ranked passages for `query`, filtered by date (inclusive ISO dates), document type and
         council. Without a council filter, the settings' `council_scope` applies, and without that
-        a query naming indexed councils ("Sefton's improvement notice") is kept to their papers and to
+        a query naming indexed councils ("Northshire's improvement notice") is kept to their papers and to
         papers whose titles name them (`HybridRetriever.candidates_for`). Arguments of
         the wrong type are refused with a `QueryError` naming them; a bare string for `doc_types` or
         `councils` is one item. `restricted=False` searches as a user who may not see restricted

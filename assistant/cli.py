@@ -140,7 +140,7 @@ def _add_filters(command: argparse.ArgumentParser) -> None:
     command.add_argument("--type", action="append", default=[], dest="types",
                          help="only this document type (repeatable), e.g. press-release")
     command.add_argument("--council", action="append", default=[], dest="councils",
-                         help="only papers of this council (repeatable), e.g. 'Sefton Council'")
+                         help="only papers of this council (repeatable), e.g. 'Northshire Council'")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -779,7 +780,8 @@ def bench_distractors(work: Path, papers: int, torch_embedder, ingest_index: Pat
         summary = summarise(evaluate(assistant, questions))
         out[name] = {"chunks": assistant.info()["chunks"],
                      **{k: round(summary[k], 4) for k in ("answer_accuracy", "hit_at_1", "abstention_accuracy")}}
-    scoped = Assistant(settings_for(mixed, encoder_runtime="torch", council_scope="Sefton Council"), encoder=torch_embedder)
+    bundled = tomllib.loads((ROOT / "corpus" / "manifest.toml").read_text(encoding="utf-8"))["defaults"]["council"]
+    scoped = Assistant(settings_for(mixed, encoder_runtime="torch", council_scope=bundled), encoder=torch_embedder)
     torch_embedder.clear_query_cache()
     summary = summarise(evaluate(scoped, questions))
     out["scoped"] = {k: round(summary[k], 4) for k in ("answer_accuracy", "hit_at_1", "abstention_accuracy")}

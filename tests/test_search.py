@@ -123,7 +123,7 @@ def test_cli_without_index_fails_cleanly(tmp_path):
 
 
 def test_named_councils_matches_distinctive_words_only():
-    from assistant.retrieval import named_councils
+    from assistant.query_cues import named_councils
 
     councils = ["Sefton Council", "Wyndham Vale Metropolitan Borough Council", "Council of the Isles"]
     assert named_councils("When did the DfE issue Sefton's improvement notice?", councils) == ("Sefton Council",)
