@@ -16,7 +16,8 @@ normalisation (the sentence-transformers default) are exported, others stay on t
 
 Precision: `fp32`, or `int8` (the ONNX export quantized by ONNX Runtime's dynamic quantization: int8
 weights, activations quantized per batch); int8 runs on ONNX Runtime only, and the index manifest
-records which precision built it, since its vectors differ slightly from fp32 ones.
+records which precision built it, since its vectors differ slightly from fp32 ones: the application
+reads an index at the precision that built it (`Embedder.use_precision`), whatever the settings say.
 """
 from __future__ import annotations
 
