@@ -18,7 +18,7 @@ from .conversation import Turn, resolve_followup
 from .corpus import content_hash
 from .embedding import Embedder, Encoder
 from .errors import PageError, QueryError
-from .index import CURRENT, MODELS, Index
+from .index import CURRENT, MODELS, Index, built_precision, current_build, read_manifest
 from .ingest import ingest
 from .pages import PageCache, PageImage, indexed_file, render_page
 from .progress import Progress
@@ -48,11 +48,13 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, *, encoder: Encoder | None = None,
                  answerer: Answerer | None = None) -> None:
         """`encoder` and `answerer` replace the ones the settings name (tests inject a fake encoder;
-        an injected encoder is used for ingest and queries alike)."""
+        an injected encoder is used for ingest and queries alike, and an index built at another
+        precision than its own is refused). The settings' encoder instead follows the precision of
+        the index it reads (see `_follow_precision`)."""
         self.settings = settings or Settings.load()
-        self.encoder: Encoder = encoder or Embedder(
-            self.settings.embedding_model, self.settings.embed_batch_size, self.settings.encoder_runtime,
-            self.settings.index_dir / MODELS, self.settings.encoder_precision)
+        self._own_encoder: Embedder | None = None if encoder is not None else \
+            self._embedder(self.settings.encoder_precision)
+        self.encoder: Encoder = encoder or self._own_encoder
         self._served: Index | None = None
         self._answerer: Answerer | None = answerer
         self._making_answerer = threading.Lock()
@@ -85,11 +87,45 @@ class Assistant:
                 log.warning("%s: cannot open the new index build yet (%s); attempt %d of %d",
                             self.settings.index_dir, exc, attempt + 1, REOPEN_ATTEMPTS)
                 continue
+            self._follow_precision(index.folder, index.manifest)
             index.check_model(self.encoder.model_id, self.encoder.precision)
             if serving is not None:
                 log.info("%s: now serving build %s", self.settings.index_dir, index.folder.name)
             return index
         return serving
+
+    def _embedder(self, precision: str) -> Embedder:
+        settings = self.settings
+        return Embedder(settings.embedding_model, settings.embed_batch_size, settings.encoder_runtime,
+                        settings.index_dir / MODELS, precision)
+
+    def _follow_precision(self, folder: Path, manifest: dict) -> None:
+        """Encode queries at the precision the index at `folder` was built with, whatever the settings
+        say: its vectors are comparable only with that encoder's, and a change of the default
+        precision must not break indexes built before it. The settings' precision applies to the
+        next `ingest --rebuild` (and to a first build)."""
+        own = self._own_encoder
+        built = built_precision(manifest)
+        if own is None or built == own.precision or manifest.get("embedding_model") != own.model_id:
+            return
+        log.info("%s: built with encoder_precision=%r, so queries are encoded at %r although the settings "
+                 "say %r (rebuild with `council-assistant ingest --rebuild` to change it)",
+                 folder, built, built, self.settings.encoder_precision)
+        own.use_precision(built)
+
+    def _encoder_for_build(self, rebuild: bool) -> Encoder:
+        """The encoder an ingest embeds with: an incremental ingest keeps the current build's precision
+        (its new vectors must be comparable with the old), a rebuild or first build takes the
+        settings' (with an encoder of its own while queries still read the current build)."""
+        own = self._own_encoder
+        if own is None:
+            return self.encoder
+        current = None if rebuild else current_build(self.settings.index_dir)
+        if current is not None:
+            self._follow_precision(current, read_manifest(current))
+            return own
+        wanted = self.settings.encoder_precision
+        return own if own.precision == wanted else self._embedder(wanted)
 
     def load(self) -> None:
         """Load the model and open the index now, so that no answer's latency includes them (nor the
@@ -108,9 +144,10 @@ class Assistant:
         export is checked even when nothing changed, so that one lost to a killed ingest is made
         again rather than leaving every later query on torch. The papers it added are then searched
         for the watches (see watches.py); a rebuild adds every paper again, so it records no match."""
-        report = ingest(paths, self.settings, self.encoder, rebuild=rebuild, retry_failed=retry_failed,
+        builder = self._encoder_for_build(rebuild)
+        report = ingest(paths, self.settings, builder, rebuild=rebuild, retry_failed=retry_failed,
                         progress=progress)
-        self.encoder.prepare()
+        builder.prepare()
         if report.added and not rebuild:
             from .watches import record_matches, watches_path
 

@@ -16,7 +16,8 @@ normalisation (the sentence-transformers default) are exported, others stay on t
 
 Precision: `fp32`, or `int8` (the ONNX export quantized by ONNX Runtime's dynamic quantization: int8
 weights, activations quantized per batch); int8 runs on ONNX Runtime only, and the index manifest
-records which precision built it, since its vectors differ slightly from fp32 ones.
+records which precision built it, since its vectors differ slightly from fp32 ones: the application
+reads an index at the precision that built it (`Embedder.use_precision`), whatever the settings say.
 """
 from __future__ import annotations
 
@@ -286,6 +287,18 @@ class VectorCache:
         return found
 
 
+def check_precision(precision: str, runtime: str, cache_dir: Path | None) -> None:
+    """Refuse a precision the encoder cannot run: an unknown one, and int8 on torch or without a folder
+    for its export."""
+    if precision not in PRECISIONS:
+        raise SettingsError(f"encoder_precision={precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if precision == "int8" and runtime == "torch":
+        raise SettingsError("encoder_precision='int8' runs on ONNX Runtime only; set encoder_runtime "
+                            "to 'auto' or 'onnx', or encoder_precision to 'fp32'")
+    if precision == "int8" and cache_dir is None:
+        raise SettingsError("encoder_precision='int8' needs a folder for the quantized model (cache_dir)")
+
+
 class Embedder:
     """The real `Encoder`: loads the model on first use, on the runtime and precision the settings pick.
 
@@ -298,13 +311,7 @@ class Embedder:
                  cache_dir: Path | None = None, precision: str = "fp32") -> None:
         if runtime not in RUNTIMES:
             raise SettingsError(f"encoder_runtime={runtime!r}: choose one of {', '.join(RUNTIMES)}")
-        if precision not in PRECISIONS:
-            raise SettingsError(f"encoder_precision={precision!r}: choose one of {', '.join(PRECISIONS)}")
-        if precision == "int8" and runtime == "torch":
-            raise SettingsError("encoder_precision='int8' runs on ONNX Runtime only; set encoder_runtime "
-                                "to 'auto' or 'onnx', or encoder_precision to 'fp32'")
-        if precision == "int8" and cache_dir is None:
-            raise SettingsError("encoder_precision='int8' needs a folder for the quantized model (cache_dir)")
+        check_precision(precision, runtime, cache_dir)
         self.model_id, self._location = resolve_model(model)
         self.query_prompt, self.document_prompt = model_prompts(self._location)
         self.batch_size = batch_size
@@ -314,6 +321,20 @@ class Embedder:
         self._backend: Backend | None = None
         self._loading = threading.Lock()
         self._queries = VectorCache(self._embed_queries, QUERY_CACHE)
+
+    def use_precision(self, precision: str) -> None:
+        """Encode at `precision` from now on (the model reloaded on next use, the query cache emptied):
+        what the application calls to read an index built at another precision than the settings
+        name, since a query's vector must come from the encoder that built the index's. A query
+        encoding while the precision changes finishes on the model it began with (and may leave that
+        vector in the cache: the two precisions' vectors differ by a cosine under 0.05)."""
+        if precision == self.precision:
+            return
+        check_precision(precision, self.runtime, self.cache_dir)
+        with self._loading:
+            self.precision = precision
+            self._backend = None
+        self._queries.clear()
 
     @property
     def onnx_path(self) -> Path | None:

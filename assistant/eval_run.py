@@ -22,6 +22,7 @@ from typing import Any
 from .app import Assistant
 from .baselines import ANSWER_PASSAGES, NAMES, Baseline, build_baselines
 from .errors import IndexNotFoundError
+from .index import built_precision, current_build, read_manifest
 from .eval_questions import (
     DEFAULT_QUESTIONS,
     DEFAULT_SUITES,
@@ -228,8 +229,11 @@ def suite_index(suite: Suite, settings, tmp: Path, cache: Path | None) -> Assist
     folder = (cache / suite.name) if cache is not None else tmp / suite.name
     # its own embedder: the ONNX export ingest makes belongs to this index, not the configured one
     assistant = Assistant(dataclasses.replace(settings, index_dir=folder))
-    log.info("indexing %s in %s", suite.corpus, folder)
-    report = assistant.ingest([suite.corpus])
+    kept = current_build(folder)
+    # a kept index of another encoder precision would be read at its own: the eval measures the settings'
+    rebuild = kept is not None and built_precision(read_manifest(kept)) != settings.encoder_precision
+    log.info("indexing %s in %s%s", suite.corpus, folder, " (rebuilt: another encoder precision)" if rebuild else "")
+    report = assistant.ingest([suite.corpus], rebuild=rebuild)
     for file, problem in report.failed:
         log.warning("%s: %s", file, problem)
     return assistant

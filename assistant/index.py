@@ -143,12 +143,17 @@ def check_model(folder: Path, manifest: dict, model_id: str, precision: str = "f
         raise IndexMismatchError(
             f"{folder}: index was built with embedding model {built_with!r} but the settings name "
             f"{model_id!r}; set embedding_model back or rebuild with `council-assistant ingest --rebuild`")
-    built_precision = manifest.get("encoder", {}).get("precision", "fp32")
-    if built_precision != precision:
+    built = built_precision(manifest)
+    if built != precision:
         raise IndexMismatchError(
-            f"{folder}: index was built with encoder_precision={built_precision!r} but the settings say "
+            f"{folder}: index was built with encoder_precision={built!r} but the settings say "
             f"{precision!r}; set encoder_precision back or rebuild with "
             "`council-assistant ingest --rebuild`")
+
+
+def built_precision(manifest: dict) -> str:
+    """The encoder precision that built an index: fp32 for an index from before it was recorded."""
+    return str((manifest.get("encoder") or {}).get("precision", "fp32"))
 
 
 def current_build(index_dir: Path) -> Path | None:

@@ -82,8 +82,8 @@ class Settings:
     encoder_runtime: Literal["auto", "onnx", "torch"] = _setting(
         "auto", "ONNX Runtime when ingest has exported the model (fast start), else torch; or onnx, torch")
     encoder_precision: Literal["fp32", "int8"] = _setting(
-        "fp32", "int8: the ONNX export quantized (ONNX Runtime only); the index records the precision that "
-        "built it and a query with the other one is refused: rebuild to switch")
+        "fp32", "int8: the ONNX export quantized (ONNX Runtime only); for a new index or a rebuild: the "
+        "index records the precision that built it, and is queried and updated at that precision")
     chunk_words: int = _setting(90, "words a chunk aims at", ge=10, le=2000)
     chunk_overlap_sentences: int = _setting(1, "sentences a chunk repeats from the one before", ge=0, le=20)
 

@@ -282,7 +282,7 @@ def bench_encoder(chunks: list, models: Path, repeats: int = 3) -> dict:
     """The fp32 and int8 ONNX encoders on the same chunks, as ingest embeds them (each distinct sentence
     once), in one run: best of `repeats` rounds, the two alternating so that both see the same load.
     The drops in hit@5 and answer accuracy come from `eval` runs on both suites, one per precision
-    (ENCODER_EVALS, written by hand: `COUNCIL_ASSISTANT_ENCODER_PRECISION=int8 council-assistant eval`)."""
+    (ENCODER_EVALS, written by bench/encoder_precision.py from one eval run per precision)."""
     from assistant.embedding import Embedder
 
     embedders = {precision: Embedder("all-MiniLM-L6-v2", runtime="onnx", cache_dir=models, precision=precision)

@@ -295,3 +295,49 @@ def test_int8_vectors_are_close_to_fp32_on_real_texts(tmp_path):
     cosines = (fp32.embed_passages(texts) * int8.embed_passages(texts)).sum(axis=1)
     assert cosines.min() > 0.95, (cosines.min(), texts[int(cosines.argmin())])
     assert int8.record()["precision"] == "int8"
+
+
+@pytest.mark.slow
+def test_queries_and_ingest_follow_the_precision_the_index_was_built_with(make_settings, tmp_path, caplog):
+    """An index built in fp32 is read (and added to) in fp32 when the settings say int8, with a log line,
+    so a change of the default precision never breaks an index built before it; a rebuild takes the
+    settings' precision, and an int8 index is then read in int8 by settings saying fp32."""
+    import logging
+    import shutil
+
+    from assistant.app import Assistant
+    from assistant.index import current_build, read_manifest
+
+    from conftest import CORPUS
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    names = sorted(p.name for p in CORPUS.glob("*.txt"))
+    for name in names[:2]:
+        shutil.copy(CORPUS / name, corpus / name)
+    query = "Who was appointed as the government commissioner?"
+    built = Assistant(make_settings(encoder_precision="fp32"))
+    built.ingest([corpus])
+    expected = [((p.chunk.doc_id, p.chunk.ord), p.score) for p in built.ranking(query, 5, "dense")]
+
+    with caplog.at_level(logging.INFO, logger="assistant.app"):
+        int8_settings = Assistant(make_settings(encoder_precision="int8"))
+        dense = int8_settings.ranking(query, 5, "dense")
+    assert int8_settings.encoder.precision == "fp32" and int8_settings.search(query, k=3)
+    assert [(p.chunk.doc_id, p.chunk.ord) for p in dense] == [c for c, _ in expected]
+    assert [p.score for p in dense] == pytest.approx([s for _, s in expected], abs=1e-5)
+    assert "built with encoder_precision='fp32', so queries are encoded at 'fp32' although the settings " \
+           "say 'int8'" in caplog.text
+
+    shutil.copy(CORPUS / names[2], corpus / names[2])
+    added = Assistant(make_settings(encoder_precision="int8")).ingest([corpus])
+    assert len(added.added) == 1 and len(added.unchanged) == 2 and not added.failed
+    index_dir = make_settings().index_dir
+    assert read_manifest(current_build(index_dir))["encoder"]["precision"] == "fp32"
+
+    rebuilt = Assistant(make_settings(encoder_precision="int8"))
+    assert len(rebuilt.ingest([corpus], rebuild=True).added) == 3
+    assert read_manifest(current_build(index_dir))["encoder"]["precision"] == "int8"
+    assert rebuilt.search(query, k=1) and rebuilt.encoder.precision == "int8"
+    fp32_settings = Assistant(make_settings(encoder_precision="fp32"))
+    assert fp32_settings.search(query, k=1) and fp32_settings.encoder.precision == "int8"

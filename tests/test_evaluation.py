@@ -694,3 +694,35 @@ def test_the_assistant_describes_what_it_serves(corpus_assistant):
     assert set(files.values()) == {meta.doc_id for meta, _ in documents}
     assert {Path(key).name for key in files} == {path.name for path in (ROOT / "corpus").iterdir()
                                                    if path.suffix == ".txt"}
+
+
+def test_a_kept_index_of_another_encoder_precision_is_rebuilt_at_the_settings_one(tmp_path, monkeypatch):
+    """eval --index-cache measures the settings' encoder precision: a kept index built at the other one
+    (which the application would otherwise read at its own precision) is rebuilt, not reused."""
+    from assistant.eval_questions import Suite
+    from assistant.eval_run import suite_index
+    from assistant.index import current_build, read_manifest
+    from assistant.settings import Settings
+    from conftest import HashEncoder
+
+    class PrecisionHashEncoder(HashEncoder):
+        def __init__(self, precision: str) -> None:
+            super().__init__()
+            self.precision = precision
+
+        def use_precision(self, precision: str) -> None:
+            self.precision = precision
+
+    monkeypatch.setattr("assistant.app.Embedder", lambda *args: PrecisionHashEncoder(args[-1]))
+    suite = Suite(name="papers", questions=tmp_path / "questions.jsonl", corpus=_corpus_with_manifest(tmp_path / "corpus"))
+    cache = tmp_path / "cache"
+
+    def built(precision: str) -> str:
+        settings = Settings.load(env={}, index_dir=tmp_path / "unused", progress=False, encoder_precision=precision)
+        assistant = suite_index(suite, settings, tmp_path / "tmp", cache)
+        assert assistant.encoder.precision == precision and assistant.search("precept", k=1)
+        return read_manifest(current_build(cache / "papers"))["encoder"]["precision"]
+
+    assert built("fp32") == "fp32"
+    assert built("int8") == "int8"
+    assert built("fp32") == "fp32"
