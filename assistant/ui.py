@@ -82,7 +82,6 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
         turns = gr.State([])
         passages = gr.State([])
         library_ids = gr.State([m.doc_id for m, _ in documents])
-        origin = gr.State("chat")
         fragment = gr.Textbox(visible=False)  # the URL's #fragment, read by the page's load event
 
         with gr.Tabs() as tabs:
@@ -174,7 +173,7 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
         chips.clear_filters(lambda: ("", "", []), None, filters, **private)
         conversation.feedback(actions.rate, [turns], [feedback_status], show_progress="hidden", **private)
         for panel in (conversation, sources):
-            panel.cite(actions.open_citation, None, [document, tabs, origin], **private).then(
+            panel.cite(actions.open_citation, None, [document, tabs], **private).then(
                 None, None, None, js=SCROLL_TO_HIT_JS, **private)
 
         search_inputs = [query, k, search_since, search_until, search_types]
@@ -182,22 +181,22 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
         for trigger in (query.submit, search_button.click):
             trigger(actions.search_table, search_inputs, search_outputs, **private).then(
                 search_cards_html, [passages], [search_cards], show_progress="hidden", **private)
-        results.select(actions.open_search_result, [passages], [document, tabs, origin], **private).then(
+        results.select(actions.open_search_result, [passages], [document, tabs], **private).then(
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
-        library.select(actions.open_library_row, [library_ids], [document, tabs, origin], **private).then(
+        library.select(actions.open_library_row, [library_ids], [document, tabs], **private).then(
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
 
-        search_cards.cite(actions.open_search_card, None, [document, tabs, origin], **private).then(
+        search_cards.cite(actions.open_search_card, None, [document, tabs], **private).then(
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
-        library_cards.cite(actions.open_library_card, None, [document, tabs, origin], **private)
-        watches_panel.cite(actions.open_watch_match, None, [document, tabs, origin], **private).then(
+        library_cards.cite(actions.open_library_card, None, [document, tabs], **private)
+        watches_panel.cite(actions.open_watch_match, None, [document, tabs], **private).then(
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
         watches_tab.select(actions.watches_view, None, [watches_panel], **private)
 
         # "← Back" is handled in the browser (nav.js): it goes back in the browser's history, or to the Chat tab.
-        header.navigate(actions.navigate, None, [document, tabs, origin], **private).then(
+        header.navigate(actions.navigate, None, [document, tabs], **private).then(
             None, None, None, js=SCROLL_TO_HIT_JS, **private)
-        app.load(actions.open_location, [fragment], [document, tabs, origin], js="() => location.hash",
+        app.load(actions.open_location, [fragment], [document, tabs], js="() => location.hash",
                  **private).then(None, None, None, js=SCROLL_TO_HIT_JS, **private)
         conversation.restore(actions.restore, None, [conversation, sources, turns], **private)
         # Each page load shows the index as it is now: ingest may have published a new build since.

@@ -246,48 +246,49 @@ class Actions:
                                              f"{friendly(exc)[1:]}.")
         return document_html(document, start, end, page_view)
 
-    def show_document(self, origin: str, doc_id: str, start: int | None = None, end: int | None = None,
+    def show_document(self, doc_id: str, start: int | None = None, end: int | None = None,
                       request: gr.Request = None, page: int | None = None):
-        """(document view, tab switch, the tab to go back to); the view carries its URL fragment (ui_nav)."""
+        """(document view, tab switch); the view carries its URL fragment (ui_nav). Where "← Back" goes is
+        the browser's history (static/nav.js), so the server keeps no note of the tab it came from."""
         view = located_html(self.open_document(doc_id, start, end, request, page), doc_id, start, end, page)
-        return view, gr.Tabs(selected="document"), origin
+        return view, gr.Tabs(selected="document")
 
     def open_location(self, fragment: str, request: gr.Request = None):
-        """(document view, tab switch, the tab to go back to) for the view a URL fragment names: a shared
+        """(document view, tab switch) for the view a URL fragment names: a shared
         link or a reload (on page load), or Back/Forward to a document the page no longer shows."""
         where = parse_fragment(fragment)
         if where.doc_id is None:  # the Chat tab is where the page opens anyway; leave it where it is
-            return gr.skip(), gr.Tabs(selected=where.tab) if where.tab != "chat" else gr.skip(), gr.skip()
-        return self.show_document("chat", where.doc_id, where.start, where.end, request, where.page)
+            return gr.skip(), gr.Tabs(selected=where.tab) if where.tab != "chat" else gr.skip()
+        return self.show_document(where.doc_id, where.start, where.end, request, where.page)
 
     def navigate(self, evt: gr.EventData, request: gr.Request = None):
         return self.open_location(str(getattr(evt, "fragment", "") or ""), request)
 
     def open_citation(self, evt: gr.EventData, request: gr.Request = None):
-        return self.show_document("chat", str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
+        return self.show_document(str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
                                   _int(getattr(evt, "end", None)), request, _int(getattr(evt, "page", None)))
 
     def open_search_result(self, passages: list[Passage], evt: gr.SelectData, request: gr.Request = None):
         row = _row(evt, len(passages or ()))
         if row is None:
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip()
         p = passages[row]
-        return self.show_document("search", p.meta.doc_id, p.chunk.start, p.chunk.end, request)
+        return self.show_document(p.meta.doc_id, p.chunk.start, p.chunk.end, request)
 
     def open_library_row(self, doc_ids: list[str], evt: gr.SelectData, request: gr.Request = None):
         row = _row(evt, len(doc_ids or ()))
         if row is None:
-            return gr.skip(), gr.skip(), gr.skip()
-        return self.show_document("library", doc_ids[row], request=request)
+            return gr.skip(), gr.skip()
+        return self.show_document(doc_ids[row], request=request)
 
     def open_search_card(self, evt: gr.EventData, request: gr.Request = None):
         """A search result card tapped (the phone's view of the results): its paper at the passage."""
-        return self.show_document("search", str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
+        return self.show_document(str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
                                   _int(getattr(evt, "end", None)), request)
 
     def open_library_card(self, evt: gr.EventData, request: gr.Request = None):
         """A library card tapped (the phone's view of the library): its paper from the top."""
-        return self.show_document("library", str(getattr(evt, "doc_id", "")), request=request)
+        return self.show_document(str(getattr(evt, "doc_id", "")), request=request)
 
     def library_view(self, request: gr.Request = None):
         """(header, library summary, library rows, their doc_ids, the two type filters, and the library
@@ -329,7 +330,7 @@ class Actions:
         return watches_html(groups, user)
 
     def open_watch_match(self, evt: gr.EventData, request: gr.Request = None):
-        return self.show_document("watches", str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
+        return self.show_document(str(getattr(evt, "doc_id", "")), _int(getattr(evt, "start", None)),
                                   _int(getattr(evt, "end", None)), request)
 
     # --- search -----------------------------------------------------------------------------

@@ -41,12 +41,12 @@ def test_a_fragment_opens_its_document_or_says_it_is_not_in_the_index(corpus_ass
 
     actions = Actions(corpus_assistant)
     meta = corpus_assistant.documents()[0][0]
-    view, tabs, origin = actions.open_location(document_fragment(meta.doc_id, 0, 12))
+    view, tabs = actions.open_location(document_fragment(meta.doc_id, 0, 12))
     assert f'data-fragment="#doc={meta.doc_id}&amp;start=0&amp;end=12"' in view
-    assert 'id="ca-hit"' in view and tabs.selected == "document" and origin == "chat"
-    view, tabs, _ = actions.open_location("#doc=../../etc/passwd")
+    assert 'id="ca-hit"' in view and tabs.selected == "document"
+    view, tabs = actions.open_location("#doc=../../etc/passwd")
     assert "not in the index" in view and "data-fragment" in view and tabs.selected == "document"
-    _, tabs, _ = actions.open_location("#library")
+    _, tabs = actions.open_location("#library")
     assert tabs.selected == "library"
 
 
