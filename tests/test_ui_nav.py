@@ -206,6 +206,24 @@ def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(cont
 
 @pytest.mark.slow
 @pytest.mark.browser
+def test_browser_a_kept_question_whose_send_is_lost_is_sent_again(context, page):
+    """Back online, the kept question's click on Ask can be lost (Gradio redrawing the page as it
+    reconnects) without any request failing: the question must still be sent, not stay marked sent."""
+    context.set_offline(True)
+    page.fill("#ca-question textarea", FUNDING)
+    page.press("#ca-question textarea", "Enter")
+    page.locator("#ca-offline [role=status]").wait_for(state="visible")
+    # The next programmatic click on Ask goes nowhere, as a click lost during a reconnect does.
+    page.evaluate("""() => { const ask = document.querySelector('#ca-ask');
+                             ask.click = function () { delete ask.click; }; }""")
+    context.set_offline(False)
+    page.wait_for_function("() => document.querySelectorAll('#ca-conversation .ca-turn').length == 1 && "
+                           "document.querySelector('#ca-conversation [aria-busy=false]')", timeout=ANSWER_TIMEOUT)
+    assert "£10 million" in page.inner_text("#ca-conversation .ca-answer-text")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
 def test_browser_a_typed_question_survives_a_reload_and_one_asked_offline_is_sent_on_the_next_visit(
         context, page, nav_url):
     page.fill("#ca-question textarea", "a question not yet asked")

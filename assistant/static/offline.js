@@ -37,7 +37,7 @@ if (!window.caOffline) {
     const entry = read();
     if (!entry || entry.status !== 'waiting' || !navigator.onLine) return;
     if (!fill(entry.text)) return;
-    write({text: entry.text, status: 'sent', turns: turns()});
+    write({text: entry.text, status: 'sent', turns: turns(), kept: true, at: Date.now()});
     say('');
     setTimeout(() => { const ask = document.querySelector('#ca-ask'); if (ask) ask.click(); }, 50);
   };
@@ -89,10 +89,14 @@ if (!window.caOffline) {
   };
   setInterval(send, RETRY);
   window.addEventListener('offline', () => { if ((read() || {}).status === 'waiting') say(WAITING); });
-  // A sent question is done with once the conversation shows a new turn for it.
+  // A sent question is done with once the conversation shows a new turn for it. A kept question this
+  // script sent is waiting again when not even its pending turn has appeared after RETRY ms (the click
+  // can be lost while Gradio reconnects, and no request then fails to say so).
   setInterval(() => {
     const entry = read();
-    if (entry && entry.status === 'sent' && turns() > entry.turns) write(null);
+    if (!entry || entry.status !== 'sent') return;
+    if (turns() > entry.turns) write(null);
+    else if (entry.kept && Date.now() - entry.at > RETRY) write({text: entry.text, status: 'waiting'});
   }, 500);
 
   // On load: put the kept question back into the box (once it is drawn and the kept conversation is
