@@ -341,3 +341,34 @@ def test_queries_and_ingest_follow_the_precision_the_index_was_built_with(make_s
     assert rebuilt.search(query, k=1) and rebuilt.encoder.precision == "int8"
     fp32_settings = Assistant(make_settings(encoder_precision="fp32"))
     assert fp32_settings.search(query, k=1) and fp32_settings.encoder.precision == "int8"
+
+
+def test_the_onnx_session_plans_no_memory_pattern_and_encodes_batches_of_every_length(tmp_path):
+    """Sorted batches come in many shapes; ONNX Runtime's memory pattern (one planned block per shape)
+    made ingest's memory grow with them, so the session is made without it."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from assistant.embedding import OnnxEncoder, resolve_model
+
+    _, location = resolve_model("all-MiniLM-L6-v2")
+    table = np.random.default_rng(0).standard_normal((31000, 8)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "input_ids"], ["gathered"]),
+         helper.make_node("Cast", ["attention_mask"], ["mask"], to=TensorProto.FLOAT),
+         helper.make_node("Unsqueeze", ["mask", "axis"], ["mask3"]),
+         helper.make_node("Mul", ["gathered", "mask3"], ["token_embeddings"])],
+        "tokens",
+        [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"])
+         for name in ("input_ids", "attention_mask", "token_type_ids")],
+        [helper.make_tensor_value_info("token_embeddings", TensorProto.FLOAT, ["batch", "sequence", 8])],
+        [helper.make_tensor("table", TensorProto.FLOAT, table.shape, table.ravel()),
+         helper.make_tensor("axis", TensorProto.INT64, [1], [-1])])
+    path = tmp_path / "tokens.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    encoder = OnnxEncoder(location, path)
+    assert encoder.session.get_session_options().enable_mem_pattern is False
+    texts = [" ".join(["council"] * n) for n in range(1, 60)]
+    vectors = encoder.encode(texts, 4, False)
+    assert vectors.shape == (len(texts), 8)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
