@@ -28,7 +28,7 @@ import numpy as np
 from .chunking import INSTRUCTION
 from .composition import (NEAR_DUPLICATE, RELATED_SHOWN, _jaccard, compose, question_parts,  # noqa: F401
                           related_citations, roll_call_continues, select, short_span)
-from .embedding import VectorCache
+from .vector_cache import VectorCache
 from .errors import SettingsError
 from .evidence import (FEATURES, NAME, NAMED, ROLE, Question, Sentence, analyse, asked_kinds, candidate_sentences,  # noqa: F401
                        date_agreement, is_heading, kind_match, lexical_overlap, new_facts, outcome,
