@@ -7,6 +7,7 @@ import re
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assistant.ui_nav import Location, document_fragment, located_html, parse_fragment
 from tests.test_ui import ANSWER_TIMEOUT, FUNDING, ask, browser  # noqa: F401  (browser: a fixture)
@@ -196,9 +197,18 @@ def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(cont
     page.wait_for_timeout(500)
     assert page.locator("#ca-conversation .ca-turn").count() == 0
 
+    failed = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
     context.set_offline(False)
-    page.wait_for_function("() => document.querySelectorAll('#ca-conversation .ca-turn').length == 1 && "
-                           "document.querySelector('#ca-conversation [aria-busy=false]')", timeout=ANSWER_TIMEOUT)
+    try:
+        page.wait_for_function("() => document.querySelectorAll('#ca-conversation .ca-turn').length == 1 && "
+                               "document.querySelector('#ca-conversation [aria-busy=false]')", timeout=ANSWER_TIMEOUT)
+    except PlaywrightTimeout:
+        state = page.evaluate("""() => ({kept: localStorage.getItem('council-assistant-question'),
+            online: navigator.onLine, box: document.querySelector('#ca-question textarea').value,
+            turns: document.querySelectorAll('#ca-conversation .ca-turn').length,
+            note: (document.querySelector('#ca-offline') || {}).innerText})""")
+        raise AssertionError(f"the kept question was not answered once back online: {state}; failed requests: {failed}")
     assert "£10 million" in page.inner_text("#ca-conversation .ca-answer-text")
     assert not note.is_visible()
     assert page.locator("#ca-conversation .ca-turn").count() == 1
