@@ -21,8 +21,10 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import random
 import sqlite3
 import threading
+import time
 from collections import Counter
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -204,7 +206,7 @@ class FeedbackStore:
                         raise FeedbackError(f"{self.path}: feedback database of schema version {version}, "
                                             f"newer than this version reads ({SCHEMA_VERSION}); upgrade "
                                             "council-assistant")
-                    if db.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
+                    if _to_wal(db) != "wal":
                         log.warning("%s: WAL journal not available; writers take turns", self.path)
                     if version < SCHEMA_VERSION:
                         db.execute("BEGIN IMMEDIATE")
@@ -217,6 +219,24 @@ class FeedbackStore:
                 if legacy.is_file():
                     self.import_jsonl(legacy)
             self._ready = True
+
+
+def _to_wal(db: sqlite3.Connection) -> str:
+    """Switch the file to the WAL journal (once per file) and return the journal mode it has. The switch
+    needs the file to itself, and SQLite answers "locked" at once, without waiting, when another
+    connection has it open — as when several workers make a new database together — so it is retried
+    here until the busy timeout; a file already in WAL mode is not switched again."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0].lower()
+        if mode == "wal":
+            return mode
+        try:
+            return db.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
 
 
 def _row(entry: Feedback, origin: str | None = None) -> tuple:

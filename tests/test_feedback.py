@@ -86,6 +86,28 @@ def test_users_rating_at_once_from_many_threads_lose_no_write(tmp_path):
     assert sorted(notes) == sorted(f"w{w} n{n}" for w in range(threads) for n in range(each))
 
 
+def test_the_first_rating_waits_for_another_writer_instead_of_failing(tmp_path):
+    """Making a new database switches it to WAL, which needs the file to itself: while another connection
+    holds the write lock of a file in the old (rollback) journal mode, SQLite answers "locked" at once,
+    without a busy wait — as when several workers make the database together."""
+    path = tmp_path / "index" / "feedback.sqlite3"
+    path.parent.mkdir()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO other VALUES (1)")  # the write lock, held for half a second
+    released = threading.Timer(0.5, lambda: (other.execute("COMMIT"), other.close()))
+    released.start()
+    try:
+        feedback.FeedbackStore(path).record(feedback.from_answer(GOOD, "up", "after the writer"))
+    finally:
+        released.join()
+    assert [e.note for e in feedback.FeedbackStore(path).entries()] == ["after the writer"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("SELECT x FROM other").fetchall() == [(1,)], "the other writer's row is kept"
+
+
 def test_users_rating_at_once_from_several_processes_lose_no_write(tmp_path):
     """Several servers (or workers) over one index: SQLite's file locks keep their writes apart."""
     path = tmp_path / "index" / "feedback.sqlite3"
