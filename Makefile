@@ -9,7 +9,7 @@ OCR_STAMP := $(VENV)/.ocr
 LLM_STAMP := $(VENV)/.llm-installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install browser screenshots ocr test test-quick index search chat tune bench bench-full clean
+.PHONY: install browser screenshots ocr test test-quick index search chat tune train-reranker bench bench-full clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,13 @@ tune: install
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[tune]'
 	$(PY) bench/tune_retrieval.py
 	$(PY) bench/tune_answerer.py
+
+# The sentence cross-encoder (assistant/cross_encoder.py), trained from the bundled MiniLM on questions
+# generated from both eval suites' papers (no LLM, no eval question), seeded, one thread: about 10 minutes
+# on a shared 2-core machine. Weights (about 90 MB) go to models-trained/cross-encoder, outside git.
+# `$(PY) bench/train_cross_encoder.py --measure` then measures it as an answerer signal on the dev halves.
+train-reranker: install
+	$(PY) bench/train_cross_encoder.py
 
 # The performance benchmark (bench/scale.py): quick mode in under 10 minutes (10k and 100k chunks),
 # full mode about 18 minutes on 2 cores (up to 1M chunks, 2,000 distractor papers) plus the archive section
