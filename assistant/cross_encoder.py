@@ -11,8 +11,10 @@ vocabulary) and sentences of other papers.
 
 Training is `bench/train_cross_encoder.py` (`make train-reranker`); the weights (about 90 MB) are
 written outside git (TRAINED_FOLDER, or any folder given). Scoring runs on torch, one thread by
-default, with no gradients: about 5-10 ms per sentence on a shared 2-core machine. The answerer does
-not read it yet: it is measured as an extra sentence signal (README, "A trained cross-encoder").
+default (it sets torch's thread count for the process), with no gradients: about 65 ms per sentence
+on a loaded 2-core machine, 1.4 s for a question's ~22 candidate sentences, far over `ask`'s budget.
+The answerer does not read it: measured as an extra sentence signal it did not pay (README, "A
+cross-encoder trained here"; bench/results/cross_encoder.json).
 """
 from __future__ import annotations
 
@@ -108,8 +110,9 @@ def training_pairs(papers: Sequence[Sequence[str]], rng: random.Random, hard: in
 
     Every sentence that gives a cloze question (`cloze_question`) yields one group: `hard` negatives
     from the same paper (those sharing most of the question's words: the kind a word-overlap ranker
-    confuses) and `easy` ones from other papers. `headings` ((item heading, the item's sentences)) add heading-as-question groups whose
-    positive is one of the item's sentences and whose negatives come from other papers only."""
+    confuses) and `easy` ones from other papers. `headings` ((item heading, the item's sentences)) add
+    heading-as-question groups whose positive is one of the item's sentences and whose negatives come
+    from other papers only."""
     pairs = []
     non_empty = [i for i, p in enumerate(papers) if p]
     for i, sentences in enumerate(papers):
@@ -182,7 +185,8 @@ def train(pairs: Sequence[Pair], folder: Path, seed: int = 0, epochs: int = 1, g
             parameter.requires_grad_(False)
     order = list(range(len(pairs)))
     steps = epochs * math.ceil(len(pairs) / groups_per_batch)
-    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=learning_rate, weight_decay=0.01)
+    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=learning_rate,
+                                  weight_decay=0.01)
     warm = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
@@ -219,8 +223,9 @@ def train(pairs: Sequence[Pair], folder: Path, seed: int = 0, epochs: int = 1, g
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    return {"steps": step, "groups": len(pairs), "first_loss": float(np.mean(losses[:20])) if losses else None,
-            "last_loss": float(np.mean(losses[-20:])) if losses else None,
+    window = max(1, min(20, len(losses) // 4))
+    return {"steps": step, "groups": len(pairs), "first_loss": float(np.mean(losses[:window])) if losses else None,
+            "last_loss": float(np.mean(losses[-window:])) if losses else None,
             "seconds": time.perf_counter() - t0}
 
 

@@ -206,7 +206,8 @@ def measure(folder: Path) -> dict:
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     print(f"alone, best sentence right (dev, of {alone['with_positive']}): cross-encoder "
           f"{alone['cross_encoder_top1']}, MiniLM cosine {alone['minilm_cosine_top1']}; paraphrase questions "
-          f"(of {len(paraphrase)}): {alone['paraphrase_cross_encoder_top1']} and {alone['paraphrase_minilm_cosine_top1']}")
+          f"(of {len(paraphrase)}): {alone['paraphrase_cross_encoder_top1']} and "
+          f"{alone['paraphrase_minilm_cosine_top1']}")
     for label, used in variants.items():
         r = extra_signal.compare(dev, test, used)
         report["variants"][label] = r
