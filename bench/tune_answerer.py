@@ -62,7 +62,8 @@ def prepare() -> list[dict]:
         passages = retrieved(suite, assistant, questions)
         blank = ScoringModel(FEATURES, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES), 0.0)
         answerer = ExtractiveAnswerer(assistant.encoder.embed_passages, model=blank,
-                                      embed_query=assistant.encoder.embed_query)
+                                      embed_query=assistant.encoder.embed_query,
+                                      frequencies=assistant.word_frequencies)
         councils = {meta.doc_id: meta.council for meta, _ in assistant.documents()}
         for q in questions:
             found = passages[q.id]
