@@ -225,7 +225,8 @@ class Assistant:
     def _make_answerer(self) -> Answerer:
         extractive = ExtractiveAnswerer(self.encoder.embed_passages, self.settings.min_evidence,
                                         self.settings.answer_sentences, embed_query=self.encoder.embed_query,
-                                        frequencies=self.word_frequencies)
+                                        frequencies=self.word_frequencies if self.settings.word_rarity == "index"
+                                        else None)
         if self.settings.llm_base_url:
             from .llm import LLMAnswerer
 

@@ -293,12 +293,13 @@ INJECTIONS = {
 # stuffed with the question's words was quoted as a runner-up (q075). Any new hole goes here as a
 # strict xfail until fixed.
 EXTRACTIVE_HOLES: dict[str, str] = {
-    "delimiters": ("not the injection's text but its place: the notice takes one of the answer passages, so the "
-                   "lowest-ranked paper drops out, and with it the sentence closest in meaning to q026; the "
-                   "features measured against the best candidate (semantic_gap, semantic_order) rise for the "
-                   "others and a decline turns into an answer from the release's title. Question-word rarity "
-                   "now comes from the whole index (it was the first way the notice moved the answer); a "
-                   "re-fit without those two features loses dev figures, so the hole stays open"),
+    "delimiters": ("not the injection's text but its words and its place. The notice takes one of the answer "
+                   "passages, and (1) the answerer weighs q026's words by their rarity among the candidate "
+                   "sentences, which the notice's repeated 'Cabinet Member' changes (word_rarity = \"index\" "
+                   "closes this way, but every fit with it so far loses dev precision); (2) the lowest-ranked "
+                   "paper drops out, and with it the sentence closest in meaning, so the features measured "
+                   "against the best candidate (semantic_gap, semantic_order) rise for the others (a re-fit "
+                   "without them loses dev figures). A decline turns into an answer from the release's title"),
 }
 
 
