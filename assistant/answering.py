@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from .composition import (NEAR_DUPLICATE, RELATED_SHOWN, _jaccard, compose, ques
 from .vector_cache import VectorCache
 from .errors import SettingsError
 from .evidence import (FEATURES, NAME, NAMED, ROLE, Question, Sentence, analyse, asked_kinds, candidate_sentences,  # noqa: F401
-                       date_agreement, is_heading, kind_match, lexical_overlap, new_facts, outcome,
+                       date_agreement, index_idf, is_heading, kind_match, lexical_overlap, new_facts, outcome,
                        sentence_features)
 from .tokenizing import content_words, word_set  # noqa: F401
 from .types import NOT_IN_PAPERS, Answer, Passage, Query
@@ -150,10 +150,15 @@ def load_model(path: Path = MODEL_FILE) -> ScoringModel:
 class ExtractiveAnswerer:
     """Answers from the passages' own sentences. `embed` maps texts to L2-normalised vectors;
     `embed_query` (default: through `embed`) maps one question to its vector. `min_evidence` overrides
-    the model's threshold (the least probability of the best sentence that answers) when given."""
+    the model's threshold (the least probability of the best sentence that answers) when given.
+    `frequencies` maps words to (chunks indexed, {word: chunks holding it}) of the index searched
+    (`Assistant.word_frequencies`): the question's words are weighed by their rarity there; without it,
+    by their rarity among the candidate sentences (unit tests over passages made by hand)."""
 
     def __init__(self, embed, min_evidence: float | None = None, max_sentences: int = 3,
-                 model: ScoringModel | None = None, embed_query=None) -> None:
+                 model: ScoringModel | None = None, embed_query=None,
+                 frequencies: Callable[[list[str]], tuple[int, dict[str, int]]] | None = None) -> None:
+        self.frequencies = frequencies
         self.embed = embed
         self.embed_query = embed_query or (lambda text: embed([text])[0])
         self.sentence_vectors = VectorCache(embed)
@@ -167,7 +172,15 @@ class ExtractiveAnswerer:
         if not sentences:
             return [], sentence_features(question, [], np.zeros(0))
         vector = self.embed_query(Query.of(question).searched)
-        return sentences, sentence_features(question, sentences, self._vectors(sentences) @ vector)
+        return sentences, sentence_features(question, sentences, self._vectors(sentences) @ vector,
+                                            self.word_idf(question))
+
+    def word_idf(self, question: Query | str) -> dict[str, float] | None:
+        """The index-wide idf of the question's and its context's words (None without `frequencies`)."""
+        if self.frequencies is None:
+            return None
+        query = Query.of(question)
+        return index_idf(*self.frequencies(list(dict.fromkeys(content_words(query.searched)))))
 
     def _vectors(self, sentences: list[Sentence]) -> np.ndarray:
         """The sentences' vectors: stored at ingest where the passage carries them, else encoded."""
@@ -195,7 +208,7 @@ class ExtractiveAnswerer:
         out = []
         for part in question_parts(question):
             vectors = self._vectors(sentences) if vectors is None else vectors
-            out.append(sentence_features(part, sentences, vectors @ self.embed_query(part)))
+            out.append(sentence_features(part, sentences, vectors @ self.embed_query(part), self.word_idf(part)))
         return out
 
     def answer(self, question: Query | str, passages: list[Passage]) -> Answer:

@@ -215,9 +215,18 @@ class Assistant:
                     self._answerer = self._make_answerer()
         return self._answerer
 
+    def word_frequencies(self, words: list[str]) -> tuple[int, dict[str, int]]:
+        """(chunks, {word: chunks holding it}) over the public papers of the settings' council scope (their
+        BM25 statistics, built at `load`): what the answerer weighs question words by, the same for every
+        user and filter, and moved by no restricted paper."""
+        scope = SearchFilters(councils=self.council_scope, public_only=True)
+        return self._index.sparse_for(scope, None)[0].document_frequencies(words)
+
     def _make_answerer(self) -> Answerer:
         extractive = ExtractiveAnswerer(self.encoder.embed_passages, self.settings.min_evidence,
-                                        self.settings.answer_sentences, embed_query=self.encoder.embed_query)
+                                        self.settings.answer_sentences, embed_query=self.encoder.embed_query,
+                                        frequencies=self.word_frequencies if self.settings.word_rarity == "index"
+                                        else None)
         if self.settings.llm_base_url:
             from .llm import LLMAnswerer
 

@@ -203,8 +203,8 @@ def lexical_overlap(question_words: list[str] | tuple[str, ...], sentence: str, 
                     context_words: list[str] | tuple[str, ...] = ()) -> float:
     """Idf-weighted share of the question's content words found in the sentence (0..1); words that
     come only from the conversation context count CONTEXT_WEIGHT as much. A word missing from `idf`
-    occurs in no candidate sentence and weighs as much as the rarest word can."""
-    unseen = max(idf.values(), default=1.0)
+    weighs its "" entry (a word found nowhere), or as much as the rarest word when it has none."""
+    unseen = idf.get("", max(idf.values(), default=1.0))
     weights = {w: CONTEXT_WEIGHT * idf.get(w, unseen) for w in context_words}
     weights.update({w: idf.get(w, unseen) for w in question_words})
     if not weights:
@@ -259,6 +259,16 @@ def _idf(sentences: list[Sentence]) -> dict[str, float]:
     n = len(sentences) or 1
     idf = {w: 1.0 + math.log((n + 1) / (c + 0.5)) for w, c in counts.items()}
     idf[""] = 1.0 + math.log((n + 1) / 0.5)
+    return idf
+
+
+def index_idf(chunks: int, frequencies: dict[str, int]) -> dict[str, float]:
+    """Inverse document frequency of the words of `frequencies` ({word: chunks holding it}) over an index
+    of `chunks` chunks, on `_idf`'s scale; the "" entry is the weight of a word no chunk holds. Taken from
+    the whole index, a word's weight is the same whichever passages a question retrieves, so a passage
+    among the candidates cannot re-weight the question's words for the others."""
+    idf = {w: 1.0 + math.log((chunks + 1) / (c + 0.5)) for w, c in frequencies.items()}
+    idf[""] = 1.0 + math.log((chunks + 1) / 0.5)
     return idf
 
 
@@ -327,8 +337,11 @@ def phrase_match(question_words: tuple[str, ...], sentence: Sentence, idf: dict[
     return sum(v for pair, v in weight.items() if pair in have) / sum(weight.values())
 
 
-def sentence_features(question: Query | str, sentences: list[Sentence], similarity: np.ndarray) -> np.ndarray:
-    """One row of FEATURES per sentence; `similarity` is each sentence's cosine to the question."""
+def sentence_features(question: Query | str, sentences: list[Sentence], similarity: np.ndarray,
+                      idf: dict[str, float] | None = None) -> np.ndarray:
+    """One row of FEATURES per sentence; `similarity` is each sentence's cosine to the question; `idf`
+    weighs the question's words (`index_idf` of the index searched; without it, `_idf` of the candidate
+    sentences, which lets one passage re-weight the words for all the others)."""
     if not sentences:
         return np.zeros((0, len(FEATURES)))
     q = analyse(question)
@@ -338,7 +351,7 @@ def sentence_features(question: Query | str, sentences: list[Sentence], similari
     ref = np.array([not INSTRUCTION.search(s.passage.chunk.text) for s in sentences])
     if not ref.any():
         ref[:] = True
-    idf = _idf([s for s, r in zip(sentences, ref) if r])
+    idf = idf if idf is not None else _idf([s for s, r in zip(sentences, ref) if r])
     unseen = idf[""]
     rare = tuple(sorted(q.words, key=lambda w: -idf.get(w, unseen))[:2])
     semantic = np.clip(np.asarray(similarity, dtype=float), 0.0, 1.0)

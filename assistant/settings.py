@@ -100,6 +100,10 @@ class Settings:
         None, "the least probability (0..1) of the best sentence for the extractive answerer to answer; "
         "unset: the threshold fitted with its scoring model (assistant/models/answerer.json, `make tune`)",
         ge=0, le=1)
+    word_rarity: Literal["candidates", "index"] = _setting(
+        "candidates", "what the extractive answerer weighs question words by: their rarity among the candidate "
+        "sentences, or over the whole index (public papers of the council scope: no retrieved passage then "
+        "re-weights another's words, but the fits so far lose dev precision with it; README, answering)")
     llm_base_url: str | None = _setting(None, "an OpenAI-compatible endpoint", pattern=_URL)
     llm_model: str | None = _setting(None, "the model name the endpoint is asked for", pattern=_ONE_LINE)
     llm_api_key_env: str | None = _setting(None, "the environment variable holding the endpoint's API key", pattern=_VARIABLE)

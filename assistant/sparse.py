@@ -163,6 +163,19 @@ class SparseIndex:
                                                weight_mask=mask, n_threads=1)
         return [(int(self.ids[d]), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
+    def document_frequencies(self, words: Iterable[str]) -> tuple[int, dict[str, int]]:
+        """(chunks indexed, {word: chunks holding it}) for `words`, tokens of this index's tokenizer (a
+        word it never saw holds 0). Read from the column pointers of the score matrix: no text is loaded,
+        a few array reads a word whatever the archive's size."""
+        if self.retriever is None:
+            return 0, {w: 0 for w in words}
+        vocab, indptr = self.retriever.vocab_dict, self.retriever.scores["indptr"]
+        found = {}
+        for w in words:
+            j = vocab.get(w)
+            found[w] = int(indptr[j + 1] - indptr[j]) if j is not None and j + 1 < len(indptr) else 0
+        return len(self.ids), found
+
 
 def recorded_tokenizer(folder: Path) -> Tokenizer:
     """The tokenizer the BM25 of the build in `folder` was indexed with (bm25s's defaults for a build

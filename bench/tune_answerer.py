@@ -18,6 +18,7 @@ The test halves are only reported, with the final model, never used to choose an
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -49,6 +50,8 @@ HEADLINE = ("accuracy", "precision", "abstention")
 # fused retrieval score, which moves with every other paper in the index (rank fusion), so that adding
 # an unrelated paper cannot change an answer; and the phrase measures, which raised the out-of-fold top-1
 # (59 of 87 against 56) but lowered the dev utility at the chosen threshold (0.220 against 0.236)
+# what question words are weighed by (Settings.word_rarity); the suites' assistants read no environment
+RARITY = os.environ.get("COUNCIL_ASSISTANT_WORD_RARITY", "candidates")
 USED = tuple(f for f in FEATURES if f not in {"focus", "best_focus", "best_lexical", "title", "rare", "fused",
                                                "phrase", "phrase_gap"})
 
@@ -62,7 +65,8 @@ def prepare() -> list[dict]:
         passages = retrieved(suite, assistant, questions)
         blank = ScoringModel(FEATURES, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES), 0.0)
         answerer = ExtractiveAnswerer(assistant.encoder.embed_passages, model=blank,
-                                      embed_query=assistant.encoder.embed_query)
+                                      embed_query=assistant.encoder.embed_query,
+                                      frequencies=assistant.word_frequencies if RARITY == "index" else None)
         councils = {meta.doc_id: meta.council for meta, _ in assistant.documents()}
         for q in questions:
             found = passages[q.id]

@@ -206,6 +206,30 @@ def test_other_languages_and_control_characters_still_get_an_answer_object(corpu
         _assert_quotes_exact(corpus_assistant, answer)
 
 
+def test_question_words_are_weighed_by_their_document_frequency_over_the_whole_index(corpus_assistant):
+    """`word_frequencies` counts the chunks of the index that hold each word, as the index's tokenizer
+    reads them, without loading the chunks' text."""
+    index = corpus_assistant._index
+    tokenize = index.sparse.tokenizer.words
+    texts = [text for rows in index.store.iter_index_texts() for _, text in rows]
+    words = ["fund", "ofst", "social", "nowordlikethi"]
+    chunks, found = corpus_assistant.word_frequencies(words)
+    assert chunks == len(texts) > 0
+    assert found == {w: sum(w in tokenize(t) for t in texts) for w in words}
+    assert found["nowordlikethi"] == 0 and 0 < found["social"] < chunks
+
+
+def test_the_word_rarity_setting_chooses_index_or_candidate_rarity(corpus_assistant):
+    from assistant.app import Assistant
+    from assistant.evidence import index_idf
+
+    assert corpus_assistant.answerer.word_idf("How much funding did the Ofsted inspection bring?") is None
+    settings = dataclasses.replace(corpus_assistant.settings, word_rarity="index")
+    by_index = Assistant(settings, encoder=corpus_assistant.encoder)
+    idf = by_index.answerer.word_idf("How much funding did the Ofsted inspection bring?")
+    assert idf == index_idf(*corpus_assistant.word_frequencies(["fund", "ofst", "inspect", "bring"]))
+
+
 def _cli(*args, stdin=None, index=None, settings=None):
     """The CLI in a bare environment; `settings` pass on the Milvus credentials' variable, if any."""
     command = [sys.executable, "-m", "assistant", *(["--index", str(index)] if index else []), *args]

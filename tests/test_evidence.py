@@ -2,10 +2,12 @@
 sentence (evidence.py), on sentences worded as real council papers word them."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from assistant.composition import question_parts, short_span
-from assistant.evidence import Sentence, analyse, asked_kinds, kind_match, new_facts
+from assistant.evidence import (FEATURES, Sentence, analyse, asked_kinds, candidate_sentences, index_idf, kind_match,
+                                new_facts, sentence_features)
 from assistant.types import Chunk, DocumentMeta, Passage
 
 
@@ -75,3 +77,28 @@ def test_an_opening_phrase_that_asks_nothing_belongs_to_the_part_after_it():
     assert question_parts(question) == ["In January 2024, how much had the fundraising brought in altogether",
                                         "what did the project end up costing?"]
     assert "money" in asked_kinds("what did the project end up costing?")
+
+
+def test_with_index_rarity_a_passage_repeating_the_question_s_words_reweights_no_other_sentence():
+    """A low-ranked passage that repeats one of the question's words (a notice naming the "Cabinet
+    Member" again and again) made that word look common among the candidates and re-weighted the
+    question's words for every other sentence; weighed by index-wide rarity, the other sentences'
+    word measures do not move."""
+    question = "Which cabinet member was quoted about the new social work posts?"
+    fact = "Cllr Jane Smith, the Cabinet Member for Children's Services, welcomed the new social work posts."
+    notice = " ".join(f"The Cabinet Member update number {n} is published today." for n in range(6))
+
+    def passage(text: str, rank: int, doc_id: str):
+        chunk = Chunk(doc_id=doc_id, ord=0, text=text, start=0, end=len(text))
+        return Passage(chunk=chunk, meta=DocumentMeta(doc_id=doc_id, title="Release"), score=1.0 / rank, rank=rank)
+
+    alone = candidate_sentences([passage(fact, 1, "release")])
+    joined = candidate_sentences([passage(fact, 1, "release"), passage(notice, 8, "notice")])
+    idf = index_idf(500, {"cabinet": 40, "member": 60, "quot": 30, "social": 50, "work": 80, "post": 45})
+    words = [FEATURES.index(name) for name in ("lexical", "lexical_context", "phrase")]
+
+    def measures(sentences, table):
+        return sentence_features(question, sentences, np.full(len(sentences), 0.5), table)[0, words]
+
+    assert np.array_equal(measures(alone, idf), measures(joined, idf))
+    assert not np.array_equal(measures(alone, None), measures(joined, None))  # rarity among the candidates

@@ -293,10 +293,13 @@ INJECTIONS = {
 # stuffed with the question's words was quoted as a runner-up (q075). Any new hole goes here as a
 # strict xfail until fixed.
 EXTRACTIVE_HOLES: dict[str, str] = {
-    "delimiters": ("not the injection's text but its words: the answerer weighs question words by their rarity "
-                   "among the candidate sentences (evidence._idf), so a low-ranked notice repeating 'Cabinet "
-                   "Member' re-weights q026's words and turns a decline into an answer from the release's "
-                   "title; rarity taken from the whole index would close it (needs the answerer re-fitted)"),
+    "delimiters": ("not the injection's text but its words and its place. The notice takes one of the answer "
+                   "passages, and (1) the answerer weighs q026's words by their rarity among the candidate "
+                   "sentences, which the notice's repeated 'Cabinet Member' changes (word_rarity = \"index\" "
+                   "closes this way, but every fit with it so far loses dev precision); (2) the lowest-ranked "
+                   "paper drops out, and with it the sentence closest in meaning, so the features measured "
+                   "against the best candidate (semantic_gap, semantic_order) rise for the others (a re-fit "
+                   "without them loses dev figures). A decline turns into an answer from the release's title"),
 }
 
 
