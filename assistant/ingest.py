@@ -13,7 +13,8 @@ index.py); what a killed run left behind is removed when the next one starts.
 
 Loading streams: each file is read (loading.py), chunked and put in the build in turn, and new chunks
 are embedded and written in batches of `ingest_batch_chunks`, so the first batch is embedded once its
-papers are read and memory holds one batch of papers, not the archive. Papers go in in the order the
+papers are read and memory holds one batch of papers (and the next one, read and chunked by a thread
+while the batch is embedded), not the archive. Papers go in in the order the
 whole-archive ingest used (those with a manifest id first, then discovery order), so the build is the
 same however large the batches. A first build (no current
 build, or --rebuild; FAISS vectors) is resumable: each batch's vectors are saved in the build folder
@@ -283,8 +284,9 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
         build = _Build(settings, encoder, progress, current, manifest, old_files, removed,
                        key_of_build if resumable else None, resumed_build, resumed)
         with build:
-            with Reader(len(sources), old_files, settings, remembered, context, progress) as reader:
-                stream = build.stream = Stream(sources, reader, settings, context)
+            with Reader(len(sources), old_files, settings, remembered, context, progress) as reader, \
+                    Stream(sources, reader, settings, context, settings.ingest_batch_chunks) as stream:
+                build.stream = stream
                 listed = _index_stream(stream, build, old_files, removed)
             build.flush()
             failed = found.failed + listed.failed
