@@ -21,13 +21,15 @@ reads an index at the precision that built it (`Embedder.use_precision`), whatev
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
 import warnings
+from collections import OrderedDict
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -40,6 +42,7 @@ from .vector_cache import VectorCache
 log = logging.getLogger(__name__)
 
 QUERY_CACHE = 1024
+REMEMBERED_MB = 32  # sentence vectors an ingest keeps to encode a repeated sentence once
 PACKAGED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 RUNTIMES = ("auto", "onnx", "torch")
 PRECISIONS = ("fp32", "int8")
@@ -272,6 +275,8 @@ class Embedder:
         self._backend: Backend | None = None
         self._loading = threading.Lock()
         self._queries = VectorCache(self._embed_queries, QUERY_CACHE)
+        self._remembered: OrderedDict[str, np.ndarray] | None = None
+        self._remembered_limit = 0
 
     def use_precision(self, precision: str) -> None:
         """Encode at `precision` from now on (the model reloaded on next use, the query cache emptied):
@@ -398,8 +403,35 @@ class Embedder:
         return self._encode([prompt + t for t in texts] if prompt else texts, False)
 
     def embed_chunks(self, chunks: list[Chunk], progress: bool = False) -> tuple[np.ndarray, list[np.ndarray | None]]:
-        """(one vector per chunk, each chunk's sentence vectors or None); see `chunk_vectors`."""
-        return chunk_vectors(chunks, lambda texts: self.embed_passages(texts, progress))
+        """(one vector per chunk, each chunk's sentence vectors or None); see `chunk_vectors`. Within
+        `remembering`, a text encoded by an earlier call is not encoded again."""
+        return chunk_vectors(chunks, lambda texts: self._embed_remembered(texts, progress))
+
+    @contextlib.contextmanager
+    def remembering(self, megabytes: float = REMEMBERED_MB) -> Iterator[None]:
+        """Within it, `embed_chunks` keeps the vectors of the texts it encoded (the most recently met,
+        up to `megabytes` of them), so that a sentence an ingest meets again in a later batch (a
+        council's standard paragraphs) is not encoded again: what ingest wraps its batches in."""
+        self._remembered, self._remembered_limit = OrderedDict(), max(1, int(megabytes * 2**20 / (4 * self.dimension)))
+        try:
+            yield
+        finally:
+            self._remembered = None
+
+    def _embed_remembered(self, texts: list[str], progress: bool) -> np.ndarray:
+        known = self._remembered
+        if known is None:
+            return self.embed_passages(texts, progress)
+        missing = [t for t in texts if t not in known]
+        encoded = self.embed_passages(missing, progress)
+        for text, vector in zip(missing, encoded):
+            known[text] = vector.copy()  # not a view that would keep its whole batch
+        out = np.stack([known[t] for t in texts]) if texts else encoded
+        for text in texts:
+            known.move_to_end(text)
+        while len(known) > self._remembered_limit:
+            known.popitem(last=False)
+        return out
 
     def clear_query_cache(self) -> None:
         self._queries.clear()

@@ -13,15 +13,18 @@ index.py); what a killed run left behind is removed when the next one starts.
 
 Loading streams: each file is read (loading.py), chunked and put in the build in turn, and new chunks
 are embedded and written in batches of `ingest_batch_chunks`, so the first batch is embedded once its
-papers are read and memory holds one batch of papers, not the archive. Papers go in in the order the
+papers are read and memory holds one batch of papers (and the next one, read and chunked by a thread
+while the batch is embedded), not the archive. Papers go in in the order the
 whole-archive ingest used (those with a manifest id first, then discovery order), so the build is the
-same however large the batches. A first build (no current
+same however large the batches. A sentence met again in a later batch is not encoded again (the
+encoder's `remembering`, bounded). A first build (no current
 build, or --rebuild; FAISS vectors) is resumable: each batch's vectors are saved in the build folder
 before its chunks are committed, so a killed first ingest, run again with the same model and chunking,
 keeps what it had embedded (files unchanged since) and embeds only the rest.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -282,9 +285,11 @@ def ingest(paths: list[Path], settings: Settings, encoder: Encoder, rebuild: boo
         log.info("checking %d file(s) for changes", len(sources))
         build = _Build(settings, encoder, progress, current, manifest, old_files, removed,
                        key_of_build if resumable else None, resumed_build, resumed)
-        with build:
-            with Reader(len(sources), old_files, settings, remembered, context, progress) as reader:
-                stream = build.stream = Stream(sources, reader, settings, context)
+        remembering = getattr(encoder, "remembering", None)  # the real encoder's; fakes have none
+        with build, remembering() if remembering is not None else contextlib.nullcontext():
+            with Reader(len(sources), old_files, settings, remembered, context, progress) as reader, \
+                    Stream(sources, reader, settings, context, settings.ingest_batch_chunks) as stream:
+                build.stream = stream
                 listed = _index_stream(stream, build, old_files, removed)
             build.flush()
             failed = found.failed + listed.failed

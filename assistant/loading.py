@@ -10,8 +10,10 @@ import hashlib
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from .chunking import chunk_document, with_items
 from .corpus import MAX_FILE_BYTES, SourceFile, content_hash, metadata_hash, path_text, printable
@@ -227,29 +229,110 @@ def _chunked(read: Read, settings: Settings, context: str) -> Read:
 class Stream:
     """The sources in the order their papers are indexed (those with an id from the manifest first,
     then discovery order), read and chunked one at a time. A source can be read ahead of its turn
-    (`peek`) when another paper's id depends on whether it is indexed; it waits in `ahead` until then."""
+    (`peek`) when another paper's id depends on whether it is indexed; it waits in `ahead` until then.
 
-    def __init__(self, sources: list[SourceFile], reader: Reader, settings: Settings, context: str) -> None:
+    With `ahead_chunks` > 0 a thread reads and chunks the next sources while the caller embeds the
+    ones it took (the encoders release the GIL; extraction runs in its worker process), holding at
+    most one paper beyond `ahead_chunks` chunks read and not yet taken, so memory holds about one
+    batch more than without it. The papers come in the same order either way. An error the thread
+    meets (a bug: a file's own failures are its `Read`'s) is raised to the caller at that paper's
+    turn, with a note naming the file. Use as a context manager: the thread is stopped at exit."""
+
+    def __init__(self, sources: list[SourceFile], reader: Reader, settings: Settings, context: str,
+                 ahead_chunks: int = 0) -> None:
         self.sources, self.reader, self.settings, self.context = sources, reader, settings, context
         self.order = sorted(range(len(sources)), key=lambda i: not sources[i].meta.get("id"))
         self.position = {source.key: i for i, source in enumerate(sources)}
         self.ahead: dict[int, Read] = {}
         self.done: set[str] = set()
+        self.ahead_chunks = ahead_chunks
+        self._reading = threading.Lock()  # the reader and `ahead`; taken before `_state`, never after
+        self._state = threading.Condition()  # `_queued`, `_held`, `done`, `_error`, `_stop`
+        self._queued: dict[int, Read] = {}  # read by the thread, not yet taken
+        self._held = 0
+        self._error: tuple[int, BaseException] | None = None
+        self._stop = False
+        self._thread: threading.Thread | None = None
 
-    def __iter__(self):
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the reading thread (after the file it is reading, if any)."""
+        with self._state:
+            self._stop = True
+            self._state.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __iter__(self) -> Iterator[Read]:
+        if self.ahead_chunks > 0:
+            self._thread = threading.Thread(target=self._produce, name="ingest-reader", daemon=True)
+            self._thread.start()
         for i in self.order:
-            read = self.ahead.pop(i, None) or self._read(i)
-            self.done.add(read.source.key)
+            if self._thread is None:
+                with self._reading:
+                    read = self.ahead.pop(i, None) or self._read(i)
+            else:
+                read = self._take(i)
+            with self._state:
+                self.done.add(read.source.key)
             yield read
 
     def peek(self, key: str) -> Read | None:
         """The read of the source `key` not yet taken (None: no such source, or taken already)."""
         i = self.position.get(key)
-        if i is None or key in self.done:
+        if i is None:
             return None
-        if i not in self.ahead:
-            self.ahead[i] = self._read(i)
-        return self.ahead[i]
+        with self._reading:
+            with self._state:
+                if key in self.done:
+                    return None
+                if i in self._queued:
+                    return self._queued[i]
+            if i not in self.ahead:
+                self.ahead[i] = self._read(i)
+            return self.ahead[i]
+
+    def _take(self, i: int) -> Read:
+        """The read of source `i` from the thread, once it is there."""
+        with self._state:
+            while i not in self._queued:
+                if self._error is not None and self._error[0] == i:
+                    raise self._error[1]
+                self._state.wait()
+            read = self._queued.pop(i)
+            self._held -= len(read.chunks)
+            self._state.notify_all()
+            return read
+
+    def _produce(self) -> None:
+        for i in self.order:
+            with self._state:
+                while not self._stop and self._queued and self._held >= self.ahead_chunks:
+                    self._state.wait()
+                if self._stop:
+                    return
+            try:
+                with self._reading:
+                    read = self.ahead.pop(i, None) or self._read(i)
+                    with self._state:
+                        self._queued[i] = read
+                        self._held += len(read.chunks)
+                        self._state.notify_all()
+            except BaseException as exc:  # raised again in the caller's thread, at this paper's turn
+                with self._state:
+                    self._error = (i, exc)
+                    self._state.notify_all()
+                return
 
     def _read(self, i: int) -> Read:
-        return _chunked(self.reader.read(i, self.sources[i]), self.settings, self.context)
+        source = self.sources[i]
+        try:
+            return _chunked(self.reader.read(i, source), self.settings, self.context)
+        except BaseException as exc:
+            exc.add_note(f"while reading {printable(path_text(source.path))} for the ingest")
+            raise

@@ -372,3 +372,39 @@ def test_the_onnx_session_plans_no_memory_pattern_and_encodes_batches_of_every_l
     vectors = encoder.encode(texts, 4, False)
     assert vectors.shape == (len(texts), 8)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_ingest_encodes_a_sentence_met_again_in_a_later_batch_once(light_embedder, tmp_path):
+    """Generated papers share standard sentences across batches: each distinct text is encoded once,
+    and the index holds the vectors it would hold had every batch encoded all its texts."""
+    from assistant.chunkstore import ChunkStore
+    from assistant.embedding import Embedder
+    from assistant.index import current_build
+    from assistant.ingest import ingest
+    from assistant.settings import Settings
+    from assistant.vectors import FaissVectors
+    from test_synthetic import _load_bench_module
+
+    _load_bench_module("synthetic").write_corpus(tmp_path / "papers", 12, seed=3)
+    built = {}
+    for name, remember in (("remembering", True), ("every batch", False)):
+        embedder = Embedder("all-MiniLM-L6-v2")
+        embedder._backend = backend = HashBackend()
+        if not remember:
+            embedder.remembering = None
+        settings = Settings.load(env={}, index_dir=tmp_path / name, progress=False, ingest_batch_chunks=16)
+        assert len(ingest([tmp_path / "papers"], settings, embedder).added) == 12
+        build = current_build(settings.index_dir)
+        store = ChunkStore.open(build, readonly=True)
+        try:
+            rows = store.chunks(store.chunk_ids().tolist())
+        finally:
+            store.close()
+        sentences = [c.text[s:e] for c, *_ in rows.values() for s, e in c.sentences]
+        ids, vectors = FaissVectors.load(build).contents()
+        built[name] = backend.seen, set(sentences), dict(zip(ids.tolist(), vectors))
+    seen, distinct, vectors = built["remembering"]
+    every_seen, _, every_vectors = built["every batch"]
+    assert len(seen) == len(set(seen)) == len(distinct) < len(every_seen)
+    assert vectors.keys() == every_vectors.keys()
+    assert all(np.allclose(vectors[i], every_vectors[i], atol=1e-6) for i in vectors)

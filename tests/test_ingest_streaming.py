@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from assistant.corpus import discover
 from assistant.extraction import Loader
 from assistant.index import current_build, read_manifest
 from assistant.ingest import ingest, load_sources
+from assistant.loading import Reader, Stream
 from assistant.ocr import unavailable
 from assistant.progress import Progress
 from assistant.vectors import FaissVectors
@@ -55,12 +57,84 @@ def test_embedding_begins_after_the_first_batch_of_papers_not_after_all(generate
     assert len(report.added) == PAPERS and not report.failed
     kinds = [kind for kind, _ in events]
     assert kinds.index("embed") < len(kinds) - 1 - kinds[::-1].index("load"), kinds
-    held = peak = 0  # papers extracted and not yet embedded
+    held = peak = 0  # papers extracted and not yet embedded: the batch's and those read ahead of it
     for kind, count in events:
         held += 1 if kind == "load" else -count
         peak = max(peak, held)
-    assert held == 0 and peak <= 2, kinds
+    assert held == 0 and peak <= 4, kinds
 
+
+
+class WaitingEncoder(HashEncoder):
+    """The fake encoder, which at each batch waits (up to 10 s, the time a real encoder's batch
+    leaves) for a paper beyond the batch to be loaded, and notes whether one was."""
+
+    def __init__(self, loads: list[str], changed: threading.Condition) -> None:
+        super().__init__()
+        self.loads, self.changed, self.embedded, self.overlapped = loads, changed, 0, []
+
+    def embed_chunks(self, chunks):
+        self.embedded += len({c.doc_id for c in chunks})
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.loads) > self.embedded or len(self.loads) == PAPERS, 10)
+            self.overlapped.append(len(self.loads) > self.embedded)
+        return super().embed_chunks(chunks)
+
+
+def test_the_next_papers_are_read_while_a_batch_is_embedded(generated, make_settings, monkeypatch):
+    loads: list[str] = []
+    changed = threading.Condition()
+    real_load = Loader.load
+
+    def load(self, source, data, *args, **kwargs):
+        document = real_load(self, source, data, *args, **kwargs)
+        with changed:
+            loads.append(source.key)
+            changed.notify_all()
+        return document
+
+    monkeypatch.setattr(Loader, "load", load)
+    encoder = WaitingEncoder(loads, changed)
+    report = ingest([generated], make_settings(ingest_batch_chunks=8), encoder)
+    assert len(report.added) == PAPERS and not report.failed
+    batches = encoder.overlapped
+    assert len(batches) >= PAPERS // 2 and all(batches[:-1]) and not batches[-1], batches
+
+
+def test_the_reading_thread_gives_the_papers_in_order_and_peeks_see_them(generated, make_settings):
+    sources = discover([generated]).sources
+    settings = make_settings()
+    taken = {}
+    for ahead in (0, 5):
+        with Reader(len(sources), {}, settings) as reader, Stream(sources, reader, settings, "", ahead) as stream:
+            reads = []
+            for n, read in enumerate(stream):
+                reads.append(read)
+                later = sources[stream.order[min(n + 2, len(sources) - 1)]].key
+                peeked = stream.peek(later)
+                assert (peeked is None) == (later in stream.done) and stream.peek(read.source.key) is None
+                assert peeked is None or peeked.source.key == later
+        taken[ahead] = [(r.source.key, r.document.text, [c.text for c in r.chunks]) for r in reads]
+    assert [key for key, _, _ in taken[5]] == [sources[i].key for i in stream.order]
+    assert taken[5] == taken[0] and len(taken[0]) == PAPERS
+
+
+def test_an_error_in_the_reading_thread_is_raised_naming_the_file(generated, make_settings, monkeypatch):
+    from assistant import loading
+
+    real_chunked = loading._chunked
+
+    def chunked(read, settings, context):
+        if read.source.path.name == sorted(p.name for p in generated.iterdir() if p.suffix == ".txt")[3]:
+            raise MemoryError("out of memory in the chunker")
+        return real_chunked(read, settings, context)
+
+    monkeypatch.setattr(loading, "_chunked", chunked)
+    with pytest.raises(MemoryError, match="out of memory") as raised:
+        ingest([generated], make_settings(ingest_batch_chunks=8), HashEncoder())
+    name = sorted(p.name for p in generated.iterdir() if p.suffix == ".txt")[3]
+    assert any(name in note for note in getattr(raised.value, "__notes__", [])), raised.value
+    assert current_build(make_settings().index_dir) is None
 
 def _contents(index_dir):
     build = current_build(index_dir)
