@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assistant.ui_nav import Location, document_fragment, located_html, parse_fragment
-from tests.test_ui import ANSWER_TIMEOUT, FUNDING, ask, browser  # noqa: F401  (browser: a fixture)
+from tests.conftest import app_page
+from tests.test_ui import ANSWER_TIMEOUT, FUNDING, ask
 
 
 def test_a_document_fragment_reads_back_as_the_view_it_names():
@@ -62,19 +63,8 @@ def nav_url(corpus_assistant, serve_app):
 
 
 @pytest.fixture
-def context(browser, nav_url):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context, nav_url):
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(nav_url)
-    page.wait_for_selector("#ca-question textarea")
-    return page
+def page(open_app, nav_url):
+    return open_app(nav_url)
 
 
 def wait_for_tab(page, tab: str) -> None:
@@ -121,13 +111,12 @@ def test_browser_back_and_forward_move_between_the_chat_and_a_cited_document(pag
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_a_document_url_opens_that_document_on_a_fresh_page(context, nav_url, corpus_assistant):
+def test_browser_a_document_url_opens_that_document_on_a_fresh_page(open_app, nav_url, corpus_assistant):
     meta = corpus_assistant.documents()[0][0]
     document = corpus_assistant.document(meta.doc_id)
     start = document.text.index(document.text.split(".")[1].strip())
     end = start + 40
-    page = context.new_page()
-    page.goto(nav_url + document_fragment(meta.doc_id, start, end))
+    page = open_app(nav_url + document_fragment(meta.doc_id, start, end), drawn=None)
     wait_for_tab(page, "document")
     page.locator("#ca-document #ca-hit").wait_for(state="visible")
     assert page.inner_text("#ca-document h2") == meta.title
@@ -140,15 +129,14 @@ def test_browser_a_document_url_opens_that_document_on_a_fresh_page(context, nav
     wait_for_focus(page, "#ca-question textarea")
     assert "#doc=" not in page.url
 
-    gone = context.new_page()
-    gone.goto(nav_url + "#doc=removed-since&start=1&end=5")
+    gone = app_page(page.context, nav_url + "#doc=removed-since&start=1&end=5", drawn=None)
     wait_for_tab(gone, "document")
     assert "not in the index" in gone.locator("#ca-document .ca-notice").inner_text()
 
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_each_tab_has_a_url_that_opens_it(context, page, nav_url):
+def test_browser_each_tab_has_a_url_that_opens_it(page, nav_url):
     page.get_by_role("tab", name="Library").click()
     page.wait_for_url(re.compile(r"#library$"))
     page.get_by_role("tab", name="Search").click()
@@ -161,8 +149,7 @@ def test_browser_each_tab_has_a_url_that_opens_it(context, page, nav_url):
     wait_for_tab(page, "library")
 
     for tab in ("search", "library", "watches"):
-        fresh = context.new_page()
-        fresh.goto(f"{nav_url}#{tab}")
+        fresh = app_page(page.context, f"{nav_url}#{tab}", drawn=None)
         wait_for_tab(fresh, tab)
         fresh.close()
 
@@ -185,7 +172,8 @@ def test_browser_closing_a_document_opened_from_search_returns_focus_to_the_sear
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(context, page):
+def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(page):
+    context = page.context
     context.set_offline(True)
     page.fill("#ca-question textarea", FUNDING)
     page.press("#ca-question textarea", "Enter")
@@ -216,9 +204,10 @@ def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(cont
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_a_kept_question_whose_send_is_lost_is_sent_again(context, page):
+def test_browser_a_kept_question_whose_send_is_lost_is_sent_again(page):
     """Back online, the kept question's click on Ask can be lost (Gradio redrawing the page as it
     reconnects) without any request failing: the question must still be sent, not stay marked sent."""
+    context = page.context
     context.set_offline(True)
     page.fill("#ca-question textarea", FUNDING)
     page.press("#ca-question textarea", "Enter")
@@ -235,7 +224,8 @@ def test_browser_a_kept_question_whose_send_is_lost_is_sent_again(context, page)
 @pytest.mark.slow
 @pytest.mark.browser
 def test_browser_a_typed_question_survives_a_reload_and_one_asked_offline_is_sent_on_the_next_visit(
-        context, page, nav_url):
+        page, nav_url):
+    context = page.context
     page.fill("#ca-question textarea", "a question not yet asked")
     page.reload()
     page.wait_for_function("() => (document.querySelector('#ca-question textarea') || {}).value === "
@@ -247,8 +237,7 @@ def test_browser_a_typed_question_survives_a_reload_and_one_asked_offline_is_sen
     page.locator("#ca-offline [role=status]").wait_for(state="visible")
     page.close()
     context.set_offline(False)
-    later = context.new_page()
-    later.goto(nav_url)
+    later = app_page(context, nav_url, drawn=None)
     later.wait_for_function("() => document.querySelectorAll('#ca-conversation .ca-turn').length == 1 && "
                             "document.querySelector('#ca-conversation [aria-busy=false]')", timeout=ANSWER_TIMEOUT)
     assert "£10 million" in later.inner_text("#ca-conversation .ca-answer-text")
