@@ -170,23 +170,34 @@ def test_browser_closing_a_document_opened_from_search_returns_focus_to_the_sear
     wait_for_focus(page, "#ca-results [data-testid=cell-1-1]")
 
 
-@pytest.mark.slow
-@pytest.mark.browser
-def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(page):
-    context = page.context
-    context.set_offline(True)
+def ask_offline(page):
+    """Take the page's context offline and ask FUNDING there; returns the note under the question box,
+    once it shows (the question is kept)."""
+    page.context.set_offline(True)
     page.fill("#ca-question textarea", FUNDING)
     page.press("#ca-question textarea", "Enter")
     note = page.locator("#ca-offline [role=status]")
     note.wait_for(state="visible")
+    return note
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(page):
+    context = page.context
+    note = ask_offline(page)
     assert "will be sent when you are back online" in note.inner_text()
     assert page.input_value("#ca-question textarea") == FUNDING
     page.click("#ca-ask")
     page.wait_for_timeout(500)
     assert page.locator("#ca-conversation .ca-turn").count() == 0
 
-    failed = []
+    failed, unfinished, joins = [], {}, []
     page.on("requestfailed", lambda request: failed.append(request.url))
+    page.on("request", lambda request: unfinished.__setitem__(id(request), request.url))
+    page.on("requestfinished", lambda request: unfinished.pop(id(request), None))
+    page.on("requestfailed", lambda request: unfinished.pop(id(request), None))
+    page.on("response", lambda response: joins.append(response.status) if "/queue/join" in response.url else None)
     context.set_offline(False)
     try:
         page.wait_for_function("() => document.querySelectorAll('#ca-conversation .ca-turn').length == 1 && "
@@ -195,8 +206,11 @@ def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(page
         state = page.evaluate("""() => ({kept: localStorage.getItem('council-assistant-question'),
             online: navigator.onLine, box: document.querySelector('#ca-question textarea').value,
             turns: document.querySelectorAll('#ca-conversation .ca-turn').length,
-            note: (document.querySelector('#ca-offline') || {}).innerText})""")
-        raise AssertionError(f"the kept question was not answered once back online: {state}; failed requests: {failed}")
+            note: (document.querySelector('#ca-offline') || {}).innerText,
+            toasts: [...document.querySelectorAll('[data-testid=toast-body]')].map((t) => t.innerText)})""")
+        raise AssertionError(f"the kept question was not answered once back online: {state}; failed requests: "
+                             f"{failed}; requests not finished: {sorted(unfinished.values())}; "
+                             f"queue/join answered: {joins}")
     assert "£10 million" in page.inner_text("#ca-conversation .ca-answer-text")
     assert not note.is_visible()
     assert page.locator("#ca-conversation .ca-turn").count() == 1
@@ -208,10 +222,7 @@ def test_browser_a_kept_question_whose_send_is_lost_is_sent_again(page):
     """Back online, the kept question's click on Ask can be lost (Gradio redrawing the page as it
     reconnects) without any request failing: the question must still be sent, not stay marked sent."""
     context = page.context
-    context.set_offline(True)
-    page.fill("#ca-question textarea", FUNDING)
-    page.press("#ca-question textarea", "Enter")
-    page.locator("#ca-offline [role=status]").wait_for(state="visible")
+    ask_offline(page)
     # The next programmatic click on Ask goes nowhere, as a click lost during a reconnect does.
     page.evaluate("""() => { const ask = document.querySelector('#ca-ask');
                              ask.click = function () { delete ask.click; }; }""")
@@ -236,10 +247,7 @@ def test_browser_a_kept_question_sent_as_gradio_reloads_the_page_is_sent_again_a
     it must be sent again, not put back in the box as a draft. The reload is made here to land just
     after the kept question's click, as it does in about one run in eight on its own."""
     context = page.context
-    context.set_offline(True)
-    page.fill("#ca-question textarea", FUNDING)
-    page.press("#ca-question textarea", "Enter")
-    page.locator("#ca-offline [role=status]").wait_for(state="visible")
+    ask_offline(page)
     # Registered after offline.js's own listener, so that one sees the click first, as it would.
     page.evaluate("""() => window.addEventListener('click', (event) => {
         if (!navigator.onLine || !(event.target instanceof Element) || !event.target.closest('#ca-ask')) return;
@@ -267,10 +275,7 @@ def test_browser_a_typed_question_survives_a_reload_and_one_asked_offline_is_sen
     page.wait_for_function("() => (document.querySelector('#ca-question textarea') || {}).value === "
                            "'a question not yet asked'", timeout=20_000)
 
-    context.set_offline(True)
-    page.fill("#ca-question textarea", FUNDING)
-    page.press("#ca-question textarea", "Enter")
-    page.locator("#ca-offline [role=status]").wait_for(state="visible")
+    ask_offline(page)
     page.close()
     context.set_offline(False)
     later = app_page(context, nav_url, drawn=None)
