@@ -330,3 +330,59 @@ def on_both_stores():
         return make
 
     return corpus_assistant, make_settings
+
+
+# --- a real browser -------------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+APP_DRAWN = "#ca-question textarea"  # the app has mounted once the question box is drawn
+PAGE_TIMEOUT = 60_000  # ms: Playwright's wait for each step; the test machine is shared
+DESKTOP_VIEWPORT = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright, one per test module; the test is skipped with
+    what to install when it is absent."""
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium: run `make browser` "
+                    "(apt-get install chromium) to run the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def app_page(context, url: str, drawn: str | None = APP_DRAWN):
+    """A new page of `context` at `url`, once the selector `drawn` is on it (None: once loaded), with
+    `PAGE_TIMEOUT` for each later step. Pages of one context share its storage and its network state."""
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT)
+    page.goto(url)
+    if drawn:
+        page.wait_for_selector(drawn)
+    return page
+
+
+@pytest.fixture
+def open_app(browser):
+    """open_app(url, drawn=APP_DRAWN, **context_options) -> a page at `url` in a fresh browser context
+    (its own storage and cookies; a desktop viewport unless `viewport` is given), returned once the app
+    is drawn (`app_page`). Every context opened is closed when the test ends, passed or failed."""
+    contexts = []
+
+    def open_(url: str, drawn: str | None = APP_DRAWN, **options):
+        options.setdefault("viewport", DESKTOP_VIEWPORT)
+        context = browser.new_context(**options)
+        contexts.append(context)
+        return app_page(context, url, drawn)
+
+    yield open_
+    for context in contexts:
+        context.close()

@@ -18,12 +18,9 @@ import pytest
 from assistant import export, ui, ui_actions, ui_html
 from assistant.errors import SettingsError
 from assistant.types import Answer, Chunk, Citation, Document, DocumentMeta, Passage
+from tests.conftest import ARTIFACTS
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 FUNDING = "How much extra funding went into children's services in 2021/22?"
 ANSWER_TIMEOUT = 120_000  # ms: the first answer loads the model, and the test machine is shared
 SCRIPT = "<script>alert('x')</script>"
@@ -214,29 +211,9 @@ def test_no_url_reaches_the_papers_or_the_index_on_disk(app_url, corpus_assistan
 
 # --- a real browser -------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium: run `make browser` "
-                    "(apt-get install chromium) to run the browser tests")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def page(browser, real_app_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(real_app_url)
-    page.wait_for_selector("#ca-question textarea")
-    yield page
-    context.close()
+def page(open_app, real_app_url):
+    return open_app(real_app_url, accept_downloads=True)
 
 
 def ask(page, question: str, turns: int = 1) -> None:
@@ -362,29 +339,22 @@ def auth_url(corpus_assistant):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_login_refuses_a_wrong_password_and_admits_the_right_one(browser, auth_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    try:
-        page.goto(auth_url)
-        password = page.locator("input[type=password]")
-        password.wait_for()
-        assert page.locator("#ca-question").count() == 0
-        shot(page, "login")
-        page.locator("input[type=text]").first.fill("clerk")
-        password.fill("wrong")
-        page.get_by_role("button", name=re.compile("login", re.IGNORECASE)).click()
-        page.get_by_text(re.compile("incorrect", re.IGNORECASE)).wait_for()
-        assert page.locator("#ca-question").count() == 0
+def test_browser_login_refuses_a_wrong_password_and_admits_the_right_one(open_app, auth_url):
+    page = open_app(auth_url, drawn="input[type=password]")
+    password = page.locator("input[type=password]")
+    assert page.locator("#ca-question").count() == 0
+    shot(page, "login")
+    page.locator("input[type=text]").first.fill("clerk")
+    password.fill("wrong")
+    page.get_by_role("button", name=re.compile("login", re.IGNORECASE)).click()
+    page.get_by_text(re.compile("incorrect", re.IGNORECASE)).wait_for()
+    assert page.locator("#ca-question").count() == 0
 
-        page.locator("input[type=text]").first.fill("clerk")
-        password.fill("correct horse")
-        page.get_by_role("button", name=re.compile("login", re.IGNORECASE)).click()
-        page.wait_for_selector("#ca-question textarea")
-        assert "Council papers assistant" in page.inner_text("body")
-    finally:
-        context.close()
+    page.locator("input[type=text]").first.fill("clerk")
+    password.fill("correct horse")
+    page.get_by_role("button", name=re.compile("login", re.IGNORECASE)).click()
+    page.wait_for_selector("#ca-question textarea")
+    assert "Council papers assistant" in page.inner_text("body")
 
 
 def test_short_answer_leads_the_turn_prominently_with_its_citation():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_ui import FUNDING, ask, browser  # noqa: F401  (browser: a fixture)
+from tests.test_ui import FUNDING, ask
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -35,14 +35,8 @@ def app_url(corpus_assistant, serve_app):
 
 
 @pytest.fixture
-def page(browser, app_url, axe_path):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(app_url)
-    page.wait_for_selector("#ca-question textarea")
-    yield page
-    context.close()
+def page(open_app, app_url, axe_path):
+    return open_app(app_url)
 
 
 def axe_violations(page) -> list[dict]:

@@ -10,7 +10,7 @@ import pytest
 
 from assistant import feedback
 from assistant.eval_questions import parse_question
-from tests.test_ui import FUNDING, ask, browser  # noqa: F401  (browser: a fixture)
+from tests.test_ui import FUNDING, ask
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -23,27 +23,20 @@ def rated(corpus_assistant, serve_app, tmp_path_factory):
     return serve_app(assistant).local_url, path
 
 
-def test_browser_feedback_is_stored_with_the_answer_and_exported_for_the_eval(browser, rated):  # noqa: F811
+def test_browser_feedback_is_stored_with_the_answer_and_exported_for_the_eval(open_app, rated):
     url, path = rated
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    try:
-        page.goto(url)
-        page.wait_for_selector("#ca-question textarea")
-        ask(page, FUNDING)
-        ask(page, "What is the bin collection schedule for Bootle?", turns=2)
-        first = page.locator("#ca-conversation .ca-turn").nth(0).locator(".ca-feedback")
-        first.locator(".ca-feedback-note").fill("Exactly the figure I needed")
-        first.get_by_role("button", name="Useful", exact=True).click()
-        status = page.locator("#ca-feedback-status [role=status]")
-        status.wait_for()
-        assert "your 👍 and your comment on question 1 was recorded" in status.inner_text()
-        assert first.get_by_role("button", name="Useful", exact=True).get_attribute("aria-pressed") == "true"
-        page.locator("#ca-conversation .ca-turn").nth(1).get_by_role("button", name="Not useful").click()
-        page.get_by_text("your 👎 on question 2 was recorded").wait_for()
-    finally:
-        context.close()
+    page = open_app(url)
+    ask(page, FUNDING)
+    ask(page, "What is the bin collection schedule for Bootle?", turns=2)
+    first = page.locator("#ca-conversation .ca-turn").nth(0).locator(".ca-feedback")
+    first.locator(".ca-feedback-note").fill("Exactly the figure I needed")
+    first.get_by_role("button", name="Useful", exact=True).click()
+    status = page.locator("#ca-feedback-status [role=status]")
+    status.wait_for()
+    assert "your 👍 and your comment on question 1 was recorded" in status.inner_text()
+    assert first.get_by_role("button", name="Useful", exact=True).get_attribute("aria-pressed") == "true"
+    page.locator("#ca-conversation .ca-turn").nth(1).get_by_role("button", name="Not useful").click()
+    page.get_by_text("your 👎 on question 2 was recorded").wait_for()
 
     up, down = feedback.FeedbackStore(path).entries()
     assert (up.rating, up.question, up.note) == ("up", FUNDING, "Exactly the figure I needed")

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from assistant.ui_actions import EXAMPLE_QUESTIONS
-from tests.test_ui import ANSWER_TIMEOUT, browser, shot  # noqa: F401  (browser: a fixture)
+from tests.test_ui import ANSWER_TIMEOUT, shot
 
 PHONE = {"width": 390, "height": 844}
 EVAL_QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
@@ -60,14 +60,8 @@ def meeting_url(corpus_assistant, serve_app):
 
 
 @pytest.fixture
-def phone(browser, meeting_url):  # noqa: F811
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(meeting_url)
-    page.wait_for_selector("#ca-question textarea")
-    yield page
-    context.close()
+def phone(open_app, meeting_url):
+    return open_app(meeting_url, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1)
 
 
 def type_question(page, question: str) -> None:

@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assistant.ui_nav import Location, document_fragment, located_html, parse_fragment
-from tests.test_ui import ANSWER_TIMEOUT, FUNDING, ask, browser  # noqa: F401  (browser: a fixture)
+from tests.conftest import app_page
+from tests.test_ui import ANSWER_TIMEOUT, FUNDING, ask
 
 
 def test_a_document_fragment_reads_back_as_the_view_it_names():
@@ -62,19 +63,8 @@ def nav_url(corpus_assistant, serve_app):
 
 
 @pytest.fixture
-def context(browser, nav_url):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context, nav_url):
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(nav_url)
-    page.wait_for_selector("#ca-question textarea")
-    return page
+def page(open_app, nav_url):
+    return open_app(nav_url)
 
 
 def wait_for_tab(page, tab: str) -> None:
@@ -121,13 +111,12 @@ def test_browser_back_and_forward_move_between_the_chat_and_a_cited_document(pag
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_a_document_url_opens_that_document_on_a_fresh_page(context, nav_url, corpus_assistant):
+def test_browser_a_document_url_opens_that_document_on_a_fresh_page(open_app, nav_url, corpus_assistant):
     meta = corpus_assistant.documents()[0][0]
     document = corpus_assistant.document(meta.doc_id)
     start = document.text.index(document.text.split(".")[1].strip())
     end = start + 40
-    page = context.new_page()
-    page.goto(nav_url + document_fragment(meta.doc_id, start, end))
+    page = open_app(nav_url + document_fragment(meta.doc_id, start, end), drawn=None)
     wait_for_tab(page, "document")
     page.locator("#ca-document #ca-hit").wait_for(state="visible")
     assert page.inner_text("#ca-document h2") == meta.title
@@ -140,15 +129,14 @@ def test_browser_a_document_url_opens_that_document_on_a_fresh_page(context, nav
     wait_for_focus(page, "#ca-question textarea")
     assert "#doc=" not in page.url
 
-    gone = context.new_page()
-    gone.goto(nav_url + "#doc=removed-since&start=1&end=5")
+    gone = app_page(page.context, nav_url + "#doc=removed-since&start=1&end=5", drawn=None)
     wait_for_tab(gone, "document")
     assert "not in the index" in gone.locator("#ca-document .ca-notice").inner_text()
 
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_each_tab_has_a_url_that_opens_it(context, page, nav_url):
+def test_browser_each_tab_has_a_url_that_opens_it(page, nav_url):
     page.get_by_role("tab", name="Library").click()
     page.wait_for_url(re.compile(r"#library$"))
     page.get_by_role("tab", name="Search").click()
@@ -161,8 +149,7 @@ def test_browser_each_tab_has_a_url_that_opens_it(context, page, nav_url):
     wait_for_tab(page, "library")
 
     for tab in ("search", "library", "watches"):
-        fresh = context.new_page()
-        fresh.goto(f"{nav_url}#{tab}")
+        fresh = app_page(page.context, f"{nav_url}#{tab}", drawn=None)
         wait_for_tab(fresh, tab)
         fresh.close()
 
@@ -183,22 +170,34 @@ def test_browser_closing_a_document_opened_from_search_returns_focus_to_the_sear
     wait_for_focus(page, "#ca-results [data-testid=cell-1-1]")
 
 
-@pytest.mark.slow
-@pytest.mark.browser
-def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(context, page):
-    context.set_offline(True)
+def ask_offline(page):
+    """Take the page's context offline and ask FUNDING there; returns the note under the question box,
+    once it shows (the question is kept)."""
+    page.context.set_offline(True)
     page.fill("#ca-question textarea", FUNDING)
     page.press("#ca-question textarea", "Enter")
     note = page.locator("#ca-offline [role=status]")
     note.wait_for(state="visible")
+    return note
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(page):
+    context = page.context
+    note = ask_offline(page)
     assert "will be sent when you are back online" in note.inner_text()
     assert page.input_value("#ca-question textarea") == FUNDING
     page.click("#ca-ask")
     page.wait_for_timeout(500)
     assert page.locator("#ca-conversation .ca-turn").count() == 0
 
-    failed = []
+    failed, unfinished, joins = [], {}, []
     page.on("requestfailed", lambda request: failed.append(request.url))
+    page.on("request", lambda request: unfinished.__setitem__(id(request), request.url))
+    page.on("requestfinished", lambda request: unfinished.pop(id(request), None))
+    page.on("requestfailed", lambda request: unfinished.pop(id(request), None))
+    page.on("response", lambda response: joins.append(response.status) if "/queue/join" in response.url else None)
     context.set_offline(False)
     try:
         page.wait_for_function("() => document.querySelectorAll('#ca-conversation .ca-turn').length == 1 && "
@@ -207,8 +206,11 @@ def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(cont
         state = page.evaluate("""() => ({kept: localStorage.getItem('council-assistant-question'),
             online: navigator.onLine, box: document.querySelector('#ca-question textarea').value,
             turns: document.querySelectorAll('#ca-conversation .ca-turn').length,
-            note: (document.querySelector('#ca-offline') || {}).innerText})""")
-        raise AssertionError(f"the kept question was not answered once back online: {state}; failed requests: {failed}")
+            note: (document.querySelector('#ca-offline') || {}).innerText,
+            toasts: [...document.querySelectorAll('[data-testid=toast-body]')].map((t) => t.innerText)})""")
+        raise AssertionError(f"the kept question was not answered once back online: {state}; failed requests: "
+                             f"{failed}; requests not finished: {sorted(unfinished.values())}; "
+                             f"queue/join answered: {joins}")
     assert "£10 million" in page.inner_text("#ca-conversation .ca-answer-text")
     assert not note.is_visible()
     assert page.locator("#ca-conversation .ca-turn").count() == 1
@@ -216,13 +218,11 @@ def test_browser_a_question_asked_offline_is_kept_and_sent_when_back_online(cont
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_a_kept_question_whose_send_is_lost_is_sent_again(context, page):
+def test_browser_a_kept_question_whose_send_is_lost_is_sent_again(page):
     """Back online, the kept question's click on Ask can be lost (Gradio redrawing the page as it
     reconnects) without any request failing: the question must still be sent, not stay marked sent."""
-    context.set_offline(True)
-    page.fill("#ca-question textarea", FUNDING)
-    page.press("#ca-question textarea", "Enter")
-    page.locator("#ca-offline [role=status]").wait_for(state="visible")
+    context = page.context
+    ask_offline(page)
     # The next programmatic click on Ask goes nowhere, as a click lost during a reconnect does.
     page.evaluate("""() => { const ask = document.querySelector('#ca-ask');
                              ask.click = function () { delete ask.click; }; }""")
@@ -232,23 +232,53 @@ def test_browser_a_kept_question_whose_send_is_lost_is_sent_again(context, page)
     assert "£10 million" in page.inner_text("#ca-conversation .ca-answer-text")
 
 
+KEPT = "() => JSON.parse(localStorage.getItem('council-assistant-question') || 'null')"
+ANSWERED_OR_DRAFTED = ("() => (document.querySelectorAll('#ca-conversation .ca-turn').length == 1 && "
+                       "document.querySelector('#ca-conversation [aria-busy=false]')) || "
+                       f"({KEPT})()?.status === 'draft'")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_a_kept_question_sent_as_gradio_reloads_the_page_is_sent_again_after_the_reload(page):
+    """Gradio reloads the whole page once it reaches the server again after losing its connection
+    (about 2 s after the browser is back online), and the `online` event comes first: the kept
+    question is sent into a page that is then reloaded, and its answer goes nowhere. After the reload
+    it must be sent again, not put back in the box as a draft. The reload is made here to land just
+    after the kept question's click, as it does in about one run in eight on its own."""
+    context = page.context
+    ask_offline(page)
+    # Registered after offline.js's own listener, so that one sees the click first, as it would.
+    page.evaluate("""() => window.addEventListener('click', (event) => {
+        if (!navigator.onLine || !(event.target instanceof Element) || !event.target.closest('#ca-ask')) return;
+        event.stopImmediatePropagation();
+        location.reload();
+    }, true)""")
+    with page.expect_navigation():
+        context.set_offline(False)
+    page.wait_for_selector("#ca-question textarea")
+    page.wait_for_function(ANSWERED_OR_DRAFTED, timeout=ANSWER_TIMEOUT)
+    kept = page.evaluate(KEPT)
+    assert not kept or kept["status"] != "draft", f"the kept question was put back in the box unsent: {kept}"
+    assert page.locator("#ca-conversation .ca-turn").count() == 1
+    assert "£10 million" in page.inner_text("#ca-conversation .ca-answer-text")
+    assert page.input_value("#ca-question textarea") == ""
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_browser_a_typed_question_survives_a_reload_and_one_asked_offline_is_sent_on_the_next_visit(
-        context, page, nav_url):
+        page, nav_url):
+    context = page.context
     page.fill("#ca-question textarea", "a question not yet asked")
     page.reload()
     page.wait_for_function("() => (document.querySelector('#ca-question textarea') || {}).value === "
                            "'a question not yet asked'", timeout=20_000)
 
-    context.set_offline(True)
-    page.fill("#ca-question textarea", FUNDING)
-    page.press("#ca-question textarea", "Enter")
-    page.locator("#ca-offline [role=status]").wait_for(state="visible")
+    ask_offline(page)
     page.close()
     context.set_offline(False)
-    later = context.new_page()
-    later.goto(nav_url)
+    later = app_page(context, nav_url, drawn=None)
     later.wait_for_function("() => document.querySelectorAll('#ca-conversation .ca-turn').length == 1 && "
                             "document.querySelector('#ca-conversation [aria-busy=false]')", timeout=ANSWER_TIMEOUT)
     assert "£10 million" in later.inner_text("#ca-conversation .ca-answer-text")

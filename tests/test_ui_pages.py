@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_pdf
-from tests.test_ui import ARTIFACTS, ask, browser  # noqa: F401  (browser: a fixture)
+from tests.conftest import ARTIFACTS, make_pdf
+from tests.test_ui import ask
 
 ROOT = Path(__file__).resolve().parents[1]
 QUOTE_LINE = "The Improvement Board agreed a grant of 25,000 pounds for foster carers."
@@ -32,14 +32,8 @@ def pdf_app(tmp_path_factory, embedder, serve_app):
 
 
 @pytest.fixture
-def pdf_page(browser, pdf_app):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(pdf_app)
-    page.wait_for_selector("#ca-question textarea")
-    yield page
-    context.close()
+def pdf_page(open_app, pdf_app):
+    return open_app(pdf_app, viewport={"width": 1366, "height": 900})
 
 
 MARKS_ON_IMAGE = """() => {

@@ -14,7 +14,7 @@ import pytest
 
 from assistant import ui_results
 from assistant.types import Chunk, DocumentMeta, Passage
-from tests.test_ui import SCRIPT, app_url, browser, shot  # noqa: F401  (app_url, browser: fixtures)
+from tests.test_ui import SCRIPT, app_url, shot  # noqa: F401  (app_url: a fixture)
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
@@ -68,25 +68,13 @@ def test_library_cards_and_rows_name_each_paper_in_words_without_ids():
 # --- a real browser -------------------------------------------------------------------------------
 
 @pytest.fixture
-def phone(browser, app_url):  # noqa: F811
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(app_url)
-    page.wait_for_selector("#ca-question textarea")
-    yield page
-    context.close()
+def phone(open_app, app_url):  # noqa: F811
+    return open_app(app_url, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1)
 
 
 @pytest.fixture
-def desktop(browser, app_url):  # noqa: F811
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(app_url)
-    page.wait_for_selector("#ca-question textarea")
-    yield page
-    context.close()
+def desktop(open_app, app_url):  # noqa: F811
+    return open_app(app_url, viewport=DESKTOP)
 
 
 def search(page, query: str, since: str = "", until: str = "") -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from assistant import ui_actions, ui_html
 from assistant.types import Answer
-from tests.test_ui import ANSWER_TIMEOUT, FUNDING, ask, browser  # noqa: F401  (browser: a fixture)
+from tests.test_ui import ANSWER_TIMEOUT, FUNDING, ask
 
 QUESTIONS = (FUNDING, "When was the notice of the Ofsted inspection received?",
              "Who is the DfE adviser working with the Improvement Board?",
@@ -37,14 +37,8 @@ def app_url(corpus_assistant, serve_app):
 
 
 @pytest.fixture
-def page(browser, app_url):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(app_url)
-    page.wait_for_selector("#ca-question textarea")
-    yield page
-    context.close()
+def page(open_app, app_url):
+    return open_app(app_url)
 
 
 def received(page) -> dict:
@@ -140,34 +134,27 @@ def test_one_polite_live_region_per_answer_kept_from_question_to_answer(page):
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.llm
-def test_with_an_llm_its_tokens_are_streamed_before_the_checked_answer(browser, corpus_assistant, llama_server,  # noqa: F811
+def test_with_an_llm_its_tokens_are_streamed_before_the_checked_answer(open_app, corpus_assistant, llama_server,
                                                                       serve_app):
     from assistant.app import Assistant
 
     assistant = Assistant(dataclasses.replace(corpus_assistant.settings, llm_base_url=llama_server, llm_timeout=300,
                                               answer_passages=3), encoder=corpus_assistant.encoder)
-    url = serve_app(assistant).local_url
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+    page = open_app(serve_app(assistant).local_url)
     page.set_default_timeout(ANSWER_TIMEOUT)
-    try:
-        page.goto(url)
-        page.wait_for_selector("#ca-question textarea")
-        page.evaluate("""() => {
-            window.__partials = [];
-            new MutationObserver(() => {
-                const text = document.querySelector('#ca-conversation .ca-streaming .ca-answer-text');
-                const shown = text ? text.textContent : null;
-                if (shown && window.__partials[window.__partials.length - 1] !== shown) window.__partials.push(shown);
-            }).observe(document.querySelector('#ca-conversation'), {childList: true, subtree: true, characterData: true});
-        }""")
-        ask(page, FUNDING)
-        partials = page.evaluate("window.__partials")
-        assert len(partials) > 1, f"the reply should arrive in several parts, saw {partials}"
-        assert not page.locator("#ca-conversation .ca-streaming").count(), "the checked answer replaces the stream"
-        assert page.locator("#ca-conversation .ca-turn .ca-answer-text").inner_text().strip()
-    finally:
-        context.close()
+    page.evaluate("""() => {
+        window.__partials = [];
+        new MutationObserver(() => {
+            const text = document.querySelector('#ca-conversation .ca-streaming .ca-answer-text');
+            const shown = text ? text.textContent : null;
+            if (shown && window.__partials[window.__partials.length - 1] !== shown) window.__partials.push(shown);
+        }).observe(document.querySelector('#ca-conversation'), {childList: true, subtree: true, characterData: true});
+    }""")
+    ask(page, FUNDING)
+    partials = page.evaluate("window.__partials")
+    assert len(partials) > 1, f"the reply should arrive in several parts, saw {partials}"
+    assert not page.locator("#ca-conversation .ca-streaming").count(), "the checked answer replaces the stream"
+    assert page.locator("#ca-conversation .ca-turn .ca-answer-text").inner_text().strip()
 
 
 # --- the steps themselves, without a browser ------------------------------------------------------

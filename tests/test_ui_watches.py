@@ -8,7 +8,7 @@ import re
 import pytest
 
 from assistant import watches
-from tests.test_ui import browser  # noqa: F401  (a fixture)
+from tests.conftest import APP_DRAWN
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -60,37 +60,32 @@ def watched_app(tmp_path_factory, embedder, serve_app):
     return serve_app(assistant).local_url
 
 
-def sign_in(browser, url: str, name: str):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(url)
+def sign_in(open_app, url: str, name: str):
+    """A page of the app at `url`, signed in as `name`, once the app is drawn."""
+    page = open_app(url, drawn="input[type=password]")
     page.locator("input[type=text]").first.fill(name)
     page.locator("input[type=password]").fill(PASSWORD)
     page.get_by_role("button", name=re.compile("login", re.IGNORECASE)).click()
-    page.wait_for_selector("#ca-question textarea")
-    return context, page
+    page.wait_for_selector(APP_DRAWN)
+    return page
 
 
-def test_browser_watches_tab_lists_the_users_watches_and_their_matches(browser, watched_app):  # noqa: F811
-    context, page = sign_in(browser, watched_app, "clerk")
-    try:
-        page.get_by_role("tab", name="Watches").click()
-        page.locator("#ca-watches .ca-watch").first.wait_for()
-        names = page.locator("#ca-watches .ca-watch h3").all_inner_texts()
-        assert [n.split(" (")[0] for n in names] == ["Playgrounds", "Swings for the clerk"], names
-        panel = page.inner_text("#ca-watches")
-        assert "Watches for clerk" in panel and "Council tax" not in panel
-        assert "Playground renewal" in panel and "Playground contract" not in panel and "248,000" not in panel
-        assert "10 Feb 2026" in panel and "found" in panel
-        page.screenshot(path="tests/artifacts/watches.png")
+def test_browser_watches_tab_lists_the_users_watches_and_their_matches(open_app, watched_app):
+    page = sign_in(open_app, watched_app, "clerk")
+    page.get_by_role("tab", name="Watches").click()
+    page.locator("#ca-watches .ca-watch").first.wait_for()
+    names = page.locator("#ca-watches .ca-watch h3").all_inner_texts()
+    assert [n.split(" (")[0] for n in names] == ["Playgrounds", "Swings for the clerk"], names
+    panel = page.inner_text("#ca-watches")
+    assert "Watches for clerk" in panel and "Council tax" not in panel
+    assert "Playground renewal" in panel and "Playground contract" not in panel and "248,000" not in panel
+    assert "10 Feb 2026" in panel and "found" in panel
+    page.screenshot(path="tests/artifacts/watches.png")
 
-        page.locator("#ca-watches .ca-watch").first.locator("button.ca-open").first.click()
-        hit = page.locator("#ca-document #ca-hit")
-        hit.wait_for(state="visible")
-        assert "playground equipment" in hit.inner_text()
-        assert "Playground renewal" in page.inner_text("#ca-document h2")
-        page.click("#ca-back")
-        page.locator("#ca-watches .ca-watch").first.wait_for(state="visible")
-    finally:
-        context.close()
+    page.locator("#ca-watches .ca-watch").first.locator("button.ca-open").first.click()
+    hit = page.locator("#ca-document #ca-hit")
+    hit.wait_for(state="visible")
+    assert "playground equipment" in hit.inner_text()
+    assert "Playground renewal" in page.inner_text("#ca-document h2")
+    page.click("#ca-back")
+    page.locator("#ca-watches .ca-watch").first.wait_for(state="visible")

@@ -1,7 +1,9 @@
 // A question asked while the browser is offline (gr.HTML js_on_load on the note under the question box)
 // is kept in the browser's storage, with a note saying so, and sent as soon as the browser is back
 // online. What is typed in the box is kept there too, so a reload loses neither; a question sent but
-// not yet in the conversation when the page is reloaded comes back into the box.
+// not yet in the conversation when the page is reloaded comes back into the box, except a kept one,
+// which is sent again: Gradio reloads the whole page once it reaches the server after a lost
+// connection, about 2 s after the browser's `online` event, which may already have sent it.
 if (!window.caOffline) {
   const KEY = 'council-assistant-question';
   const WAITING = 'You are offline: your question is kept and will be sent when you are back online.';
@@ -45,7 +47,9 @@ if (!window.caOffline) {
     const input = box();
     if (!input || !input.value.trim()) return;
     if (navigator.onLine) {
-      if (event.type !== 'keypress') write({text: input.value, status: 'sent', turns: turns()});
+      const entry = read();
+      const keptSend = entry && entry.kept && entry.status === 'sent' && entry.text === input.value;
+      if (event.type !== 'keypress' && !keptSend) write({text: input.value, status: 'sent', turns: turns()});
       return;
     }
     event.preventDefault();
@@ -107,12 +111,18 @@ if (!window.caOffline) {
       if (left > 0) setTimeout(() => restore(left - 1), 100);
       return;
     }
-    const entry = read();
+    let entry = read();
     if (!entry) return;
+    if (entry.status === 'sent' && turns() > entry.turns) {
+      write(null);
+      return;
+    }
+    if (entry.status === 'sent' && entry.kept) {
+      entry = {text: entry.text, status: 'waiting'};
+      write(entry);
+    }
     if (entry.status === 'waiting') {
       if (navigator.onLine) send(); else { fill(entry.text); say(WAITING); }
-    } else if (entry.status === 'sent' && turns() > entry.turns) {
-      write(null);
     } else if (!input.value.trim()) {
       fill(entry.text);
       write({text: entry.text, status: 'draft'});
