@@ -85,7 +85,7 @@ tune: install
 	$(PY) bench/tune_retrieval.py
 	$(PY) bench/tune_answerer.py
 
-# The sentence cross-encoder (assistant/cross_encoder.py), trained from the bundled MiniLM on questions
+# The sentence cross-encoder (bench/cross_encoder.py), trained from the bundled MiniLM on questions
 # generated from both eval suites' papers (no LLM, no eval question), seeded, one thread: 2,000 groups,
 # about 10 minutes of CPU (16 wall on a loaded 2-core machine). Weights (90 MB): models-trained/, outside git.
 # `$(PY) bench/train_cross_encoder.py --measure` then measures it as an answerer signal on the dev halves.

@@ -1,4 +1,4 @@
-"""Train the sentence cross-encoder (assistant/cross_encoder.py) and measure it as an answerer signal (issue 14).
+"""Train the sentence cross-encoder (bench/cross_encoder.py) and measure it as an answerer signal (issue 14).
 
 `python bench/train_cross_encoder.py` (`make train-reranker`): reads every paper of both eval suites'
 indexes (bench/answer_suites.py builds them into /tmp/council-answer-bench on first use), makes
@@ -11,7 +11,7 @@ is leave-one-council-out, and a model trained on dev questions would have seen e
 council's questions. The papers are those the suites ask about (both halves' papers, as an index
 would hold them); the questions are generated, never taken from the answer keys. Holds out GROUP_CHECK
 of the generated groups and prints how often the positive ranks first among its group for the trained
-cross-encoder and for MiniLM's cosine. Writes the model to assistant/cross_encoder.TRAINED_FOLDER
+cross-encoder and for MiniLM's cosine. Writes the model to bench/cross_encoder.TRAINED_FOLDER
 (models-trained/cross-encoder, outside git).
 
 `python bench/train_cross_encoder.py --measure`: bench/extra_signal.py's comparison with the trained
@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from answer_suites import INDEX_ROOT, ROOT, SUITES, assistant_for  # noqa: E402
 
 from assistant.chunkstore import ChunkStore  # noqa: E402
-from assistant.cross_encoder import TRAINED_FOLDER, CrossEncoder, Pair, training_pairs, train  # noqa: E402
+from cross_encoder import TRAINED_FOLDER, CrossEncoder, Pair, training_pairs, train  # noqa: E402
 from assistant.index import current_build  # noqa: E402
 
 SEED = 14

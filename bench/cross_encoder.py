@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SettingsError
+from assistant.errors import SettingsError
 
 log = logging.getLogger(__name__)
 
