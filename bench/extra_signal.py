@@ -157,6 +157,22 @@ def compare(dev: list[dict], test: list[dict], used: tuple[str, ...]) -> dict:
             "final": final, "coef": dict(zip(model.features, model.coef))}
 
 
+def print_variant(label: str, r: dict) -> None:
+    """The figures of one feature set's comparison (`compare`), as the bench scripts print them."""
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    print(f"\n== {label}: C {r['C']} log loss {r['log_loss']:.4f}, out-of-fold top-1 {r['oof_top1']}/"
+          f"{r['with_positive']}, follow {r['follow']}, threshold {r['threshold']:.2f}")
+    for s in ("seed", "realworld"):
+        o, g = r["oof_by_suite"][s], r["council_oof_by_suite"][s]
+        print(f"  {s:9} dev out-of-fold: accuracy {fmt(o['accuracy'])} precision {fmt(o['precision'])} "
+              f"abstention {fmt(o['abstention'])} | held-out council: accuracy {fmt(g['accuracy'])} "
+              f"precision {fmt(g['precision'])} abstention {fmt(g['abstention'])}")
+    print(f"  all-dev fit, C {r['ship_C']}, no_worse threshold {r['no_worse_threshold']}")
+    for k, f in r["final"].items():
+        print(f"    {k:15} accuracy {fmt(f['accuracy'])} precision {fmt(f['precision'])} "
+              f"abstention {fmt(f['abstention'])}")
+
+
 def main() -> None:
     items = tune.prepare()
     t0 = time.perf_counter()
@@ -181,18 +197,7 @@ def main() -> None:
     for label, used in variants.items():
         r = compare(dev, test, used)
         report["variants"][label] = r
-        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-        print(f"\n== {label}: C {r['C']} log loss {r['log_loss']:.4f}, out-of-fold top-1 {r['oof_top1']}/"
-              f"{r['with_positive']}, follow {r['follow']}, threshold {r['threshold']:.2f}")
-        for s in ("seed", "realworld"):
-            o, g = r["oof_by_suite"][s], r["council_oof_by_suite"][s]
-            print(f"  {s:9} dev out-of-fold: accuracy {fmt(o['accuracy'])} precision {fmt(o['precision'])} "
-                  f"abstention {fmt(o['abstention'])} | held-out council: accuracy {fmt(g['accuracy'])} "
-                  f"precision {fmt(g['precision'])}")
-        print(f"  all-dev fit, C {r['ship_C']}, no_worse threshold {r['no_worse_threshold']}")
-        for k, f in r["final"].items():
-            print(f"    {k:15} accuracy {fmt(f['accuracy'])} precision {fmt(f['precision'])} "
-                  f"abstention {fmt(f['abstention'])}")
+        print_variant(label, r)
     print(f"\nencoders loaded in {load_ms:.0f} ms; added per question (question + its "
           f"{report['sentences_per_question']['p50']:.0f} candidate sentences, p50): "
           + ", ".join(f"{n} p50 {v['p50']:.0f} ms p95 {v['p95']:.0f} ms" for n, v in report["ask_added_ms"].items()))

@@ -203,7 +203,6 @@ def measure(folder: Path) -> dict:
               "sentences_per_question": {"p50": float(np.median([len(it["sentences"]) for it in dev])),
                                          "p95": float(np.percentile([len(it["sentences"]) for it in dev], 95))},
               "ranker_alone": alone, "variants": {}}
-    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     print(f"alone, best sentence right (dev, of {alone['with_positive']}): cross-encoder "
           f"{alone['cross_encoder_top1']}, MiniLM cosine {alone['minilm_cosine_top1']}; paraphrase questions "
           f"(of {len(paraphrase)}): {alone['paraphrase_cross_encoder_top1']} and "
@@ -211,17 +210,7 @@ def measure(folder: Path) -> dict:
     for label, used in variants.items():
         r = extra_signal.compare(dev, test, used)
         report["variants"][label] = r
-        print(f"\n== {label}: C {r['C']} log loss {r['log_loss']:.4f}, out-of-fold top-1 {r['oof_top1']}/"
-              f"{r['with_positive']}, follow {r['follow']}, threshold {r['threshold']:.2f}")
-        for s in ("seed", "realworld"):
-            o, g = r["oof_by_suite"][s], r["council_oof_by_suite"][s]
-            print(f"  {s:9} dev out-of-fold: accuracy {fmt(o['accuracy'])} precision {fmt(o['precision'])} "
-                  f"abstention {fmt(o['abstention'])} | held-out council: accuracy {fmt(g['accuracy'])} "
-                  f"precision {fmt(g['precision'])} abstention {fmt(g['abstention'])}")
-        print(f"  all-dev fit, C {r['ship_C']}, no_worse threshold {r['no_worse_threshold']}")
-        for k, f in r["final"].items():
-            print(f"    {k:15} accuracy {fmt(f['accuracy'])} precision {fmt(f['precision'])} "
-                  f"abstention {fmt(f['abstention'])}")
+        extra_signal.print_variant(label, r)
     print(f"\nloaded in {load_ms:.0f} ms; added per question (question x its "
           f"{report['sentences_per_question']['p50']:.0f} candidate sentences, p50): "
           f"{report['ask_added_ms']['p50']:.0f} ms, p95 {report['ask_added_ms']['p95']:.0f} ms")
