@@ -59,12 +59,21 @@ USED = tuple(f for f in FEATURES if f not in {"focus", "best_focus", "best_lexic
                                                "phrase", "phrase_gap"})
 
 
-def prepare(rarity: str = RARITY, also: tuple[str, ...] = ()) -> list[dict]:
+def shipped_rarity() -> tuple[str, ...]:
+    """The word rarity the shipped model was fitted with (none when nothing is shipped)."""
+    try:
+        return (load_model(MODEL_FILE).word_rarity,)
+    except SettingsError:
+        return ()
+
+
+def prepare(rarity: str = RARITY, also: tuple[str, ...] | None = None) -> list[dict]:
     """Per question of both suites: its sentences, feature rows (with word rarity `rarity`), labels and
-    council group; and under "rows_by", the rows with each other word rarity of `also` (what a model fitted
-    with it reads: `score`). The sentences are the same under every setting; only their rows differ."""
+    council group; and under "rows_by", the rows with each other word rarity of `also` (default: the
+    shipped model's), what a model fitted with it reads (`score`). The sentences are the same under every
+    setting; only their rows differ, so they are computed twice only when the settings differ."""
     items = []
-    others = tuple(dict.fromkeys(r for r in also if r != rarity))
+    others = tuple(dict.fromkeys(r for r in (shipped_rarity() if also is None else also) if r != rarity))
     blank = ScoringModel(FEATURES, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES), 0.0)
     for suite in SUITES:
         assistant = assistant_for(suite)
@@ -280,10 +289,7 @@ def plot(points_by: dict[str, list[dict]], chosen: float, path: Path) -> None:
 
 
 def main() -> None:
-    try:
-        fitted_with = (load_model(MODEL_FILE).word_rarity,)
-    except SettingsError:
-        fitted_with = ()
+    fitted_with = shipped_rarity()
     if fitted_with and fitted_with[0] != RARITY:
         print(f"word rarity {RARITY!r}; the shipped model was fitted with {fitted_with[0]!r}, so it is scored on "
               "rows computed with that")
