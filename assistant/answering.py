@@ -17,6 +17,7 @@ can be added here before the model is re-fitted to use it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -50,6 +51,10 @@ ROLL_CALL_LINES = 3
 # the most characters (white space) between a sentence cut by a line break and the line that carries it on
 CONTINUATION_GAP = 3
 MODEL_FILE = Path(__file__).parent / "models" / "answerer.json"
+# what question words may be weighed by (Settings.word_rarity); a model file that names none was fitted
+# with the first
+WORD_RARITIES = ("candidates", "index")
+log = logging.getLogger(__name__)
 _DATE_WORDS = frozenset("january february march april may june july august september october november december "
                         "monday tuesday wednesday thursday friday saturday sunday".split())
 
@@ -96,7 +101,9 @@ class ScoringModel:
 
     `threshold` is the least probability of the best sentence that answers; `follow` the least share
     of the best's probability a further sentence needs when the question asks for more than one thing.
-    Fitted by bench/tune_answerer.py and stored as JSON; applying it needs only numpy.
+    `word_rarity` is the setting its rows were computed with (Settings.word_rarity): the same weights
+    read rows computed otherwise as other evidence. Fitted by bench/tune_answerer.py and stored as JSON;
+    applying it needs only numpy.
     """
 
     features: tuple[str, ...]
@@ -106,6 +113,7 @@ class ScoringModel:
     intercept: float
     threshold: float = 0.5
     follow: float = 0.5
+    word_rarity: str = WORD_RARITIES[0]
     info: dict = field(default_factory=dict, compare=False)
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
@@ -119,7 +127,7 @@ class ScoringModel:
     def to_json(self) -> dict:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
                 "coef": list(self.coef), "intercept": self.intercept, "threshold": self.threshold,
-                "follow": self.follow, "info": self.info}
+                "follow": self.follow, "word_rarity": self.word_rarity, "info": self.info}
 
     @classmethod
     def from_json(cls, data: dict, where: str = "answerer model") -> "ScoringModel":
@@ -127,9 +135,13 @@ class ScoringModel:
             model = cls(features=tuple(data["features"]), mean=tuple(map(float, data["mean"])),
                         scale=tuple(map(float, data["scale"])), coef=tuple(map(float, data["coef"])),
                         intercept=float(data["intercept"]), threshold=float(data.get("threshold", 0.5)),
-                        follow=float(data.get("follow", 0.5)), info=dict(data.get("info", {})))
+                        follow=float(data.get("follow", 0.5)),
+                        word_rarity=str(data.get("word_rarity", WORD_RARITIES[0])), info=dict(data.get("info", {})))
         except (KeyError, TypeError, ValueError) as exc:
             raise SettingsError(f"{where}: not an answerer model ({exc}); re-fit it with `make tune`") from exc
+        if model.word_rarity not in WORD_RARITIES:
+            raise SettingsError(f"{where}: word_rarity {model.word_rarity!r} is none of {', '.join(WORD_RARITIES)}; "
+                                "re-fit it with `make tune`")
         if (not set(model.features) <= set(FEATURES)
                 or not len(model.mean) == len(model.scale) == len(model.coef) == len(model.features)):
             raise SettingsError(f"{where}: fitted for other features than this version computes; "
@@ -145,6 +157,16 @@ def load_model(path: Path = MODEL_FILE) -> ScoringModel:
     except (OSError, json.JSONDecodeError) as exc:
         raise SettingsError(f"{path}: cannot read the answerer model ({exc}); re-fit it with `make tune`") from exc
     return ScoringModel.from_json(data, str(path))
+
+
+def fitted_alike(model: ScoringModel, word_rarity: str, where: Path | str = MODEL_FILE) -> bool:
+    """Whether `model` (read from `where`) was fitted with the running `word_rarity` setting; when not,
+    one warning says so: it still answers, but its threshold was chosen for rows computed otherwise."""
+    if model.word_rarity == word_rarity:
+        return True
+    log.warning("%s: the answerer model was fitted with word_rarity %r but the setting is %r; its answers "
+                "may be less precise than measured (re-fit it with `make tune`)", where, model.word_rarity, word_rarity)
+    return False
 
 
 class ExtractiveAnswerer:

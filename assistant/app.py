@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from .answering import Answerer, ExtractiveAnswerer
+from .answering import Answerer, ExtractiveAnswerer, fitted_alike
 from .conversation import Turn, resolve_followup
 from .corpus import content_hash
 from .embedding import Embedder, Encoder
@@ -227,6 +227,7 @@ class Assistant:
                                         self.settings.answer_sentences, embed_query=self.encoder.embed_query,
                                         frequencies=self.word_frequencies if self.settings.word_rarity == "index"
                                         else None)
+        fitted_alike(extractive.model, self.settings.word_rarity)
         if self.settings.llm_base_url:
             from .llm import LLMAnswerer
 

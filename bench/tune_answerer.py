@@ -11,7 +11,9 @@ What it does, reproducibly (no randomness; scikit-learn is needed here only, not
 4. Fits the model on all dev sentences; raises the threshold to the lowest at which no dev figure
    (HEADLINE) of either suite is below the shipped model's (`no_worse`); when no threshold does, tries
    the other C values of the grid (`shippable`), and when none has such a threshold, keeps the
-   shipped model. Writes assistant/models/answerer.json (unless kept), the curve to
+   shipped model. The shipped model's figures are its own: it is scored on feature rows computed with
+   the settings it records (`word_rarity`), the re-fit on those of the running settings, so that a
+   changed setting cannot lower the bar by feeding the shipped model rows it was not fitted on. Writes assistant/models/answerer.json (unless kept), the curve to
    bench/results/answerer_curve.png and the figures to bench/results/answerer_tuning.json.
 The test halves are only reported, with the final model, never used to choose anything.
 """
@@ -31,6 +33,7 @@ from answer_suites import ROOT, SPLIT_SEED, SUITES, assistant_for, questions_of,
 
 from assistant.answering import (FEATURES, MODEL_FILE, ExtractiveAnswerer, ScoringModel,  # noqa: E402
                                  decide, load_model)
+from assistant.vector_cache import VectorCache  # noqa: E402
 from assistant.errors import SettingsError  # noqa: E402
 from assistant.evaluation import QuestionResult, fact_present  # noqa: E402
 
@@ -56,22 +59,43 @@ USED = tuple(f for f in FEATURES if f not in {"focus", "best_focus", "best_lexic
                                                "phrase", "phrase_gap"})
 
 
-def prepare() -> list[dict]:
-    """Per question of both suites: its sentences, feature rows, labels and council group."""
+def shipped_rarity() -> tuple[str, ...]:
+    """The word rarity the shipped model was fitted with (none when nothing is shipped)."""
+    try:
+        return (load_model(MODEL_FILE).word_rarity,)
+    except SettingsError:
+        return ()
+
+
+def prepare(rarity: str = RARITY, also: tuple[str, ...] | None = None) -> list[dict]:
+    """Per question of both suites: its sentences, feature rows (with word rarity `rarity`), labels and
+    council group; and under "rows_by", the rows with each other word rarity of `also` (default: the
+    shipped model's), what a model fitted with it reads (`score`). The sentences are the same under every
+    setting; only their rows differ, so they are computed twice only when the settings differ."""
     items = []
+    others = tuple(dict.fromkeys(r for r in (shipped_rarity() if also is None else also) if r != rarity))
+    blank = ScoringModel(FEATURES, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES), 0.0)
     for suite in SUITES:
         assistant = assistant_for(suite)
         questions = questions_of(suite)
         passages = retrieved(suite, assistant, questions)
-        blank = ScoringModel(FEATURES, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES), 0.0)
-        answerer = ExtractiveAnswerer(assistant.encoder.embed_passages, model=blank,
-                                      embed_query=assistant.encoder.embed_query,
-                                      frequencies=assistant.word_frequencies if RARITY == "index" else None)
+        cache = VectorCache(assistant.encoder.embed_passages)
+        answerers = {}
+        for setting in (rarity, *others):
+            answerers[setting] = ExtractiveAnswerer(assistant.encoder.embed_passages, model=blank,
+                                                    embed_query=assistant.encoder.embed_query,
+                                                    frequencies=assistant.word_frequencies if setting == "index" else None)
+            answerers[setting].sentence_vectors = cache
+        answerer = answerers[rarity]
         councils = {meta.doc_id: meta.council for meta, _ in assistant.documents()}
         for q in questions:
             found = passages[q.id]
             sentences, rows = answerer.features(q.question, found)
             part_rows = answerer.part_features(q.question, sentences)
+            rows_by = {}
+            for setting in others:
+                _, other_rows = answerers[setting].features(q.question, found)
+                rows_by[setting] = other_rows, answerers[setting].part_features(q.question, sentences)
             labels = np.array([q.answerable and s.passage.meta.doc_id in q.sources
                                and any(fact_present(s.text, fact) for fact in q.key_facts) for s in sentences],
                               dtype=int)
@@ -86,13 +110,18 @@ def prepare() -> list[dict]:
                 fold = group or "unknown"
             items.append({"suite": suite.name, "q": q, "passages": found, "sentences": sentences, "rows": rows,
                           "labels": labels, "group": group or "unknown", "fold": fold,
-                          "part_rows": part_rows})
+                          "part_rows": part_rows, "rarity": rarity, "rows_by": rows_by})
     return items
 
 
 def fit(items: list[dict], c: float) -> ScoringModel:
-    """A logistic regression on the sentences of `items`, as a `ScoringModel` (numbers only)."""
+    """A logistic regression on the sentences of `items` (their "rows", all computed with one word
+    rarity, which the model records), as a `ScoringModel` (numbers only)."""
     from sklearn.linear_model import LogisticRegression
+
+    rarities = {it["rarity"] for it in items}
+    if len(rarities) != 1:
+        raise ValueError(f"fit: the items' rows were computed with several word rarities ({sorted(rarities)})")
 
     columns = [FEATURES.index(name) for name in USED]
     rows = np.vstack([it["rows"] for it in items if len(it["sentences"])])[:, columns]
@@ -103,7 +132,7 @@ def fit(items: list[dict], c: float) -> ScoringModel:
         warnings.simplefilter("ignore")
         lr = LogisticRegression(C=c, max_iter=5000).fit((rows - mean) / scale, labels)
     return ScoringModel(USED, tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, lr.coef_[0])),
-                        float(lr.intercept_[0]))
+                        float(lr.intercept_[0]), word_rarity=rarities.pop())
 
 
 def outcome(item: dict, scored: tuple, threshold: float, follow: float) -> QuestionResult:
@@ -116,8 +145,16 @@ def outcome(item: dict, scored: tuple, threshold: float, follow: float) -> Quest
 
 
 def score(model: ScoringModel, item: dict) -> tuple:
-    """(the model's probabilities of the item's sentences, and against each part of its question)."""
-    return model.probabilities(item["rows"]), tuple(model.probabilities(rows) for rows in item["part_rows"])
+    """(the model's probabilities of the item's sentences, and against each part of its question), from
+    the item's rows computed with the word rarity the model was fitted with."""
+    if model.word_rarity == item["rarity"]:
+        rows, part_rows = item["rows"], item["part_rows"]
+    elif model.word_rarity in item.get("rows_by", {}):
+        rows, part_rows = item["rows_by"][model.word_rarity]
+    else:
+        raise ValueError(f"{item['q'].id}: no feature rows with word_rarity {model.word_rarity!r}, which the model "
+                         f"was fitted with (only {item['rarity']!r}); prepare them with `prepare(also=...)`")
+    return model.probabilities(rows), tuple(model.probabilities(r) for r in part_rows)
 
 
 def figures(results: list[QuestionResult]) -> dict:
@@ -181,7 +218,7 @@ def choose(points: list[dict]) -> dict:
 def no_worse(model: ScoringModel, dev: list[dict], threshold: float, follow: float) -> float | None:
     """The lowest threshold from `threshold` up at which the fitted model's dev figures of each suite
     (HEADLINE) are all at least those of the model it replaces (the shipped MODEL_FILE, at its own
-    threshold and follow ratio): a re-fit may trade nothing on dev for its gains, and between two such
+    threshold and follow ratio, on rows computed with its own word rarity: `score`): a re-fit may trade nothing on dev for its gains, and between two such
     points the lower answers more. `threshold` itself when nothing is shipped; None when no point
     qualifies (the re-fit is then not shipped)."""
     try:
@@ -252,7 +289,11 @@ def plot(points_by: dict[str, list[dict]], chosen: float, path: Path) -> None:
 
 
 def main() -> None:
-    items = prepare()
+    fitted_with = shipped_rarity()
+    if fitted_with and fitted_with[0] != RARITY:
+        print(f"word rarity {RARITY!r}; the shipped model was fitted with {fitted_with[0]!r}, so it is scored on "
+              "rows computed with that")
+    items = prepare(RARITY, fitted_with)
     dev = [it for it in items if it["q"].split == "dev"]
     test = [it for it in items if it["q"].split == "test"]
     print(f"{len(dev)} dev questions ({sum(len(it['sentences']) for it in dev)} sentences, "
@@ -320,7 +361,7 @@ def main() -> None:
                          f"(split seed {SPLIT_SEED})", "C": c, "target_precision": TARGET_PRECISION,
             "dev_questions": len(dev), "dev_sentences": int(sum(len(it["sentences"]) for it in dev))}
     shipped = ScoringModel(model.features, model.mean, model.scale, model.coef, model.intercept, threshold, follow,
-                           info)
+                           model.word_rarity, info)
     MODEL_FILE.parent.mkdir(exist_ok=True)
     if not keep_shipped:
         MODEL_FILE.write_text(json.dumps(shipped.to_json(), indent=1) + "\n", encoding="utf-8")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import os
 import re
 import subprocess
@@ -219,14 +220,19 @@ def test_question_words_are_weighed_by_their_document_frequency_over_the_whole_i
     assert found["nowordlikethi"] == 0 and 0 < found["social"] < chunks
 
 
-def test_the_word_rarity_setting_chooses_index_or_candidate_rarity(corpus_assistant):
+def test_the_word_rarity_setting_chooses_index_or_candidate_rarity(corpus_assistant, caplog):
+    """... and a setting other than the one the shipped model was fitted with is warned about, once."""
     from assistant.app import Assistant
     from assistant.evidence import index_idf
 
     assert corpus_assistant.answerer.word_idf("How much funding did the Ofsted inspection bring?") is None
     settings = dataclasses.replace(corpus_assistant.settings, word_rarity="index")
     by_index = Assistant(settings, encoder=corpus_assistant.encoder)
-    idf = by_index.answerer.word_idf("How much funding did the Ofsted inspection bring?")
+    with caplog.at_level(logging.WARNING, logger="assistant.answering"):
+        idf = by_index.answerer.word_idf("How much funding did the Ofsted inspection bring?")
+        by_index.answerer.word_idf("And the fostering service?")
+    warned = [r.getMessage() for r in caplog.records if r.name == "assistant.answering"]
+    assert len(warned) == 1 and "answerer.json" in warned[0] and "'candidates'" in warned[0] and "'index'" in warned[0]
     assert idf == index_idf(*corpus_assistant.word_frequencies(["fund", "ofst", "inspect", "bring"]))
 
 
