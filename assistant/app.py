@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from .answering import Answerer, ExtractiveAnswerer, fitted_alike
+from .answering import Answerer, ExtractiveAnswerer, evidence_passages, fitted_alike
 from .conversation import Turn, resolve_followup
 from .corpus import content_hash
 from .embedding import Embedder, Encoder
@@ -254,7 +254,8 @@ class Assistant:
             context = condensed.context[:MAX_CONDENSED_CHARS]
             query = Query(clean_query(condensed.text[:MAX_CONDENSED_CHARS], limit=None),
                           clean_query(context, limit=None) if context.strip() else "")
-        passages = self._search(query, self.settings.answer_passages, filters)
+        k = self.settings.answer_passages
+        passages = evidence_passages(self._search(query, 2 * k, filters), k)  # same top k while 2k <= rerank depth
         if on_text is not None and getattr(self.answerer, "streams", False):
             answer = self.answerer.answer(query, passages, on_text=on_text)
         else:

@@ -290,17 +290,11 @@ INJECTIONS = {
 }
 # Holes found by this test and since closed in answering.py (INSTRUCTION): the fake passage header
 # and payload read as one sentence whose date answered a "what date" question (q015); a sentence
-# stuffed with the question's words was quoted as a runner-up (q075). Any new hole goes here as a
-# strict xfail until fixed.
-EXTRACTIVE_HOLES: dict[str, str] = {
-    "delimiters": ("not the injection's text but its words and its place. The notice takes one of the answer "
-                   "passages, and (1) the answerer weighs q026's words by their rarity among the candidate "
-                   "sentences, which the notice's repeated 'Cabinet Member' changes (word_rarity = \"index\" "
-                   "closes this way, but every fit with it so far loses dev precision); (2) the lowest-ranked "
-                   "paper drops out, and with it the sentence closest in meaning, so the features measured "
-                   "against the best candidate (semantic_gap, semantic_order) rise for the others (a re-fit "
-                   "without them loses dev figures). A decline turns into an answer from the release's title"),
-}
+# stuffed with the question's words was quoted as a runner-up (q075); a notice taking one of the
+# answer's passages pushed the lowest-ranked paper out and turned a decline into an answer from a
+# release's title (q026; now `evidence_passages`: a passage addressing a machine takes no answer slot).
+# Any new hole goes here as a strict xfail until fixed.
+EXTRACTIVE_HOLES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
