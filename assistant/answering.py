@@ -65,14 +65,6 @@ class Answerer(Protocol):
 
 
 
-def evidence_passages(passages: list[Passage], k: int) -> list[Passage]:
-    """The first `k` of `passages` that do not address a machine (INSTRUCTION): what an answer reads. A
-    paper that gives orders to an AI is no evidence; were it to take one of the answer's slots, it
-    would push the lowest-ranked real paper out and so change the answer without being quoted. It
-    stays findable by search."""
-    return [p for p in passages if not INSTRUCTION.search(p.chunk.text)][:k]
-
-
 def unmatched_names(question: Query | str, passages: list[Passage]) -> tuple[str, ...]:
     """The capitalised names of the asked question (not its first word, a month or day, or an acronym,
     which the papers may spell out) and the years it names that occur in none of the passages' text,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from .answering import Answerer, ExtractiveAnswerer, evidence_passages, fitted_alike
+from .answering import Answerer, ExtractiveAnswerer, fitted_alike
 from .conversation import Turn, resolve_followup
 from .corpus import content_hash
 from .embedding import Embedder, Encoder
@@ -176,9 +176,10 @@ class Assistant:
             raise QueryError(f"--since {filters.since} is after --until {filters.until}")
         return filters
 
-    def _search(self, query: Query | str, k: int | None, filters: SearchFilters) -> list[Passage]:
+    def _search(self, query: Query | str, k: int | None, filters: SearchFilters,
+                evidence_only: bool = False) -> list[Passage]:
         """`search` for a cleaned query and checked arguments; retrieval reads a follow-up's context
-        with its question (`Query.searched`)."""
+        with its question (`Query.searched`); `evidence_only` as in `HybridRetriever.search`."""
         searched = Query.of(query).searched
         filters = replace(filters, councils=filters.councils or self.council_scope)
         named = () if filters.councils else named_councils(searched,
@@ -188,7 +189,7 @@ class Assistant:
             raise QueryError(f"-k must be at least 1, got {k}")
         retriever = HybridRetriever(self._index, self.encoder, self.settings.candidates, self.settings.rrf_k,
                                     self.settings.sparse_weight)
-        return retriever.search(searched, k, filters, named)
+        return retriever.search(searched, k, filters, named, evidence_only)
 
     @property
     def council_scope(self) -> tuple[str, ...]:
@@ -254,8 +255,7 @@ class Assistant:
             context = condensed.context[:MAX_CONDENSED_CHARS]
             query = Query(clean_query(condensed.text[:MAX_CONDENSED_CHARS], limit=None),
                           clean_query(context, limit=None) if context.strip() else "")
-        k = self.settings.answer_passages
-        passages = evidence_passages(self._search(query, 2 * k, filters), k)  # same top k while 2k <= rerank depth
+        passages = self._search(query, self.settings.answer_passages, filters, evidence_only=True)
         if on_text is not None and getattr(self.answerer, "streams", False):
             answer = self.answerer.answer(query, passages, on_text=on_text)
         else:

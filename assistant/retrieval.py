@@ -152,12 +152,13 @@ def named_papers(query: str, candidates: list[Candidate]) -> set[str]:
     return set.intersection(*found) or found[0]
 
 
-def rerank(query: str, candidates: list[Candidate], model: RerankModel, k: int) -> list[tuple[Candidate, float]]:
+def rerank(query: str, candidates: list[Candidate], model: RerankModel, k: int,
+           evidence_only: bool = False) -> list[tuple[Candidate, float]]:
     """The top `k` candidates by `model`'s score of their papers, with that score; papers carrying the
     body or item the question names (`named_papers`) come first, as a filter would put them, without
     dropping the others. Chunks that address a machine (INSTRUCTION) are scored but set no other
     paper's features (best BM25 score, ranks): a paper stuffed with the corpus's topics would otherwise
-    reorder the rest."""
+    reorder the rest. `evidence_only`: they take none of the `k` places either (an answer's passages)."""
     if not candidates:
         return []
     plain = [c for c in candidates if not INSTRUCTION.search(c.text)]
@@ -166,7 +167,8 @@ def rerank(query: str, candidates: list[Candidate], model: RerankModel, k: int) 
     if len(plain) < len(candidates):
         docs, x = candidate_features(query, candidates)
         scores.update((d, s) for d, s in zip(docs, model.scores(x).tolist()) if d not in scores)
-    return order_passages(candidates, scores, k, named_papers(query, candidates))
+    pool = [c for c in candidates if not INSTRUCTION.search(c.text)] if evidence_only else candidates
+    return order_passages(pool, scores, k, named_papers(query, candidates))
 
 
 def order_passages(candidates: list[Candidate], doc_scores: dict[str, float], k: int,
@@ -321,12 +323,14 @@ class HybridRetriever:
                 for i, score in fused if i in rows], rows
 
     def search(self, query: str, k: int, filters: SearchFilters = SearchFilters(),
-               councils_named: tuple[str, ...] = ()) -> list[Passage]:
-        """The top `k` passages for `query` within `filters`; `councils_named` as in `candidates_for`."""
+               councils_named: tuple[str, ...] = (), evidence_only: bool = False) -> list[Passage]:
+        """The top `k` passages for `query` within `filters`; `councils_named` as in `candidates_for`.
+        `evidence_only` (the passages an answer reads): passages that address a machine (INSTRUCTION)
+        take no place, so a notice cannot push a real paper out; search lists them as any other."""
         depth = max(k, self.rerank_depth) if self.model is not None else k
         candidates, rows = self.candidates_for(query, depth, filters, councils_named)
-        scored = rerank(query, candidates, self.model, k) if self.model is not None else [
-            (c, c.rrf) for c in candidates[:k]]
+        scored = rerank(query, candidates, self.model, k, evidence_only) if self.model is not None else [
+            (c, c.rrf) for c in candidates if not (evidence_only and INSTRUCTION.search(c.text))][:k]
         return [
             Passage(chunk=rows[c.id][0], meta=c.meta, score=float(score), rank=rank, dense_score=c.dense,
                     sparse_score=c.sparse, sentence_vectors=rows[c.id][2])

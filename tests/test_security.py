@@ -292,7 +292,7 @@ INJECTIONS = {
 # and payload read as one sentence whose date answered a "what date" question (q015); a sentence
 # stuffed with the question's words was quoted as a runner-up (q075); a notice taking one of the
 # answer's passages pushed the lowest-ranked paper out and turned a decline into an answer from a
-# release's title (q026; now `evidence_passages`: a passage addressing a machine takes no answer slot).
+# release's title (q026; now `evidence_only` retrieval: a passage addressing a machine takes no answer slot).
 # Any new hole goes here as a strict xfail until fixed.
 EXTRACTIVE_HOLES: dict[str, str] = {}
 
