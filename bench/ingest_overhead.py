@@ -14,12 +14,10 @@ encodes against the distinct ones (a sentence met again in a later batch is enco
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import json
 import pstats
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import synthetic  # noqa: E402
-from scale import product_texts, settings_for  # noqa: E402
+from ingest_rounds import (alternating_rounds, median_ratio, product_texts, reading,  # noqa: E402
+                           settings_for, timed, timed_ingest)
 
 RESULTS = Path(__file__).parent / "results" / "ingest-overhead.json"
 PROFILED = {"extract": "loading.py:*(read)", "chunk": "loading.py:*(_chunked)", "put": "ingest.py:*(put)",
@@ -69,32 +68,6 @@ class FreeEncoder:
         pass
 
 
-@contextlib.contextmanager
-def _reading(ahead: bool):
-    """Ingest with its reading thread (ahead) or reading each paper in turn (how it ran before)."""
-    from assistant import ingest as ingest_module
-    from assistant.loading import Stream
-
-    class InTurn(Stream):
-        def __init__(self, *args) -> None:
-            super().__init__(*args[:4], 0)
-
-    ingest_module.Stream = Stream if ahead else InTurn
-    try:
-        yield ingest_module.ingest
-    finally:
-        ingest_module.Stream = Stream
-
-
-def _ingest(papers: Path, index: Path, encoder, batch: int, ahead: bool) -> tuple[float, float]:
-    """(wall seconds, encoding seconds) of a from-scratch ingest, reading ahead or not."""
-    shutil.rmtree(index, ignore_errors=True)
-    with _reading(ahead) as ingest:
-        started = time.perf_counter()
-        report = ingest([papers], settings_for(index, ingest_batch_chunks=batch), encoder)
-        return time.perf_counter() - started, report.embed_seconds
-
-
 def profile(papers: Path, work: Path, batch: int) -> dict:
     """Seconds of each step of an ingest with the free encoder, reading in turn so that one thread
     does all (cProfile, cumulative)."""
@@ -103,7 +76,7 @@ def profile(papers: Path, work: Path, batch: int) -> dict:
     _punkt()  # its first load (NLTK and SciPy imports, ~3 s) is a process's, not a paper's
     profiler = cProfile.Profile()
     shutil.rmtree(work / "free-index", ignore_errors=True)
-    with _reading(False) as ingest:
+    with reading(False) as ingest:
         started = time.perf_counter()
         profiler.enable()
         encoder = FreeEncoder()
@@ -137,31 +110,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"free encoder: {free}", flush=True)
         encoder = Embedder("all-MiniLM-L6-v2", runtime=args.runtime, cache_dir=work / "models")
         encoder.embed_passages(["a council paper", "the cabinet met"])
-        _ingest(papers, work / "index", encoder, args.batch, True)  # warm-up; gives the texts
+        settings = settings_for(work / "index", ingest_batch_chunks=args.batch)
+        timed_ingest(papers, work / "index", encoder, settings)  # warm-up; gives the texts
         texts = product_texts(work / "index")
-        rows = []
-        for n in range(args.rounds):
-            order = ("raw", "ahead", "in_turn", "raw") if n % 2 == 0 else ("raw", "in_turn", "ahead", "raw")
-            row: dict[str, float] = {}
-            for kind in order:
-                if kind == "raw":
-                    started = time.perf_counter()
-                    encoder.embed_passages(texts)
-                    row.setdefault("raw_s", []).append(time.perf_counter() - started)
-                else:
-                    row[f"{kind}_s"], row[f"{kind}_encode_s"] = _ingest(papers, work / "index", encoder,
-                                                                        args.batch, kind == "ahead")
-            row["raw_s"] = statistics.mean(row["raw_s"])
-            row = {k: round(v, 2) for k, v in row.items()}
-            rows.append(row)
-            print(f"round {n}: {row} ahead/raw {row['ahead_s'] / row['raw_s']:.3f} "
-                  f"in turn/raw {row['in_turn_s'] / row['raw_s']:.3f}", flush=True)
-        median = {kind: round(statistics.median(r[f"{kind}_s"] / r["raw_s"] for r in rows), 3)
-                  for kind in ("ahead", "in_turn")}
+        rows = alternating_rounds(
+            lambda: timed(lambda: encoder.embed_passages(texts)),
+            {kind: (lambda ahead=(kind == "ahead"): timed_ingest(papers, work / "index", encoder, settings, ahead))
+             for kind in ("ahead", "in_turn")}, args.rounds)
+        median = {kind: median_ratio(rows, kind) for kind in ("ahead", "in_turn")}
         result = {"papers": args.papers, "ingest_batch_chunks": args.batch, "runtime": args.runtime,
                   "texts": len(texts), "rounds": rows, "ingest_vs_raw_encode": median["ahead"],
                   "ingest_in_turn_vs_raw_encode": median["in_turn"], "free_encoder_profile": free,
-                  "note": "raw_s is the mean of the raw encodes before and after the two ingests of a round"}
+                  "note": "raw_s is the mean of the raw encodes before and after the two ingests of a round; "
+                          "rounds share the raw encode at their seam (bench/ingest_rounds.py)"}
         print(json.dumps(result, indent=1))
         RESULTS.write_text(json.dumps(result, indent=1) + "\n")
     finally:
