@@ -1,6 +1,7 @@
 """Where ingest's time goes besides encoding, and what reading ahead while encoding saves.
 
     python bench/ingest_overhead.py [--papers 40] [--batch 256] [--rounds 2] [--runtime onnx]
+    python bench/ingest_overhead.py --windows 128,2048 [--papers 40] [--rounds 2]
 
 Generated papers (bench/synthetic.py) are ingested from scratch with the real encoder, in rounds
 that interleave, so that all see the same machine load: the raw encode of exactly the texts ingest
@@ -10,6 +11,13 @@ raw encode of the same round; the median over the rounds is printed and written 
 bench/results/ingest-overhead.json. A second part profiles ingest with an encoder that costs nothing
 (cProfile), to split the rest (extract, chunk, store, BM25, publish), and counts the texts ingest
 encodes against the distinct ones (a sentence met again in a later batch is encoded again).
+
+With --windows, the rounds compare instead ingests whose batches hold different numbers of chunks
+(`ingest_batch_chunks`): the encoder sorts the texts of one batch by length, so a larger batch is a
+wider sorting window and pads less. Beside the timings, the padding itself, counted with the model's
+tokenizer (tokens in encoder batches of `embed_batch_size`, padded to each batch's longest, ÷ the
+texts' own tokens), needs no timing and is untouched by load; written to
+bench/results/ingest-windows.json.
 """
 from __future__ import annotations
 
@@ -18,6 +26,7 @@ import cProfile
 import json
 import pstats
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -31,6 +40,7 @@ from ingest_rounds import (alternating_rounds, median_ratio, product_texts, read
                            settings_for, timed, timed_ingest)
 
 RESULTS = Path(__file__).parent / "results" / "ingest-overhead.json"
+WINDOWS = Path(__file__).parent / "results" / "ingest-windows.json"
 PROFILED = {"extract": "loading.py:*(read)", "chunk": "loading.py:*(_chunked)", "put": "ingest.py:*(put)",
             "flush (store, vectors; encoder excluded)": "ingest.py:*(flush)",
             "BM25": "sparse.py:*(build_streamed)", "publish": "index.py:*(publish)"}
@@ -52,8 +62,12 @@ class FreeEncoder:
     def prepare(self) -> None:
         pass
 
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
     def embed_passages(self, texts, progress=False):
         self.texts += len(texts)
+        self.calls.append(list(texts))
         return np.full((len(texts), self.dimension), self.dimension ** -0.5, dtype=np.float32)
 
     def embed_chunks(self, chunks, progress=False):
@@ -93,13 +107,79 @@ def profile(papers: Path, work: Path, batch: int) -> dict:
             "texts_encoded": encoder.texts, "distinct_texts": len(set(product_texts(work / "free-index")))}
 
 
+def padding(papers: Path, work: Path, batch: int, tokenizer, encode_batch: int) -> dict:
+    """Padded ÷ real tokens of an ingest in batches of `batch` chunks, each batch's new texts sorted by
+    length and cut into encoder batches of `encode_batch` (as `OnnxEncoder.encode` does; a text met in
+    an earlier batch is remembered, not encoded again), against one sort of all the texts."""
+    encoder = FreeEncoder()
+    shutil.rmtree(work / "free-index", ignore_errors=True)
+    with reading(True) as ingest:
+        ingest([papers], settings_for(work / "free-index", ingest_batch_chunks=batch), encoder)
+    seen: set[str] = set()
+    windows = []
+    for call in encoder.calls:
+        windows.append([t for t in call if t not in seen])
+        seen.update(call)
+
+    def padded(window: list[str]) -> tuple[int, int]:
+        lengths = sorted(len(e.ids) for e in tokenizer.encode_batch(window)) if window else []
+        return sum(lengths), sum(max(lengths[i:i + encode_batch]) * len(lengths[i:i + encode_batch])
+                                 for i in range(0, len(lengths), encode_batch))
+
+    per_batch = [padded(w) for w in windows]
+    real, padded_all = padded([t for w in windows for t in w])
+    return {"batches": len(windows), "texts": len(seen),
+            "padded_vs_real_tokens": round(sum(p for _, p in per_batch) / max(sum(r for r, _ in per_batch), 1), 4),
+            "one_sort_padded_vs_real_tokens": round(padded_all / max(real, 1), 4)}
+
+
+def compare_windows(papers: Path, work: Path, windows: list[int], rounds: int, runtime: str) -> dict:
+    """Ingests in batches of each of `windows` chunks against the raw encode, in alternating rounds:
+    ratio to the raw encode and chunks/s (medians of the rounds), and each one's padding."""
+    from assistant.embedding import Embedder
+
+    encoder = Embedder("all-MiniLM-L6-v2", runtime=runtime, cache_dir=work / "models")
+    encoder.embed_passages(["a council paper", "the cabinet met"])
+    tokenizer = encoder.backend.tokenizer if runtime == "onnx" else encoder.backend.model.tokenizer._tokenizer
+    index = work / "index"
+    chunks = profile(papers, work, max(windows))["chunks"]
+    pads = {batch: padding(papers, work, batch, tokenizer, encoder.batch_size) for batch in windows}
+    timed_ingest(papers, index, encoder, settings_for(index, ingest_batch_chunks=max(windows)))  # warm-up
+    texts = product_texts(index)
+    rows = alternating_rounds(
+        lambda: timed(lambda: encoder.embed_passages(texts)),
+        {f"batch_{batch}": (lambda batch=batch: timed_ingest(papers, index, encoder,
+                                                              settings_for(index, ingest_batch_chunks=batch)))
+         for batch in windows}, rounds)
+    return {"papers": len(list(papers.iterdir())), "chunks": chunks, "texts": len(texts), "runtime": runtime,
+            "embed_batch_size": encoder.batch_size, "rounds": rows,
+            "windows": {str(batch): {"ingest_vs_raw_encode": median_ratio(rows, f"batch_{batch}"),
+                                     "chunks_per_s": round(statistics.median(chunks / row[f"batch_{batch}_s"]
+                                                                             for row in rows), 1),
+                                     **pads[batch]} for batch in windows},
+            "note": "each ingest against the mean of the raw encodes either side of it in its round "
+                    "(bench/ingest_rounds.py); padding counted with the model's tokenizer"}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=40)
     parser.add_argument("--batch", type=int, default=256, help="ingest_batch_chunks")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
+    parser.add_argument("--windows", help="comma-separated ingest_batch_chunks to compare instead")
     args = parser.parse_args(argv)
+    if args.windows:
+        work = Path(tempfile.mkdtemp(prefix="ingest-windows-"))
+        try:
+            synthetic.write_corpus(work / "papers", args.papers)
+            result = compare_windows(work / "papers", work, [int(b) for b in args.windows.split(",")],
+                                     args.rounds, args.runtime)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(json.dumps(result, indent=1))
+        WINDOWS.write_text(json.dumps(result, indent=1) + "\n")
+        return
     from assistant.embedding import Embedder
 
     work = Path(tempfile.mkdtemp(prefix="ingest-overhead-"))
