@@ -8,8 +8,9 @@ of the approximate index, cold start, memory, disk, and answer quality among dis
 
 Every figure is measured in the same run as its baseline:
 - ingest: the product's `ingest` (load, clean, chunk, embed, store, BM25, publish) against the raw
-  `model.encode` of the same chunks (the limit) and against llama-index's default
-  `VectorStoreIndex.from_documents` with the same model, all on the same generated papers;
+  encode of exactly the texts it encodes (the limit; the two alternate in rounds, see
+  bench/ingest_rounds.py) and against llama-index's default `VectorStoreIndex.from_documents` with
+  the same model, all on the same generated papers;
 - scale: indexes of the real corpus plus generated chunk texts (bench/synthetic.py). Their vectors
   are derived from real embeddings: each is the vector of a really embedded generated chunk (or
   sentence) plus Gaussian noise (cosine ≈ 0.9 to its origin), so they cluster like real ones;
