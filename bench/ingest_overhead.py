@@ -1,6 +1,7 @@
 """Where ingest's time goes besides encoding, and what reading ahead while encoding saves.
 
     python bench/ingest_overhead.py [--papers 40] [--batch 256] [--rounds 2] [--runtime onnx]
+    python bench/ingest_overhead.py --windows 128,2048 [--papers 40] [--rounds 2]
 
 Generated papers (bench/synthetic.py) are ingested from scratch with the real encoder, in rounds
 that interleave, so that all see the same machine load: the raw encode of exactly the texts ingest
@@ -10,11 +11,17 @@ raw encode of the same round; the median over the rounds is printed and written 
 bench/results/ingest-overhead.json. A second part profiles ingest with an encoder that costs nothing
 (cProfile), to split the rest (extract, chunk, store, BM25, publish), and counts the texts ingest
 encodes against the distinct ones (a sentence met again in a later batch is encoded again).
+
+With --windows, the rounds compare instead ingests whose batches hold different numbers of chunks
+(`ingest_batch_chunks`): the encoder sorts the texts of one batch by length, so a larger batch is a
+wider sorting window and pads less. Beside the timings, the padding itself, counted with the model's
+tokenizer (tokens in encoder batches of `embed_batch_size`, padded to each batch's longest, ÷ the
+texts' own tokens), needs no timing and is untouched by load; written to
+bench/results/ingest-windows.json.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import json
 import pstats
@@ -29,9 +36,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import synthetic  # noqa: E402
-from scale import product_texts, settings_for  # noqa: E402
+from ingest_rounds import (alternating_rounds, median_ratio, product_texts, reading,  # noqa: E402
+                           settings_for, timed, timed_ingest)
 
 RESULTS = Path(__file__).parent / "results" / "ingest-overhead.json"
+WINDOWS = Path(__file__).parent / "results" / "ingest-windows.json"
 PROFILED = {"extract": "loading.py:*(read)", "chunk": "loading.py:*(_chunked)", "put": "ingest.py:*(put)",
             "flush (store, vectors; encoder excluded)": "ingest.py:*(flush)",
             "BM25": "sparse.py:*(build_streamed)", "publish": "index.py:*(publish)"}
@@ -53,8 +62,12 @@ class FreeEncoder:
     def prepare(self) -> None:
         pass
 
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
     def embed_passages(self, texts, progress=False):
         self.texts += len(texts)
+        self.calls.append(list(texts))
         return np.full((len(texts), self.dimension), self.dimension ** -0.5, dtype=np.float32)
 
     def embed_chunks(self, chunks, progress=False):
@@ -69,32 +82,6 @@ class FreeEncoder:
         pass
 
 
-@contextlib.contextmanager
-def _reading(ahead: bool):
-    """Ingest with its reading thread (ahead) or reading each paper in turn (how it ran before)."""
-    from assistant import ingest as ingest_module
-    from assistant.loading import Stream
-
-    class InTurn(Stream):
-        def __init__(self, *args) -> None:
-            super().__init__(*args[:4], 0)
-
-    ingest_module.Stream = Stream if ahead else InTurn
-    try:
-        yield ingest_module.ingest
-    finally:
-        ingest_module.Stream = Stream
-
-
-def _ingest(papers: Path, index: Path, encoder, batch: int, ahead: bool) -> tuple[float, float]:
-    """(wall seconds, encoding seconds) of a from-scratch ingest, reading ahead or not."""
-    shutil.rmtree(index, ignore_errors=True)
-    with _reading(ahead) as ingest:
-        started = time.perf_counter()
-        report = ingest([papers], settings_for(index, ingest_batch_chunks=batch), encoder)
-        return time.perf_counter() - started, report.embed_seconds
-
-
 def profile(papers: Path, work: Path, batch: int) -> dict:
     """Seconds of each step of an ingest with the free encoder, reading in turn so that one thread
     does all (cProfile, cumulative)."""
@@ -103,7 +90,7 @@ def profile(papers: Path, work: Path, batch: int) -> dict:
     _punkt()  # its first load (NLTK and SciPy imports, ~3 s) is a process's, not a paper's
     profiler = cProfile.Profile()
     shutil.rmtree(work / "free-index", ignore_errors=True)
-    with _reading(False) as ingest:
+    with reading(False) as ingest:
         started = time.perf_counter()
         profiler.enable()
         encoder = FreeEncoder()
@@ -120,13 +107,79 @@ def profile(papers: Path, work: Path, batch: int) -> dict:
             "texts_encoded": encoder.texts, "distinct_texts": len(set(product_texts(work / "free-index")))}
 
 
+def padding(papers: Path, work: Path, batch: int, tokenizer, encode_batch: int) -> dict:
+    """Padded ÷ real tokens of an ingest in batches of `batch` chunks, each batch's new texts sorted by
+    length and cut into encoder batches of `encode_batch` (as `OnnxEncoder.encode` does; a text met in
+    an earlier batch is remembered, not encoded again), against one sort of all the texts."""
+    encoder = FreeEncoder()
+    shutil.rmtree(work / "free-index", ignore_errors=True)
+    with reading(True) as ingest:
+        ingest([papers], settings_for(work / "free-index", ingest_batch_chunks=batch), encoder)
+    seen: set[str] = set()
+    windows = []
+    for call in encoder.calls:
+        windows.append([t for t in call if t not in seen])
+        seen.update(call)
+
+    def padded(window: list[str]) -> tuple[int, int]:
+        lengths = sorted(len(e.ids) for e in tokenizer.encode_batch(window)) if window else []
+        return sum(lengths), sum(max(lengths[i:i + encode_batch]) * len(lengths[i:i + encode_batch])
+                                 for i in range(0, len(lengths), encode_batch))
+
+    per_batch = [padded(w) for w in windows]
+    real, padded_all = padded([t for w in windows for t in w])
+    return {"batches": len(windows), "texts": len(seen),
+            "padded_vs_real_tokens": round(sum(p for _, p in per_batch) / max(sum(r for r, _ in per_batch), 1), 4),
+            "one_sort_padded_vs_real_tokens": round(padded_all / max(real, 1), 4)}
+
+
+def compare_windows(papers: Path, work: Path, windows: list[int], rounds: int, runtime: str) -> dict:
+    """Ingests in batches of each of `windows` chunks against the raw encode, in alternating rounds:
+    ratio to the raw encode and chunks/s (medians of the rounds), and each one's padding."""
+    from assistant.embedding import Embedder
+
+    encoder = Embedder("all-MiniLM-L6-v2", runtime=runtime, cache_dir=work / "models")
+    encoder.embed_passages(["a council paper", "the cabinet met"])
+    tokenizer = encoder.backend.tokenizer if runtime == "onnx" else encoder.backend.model.tokenizer._tokenizer
+    index = work / "index"
+    chunks = profile(papers, work, max(windows))["chunks"]
+    pads = {batch: padding(papers, work, batch, tokenizer, encoder.batch_size) for batch in windows}
+    timed_ingest(papers, index, encoder, settings_for(index, ingest_batch_chunks=max(windows)))  # warm-up
+    texts = product_texts(index)
+    rows = alternating_rounds(
+        lambda: timed(lambda: encoder.embed_passages(texts)),
+        {f"batch_{batch}": (lambda batch=batch: timed_ingest(papers, index, encoder,
+                                                              settings_for(index, ingest_batch_chunks=batch)))
+         for batch in windows}, rounds)
+    return {"papers": len(list(papers.iterdir())), "chunks": chunks, "texts": len(texts), "runtime": runtime,
+            "embed_batch_size": encoder.batch_size, "rounds": rows,
+            "windows": {str(batch): {"ingest_vs_raw_encode": median_ratio(rows, f"batch_{batch}"),
+                                     "chunks_per_s": round(statistics.median(chunks / row[f"batch_{batch}_s"]
+                                                                             for row in rows), 1),
+                                     **pads[batch]} for batch in windows},
+            "note": "each ingest against the mean of the raw encodes either side of it in its round "
+                    "(bench/ingest_rounds.py); padding counted with the model's tokenizer"}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=40)
     parser.add_argument("--batch", type=int, default=256, help="ingest_batch_chunks")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
+    parser.add_argument("--windows", help="comma-separated ingest_batch_chunks to compare instead")
     args = parser.parse_args(argv)
+    if args.windows:
+        work = Path(tempfile.mkdtemp(prefix="ingest-windows-"))
+        try:
+            synthetic.write_corpus(work / "papers", args.papers)
+            result = compare_windows(work / "papers", work, [int(b) for b in args.windows.split(",")],
+                                     args.rounds, args.runtime)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(json.dumps(result, indent=1))
+        WINDOWS.write_text(json.dumps(result, indent=1) + "\n")
+        return
     from assistant.embedding import Embedder
 
     work = Path(tempfile.mkdtemp(prefix="ingest-overhead-"))
@@ -137,31 +190,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"free encoder: {free}", flush=True)
         encoder = Embedder("all-MiniLM-L6-v2", runtime=args.runtime, cache_dir=work / "models")
         encoder.embed_passages(["a council paper", "the cabinet met"])
-        _ingest(papers, work / "index", encoder, args.batch, True)  # warm-up; gives the texts
+        settings = settings_for(work / "index", ingest_batch_chunks=args.batch)
+        timed_ingest(papers, work / "index", encoder, settings)  # warm-up; gives the texts
         texts = product_texts(work / "index")
-        rows = []
-        for n in range(args.rounds):
-            order = ("raw", "ahead", "in_turn", "raw") if n % 2 == 0 else ("raw", "in_turn", "ahead", "raw")
-            row: dict[str, float] = {}
-            for kind in order:
-                if kind == "raw":
-                    started = time.perf_counter()
-                    encoder.embed_passages(texts)
-                    row.setdefault("raw_s", []).append(time.perf_counter() - started)
-                else:
-                    row[f"{kind}_s"], row[f"{kind}_encode_s"] = _ingest(papers, work / "index", encoder,
-                                                                        args.batch, kind == "ahead")
-            row["raw_s"] = statistics.mean(row["raw_s"])
-            row = {k: round(v, 2) for k, v in row.items()}
-            rows.append(row)
-            print(f"round {n}: {row} ahead/raw {row['ahead_s'] / row['raw_s']:.3f} "
-                  f"in turn/raw {row['in_turn_s'] / row['raw_s']:.3f}", flush=True)
-        median = {kind: round(statistics.median(r[f"{kind}_s"] / r["raw_s"] for r in rows), 3)
-                  for kind in ("ahead", "in_turn")}
+        rows = alternating_rounds(
+            lambda: timed(lambda: encoder.embed_passages(texts)),
+            {kind: (lambda ahead=(kind == "ahead"): timed_ingest(papers, work / "index", encoder, settings, ahead))
+             for kind in ("ahead", "in_turn")}, args.rounds)
+        median = {kind: median_ratio(rows, kind) for kind in ("ahead", "in_turn")}
         result = {"papers": args.papers, "ingest_batch_chunks": args.batch, "runtime": args.runtime,
                   "texts": len(texts), "rounds": rows, "ingest_vs_raw_encode": median["ahead"],
                   "ingest_in_turn_vs_raw_encode": median["in_turn"], "free_encoder_profile": free,
-                  "note": "raw_s is the mean of the raw encodes before and after the two ingests of a round"}
+                  "note": "raw_s is the mean of the raw encodes before and after the two ingests of a round; "
+                          "rounds share the raw encode at their seam (bench/ingest_rounds.py)"}
         print(json.dumps(result, indent=1))
         RESULTS.write_text(json.dumps(result, indent=1) + "\n")
     finally:
