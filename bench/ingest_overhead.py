@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import synthetic  # noqa: E402
+from memory_probe import SeededEncoder  # noqa: E402
 from ingest_rounds import (alternating_rounds, median_ratio, product_texts, reading,  # noqa: E402
                            settings_for, timed, timed_ingest)
 
@@ -46,21 +47,12 @@ PROFILED = {"extract": "loading.py:*(read)", "chunk": "loading.py:*(_chunked)", 
             "BM25": "sparse.py:*(build_streamed)", "publish": "index.py:*(publish)"}
 
 
-class FreeEncoder:
-    """An encoder that costs nothing, so a profile shows only the rest of ingest."""
+class FreeEncoder(SeededEncoder):
+    """An encoder that costs nothing (one constant vector), so a profile shows only the rest of ingest;
+    it counts the texts it is given and keeps each call's."""
 
-    model_id, precision, dimension = "bench/free", "fp32", 384
+    model_id = "bench/free"
     texts = 0
-
-    def record(self) -> dict:
-        return {"model": self.model_id, "dimension": self.dimension, "precision": self.precision,
-                "query_prompt": "", "document_prompt": ""}
-
-    def load(self) -> None:
-        pass
-
-    def prepare(self) -> None:
-        pass
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
@@ -69,14 +61,6 @@ class FreeEncoder:
         self.texts += len(texts)
         self.calls.append(list(texts))
         return np.full((len(texts), self.dimension), self.dimension ** -0.5, dtype=np.float32)
-
-    def embed_chunks(self, chunks, progress=False):
-        from assistant.embedding import chunk_vectors
-
-        return chunk_vectors(chunks, self.embed_passages)
-
-    def embed_query(self, text):
-        return self.embed_passages([text])[0]
 
     def clear_query_cache(self) -> None:
         pass
