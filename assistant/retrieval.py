@@ -167,8 +167,7 @@ def rerank(query: str, candidates: list[Candidate], model: RerankModel, k: int,
     if len(plain) < len(candidates):
         docs, x = candidate_features(query, candidates)
         scores.update((d, s) for d, s in zip(docs, model.scores(x).tolist()) if d not in scores)
-    pool = [c for c in candidates if not INSTRUCTION.search(c.text)] if evidence_only else candidates
-    return order_passages(pool, scores, k, named_papers(query, candidates))
+    return order_passages(plain if evidence_only else candidates, scores, k, named_papers(query, candidates))
 
 
 def order_passages(candidates: list[Candidate], doc_scores: dict[str, float], k: int,
