@@ -162,8 +162,11 @@ def build_app(assistant, examples: Sequence[str] = EXAMPLE_QUESTIONS, logins: Lo
 
         chat_inputs = [question, turns, chat_since, chat_until, chat_types]
         chat_outputs = [conversation, sources, turns, question]
-        for trigger in (question.submit, ask.click):
-            trigger(actions.respond, chat_inputs, chat_outputs, show_progress="hidden", **private)
+        # One event for Enter and the button, so that they cannot run at once on the same turns; a
+        # question sent while the last answer's event is still closing is answered after it, not
+        # dropped (Gradio's default for a submit ignores it while an event is pending).
+        gr.on([question.submit, ask.click], actions.respond, chat_inputs, chat_outputs, show_progress="hidden",
+              trigger_mode="always_last", **private)
         conversation.ask_example(actions.ask_example, [turns, chat_since, chat_until, chat_types], chat_outputs,
                                  show_progress="hidden", **private)
         new_chat.click(actions.new_chat, None, [conversation, sources, turns], **private)

@@ -117,7 +117,8 @@ class Actions:
         changes only this answer's own turn (see `ui_html.whole_step`): the pending question, then the
         LLM's reply as its tokens arrive (when an LLM is configured; an extractive answer comes whole,
         in one step), then the finished turn with its sources, which the page also adds to its copy of
-        the conversation."""
+        the conversation. The question box is emptied once, when the question is taken, so that the next
+        question can be typed while this answer comes."""
         turns = list(turns or [])
         index = len(turns)
         asked = (message or "").strip()
@@ -137,7 +138,7 @@ class Actions:
                 if isinstance(reply, Answer):
                     answer = reply
                 else:
-                    yield gr.HTML(step=text_step(index, streamed_text(reply))), gr.skip(), turns, ""
+                    yield gr.HTML(step=text_step(index, streamed_text(reply))), gr.skip(), turns, gr.skip()
         except Exception as exc:
             yield self._notice(friendly(exc), turns, index if asked else None), gr.skip(), turns, message
             return
@@ -147,7 +148,7 @@ class Actions:
         turns.append(answer)
         record = stored_turns([answer])[0]
         yield (gr.HTML(step=part_step(turn_html(answer, index), record=record, keep=KEPT_TURNS)),
-               gr.HTML(step=source_group_step(len(turns), answer)), turns, "")
+               gr.HTML(step=source_group_step(len(turns), answer)), turns, gr.skip())
         yield UNCHANGED  # Gradio's closing message repeats the last step: let that be an empty one
 
     def _notice(self, notice: str, turns: list[Answer], pending: int | None) -> gr.HTML:

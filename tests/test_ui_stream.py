@@ -1,10 +1,13 @@
 """Answers in a real browser: shown at once in one update without an LLM, streamed token by token with
 one; each answer sends only its own turn over the wire, not the whole conversation; one polite live
-region per answer, kept (the same element) from the pending question to the finished answer."""
+region per answer, kept (the same element) from the pending question to the finished answer; a question
+sent while the last answer's event is still closing is answered, and one typed while an answer comes
+stays in the box."""
 from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 
 import gradio as gr
 import pytest
@@ -17,6 +20,7 @@ QUESTIONS = (FUNDING, "When was the notice of the Ofsted inspection received?",
              "Who is the DfE adviser working with the Improvement Board?",
              "Why was a government commissioner appointed?", "and what about fostering?",
              "How many children's social workers were recruited?")
+CLOSING_S = 3.0  # how long the stand-in slow server takes to close an answer's event
 GROWTH_LIMIT = 1.5  # the sixth answer may cost at most this many times the first, in bytes received
 
 # Every distinct text the newest answer shows, in order, as the page draws it.
@@ -157,6 +161,27 @@ def test_with_an_llm_its_tokens_are_streamed_before_the_checked_answer(open_app,
     assert page.locator("#ca-conversation .ca-turn .ca-answer-text").inner_text().strip()
 
 
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_question_sent_while_the_last_answers_event_closes_is_answered(open_app, corpus_assistant, serve_app,
+                                                                         monkeypatch):
+    # A loaded server closes an answer's event some time after the page has drawn the answer; here a
+    # stand-in delay of CLOSING_S before the closing step. A question sent then must not be dropped.
+    answer = ui_actions.Actions.respond
+
+    def slow_to_close(self, *args, **kwargs):
+        for outputs in answer(self, *args, **kwargs):
+            if outputs is ui_actions.UNCHANGED:
+                time.sleep(CLOSING_S)
+            yield outputs
+
+    monkeypatch.setattr(ui_actions.Actions, "respond", slow_to_close)
+    page = open_app(serve_app(corpus_assistant).local_url)
+    ask(page, FUNDING)
+    ask(page, QUESTIONS[1], turns=2)
+    assert "Ofsted" in page.locator("#ca-conversation .ca-turn").nth(1).inner_text()
+
+
 # --- the steps themselves, without a browser ------------------------------------------------------
 
 class StreamingAssistant:
@@ -203,3 +228,15 @@ def test_a_streamed_reply_is_sent_as_growing_plain_text_then_the_checked_turn():
 
 def test_streamed_text_hides_markers_whole_or_half_written():
     assert ui_html.streamed_text("It rose [1]. It fell [2, 3]; then [1") == "It rose. It fell; then"
+
+
+def test_the_question_box_is_emptied_once_when_the_question_is_taken():
+    assistant = StreamingAssistant(("Funding", "Funding rose"))
+    actions = ui_actions.Actions(assistant, examples=())
+    boxes = []
+    for outputs in actions.respond("Why?", [], "", "", []):
+        boxes.append(outputs[3])
+        if isinstance(outputs[0], gr.HTML) and "text" in outputs[0].props["step"]:
+            assistant.shown.release()
+    assert boxes[0] == "" and len(boxes) >= 4
+    assert not any(isinstance(box, str) for box in boxes[1:]), f"later steps must leave the box alone: {boxes}"
