@@ -25,14 +25,39 @@ _ABBREVIATIONS = {"cllr", "dr", "mr", "mrs", "ms", "st", "no", "nos", "cllrs", "
 _WORD = re.compile(r"\S+")
 _PIECE_CHARS = 10_000
 MAX_CHARS_PER_WORD = 20
+
+
+class Screened:
+    """A case-insensitive `pattern` searched only in texts that hold one of `needles` (lower case), each
+    a part of the text every match must hold: the same answers as `pattern.search`, without running the
+    regex over the most texts, which hold none. Texts are compared case-folded, with the dotted and
+    dotless i as plain i, so that whatever the regex matches ignoring case (ſ for s, İ for i, ...) passes
+    the screen too."""
+
+    _I = str.maketrans({"\u0130": "i", "\u0131": "i"})
+
+    def __init__(self, pattern: re.Pattern, needles: tuple[str, ...]) -> None:
+        self.pattern, self.needles = pattern, needles
+
+    def search(self, text: str) -> re.Match | None:
+        plain = text.translate(self._I) if "\u0130" in text or "\u0131" in text else text  # translate is slow
+        folded = plain.casefold()
+        if not any(needle in folded for needle in self.needles):
+            return None
+        return self.pattern.search(text)
+
+
 # Text addressed to a language model, or prompt markup, rather than to a reader of council papers. A
 # paper may carry such text by accident or by design (a prompt injection); answers never quote it,
-# and retrieval lets it set no other paper's scores.
-INSTRUCTION = re.compile(
+# and retrieval lets it set no other paper's scores. Searched in every candidate of every question, so
+# screened by the words each of its alternatives needs (a regex alone cost a search about 7 ms).
+INSTRUCTION = Screened(re.compile(
     r"\b(ignore|disregard|forget|override)\b[^.!?]{0,40}\b(instructions?|prompts?|passages?|rules)\b"
     r"|\b(system|assistant)\s*:|\byou are (now|no longer)\b|\b(reply|respond|answer)\s+(only|exactly)\b"
     r"|\b(ai|llm) (assistants?|systems?|models?|tools?)\b|\blanguage models?\b"
-    r"|</?[a-z][\w-]*(\s[^<>]*)?>", re.IGNORECASE)
+    r"|</?[a-z][\w-]*(\s[^<>]*)?>", re.IGNORECASE),
+    ("ignore", "disregard", "forget", "override", "system", "assistant", "you are", "reply", "respond",
+     "answer", "ai ", "llm ", "language model", "<"))
 
 
 class _TimeUp(Exception):
