@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -268,8 +269,11 @@ class ChunkStore:
                          + [self._col(column, prefix) for column in ("access", "ocr_pages", "items", "inferred")])
 
 
+@lru_cache(maxsize=1024)
 def _meta(row: tuple) -> DocumentMeta:
-    """A document's metadata from the columns `ChunkStore._meta_columns` selects."""
+    """A document's metadata from the columns `ChunkStore._meta_columns` selects. Kept for the papers
+    met most recently: every chunk of a paper carries the same columns, and a long paper's items (JSON)
+    cost more to read than the rest of a search's rows (the metadata is frozen, so sharing it is safe)."""
     return DocumentMeta(*row[:8], access=row[8], ocr_pages=tuple(json.loads(row[9] or "[]")),
                         items=tuple((start, label) for start, label in json.loads(row[10] or "[]")),
                         inferred=tuple(json.loads(row[11] or "[]")))
