@@ -105,7 +105,7 @@ class _Build:
         self.vectors = None
         self.stream: Stream | None = None
         self.batch: list[Read] = []
-        self.batch_chunks = self.embedded = 0
+        self.batch_chunks = self.embedded = self.papers_embedded = 0
         self.embed_seconds = 0.0
         self._holder = {v["doc_id"]: k for k, v in old_files.items()}  # id -> key, as the store holds them
         self._id_of = {k: v["doc_id"] for k, v in old_files.items()}
@@ -181,8 +181,10 @@ class _Build:
             self.store.commit()
         if self.batch:
             self.embedded += len(chunks)
+            self.papers_embedded += len(self.batch)
             self.embedding.advance(len(chunks), files=len(self.batch), chunks=len(chunks))
-            log.info("batch written: %d of the chunk(s) so far embedded", self.embedded)
+            log.info("batch written: %d of the chunk(s) so far embedded, from %d paper(s)", self.embedded,
+                     self.papers_embedded)
         self.batch, self.batch_chunks = [], 0
 
     def same(self, key: str) -> bool:

@@ -326,13 +326,14 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def ingest_child(index_dir: Path, folder: Path, stop_at_fraction: float | None = None,
+def ingest_child(index_dir: Path, folder: Path, stop_at_fraction: float | None = None, papers: int | None = None,
                  env: dict[str, str] | None = None, sample_every: float = 5.0,
                  command: list[str] | None = None) -> dict:
     """`council-assistant -v ingest --json` in a child process, its peak RSS (its own plus its
     extraction worker's, sampled every 0.2 s) and wall time, with a timeline: the resident memory
     every `sample_every` seconds and each "batch written" line's chunk count. With `stop_at_fraction`,
-    SIGKILLed once a "batch written" line counts at least that share of the chunks to embed. `command`
+    SIGKILLed once a "batch written" line counts at least that share of the folder's `papers` (the
+    chunks to embed are known only at the end: papers are read as they are embedded). `command`
     replaces the ingest command (tests)."""
     import signal
     import threading
@@ -369,12 +370,12 @@ def ingest_child(index_dir: Path, folder: Path, stop_at_fraction: float | None =
     killed_at = None
     for line in process.stderr:
         lines.append(line)
-        found = re.search(r"batch written: (\d+) of (\d+)", line)
+        found = re.search(r"batch written: (\d+) of the chunk\(s\) so far embedded, from (\d+) paper", line)
         if not found:
             continue
-        done, total = int(found.group(1)), int(found.group(2))
+        done, papers_done = int(found.group(1)), int(found.group(2))
         batches.append((round(time.perf_counter() - started, 1), done))
-        if stop_at_fraction is not None and done >= stop_at_fraction * total and done < total:
+        if stop_at_fraction is not None and papers and stop_at_fraction * papers <= papers_done < papers:
             killed_at = done
             process.send_signal(signal.SIGKILL)
             break
@@ -444,7 +445,7 @@ def bench_archive(work: Path, papers: int, max_words: int | None = None, precisi
     words = write_archive(folder, papers, max_words)
     env = {"COUNCIL_ASSISTANT_ENCODER_PRECISION": precision}
     log(f"archive: {papers:,} papers ({words:,} words) written; first run, {precision} encoder, killed half way")
-    first = ingest_child(index_dir, folder, stop_at_fraction=0.5, env=env)
+    first = ingest_child(index_dir, folder, stop_at_fraction=0.5, papers=papers, env=env)
     log(f"archive: first run killed at {first['killed_at_chunks']} chunks after {first['seconds']:.0f} s")
     second = ingest_child(index_dir, folder, env=env)
     report = second["report"]
@@ -453,6 +454,7 @@ def bench_archive(work: Path, papers: int, max_words: int | None = None, precisi
         total = chunks.chunk_count()
     finally:
         chunks.close()
+    texts = len(product_texts(index_dir))  # generated papers repeat sentences, and ingest encodes each once
     seconds = first["seconds"] + second["seconds"]
     resumed_ok = (first["killed_at_chunks"] is not None and second["resumed_chunks"] >= first["killed_at_chunks"]
                   and second["resumed_chunks"] + report["chunks_embedded"] == total)
@@ -470,6 +472,7 @@ def bench_archive(work: Path, papers: int, max_words: int | None = None, precisi
             "peak_rss_mb": max(first["peak_rss_mb"], second["peak_rss_mb"]),
             "resumed_after_kill": resumed_ok,
             "words": words, "max_words_per_paper": max_words, "encoder_precision": precision,
+            "texts_encoded": texts, "texts_per_s": round(texts / seconds, 1),
             "peak_rss_main_mb": max(first["peak_rss_main_mb"], second["peak_rss_main_mb"]),
             "peak_rss_worker_mb": max(first["peak_rss_worker_mb"], second["peak_rss_worker_mb"]),
             "resume": {"killed_at_chunks": first["killed_at_chunks"], "first_run_s": round(first["seconds"], 1),
@@ -793,11 +796,15 @@ def archive_markdown(result: dict) -> list[str]:
     if not archive:
         return []
     resume = archive["resume"]
-    return ["", f"**Archive**: {archive['papers']:,} generated papers ({archive['chunks']:,} chunks) ingested from "
-            f"scratch in {archive['seconds'] / 60:.1f} min ({archive['chunks_per_s']} chunks/s), peak RSS "
-            f"{archive['peak_rss_mb']:,.0f} MB; killed after {resume['killed_at_chunks']:,} chunks "
-            f"({resume['first_run_s']:.0f} s), the second run kept {resume['kept_chunks']:,} and embedded "
-            f"{resume['embedded_after_resume']:,} ({resume['second_run_s']:.0f} s)."]
+    texts = (f", {archive['texts_encoded']:,} distinct texts encoded ({archive['texts_per_s']} a second)"
+             if "texts_encoded" in archive else "")
+    killed = (f"killed after {resume['killed_at_chunks']:,} chunks ({resume['first_run_s']:.0f} s), the second run "
+              f"kept {resume['kept_chunks']:,} and embedded {resume['embedded_after_resume']:,} "
+              f"({resume['second_run_s']:.0f} s)" if resume["killed_at_chunks"] is not None
+              else f"the first run ended before it could be killed ({resume['first_run_s']:.0f} s)")
+    return ["", f"**Archive**: {archive['papers']:,} generated papers ({archive['chunks']:,} chunks{texts}) ingested "
+            f"from scratch in {archive['seconds'] / 60:.1f} min ({archive['chunks_per_s']} chunks/s), peak RSS "
+            f"{archive['peak_rss_mb']:,.0f} MB; {killed}."]
 
 
 def _rounds_text(ingest: dict) -> str:

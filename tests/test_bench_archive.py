@@ -13,7 +13,8 @@ scale = _load_bench_module("scale")
 _CHILD = r"""
 import json, sys
 print("INFO assistant.ingest: embedding 4 chunk(s)", file=sys.stderr, flush=True)
-print("INFO assistant.ingest: batch written: 4 of 4 chunk(s) embedded", file=sys.stderr, flush=True)
+print("INFO assistant.ingest: batch written: 4 of the chunk(s) so far embedded, from 1 paper(s)", file=sys.stderr,
+      flush=True)
 print(json.dumps({"added": [f"/archive/paper-{i:05d}.txt" for i in range(10_000)], "chunks_embedded": 4}))
 print("INFO assistant.ingest: published", file=sys.stderr, flush=True)
 """

@@ -105,3 +105,21 @@ def test_killed_first_ingest_resumes_without_encoding_again(generated, tmp_path,
 
     again, _ = _ingest_json(index_dir, generated)
     assert again["chunks_embedded"] == 0 and again["unchanged"] == len(whole["added"])
+
+
+def test_the_benchmarks_archive_run_is_killed_half_way_and_resumes(generated, tmp_path, small_batches):
+    """bench/scale.py's archive section kills its first ingest once half the papers are embedded, read
+    from the product's own "batch written" log lines (a change of their wording once left the run
+    unkilled, and the resume unmeasured), and the second run keeps what the first embedded."""
+    scale = _load_bench_module("scale")
+    index_dir = tmp_path / "index"
+    first = scale.ingest_child(index_dir, generated, stop_at_fraction=0.5, papers=24, sample_every=60)
+    assert first["killed_at_chunks"] and first["report"] is None
+    assert current_build(index_dir) is None
+    second = scale.ingest_child(index_dir, generated, sample_every=60)
+    assert second["resumed_chunks"] >= first["killed_at_chunks"]
+    store = ChunkStore.open(current_build(index_dir), readonly=True)
+    try:
+        assert second["resumed_chunks"] + second["report"]["chunks_embedded"] == store.chunk_count()
+    finally:
+        store.close()
