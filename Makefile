@@ -93,9 +93,10 @@ train-reranker: install
 	$(PY) bench/train_cross_encoder.py
 
 # The performance benchmark (bench/scale.py): quick mode in under 10 minutes (10k and 100k chunks),
-# full mode about 18 minutes on 2 cores (up to 1M chunks, 2,000 distractor papers) plus the archive section
-# (10,000 generated papers cut at 250 words, 2.3 million words in all, ingested from scratch with the int8
-# encoder, killed and resumed; skip it with --sections ingest,scale,distractors). Writes bench/results/.
+# full mode about 50 minutes on 2 cores (up to 1M chunks, 2,000 distractor papers) with the archive section
+# (10,000 whole generated papers, 12.6 million words and 214,000 chunks, ingested from scratch with the int8
+# encoder, killed and resumed: 13 minutes; skip it with --sections ingest,scale,distractors).
+# Writes bench/results/.
 bench: install
 	$(PY) bench/scale.py run --mode quick
 

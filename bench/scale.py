@@ -21,8 +21,9 @@ Every figure is measured in the same run as its baseline:
 - cold start: `council-assistant ask` from process start to the printed answer, at 100k chunks;
 - distractors: eval answer accuracy with generated papers ingested beside the corpus, against the
   corpus alone;
-- archive (full mode, or `--archive-papers N`): 10,000 generated papers, each cut after its last whole
-  paragraph within `--archive-words` words (default 250; 0 keeps them whole, about 22 chunks each),
+- archive (full mode, or `--archive-papers N`): 10,000 generated papers, whole (about 1,260 words and
+  21 chunks each) or each cut after its last whole paragraph within `--archive-words` words (quick mode
+  250; 0 keeps them whole),
   ingested from scratch by `council-assistant ingest` in a child process with the `--archive-precision`
   encoder (default int8), killed (SIGKILL) half way through embedding and run again, which resumes;
   wall time of both runs, chunks/s, the peak RSS of the ingest process (with its extraction worker's)
@@ -71,7 +72,7 @@ MODES = {
     "quick": {"ingest_papers": 20, "ingest_rounds": 2, "sizes": [10_000, 100_000], "queries": 200, "distractor_papers": 20,
               "archive_papers": 0, "archive_words": 250, "archive_precision": "int8"},
     "full": {"ingest_papers": 104, "ingest_rounds": 3, "sizes": [10_000, 100_000, 1_000_000], "queries": 300,
-             "distractor_papers": 2_000, "archive_papers": 10_000, "archive_words": 250,
+             "distractor_papers": 2_000, "archive_papers": 10_000, "archive_words": None,
              "archive_precision": "int8"},
 }
 TARGETS = {
@@ -1056,7 +1057,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="generated papers of the archive section instead of the mode's (quick mode: none)")
     go.add_argument("--archive-words", type=int,
                     help="cut each archive paper after its last whole paragraph within this many words "
-                         "(default 250; 0: papers as generated, about 22 chunks each)")
+                         "(0: papers as generated, about 21 chunks each, as full mode has them)")
     go.add_argument("--archive-precision", choices=("fp32", "int8"),
                     help="the encoder the archive is ingested with (default int8)")
     go.add_argument("--sections", default=",".join(SECTIONS),
