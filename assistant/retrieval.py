@@ -86,6 +86,7 @@ class Candidate:
     sparse: float | None
     sparse_rank: int | None
     rrf: float
+    instructing: bool = False  # the text addresses a machine (INSTRUCTION), as fusion found it
 
 
 def _doc_ranks(best: dict[str, float]) -> dict[str, int]:
@@ -161,7 +162,7 @@ def rerank(query: str, candidates: list[Candidate], model: RerankModel, k: int,
     reorder the rest. `evidence_only`: they take none of the `k` places either (an answer's passages)."""
     if not candidates:
         return []
-    plain = [c for c in candidates if not INSTRUCTION.search(c.text)]
+    plain = [c for c in candidates if not c.instructing]
     docs, x = candidate_features(query, plain or candidates)
     scores = dict(zip(docs, model.scores(x).tolist()))
     if len(plain) < len(candidates):
@@ -318,7 +319,7 @@ class HybridRetriever:
         sparse_at = {i: (s, r) for r, (i, s) in enumerate(sparse, start=1)}
         return [Candidate(id=i, meta=rows[i][1], text=rows[i][0].text, dense=dense_at.get(i, (None, None))[0],
                           dense_rank=dense_at.get(i, (None, None))[1], sparse=sparse_at.get(i, (None, None))[0],
-                          sparse_rank=sparse_at.get(i, (None, None))[1], rrf=score)
+                          sparse_rank=sparse_at.get(i, (None, None))[1], rrf=score, instructing=i in instructing)
                 for i, score in fused if i in rows], rows
 
     def search(self, query: str, k: int, filters: SearchFilters = SearchFilters(),
@@ -329,7 +330,7 @@ class HybridRetriever:
         depth = max(k, self.rerank_depth) if self.model is not None else k
         candidates, rows = self.candidates_for(query, depth, filters, councils_named)
         scored = rerank(query, candidates, self.model, k, evidence_only) if self.model is not None else [
-            (c, c.rrf) for c in candidates if not (evidence_only and INSTRUCTION.search(c.text))][:k]
+            (c, c.rrf) for c in candidates if not (evidence_only and c.instructing)][:k]
         return [
             Passage(chunk=rows[c.id][0], meta=c.meta, score=float(score), rank=rank, dense_score=c.dense,
                     sparse_score=c.sparse, sentence_vectors=rows[c.id][2])

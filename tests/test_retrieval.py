@@ -21,6 +21,7 @@ from assistant.retrieval import (
     rerank,
     titled_elsewhere,
 )
+from assistant.chunking import INSTRUCTION
 from assistant.types import DocumentMeta
 
 
@@ -76,7 +77,8 @@ def _candidate(i: int, doc: str, *, text: str = "text", sparse: float | None = N
                rrf: float = 0.5, date: str | None = None, committee: str | None = None, title: str = "A paper"):
     meta = DocumentMeta(doc_id=doc, title=title, date=date, committee=committee)
     return Candidate(id=i, meta=meta, text=text, dense=dense, dense_rank=i if dense is not None else None,
-                     sparse=sparse, sparse_rank=i if sparse is not None else None, rrf=rrf)
+                     sparse=sparse, sparse_rank=i if sparse is not None else None, rrf=rrf,
+                     instructing=bool(INSTRUCTION.search(text)))
 
 
 def test_candidate_features_describe_papers_by_their_best_chunks():
