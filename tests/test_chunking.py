@@ -92,11 +92,18 @@ def test_the_instruction_screen_answers_as_its_regex(text):
     assert bool(INSTRUCTION.search(text)) == (text in _INSTRUCTING)
 
 
-def test_the_instruction_screen_answers_as_its_regex_on_every_sentence_and_window_of_the_corpus():
+def test_the_instruction_screen_answers_as_its_regex_on_the_corpus_with_and_without_machine_text():
     from assistant.chunking import INSTRUCTION
 
+    found = 0
     for path in sorted(CORPUS.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
         pieces = [text[s:e] for s, e in sentence_spans(text)] + [text[i:i + 300] for i in range(0, len(text), 50)]
-        for piece in pieces:
-            assert bool(INSTRUCTION.search(piece)) == bool(INSTRUCTION.pattern.search(piece)), (path.name, piece)
+        for n, piece in enumerate(pieces):
+            # each piece as it is, and with one of the machine texts set into it
+            cut = len(piece) * (n % 3) // 2
+            for sample in (piece, f"{piece[:cut]} {_INSTRUCTING[n % len(_INSTRUCTING)]} {piece[cut:]}"):
+                screened = bool(INSTRUCTION.search(sample))
+                assert screened == bool(INSTRUCTION.pattern.search(sample)), (path.name, sample)
+                found += screened
+    assert found >= 400, "the machine texts set into the corpus must be found"
