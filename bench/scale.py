@@ -474,7 +474,7 @@ def bench_archive(work: Path, papers: int, max_words: int | None = None, precisi
             "peak_rss_mb": max(first["peak_rss_mb"], second["peak_rss_mb"]),
             "resumed_after_kill": resumed_ok,
             "words": words, "max_words_per_paper": max_words, "encoder_precision": precision,
-            "texts_encoded": texts, "texts_per_s": round(texts / seconds, 1),
+            "distinct_texts": texts, "distinct_texts_per_s": round(texts / seconds, 1),
             "peak_rss_main_mb": max(first["peak_rss_main_mb"], second["peak_rss_main_mb"]),
             "peak_rss_worker_mb": max(first["peak_rss_worker_mb"], second["peak_rss_worker_mb"]),
             "resume": {"killed_at_chunks": first["killed_at_chunks"], "first_run_s": round(first["seconds"], 1),
@@ -798,8 +798,8 @@ def archive_markdown(result: dict) -> list[str]:
     if not archive:
         return []
     resume = archive["resume"]
-    texts = (f", {archive['texts_encoded']:,} distinct texts, at least that many encoded ({archive['texts_per_s']} a second)"
-             if "texts_encoded" in archive else "")
+    texts = (f", {archive['distinct_texts']:,} distinct texts, at least that many encoded "
+             f"({archive['distinct_texts_per_s']} a second)" if "distinct_texts" in archive else "")
     killed = (f"killed after {resume['killed_at_chunks']:,} chunks ({resume['first_run_s']:.0f} s), the second run "
               f"kept {resume['kept_chunks']:,} and embedded {resume['embedded_after_resume']:,} "
               f"({resume['second_run_s']:.0f} s)" if resume["killed_at_chunks"] is not None
